@@ -1,0 +1,17 @@
+//! collsynth synthesizes provably correct, hierarchy-aware reduction programs and
+//! chooses where each parallelism axis should live.
+//!
+//! The modules follow the flow of DESIGN.md:
+//! `spec` → `placement` → `program` / `lowered` → `semantics` → `report` / `cli`.
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod lowered;
+pub mod placement;
+pub mod program;
+pub mod report;
+pub mod semantics;
+pub mod source;
+pub mod spec;
+pub mod units;

@@ -1,0 +1,334 @@
+//! Placements (parallelism matrices), their dims, and the rank ↔ coordinates
+//! convention of DESIGN.md.
+//!
+//! A matrix `P[axis][level]` spreads each axis over the levels; the dims are the cells
+//! with `P > 1`, ordered outer level first, then axis order. Because a rank's level
+//! digit splits into per-axis digits with the first axis most significant, and levels
+//! are outer-most-significant, **a rank is the mixed-radix number of its dim digits in
+//! dim order**. Every other convention follows from that one fact.
+
+use std::fmt;
+
+use crate::spec::Spec;
+
+/// One dim of a placement: `level:axis`, spread over `size > 1` children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Dim {
+    /// Level index (0 = outermost).
+    pub level: usize,
+    /// Axis index (spec order).
+    pub axis: usize,
+    /// The matrix entry, > 1.
+    pub size: u64,
+}
+
+/// A parallelism matrix with its derived dims.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Placement {
+    /// `matrix[axis][level]`.
+    pub matrix: Vec<Vec<u64>>,
+    /// Dims in significance order (most significant first).
+    pub dims: Vec<Dim>,
+    /// `strides[i]`: the rank weight of one step in dim `i`.
+    pub strides: Vec<u64>,
+}
+
+/// Why a matrix does not fit a spec.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MatrixError(pub String);
+
+impl Placement {
+    /// Builds a placement from a matrix, checking that it fits the spec.
+    pub fn new(spec: &Spec, matrix: Vec<Vec<u64>>) -> Result<Placement, MatrixError> {
+        let (na, nl) = (spec.axes.len(), spec.system.levels.len());
+        if matrix.len() != na {
+            return Err(MatrixError(format!(
+                "the matrix has {} rows, but the spec has {na} axes ({}): give one row per axis",
+                matrix.len(),
+                spec.axes.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        for (a, row) in matrix.iter().enumerate() {
+            if row.len() != nl {
+                return Err(MatrixError(format!(
+                    "row {} (axis `{}`) has {} entries, but the system has {nl} levels: give one entry per level",
+                    a + 1,
+                    spec.axes[a].name,
+                    row.len()
+                )));
+            }
+            if row.contains(&0) {
+                return Err(MatrixError(format!(
+                    "row {} (axis `{}`) has a 0: entries are positive",
+                    a + 1,
+                    spec.axes[a].name
+                )));
+            }
+            let p: u128 = row.iter().map(|&x| x as u128).product();
+            if p != spec.axes[a].size as u128 {
+                return Err(MatrixError(format!(
+                    "row {} (axis `{}`) multiplies to {p}, but the axis has size {}",
+                    a + 1,
+                    spec.axes[a].name,
+                    spec.axes[a].size
+                )));
+            }
+        }
+        for (l, level) in spec.system.levels.iter().enumerate() {
+            let p: u128 = matrix.iter().map(|row| row[l] as u128).product();
+            if p != level.arity as u128 {
+                return Err(MatrixError(format!(
+                    "column {} (level `{}`) multiplies to {p}, but the level has arity {}",
+                    l + 1,
+                    level.name,
+                    level.arity
+                )));
+            }
+        }
+        Ok(Placement::from_valid_matrix(matrix))
+    }
+
+    /// Builds a placement from a matrix known to fit (from [`enumerate`]).
+    pub fn from_valid_matrix(matrix: Vec<Vec<u64>>) -> Placement {
+        let nl = matrix.first().map_or(0, |r| r.len());
+        let mut dims = Vec::new();
+        for level in 0..nl {
+            for (axis, row) in matrix.iter().enumerate() {
+                if row[level] > 1 {
+                    dims.push(Dim {
+                        level,
+                        axis,
+                        size: row[level],
+                    });
+                }
+            }
+        }
+        let mut strides = vec![1u64; dims.len()];
+        for i in (0..dims.len().saturating_sub(1)).rev() {
+            strides[i] = strides[i + 1] * dims[i + 1].size;
+        }
+        Placement {
+            matrix,
+            dims,
+            strides,
+        }
+    }
+
+    /// Number of devices.
+    pub fn devices(&self) -> u64 {
+        self.dims.iter().map(|d| d.size).product()
+    }
+
+    /// The position of `level:axis` among the dims, if it is one.
+    pub fn dim_index(&self, level: usize, axis: usize) -> Option<usize> {
+        self.dims
+            .iter()
+            .position(|d| d.level == level && d.axis == axis)
+    }
+
+    /// A rank's digit on every dim.
+    pub fn digits(&self, rank: u64) -> Vec<u64> {
+        self.dims
+            .iter()
+            .zip(&self.strides)
+            .map(|(d, s)| (rank / s) % d.size)
+            .collect()
+    }
+
+    /// The rank of a digit vector.
+    pub fn rank(&self, digits: &[u64]) -> u64 {
+        digits.iter().zip(&self.strides).map(|(d, s)| d * s).sum()
+    }
+
+    /// A rank's coordinate on every axis (spec order): the mixed-radix number of the
+    /// axis's digits, outer level most significant.
+    pub fn coords(&self, rank: u64) -> Vec<u64> {
+        let mut c = vec![0u64; self.matrix.len()];
+        for (d, digit) in self.dims.iter().zip(self.digits(rank)) {
+            c[d.axis] = c[d.axis] * d.size + digit;
+        }
+        c
+    }
+
+    /// The rank with the given axis coordinates (inverse of [`Placement::coords`]).
+    pub fn rank_of_coords(&self, coords: &[u64]) -> u64 {
+        let mut rest = coords.to_vec();
+        let mut digits = vec![0u64; self.dims.len()];
+        for (i, d) in self.dims.iter().enumerate().rev() {
+            digits[i] = rest[d.axis] % d.size;
+            rest[d.axis] /= d.size;
+        }
+        self.rank(&digits)
+    }
+
+    /// `level:axis` text of a dim.
+    pub fn dim_name(&self, spec: &Spec, i: usize) -> String {
+        let d = self.dims[i];
+        format!("{}:{}", spec.system.levels[d.level].name, spec.axes[d.axis].name)
+    }
+
+    /// Every dim's `level:axis` text.
+    pub fn dim_names(&self, spec: &Spec) -> Vec<String> {
+        (0..self.dims.len()).map(|i| self.dim_name(spec, i)).collect()
+    }
+
+    /// The matrix as `--matrix` text: `2,4;1,2`.
+    pub fn matrix_text(&self) -> String {
+        MatrixText(&self.matrix).to_string()
+    }
+}
+
+/// Formats a matrix as `2,4;1,2`.
+pub struct MatrixText<'a>(pub &'a [Vec<u64>]);
+
+impl fmt::Display for MatrixText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, row) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(";")?;
+            }
+            for (j, x) in row.iter().enumerate() {
+                if j > 0 {
+                    f.write_str(",")?;
+                }
+                write!(f, "{x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses `--matrix` text: rows separated by `;`, entries by `,`.
+pub fn parse_matrix(text: &str) -> Result<Vec<Vec<u64>>, MatrixError> {
+    text.split(';')
+        .enumerate()
+        .map(|(r, row)| {
+            row.split(',')
+                .map(|x| {
+                    x.trim().parse::<u64>().map_err(|_| {
+                        MatrixError(format!(
+                            "`{}` in row {} is not a positive whole number; write the matrix like \"2,4;1,2\" (rows = axes, separated by `;`)",
+                            x.trim(),
+                            r + 1
+                        ))
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Every parallelism matrix of the spec, in ascending lexicographic order of the
+/// matrix read row by row (so position = placement index).
+pub fn enumerate(spec: &Spec) -> Vec<Vec<Vec<u64>>> {
+    let mut out = Vec::new();
+    for_each_matrix(spec, |m| out.push(m.to_vec()));
+    out
+}
+
+/// Number of placements, without keeping them.
+pub fn count(spec: &Spec) -> u64 {
+    let mut n = 0u64;
+    for_each_matrix(spec, |_| n += 1);
+    n
+}
+
+/// Calls `f` on every matrix, in placement order.
+pub fn for_each_matrix(spec: &Spec, mut f: impl FnMut(&[Vec<u64>])) {
+    let rows: Vec<u64> = spec.axes.iter().map(|a| a.size).collect();
+    let cols: Vec<u64> = spec.system.levels.iter().map(|l| l.arity).collect();
+    let mut m = vec![vec![0u64; cols.len()]; rows.len()];
+    let mut row_rem = rows.clone();
+    let mut col_rem = cols.clone();
+    fill(0, 0, &mut m, &mut row_rem, &mut col_rem, &mut f);
+}
+
+fn fill(
+    a: usize,
+    l: usize,
+    m: &mut Vec<Vec<u64>>,
+    row_rem: &mut [u64],
+    col_rem: &mut [u64],
+    f: &mut impl FnMut(&[Vec<u64>]),
+) {
+    let (na, nl) = (row_rem.len(), col_rem.len());
+    if a == na {
+        f(m);
+        return;
+    }
+    let (na2, nl2) = if l + 1 == nl { (a + 1, 0) } else { (a, l + 1) };
+    let last_col = l + 1 == nl;
+    let last_row = a + 1 == na;
+    let candidates: Vec<u64> = if last_col || last_row {
+        let v = if last_col { row_rem[a] } else { col_rem[l] };
+        if row_rem[a] % v == 0 && col_rem[l] % v == 0 && (!last_col || !last_row || row_rem[a] == col_rem[l]) {
+            vec![v]
+        } else {
+            vec![]
+        }
+    } else {
+        divisors(gcd(row_rem[a], col_rem[l]))
+    };
+    for v in candidates {
+        m[a][l] = v;
+        row_rem[a] /= v;
+        col_rem[l] /= v;
+        fill(na2, nl2, m, row_rem, col_rem, f);
+        row_rem[a] *= v;
+        col_rem[l] *= v;
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// Divisors of `n` in ascending order.
+fn divisors(n: u64) -> Vec<u64> {
+    let mut small = Vec::new();
+    let mut large = Vec::new();
+    let mut d = 1u64;
+    while d * d <= n {
+        if n % d == 0 {
+            small.push(d);
+            if d * d != n {
+                large.push(n / d);
+            }
+        }
+        d += 1;
+    }
+    small.extend(large.into_iter().rev());
+    small
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn divisors_ascending() {
+        assert_eq!(divisors(12), vec![1, 2, 3, 4, 6, 12]);
+        assert_eq!(divisors(1), vec![1]);
+        assert_eq!(divisors(16), vec![1, 2, 4, 8, 16]);
+    }
+
+    #[test]
+    fn design_example_groups() {
+        // 2 nodes x 8 GPUs, data = 8 over [2, 4], model = 2 over [1, 2].
+        let p = Placement::from_valid_matrix(vec![vec![2, 4], vec![1, 2]]);
+        assert_eq!(p.dims.len(), 3);
+        // node:data, gpu:data, gpu:model
+        assert_eq!(p.strides, vec![8, 2, 1]);
+        assert_eq!(p.coords(0), vec![0, 0]);
+        assert_eq!(p.coords(1), vec![0, 1]);
+        assert_eq!(p.coords(2), vec![1, 0]);
+        assert_eq!(p.coords(8), vec![4, 0]);
+        for r in 0..16 {
+            assert_eq!(p.rank_of_coords(&p.coords(r)), r);
+        }
+    }
+}

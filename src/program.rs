@@ -1,0 +1,568 @@
+//! The program language of DESIGN.md: AST, parser, canonical printer, and the checks
+//! that tie a program to a spec and a placement. Lowering to explicit rank groups and
+//! the lowered JSON form live in [`crate::lowered`].
+//!
+//! ```text
+//! program    := [ step (";" step)* ]          # "#" starts a comment to end of line
+//! step       := collective "(" dims ")" [ "@" "roots" "(" dims ")" ]
+//! collective := "all_reduce" | "reduce_scatter" | "all_gather" | "reduce" | "broadcast"
+//! dims       := dim ("," dim)*
+//! dim        := LEVEL ":" AXIS
+//! ```
+//! (`grammar/program.ebnf` is the same grammar as data.)
+
+use std::fmt;
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+
+use crate::placement::{MatrixText, Placement};
+use crate::source::{InputError, Source};
+use crate::spec::Spec;
+
+/// The five collectives a step can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Collective {
+    /// Every member ends with the sum of all members' regions.
+    AllReduce,
+    /// Member i ends with chunk i of the sum.
+    ReduceScatter,
+    /// Member i contributes chunk i; every member ends with the union.
+    AllGather,
+    /// The first member ends with the sum; the others hold nothing valid.
+    Reduce,
+    /// The first member's data is copied to every member.
+    Broadcast,
+}
+
+impl Collective {
+    /// All collectives, in grammar order.
+    pub const ALL: [Collective; 5] = [
+        Collective::AllReduce,
+        Collective::ReduceScatter,
+        Collective::AllGather,
+        Collective::Reduce,
+        Collective::Broadcast,
+    ];
+
+    /// The keyword.
+    pub fn name(self) -> &'static str {
+        match self {
+            Collective::AllReduce => "all_reduce",
+            Collective::ReduceScatter => "reduce_scatter",
+            Collective::AllGather => "all_gather",
+            Collective::Reduce => "reduce",
+            Collective::Broadcast => "broadcast",
+        }
+    }
+
+    /// Parses a keyword.
+    pub fn from_name(s: &str) -> Option<Collective> {
+        Collective::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+impl fmt::Display for Collective {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A dim named by level and axis indices (placement-independent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DimRef {
+    /// Level index (outermost = 0). Field order makes `Ord` the significance order.
+    pub level: usize,
+    /// Axis index.
+    pub axis: usize,
+}
+
+/// One step: a collective over a group form.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Step {
+    /// The collective.
+    pub op: Collective,
+    /// The dims the group varies over, in significance order, non-empty.
+    pub dims: Vec<DimRef>,
+    /// Only devices whose digits on these dims are 0 take part (significance order).
+    pub roots: Vec<DimRef>,
+}
+
+/// A sequence of steps (possibly empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Program {
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+impl Step {
+    /// A step over `dims` (sorted here) with no roots.
+    pub fn new(op: Collective, mut dims: Vec<DimRef>) -> Step {
+        dims.sort();
+        Step {
+            op,
+            dims,
+            roots: vec![],
+        }
+    }
+
+    /// The same step restricted to devices with zero digits on `roots`.
+    pub fn at_roots(mut self, mut roots: Vec<DimRef>) -> Step {
+        roots.sort();
+        self.roots = roots;
+        self
+    }
+}
+
+/// Writes `level:axis, level:axis`.
+fn write_dims(f: &mut fmt::Formatter<'_>, spec: &Spec, dims: &[DimRef]) -> fmt::Result {
+    for (i, d) in dims.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(
+            f,
+            "{}:{}",
+            spec.system.levels[d.level].name, spec.axes[d.axis].name
+        )?;
+    }
+    Ok(())
+}
+
+/// Canonical text of a step or program, which needs the spec's names.
+pub struct Text<'a, T>(pub &'a Spec, pub &'a T);
+
+impl fmt::Display for Text<'_, Step> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Text(spec, s) = *self;
+        write!(f, "{}(", s.op)?;
+        write_dims(f, spec, &s.dims)?;
+        f.write_str(")")?;
+        if !s.roots.is_empty() {
+            f.write_str(" @ roots(")?;
+            write_dims(f, spec, &s.roots)?;
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Text<'_, Program> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.1.steps.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ; ")?;
+            }
+            write!(f, "{}", Text(self.0, s))?;
+        }
+        Ok(())
+    }
+}
+
+impl Program {
+    /// Canonical text.
+    pub fn text(&self, spec: &Spec) -> String {
+        Text(spec, self).to_string()
+    }
+
+    /// Every dim the program names (steps and roots), sorted, without repeats.
+    pub fn named_dims(&self) -> Vec<DimRef> {
+        let mut v: Vec<DimRef> = self
+            .steps
+            .iter()
+            .flat_map(|s| s.dims.iter().chain(&s.roots).copied())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Whether every named dim is a dim of the placement.
+    pub fn fits(&self, placement: &Placement) -> bool {
+        self.named_dims()
+            .iter()
+            .all(|d| placement.dim_index(d.level, d.axis).is_some())
+    }
+}
+
+// ---------------------------------------------------------------- parsing
+
+/// A dim as written, with its place in the text.
+#[derive(Debug, Clone)]
+struct SynDim {
+    level: String,
+    axis: String,
+    span: Range<usize>,
+}
+
+#[derive(Debug, Clone)]
+struct SynStep {
+    op: Collective,
+    dims: Vec<SynDim>,
+    roots: Vec<SynDim>,
+}
+
+/// A parsed program whose names are not yet checked against a spec.
+#[derive(Debug, Clone)]
+pub struct ParsedProgram {
+    steps: Vec<SynStep>,
+    source: Source,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Ident(String),
+    Punct(char),
+    End,
+}
+
+struct Lexer<'a> {
+    src: &'a Source,
+    pos: usize,
+}
+
+impl<'a> Lexer<'a> {
+    fn skip_trivia(&mut self) {
+        let t = &self.src.text;
+        while self.pos < t.len() {
+            let c = t[self.pos..].chars().next().unwrap_or(' ');
+            if c == '#' {
+                self.pos = t[self.pos..].find('\n').map_or(t.len(), |i| self.pos + i);
+            } else if c.is_whitespace() {
+                self.pos += c.len_utf8();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// The next token and its span, without consuming it.
+    fn peek(&mut self) -> (Tok, Range<usize>) {
+        self.skip_trivia();
+        let t = &self.src.text;
+        let start = self.pos;
+        let Some(c) = t[start..].chars().next() else {
+            return (Tok::End, start..start);
+        };
+        if c.is_ascii_alphanumeric() || c == '_' {
+            let end = t[start..]
+                .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+                .map_or(t.len(), |i| start + i);
+            (Tok::Ident(t[start..end].to_string()), start..end)
+        } else {
+            (Tok::Punct(c), start..start + c.len_utf8())
+        }
+    }
+
+    fn next(&mut self) -> (Tok, Range<usize>) {
+        let (tok, span) = self.peek();
+        self.pos = span.end;
+        (tok, span)
+    }
+}
+
+fn describe(tok: &Tok) -> String {
+    match tok {
+        Tok::Ident(s) => format!("`{s}`"),
+        Tok::Punct(c) => format!("`{c}`"),
+        Tok::End => "the end of the program".into(),
+    }
+}
+
+/// Parses program text (names unchecked).
+pub fn parse(source: &Source) -> Result<ParsedProgram, InputError> {
+    let mut lx = Lexer { src: source, pos: 0 };
+    let mut steps = Vec::new();
+    if lx.peek().0 == Tok::End {
+        return Ok(ParsedProgram {
+            steps,
+            source: source.clone(),
+        });
+    }
+    loop {
+        steps.push(parse_step(&mut lx)?);
+        match lx.next() {
+            (Tok::End, _) => break,
+            (Tok::Punct(';'), _) => {
+                if lx.peek().0 == Tok::End {
+                    let (_, span) = lx.peek();
+                    return Err(source.error(
+                        span,
+                        "expected a step after `;`: remove the trailing `;` (steps are separated, not terminated, by `;`)",
+                    ));
+                }
+            }
+            (tok, span) => {
+                return Err(source.error(
+                    span,
+                    format!("expected `;` between steps or the end of the program, found {}", describe(&tok)),
+                ))
+            }
+        }
+    }
+    Ok(ParsedProgram {
+        steps,
+        source: source.clone(),
+    })
+}
+
+fn expect(lx: &mut Lexer, c: char, what: &str) -> Result<(), InputError> {
+    match lx.next() {
+        (Tok::Punct(p), _) if p == c => Ok(()),
+        (tok, span) => Err(lx
+            .src
+            .error(span, format!("expected `{c}` {what}, found {}", describe(&tok)))),
+    }
+}
+
+fn parse_step(lx: &mut Lexer) -> Result<SynStep, InputError> {
+    let op = match lx.next() {
+        (Tok::Ident(name), span) => Collective::from_name(&name).ok_or_else(|| {
+            lx.src.error(
+                span,
+                format!(
+                    "`{name}` is not a collective: use one of all_reduce, reduce_scatter, all_gather, reduce, broadcast"
+                ),
+            )
+        })?,
+        (tok, span) => {
+            return Err(lx.src.error(
+                span,
+                format!(
+                    "expected a collective (all_reduce, reduce_scatter, all_gather, reduce, broadcast), found {}",
+                    describe(&tok)
+                ),
+            ))
+        }
+    };
+    expect(lx, '(', &format!("after `{op}`"))?;
+    let dims = parse_dims(lx)?;
+    let mut roots = Vec::new();
+    if lx.peek().0 == Tok::Punct('@') {
+        lx.next();
+        match lx.next() {
+            (Tok::Ident(r), _) if r == "roots" => {}
+            (tok, span) => {
+                return Err(lx
+                    .src
+                    .error(span, format!("expected `roots` after `@`, found {}", describe(&tok))))
+            }
+        }
+        expect(lx, '(', "after `roots`")?;
+        roots = parse_dims(lx)?;
+    }
+    Ok(SynStep { op, dims, roots })
+}
+
+/// Parses `dim ("," dim)* ")"`.
+fn parse_dims(lx: &mut Lexer) -> Result<Vec<SynDim>, InputError> {
+    let mut dims = Vec::new();
+    loop {
+        let (level, lspan) = match lx.next() {
+            (Tok::Ident(s), span) => (s, span),
+            (tok, span) => {
+                let hint = if tok == Tok::Punct(')') && dims.is_empty() {
+                    " (a step names at least one dim)"
+                } else {
+                    ""
+                };
+                return Err(lx.src.error(
+                    span,
+                    format!("expected a dim `level:axis`, found {}{hint}", describe(&tok)),
+                ));
+            }
+        };
+        expect(lx, ':', &format!("after level `{level}` (a dim is written `level:axis`)"))?;
+        let (axis, aspan) = match lx.next() {
+            (Tok::Ident(s), span) => (s, span),
+            (tok, span) => {
+                return Err(lx.src.error(
+                    span,
+                    format!("expected an axis name after `{level}:`, found {}", describe(&tok)),
+                ))
+            }
+        };
+        dims.push(SynDim {
+            level,
+            axis,
+            span: lspan.start..aspan.end,
+        });
+        match lx.next() {
+            (Tok::Punct(','), _) => continue,
+            (Tok::Punct(')'), _) => break,
+            (tok, span) => {
+                return Err(lx
+                    .src
+                    .error(span, format!("expected `,` or `)` after a dim, found {}", describe(&tok))))
+            }
+        }
+    }
+    Ok(dims)
+}
+
+impl ParsedProgram {
+    /// Checks names against the spec: levels and axes exist, no dim twice in a step,
+    /// no dim in both a step's dims and its roots.
+    pub fn resolve(&self, spec: &Spec) -> Result<Program, InputError> {
+        let mut steps = Vec::new();
+        for s in &self.steps {
+            let dims = self.resolve_dims(spec, &s.dims, &[])?;
+            let roots = self.resolve_dims(spec, &s.roots, &s.dims)?;
+            steps.push(Step::new(s.op, dims).at_roots(roots));
+        }
+        Ok(Program { steps })
+    }
+
+    fn resolve_dims(
+        &self,
+        spec: &Spec,
+        dims: &[SynDim],
+        step_dims: &[SynDim],
+    ) -> Result<Vec<DimRef>, InputError> {
+        let mut out: Vec<DimRef> = Vec::new();
+        for d in dims {
+            let level = spec.level_index(&d.level).ok_or_else(|| {
+                self.source.error(
+                    d.span.clone(),
+                    format!(
+                        "`{}` is not a level of the system: use one of {}",
+                        d.level,
+                        names(spec.system.levels.iter().map(|l| l.name.as_str()))
+                    ),
+                )
+            })?;
+            let axis = spec.axis_index(&d.axis).ok_or_else(|| {
+                self.source.error(
+                    d.span.clone(),
+                    format!(
+                        "`{}` is not an axis of the spec: use one of {}",
+                        d.axis,
+                        names(spec.axes.iter().map(|a| a.name.as_str()))
+                    ),
+                )
+            })?;
+            let r = DimRef { level, axis };
+            if out.contains(&r) {
+                return Err(self.source.error(
+                    d.span.clone(),
+                    format!("dim `{}:{}` is named twice in this step: name it once", d.level, d.axis),
+                ));
+            }
+            if step_dims.iter().any(|s| s.level == d.level && s.axis == d.axis) {
+                return Err(self.source.error(
+                    d.span.clone(),
+                    format!(
+                        "dim `{}:{}` is both reduced over and a roots dim in this step: a step's roots must be other dims",
+                        d.level, d.axis
+                    ),
+                ));
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// Resolves and checks that every named dim is a dim of `placement`.
+    pub fn resolve_on(
+        &self,
+        spec: &Spec,
+        placement: &Placement,
+        index: Option<usize>,
+    ) -> Result<Program, InputError> {
+        let program = self.resolve(spec)?;
+        for s in &self.steps {
+            for d in s.dims.iter().chain(&s.roots) {
+                let l = spec.level_index(&d.level).unwrap_or(0);
+                let a = spec.axis_index(&d.axis).unwrap_or(0);
+                if placement.dim_index(l, a).is_none() {
+                    let which = index.map_or(String::new(), |i| format!(" {i}"));
+                    return Err(self.source.error(
+                        d.span.clone(),
+                        format!(
+                            "`{}:{}` is not a dim of placement{which} (matrix {}): axis `{}` is spread over {} of level `{}`'s children; its dims are {}",
+                            d.level,
+                            d.axis,
+                            MatrixText(&placement.matrix),
+                            d.axis,
+                            placement.matrix[a][l],
+                            d.level,
+                            names(placement.dim_names(spec).iter().map(|s| s.as_str()))
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(program)
+    }
+
+    /// Whether the text has no steps.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The source the program was parsed from.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+}
+
+fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
+    let v: Vec<String> = it.map(|s| format!("`{s}`")).collect();
+    if v.is_empty() {
+        "(none)".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// Parses and resolves text in one go (for tests and internal use).
+pub fn parse_program(spec: &Spec, text: &str) -> Result<Program, InputError> {
+    parse(&Source::new("<program>", text))?.resolve(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_p2_programs_canonically() {
+        let spec = Spec::embedded_default();
+        for (input, canon) in [
+            ("all_reduce(gpu:data,node:data)", "all_reduce(node:data, gpu:data)"),
+            (
+                "reduce(gpu:data) ; all_reduce(node:data) @ roots(gpu:data) ; broadcast(gpu:data)",
+                "reduce(gpu:data) ; all_reduce(node:data) @ roots(gpu:data) ; broadcast(gpu:data)",
+            ),
+            ("  # nothing\n", ""),
+            (
+                "reduce_scatter(gpu:data) # intra\n;all_reduce(node:data);all_gather(gpu:data)",
+                "reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)",
+            ),
+        ] {
+            let p = parse_program(&spec, input).unwrap();
+            assert_eq!(p.text(&spec), canon);
+            assert_eq!(parse_program(&spec, canon).unwrap(), p);
+        }
+    }
+
+    #[test]
+    fn parse_errors_say_where_and_what() {
+        let spec = Spec::embedded_default();
+        let e = parse_program(&spec, "all_reduce(gpu:data").unwrap_err();
+        assert_eq!(e.line, Some((1, 20)));
+        assert!(e.message.contains("expected `,` or `)`"), "{e}");
+        let e = parse_program(&spec, "allreduce(gpu:data)").unwrap_err();
+        assert!(e.message.contains("not a collective"), "{e}");
+        let e = parse_program(&spec, "all_reduce(gpu:data, gpu:data)").unwrap_err();
+        assert!(e.message.contains("named twice"), "{e}");
+        let e = parse_program(&spec, "reduce(gpu:data) @ roots(gpu:data)").unwrap_err();
+        assert!(e.message.contains("roots"), "{e}");
+        let e = parse_program(&spec, "all_reduce(rack:data)").unwrap_err();
+        assert!(e.message.contains("not a level"), "{e}");
+        let e = parse_program(&spec, "all_reduce(gpu:data);").unwrap_err();
+        assert!(e.message.contains("trailing"), "{e}");
+        let e = parse_program(&spec, "all_reduce()").unwrap_err();
+        assert!(e.message.contains("at least one dim"), "{e}");
+    }
+}

@@ -1,0 +1,115 @@
+//! Input text and errors that point into it: every bad-input message names the file,
+//! the line and the column, says what is wrong and what to change.
+
+use std::fmt;
+use std::ops::Range;
+
+/// A named piece of input text (a file, stdin, a command-line argument, the embedded
+/// default spec).
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// What to call it in messages: a path, `<stdin>`, `<embedded default spec>`.
+    pub name: String,
+    /// The whole text.
+    pub text: String,
+}
+
+impl Source {
+    /// A source from a name and its text.
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        Source {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let mut line = 1;
+        let mut line_start = 0;
+        for (i, c) in self.text.char_indices() {
+            if i >= offset {
+                break;
+            }
+            if c == '\n' {
+                line += 1;
+                line_start = i + 1;
+            }
+        }
+        let col = self
+            .text
+            .get(line_start..offset)
+            .map_or(1, |s| s.chars().count() + 1);
+        (line, col)
+    }
+
+    /// An error at a byte range of this source.
+    pub fn error(&self, span: Range<usize>, message: impl Into<String>) -> InputError {
+        let (line, col) = self.line_col(span.start);
+        InputError {
+            file: self.name.clone(),
+            line: Some((line, col)),
+            message: message.into(),
+            help: None,
+        }
+    }
+}
+
+/// Bad input: a message a user can act on, located in a file where possible.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct InputError {
+    /// The file (or `<stdin>`, `<command line>`, ...).
+    pub file: String,
+    /// 1-based line and column, when the error has a place.
+    pub line: Option<(usize, usize)>,
+    /// What is wrong.
+    pub message: String,
+    /// What to change, when that is not already in the message.
+    pub help: Option<String>,
+}
+
+impl InputError {
+    /// An error about a whole file (it is missing, say).
+    pub fn file(file: impl Into<String>, message: impl Into<String>) -> Self {
+        InputError {
+            file: file.into(),
+            line: None,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// Adds a line of advice.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some((l, c)) => write!(f, "{}:{l}:{c}: {}", self.file, self.message)?,
+            None => write!(f, "{}: {}", self.file, self.message)?,
+        }
+        if let Some(h) = &self.help {
+            write!(f, "\n  help: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based_characters() {
+        let s = Source::new("f", "ab\nµcd\n");
+        assert_eq!(s.line_col(0), (1, 1));
+        assert_eq!(s.line_col(3), (2, 1));
+        assert_eq!(s.line_col(5), (2, 2)); // after the two-byte µ
+        assert_eq!(s.line_col(100), (3, 1));
+    }
+}

@@ -1,0 +1,633 @@
+//! Spec files: the system hierarchy, the parallelism axes and the requests, read from
+//! TOML (see DESIGN.md, "Spec files") and validated into [`Spec`].
+//!
+//! Reading happens in two stages, as in ripgrep's argument handling: serde reads the
+//! syntax into `Raw*` structs that keep every value's place in the file, then
+//! [`validate`] turns them into a [`Spec`] or an [`InputError`] naming file, line,
+//! column and what to change.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::source::{InputError, Source};
+use crate::units::{parse_size, Bandwidth, Duration};
+
+/// The largest system collsynth accepts: 2^40 devices.
+pub const MAX_DEVICES: u128 = 1 << 40;
+
+/// The default spec compiled into the binary: 4 × DGX A100, data = 8, model = 4,
+/// all_reduce over data of 1 GB.
+pub const DEFAULT_SPEC: &str = include_str!("../specs/default.toml");
+/// What the embedded default is called in messages.
+pub const DEFAULT_SPEC_NAME: &str = "<embedded default spec>";
+
+/// A validated problem: system, axes and requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// Where the spec came from (a path or the embedded default's name).
+    pub source: String,
+    /// Parallelism axes in spec order; the product of sizes is the device count.
+    pub axes: Vec<Axis>,
+    /// The hierarchy.
+    pub system: System,
+    /// What to reduce, in file order.
+    pub requests: Vec<Request>,
+}
+
+/// A parallelism axis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Axis {
+    /// Name, `[a-z][a-z0-9_]*`.
+    pub name: String,
+    /// Number of coordinates.
+    pub size: u64,
+}
+
+/// A system hierarchy, outermost level first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct System {
+    /// Display name.
+    pub name: String,
+    /// Fixed cost of one collective call, seconds.
+    pub launch_s: f64,
+    /// Levels, outermost first.
+    pub levels: Vec<Level>,
+}
+
+/// One level of the hierarchy and the link of each of its child subtrees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Level {
+    /// Name, `[a-z][a-z0-9_]*`.
+    pub name: String,
+    /// Children per parent.
+    pub arity: u64,
+    /// Effective bandwidth per direction of one child subtree's link, bytes/s.
+    pub bandwidth_bps: f64,
+    /// Latency of one hop over this level's link, seconds.
+    pub latency_s: f64,
+}
+
+/// The collective a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RequestKind {
+    /// Every device ends with the sum over its reduction group.
+    AllReduce,
+}
+
+impl fmt::Display for RequestKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RequestKind::AllReduce => "all_reduce",
+        })
+    }
+}
+
+/// A request: a collective over some axes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The collective.
+    pub collective: RequestKind,
+    /// Indices into [`Spec::axes`], in spec axis order, without repeats.
+    pub axes: Vec<usize>,
+    /// Buffer size per device.
+    pub bytes: u64,
+    /// How often per training step.
+    pub count: u64,
+}
+
+impl System {
+    /// Number of devices: the product of the arities.
+    pub fn devices(&self) -> u64 {
+        self.levels.iter().map(|l| l.arity).product()
+    }
+}
+
+impl Spec {
+    /// Number of devices.
+    pub fn devices(&self) -> u64 {
+        self.system.devices()
+    }
+
+    /// The index of an axis by name.
+    pub fn axis_index(&self, name: &str) -> Option<usize> {
+        self.axes.iter().position(|a| a.name == name)
+    }
+
+    /// The index of a level by name.
+    pub fn level_index(&self, name: &str) -> Option<usize> {
+        self.system.levels.iter().position(|l| l.name == name)
+    }
+
+    /// A request described in words: `all_reduce over data (1 GB, count 1)`.
+    pub fn describe_request(&self, r: &Request) -> String {
+        format!(
+            "{} over {}",
+            r.collective,
+            r.axes
+                .iter()
+                .map(|&a| self.axes[a].name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+
+    /// The embedded default spec.
+    pub fn embedded_default() -> Spec {
+        parse(&Source::new(DEFAULT_SPEC_NAME, DEFAULT_SPEC), None)
+            .expect("the embedded default spec is valid (tested)")
+    }
+
+    /// Reads and validates a spec file (and the system file it may point to).
+    pub fn load(path: &Path) -> Result<Spec, InputError> {
+        let source = read_source(path, "spec")?;
+        parse(&source, path.parent())
+    }
+}
+
+fn read_source(path: &Path, what: &str) -> Result<Source, InputError> {
+    let name = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Source::new(name, text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(InputError::file(
+            name,
+            format!("no such {what} file"),
+        )
+        .with_help(format!(
+            "check the path; example specs are in specs/, and without --spec the embedded default is used"
+        ))),
+        Err(e) => Err(InputError::file(name, format!("cannot read the {what} file: {e}"))),
+    }
+}
+
+// ---------------------------------------------------------------- raw syntax
+
+/// The keys TOML allows at the top of a spec, before any table header.
+const TOP_LEVEL_KEYS: &[&str] = &["axes", "system"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    axes: Option<Spanned<Vec<Spanned<RawAxis>>>>,
+    system: Option<Spanned<RawSystemRef>>,
+    request: Option<Vec<Spanned<RawRequest>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAxis {
+    name: Spanned<String>,
+    size: Spanned<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSystem {
+    name: Option<Spanned<String>>,
+    launch: Option<Spanned<Scalar>>,
+    levels: Option<Spanned<Vec<Spanned<RawLevel>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLevel {
+    name: Spanned<String>,
+    arity: Spanned<i64>,
+    bandwidth: Spanned<Scalar>,
+    latency: Spanned<Scalar>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    collective: Spanned<String>,
+    axes: Spanned<Vec<Spanned<AxisName>>>,
+    bytes: Spanned<Scalar>,
+    count: Option<Spanned<i64>>,
+}
+
+/// `system` is either a table or a path to a file holding the table's keys.
+enum RawSystemRef {
+    Inline(RawSystem),
+    Path(String),
+}
+
+impl<'de> Deserialize<'de> for RawSystemRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawSystemRef;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a [system] table or a path string to a system file")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawSystemRef::Path(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawSystem::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawSystemRef::Inline)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A request axis: an axis name. A table here means the spec's `axes` list landed
+/// inside a `[[request]]` table; say so.
+struct AxisName(String);
+
+impl<'de> Deserialize<'de> for AxisName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AxisName;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an axis name (a string)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(AxisName(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+                Err(de::Error::custom(
+                    "a request's `axes` lists axis names, like [\"data\"]; this looks like the \
+                     spec's top-level `axes = [ { name = ..., size = ... } ]`, which TOML put \
+                     inside the [[request]] table because it comes after that header: move it \
+                     to the top of the file, before the first table header",
+                ))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A value that should be a quantity with a unit; numbers are read so that a missing
+/// unit gets its own message rather than a type error.
+enum Scalar {
+    Str(String),
+    Int(i64),
+    Float(f64),
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a quantity with a unit, like \"100 GB/s\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Scalar::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Scalar::Int(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Scalar::Float(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+// ---------------------------------------------------------------- validation
+
+/// Parses and validates spec text. `dir` resolves a `system = "path"` reference.
+pub fn parse(source: &Source, dir: Option<&Path>) -> Result<Spec, InputError> {
+    let raw: RawSpec = from_toml(source)?;
+    let at = |span: Range<usize>, msg: String| source.error(span, msg);
+
+    // axes
+    let Some(raw_axes) = raw.axes else {
+        return Err(InputError::file(&source.name, "the spec has no `axes`").with_help(
+            "add `axes = [ { name = \"data\", size = 8 } ]` at the top of the file, before any table header",
+        ));
+    };
+    let axes_span = raw_axes.span();
+    if raw_axes.get_ref().is_empty() {
+        return Err(at(axes_span, "`axes` is empty: name at least one axis".into()));
+    }
+    let mut axes = Vec::new();
+    for a in raw_axes.into_inner() {
+        let a = a.into_inner();
+        check_name(source, &a.name, "axis")?;
+        if axes.iter().any(|x: &Axis| x.name == *a.name.get_ref()) {
+            return Err(at(
+                a.name.span(),
+                format!("axis `{}` is named twice: axis names must be unique", a.name.get_ref()),
+            ));
+        }
+        let size = positive_int(source, &a.size, "an axis size")?;
+        axes.push(Axis {
+            name: a.name.into_inner(),
+            size,
+        });
+    }
+
+    // system
+    let Some(sys_ref) = raw.system else {
+        return Err(InputError::file(&source.name, "the spec has no `system`").with_help(
+            "add a [system] table with `name` and `levels`, or `system = \"path/to/system.toml\"` before any table header",
+        ));
+    };
+    let sys_span = sys_ref.span();
+    let system = match sys_ref.into_inner() {
+        RawSystemRef::Inline(s) => validate_system(source, s, sys_span)?,
+        RawSystemRef::Path(p) => {
+            let path = dir.unwrap_or(Path::new(".")).join(&p);
+            let sys_source = read_source(&path, "system").map_err(|e| {
+                let (l, c) = source.line_col(sys_span.start);
+                InputError {
+                    line: None,
+                    ..e
+                }
+                .with_help(format!(
+                    "`system = \"{p}\"` at {}:{l}:{c} is resolved relative to the spec's folder",
+                    source.name
+                ))
+            })?;
+            let raw_sys: RawSystem = from_toml(&sys_source)?;
+            validate_system(&sys_source, raw_sys, 0..0)?
+        }
+    };
+
+    let devices: u128 = system.levels.iter().map(|l| l.arity as u128).product();
+    let axis_product: u128 = axes.iter().map(|a| a.size as u128).product();
+    if axis_product != devices {
+        return Err(at(
+            axes_span,
+            format!(
+                "the axis sizes multiply to {} ({}), but the system has {} devices ({}): change \
+                 the axis sizes so that their product is {}",
+                axis_product,
+                axes.iter().map(|a| a.size.to_string()).collect::<Vec<_>>().join(" × "),
+                devices,
+                system
+                    .levels
+                    .iter()
+                    .map(|l| l.arity.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" × "),
+                devices
+            ),
+        ));
+    }
+
+    // requests
+    let mut requests = Vec::new();
+    for r in raw.request.unwrap_or_default() {
+        let r = r.into_inner();
+        let collective = match r.collective.get_ref().as_str() {
+            "all_reduce" => RequestKind::AllReduce,
+            c @ ("reduce_scatter" | "all_gather") => {
+                return Err(at(
+                    r.collective.span(),
+                    format!("`{c}` requests are not supported yet: only `all_reduce` is"),
+                ))
+            }
+            c => {
+                return Err(at(
+                    r.collective.span(),
+                    format!("`{c}` is not a request collective: use `all_reduce`"),
+                ))
+            }
+        };
+        if r.axes.get_ref().is_empty() {
+            return Err(at(
+                r.axes.span(),
+                "the request's `axes` is empty: name at least one axis to reduce over, like [\"data\"]".into(),
+            ));
+        }
+        let mut idx = Vec::new();
+        for a in r.axes.get_ref() {
+            let name = &a.get_ref().0;
+            let Some(i) = axes.iter().position(|x| x.name == *name) else {
+                return Err(at(
+                    a.span(),
+                    format!(
+                        "the request names axis `{name}`, which the spec does not have: use one of {}",
+                        axes.iter().map(|x| format!("`{}`", x.name)).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            };
+            if idx.contains(&i) {
+                return Err(at(
+                    a.span(),
+                    format!("the request names axis `{name}` twice: name each axis once"),
+                ));
+            }
+            idx.push(i);
+        }
+        idx.sort_unstable();
+        let bytes = size_of(source, &r.bytes)?;
+        let count = match &r.count {
+            Some(c) => positive_int(source, c, "a request count")?,
+            None => 1,
+        };
+        requests.push(Request {
+            collective,
+            axes: idx,
+            bytes,
+            count,
+        });
+    }
+
+    Ok(Spec {
+        source: source.name.clone(),
+        axes,
+        system,
+        requests,
+    })
+}
+
+fn validate_system(
+    source: &Source,
+    raw: RawSystem,
+    span: Range<usize>,
+) -> Result<System, InputError> {
+    let at = |span: Range<usize>, msg: String| source.error(span, msg);
+    let name = raw.name.map(|n| n.into_inner()).unwrap_or_default();
+    let launch_s = match &raw.launch {
+        Some(l) => duration_of(source, l)?,
+        None => 5e-6,
+    };
+    let Some(raw_levels) = raw.levels else {
+        return Err(at(
+            span,
+            "the system has no `levels`: add `levels = [ { name = \"node\", arity = 4, bandwidth = \"100 GB/s\", latency = \"5 us\" }, ... ]`, outermost first".into(),
+        ));
+    };
+    let levels_span = raw_levels.span();
+    if raw_levels.get_ref().is_empty() {
+        return Err(at(levels_span, "`levels` is empty: give at least one level".into()));
+    }
+    let mut levels: Vec<Level> = Vec::new();
+    let mut devices: u128 = 1;
+    for l in raw_levels.into_inner() {
+        let l = l.into_inner();
+        check_name(source, &l.name, "level")?;
+        if levels.iter().any(|x| x.name == *l.name.get_ref()) {
+            return Err(at(
+                l.name.span(),
+                format!("level `{}` is named twice: level names must be unique", l.name.get_ref()),
+            ));
+        }
+        let arity = positive_int(source, &l.arity, "a level arity")?;
+        devices = devices.saturating_mul(arity as u128);
+        if devices > MAX_DEVICES {
+            return Err(at(
+                l.arity.span(),
+                format!(
+                    "the system has more than 2^40 devices ({}{}); collsynth handles up to 2^40: use smaller arities",
+                    if devices == u128::MAX { "over " } else { "" },
+                    devices
+                ),
+            ));
+        }
+        levels.push(Level {
+            name: l.name.into_inner(),
+            arity,
+            bandwidth_bps: bandwidth_of(source, &l.bandwidth)?,
+            latency_s: duration_of(source, &l.latency)?,
+        });
+    }
+    Ok(System {
+        name,
+        launch_s,
+        levels,
+    })
+}
+
+/// Runs serde over the text and turns its errors into located ones, recognizing a
+/// top-level key that landed inside a table.
+fn from_toml<T: serde::de::DeserializeOwned>(source: &Source) -> Result<T, InputError> {
+    toml::from_str(&source.text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let msg = e.message().trim().to_string();
+        let mut err = source.error(span.clone(), msg.clone());
+        let landed = TOP_LEVEL_KEYS
+            .iter()
+            .find(|k| msg.starts_with(&format!("unknown field `{k}`")));
+        if let Some(key) = landed {
+            err.message = format!(
+                "`{key}` is a top-level key, but it comes after a table header, so TOML put it inside that table"
+            );
+            err.help = Some(format!(
+                "move `{key} = ...` to the top of the file, before the first `[...]` line"
+            ));
+        } else if msg.starts_with("unknown field") {
+            err.help = Some("remove or rename the key; the expected keys are listed above".into());
+        } else if msg.starts_with("missing field") {
+            err.help = Some("add the missing key to this table".into());
+        }
+        err
+    })
+}
+
+fn check_name(source: &Source, name: &Spanned<String>, what: &str) -> Result<(), InputError> {
+    let n = name.get_ref();
+    let mut chars = n.chars();
+    let ok = matches!(chars.next(), Some('a'..='z'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(source.error(
+            name.span(),
+            format!(
+                "`{n}` is not a valid {what} name: names start with a lowercase letter and use only a-z, 0-9 and _"
+            ),
+        ))
+    }
+}
+
+fn positive_int(source: &Source, v: &Spanned<i64>, what: &str) -> Result<u64, InputError> {
+    let n = *v.get_ref();
+    if n <= 0 {
+        return Err(source.error(
+            v.span(),
+            format!("{n} is not positive: {what} must be a whole number of at least 1"),
+        ));
+    }
+    Ok(n as u64)
+}
+
+fn scalar_text(s: &Scalar) -> String {
+    match s {
+        Scalar::Str(s) => s.clone(),
+        Scalar::Int(i) => i.to_string(),
+        Scalar::Float(f) => f.to_string(),
+    }
+}
+
+fn bandwidth_of(source: &Source, v: &Spanned<Scalar>) -> Result<f64, InputError> {
+    Bandwidth::parse(&scalar_text(v.get_ref()))
+        .map(|b| b.0)
+        .map_err(|e| source.error(v.span(), e.0))
+}
+
+fn duration_of(source: &Source, v: &Spanned<Scalar>) -> Result<f64, InputError> {
+    Duration::parse(&scalar_text(v.get_ref()))
+        .map(|d| d.0)
+        .map_err(|e| source.error(v.span(), e.0))
+}
+
+fn size_of(source: &Source, v: &Spanned<Scalar>) -> Result<u64, InputError> {
+    match v.get_ref() {
+        Scalar::Int(n) if *n <= 0 => Err(source.error(
+            v.span(),
+            format!("{n} is not positive: `bytes` must be at least 1 (or a size like \"1 GB\")"),
+        )),
+        Scalar::Float(_) => Err(source.error(
+            v.span(),
+            "`bytes` is a whole number of bytes or a size with a unit, like \"1 GB\"".to_string(),
+        )),
+        s => parse_size(&scalar_text(s)).map_err(|e| source.error(v.span(), e.0)),
+    }
+}
+
+/// Where a spec comes from on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpecSource {
+    /// A file.
+    File(PathBuf),
+    /// The embedded default.
+    Default,
+}
+
+impl SpecSource {
+    /// Loads the spec.
+    pub fn load(&self) -> Result<Spec, InputError> {
+        match self {
+            SpecSource::File(p) => Spec::load(p),
+            SpecSource::Default => Ok(Spec::embedded_default()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_the_design_example() {
+        let s = Spec::embedded_default();
+        assert_eq!(s.devices(), 32);
+        assert_eq!(s.axes.len(), 2);
+        assert_eq!(s.axes[0].name, "data");
+        assert_eq!(s.axes[0].size, 8);
+        assert_eq!(s.requests.len(), 1);
+        assert_eq!(s.requests[0].axes, vec![0]);
+        assert_eq!(s.requests[0].bytes, 1_000_000_000);
+        assert_eq!(s.system.levels[0].bandwidth_bps, 100e9);
+        assert_eq!(s.system.levels[1].bandwidth_bps, 235e9);
+        assert!((s.system.launch_s - 5e-6).abs() < 1e-15);
+    }
+}
