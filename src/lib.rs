@@ -5,6 +5,9 @@
 //! `spec` → `placement` → `program` / `lowered` → `semantics` → `report` / `cli`.
 
 #![warn(missing_docs)]
+// Counterexamples and input errors are large and on the cold path; boxing them would
+// only add noise at every `?`.
+#![allow(clippy::result_large_err)]
 
 pub mod cli;
 pub mod lowered;

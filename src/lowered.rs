@@ -140,7 +140,10 @@ pub fn raise_step(placement: &Placement, step: &LoweredStep) -> Option<Step> {
         level: placement.dims[i].level,
         axis: placement.dims[i].axis,
     };
-    let dims = (0..varying.len()).filter(|&i| varying[i]).map(to_ref).collect();
+    let dims = (0..varying.len())
+        .filter(|&i| varying[i])
+        .map(to_ref)
+        .collect();
     let roots = (0..varying.len())
         .filter(|&i| !varying[i] && zero_everywhere[i])
         .map(to_ref)
@@ -168,7 +171,10 @@ impl Lowered {
             for (gi, g) in s.groups.iter().enumerate() {
                 let here = format!("step {} ({}), group {}", si + 1, s.collective, gi + 1);
                 if g.is_empty() {
-                    return Err(InputError::file(file, format!("{here} is empty: list at least one rank")));
+                    return Err(InputError::file(
+                        file,
+                        format!("{here} is empty: list at least one rank"),
+                    ));
                 }
                 if g.windows(2).any(|w| w[0] >= w[1]) {
                     return Err(InputError::file(
@@ -202,7 +208,11 @@ impl Lowered {
             matrix: Some(placement.matrix.clone()),
             request: Some(RequestJson {
                 collective: request.collective.to_string(),
-                axes: request.axes.iter().map(|&a| spec.axes[a].name.clone()).collect(),
+                axes: request
+                    .axes
+                    .iter()
+                    .map(|&a| spec.axes[a].name.clone())
+                    .collect(),
                 bytes: request.bytes,
             }),
             steps: self.steps.clone(),
@@ -224,7 +234,10 @@ pub fn parse_json(source: &Source) -> Result<LoweredJson, InputError> {
     if doc.schema_version != 1 {
         return Err(InputError::file(
             &source.name,
-            format!("schema_version {} is not supported: this collsynth reads version 1", doc.schema_version),
+            format!(
+                "schema_version {} is not supported: this collsynth reads version 1",
+                doc.schema_version
+            ),
         ));
     }
     Ok(doc)
@@ -246,27 +259,42 @@ impl LoweredJson {
         if r.collective != "all_reduce" {
             return Err(InputError::file(
                 file,
-                format!("request collective `{}` is not supported yet: only `all_reduce` is", r.collective),
+                format!(
+                    "request collective `{}` is not supported yet: only `all_reduce` is",
+                    r.collective
+                ),
             ));
         }
         if r.axes.is_empty() {
-            return Err(InputError::file(file, "the request's `axes` is empty: name at least one axis"));
+            return Err(InputError::file(
+                file,
+                "the request's `axes` is empty: name at least one axis",
+            ));
         }
         let mut axes = Vec::new();
         for name in &r.axes {
             let a = spec.axis_index(name).ok_or_else(|| {
                 InputError::file(
                     file,
-                    format!("the request names axis `{name}`, which the spec ({}) does not have", spec.source),
+                    format!(
+                        "the request names axis `{name}`, which the spec ({}) does not have",
+                        spec.source
+                    ),
                 )
             })?;
             if axes.contains(&a) {
-                return Err(InputError::file(file, format!("the request names axis `{name}` twice")));
+                return Err(InputError::file(
+                    file,
+                    format!("the request names axis `{name}` twice"),
+                ));
             }
             axes.push(a);
         }
         if r.bytes == 0 {
-            return Err(InputError::file(file, "the request's `bytes` is 0: it must be at least 1"));
+            return Err(InputError::file(
+                file,
+                "the request's `bytes` is 0: it must be at least 1",
+            ));
         }
         axes.sort_unstable();
         Ok(Some(Request {
@@ -311,7 +339,12 @@ levels = [ { name = "node", arity = 2, bandwidth = "100 GB/s", latency = "5 us" 
         let l = lower(&p, &prog);
         assert_eq!(
             l.steps[0].groups,
-            vec![vec![0, 2, 4, 6], vec![1, 3, 5, 7], vec![8, 10, 12, 14], vec![9, 11, 13, 15]]
+            vec![
+                vec![0, 2, 4, 6],
+                vec![1, 3, 5, 7],
+                vec![8, 10, 12, 14],
+                vec![9, 11, 13, 15]
+            ]
         );
         assert_eq!(
             l.steps[1].groups,

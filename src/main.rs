@@ -8,7 +8,11 @@ fn main() -> ExitCode {
     let cli = match collsynth::cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { collsynth::cli::exit::INPUT } else { 0 };
+            let code = if e.use_stderr() {
+                collsynth::cli::exit::INPUT
+            } else {
+                0
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }

@@ -46,7 +46,11 @@ impl Placement {
             return Err(MatrixError(format!(
                 "the matrix has {} rows, but the spec has {na} axes ({}): give one row per axis",
                 matrix.len(),
-                spec.axes.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
+                spec.axes
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         for (a, row) in matrix.iter().enumerate() {
@@ -165,12 +169,17 @@ impl Placement {
     /// `level:axis` text of a dim.
     pub fn dim_name(&self, spec: &Spec, i: usize) -> String {
         let d = self.dims[i];
-        format!("{}:{}", spec.system.levels[d.level].name, spec.axes[d.axis].name)
+        format!(
+            "{}:{}",
+            spec.system.levels[d.level].name, spec.axes[d.axis].name
+        )
     }
 
     /// Every dim's `level:axis` text.
     pub fn dim_names(&self, spec: &Spec) -> Vec<String> {
-        (0..self.dims.len()).map(|i| self.dim_name(spec, i)).collect()
+        (0..self.dims.len())
+            .map(|i| self.dim_name(spec, i))
+            .collect()
     }
 
     /// The matrix as `--matrix` text: `2,4;1,2`.
@@ -262,7 +271,10 @@ fn fill(
     let last_row = a + 1 == na;
     let candidates: Vec<u64> = if last_col || last_row {
         let v = if last_col { row_rem[a] } else { col_rem[l] };
-        if row_rem[a] % v == 0 && col_rem[l] % v == 0 && (!last_col || !last_row || row_rem[a] == col_rem[l]) {
+        if row_rem[a].is_multiple_of(v)
+            && col_rem[l].is_multiple_of(v)
+            && (!last_col || !last_row || row_rem[a] == col_rem[l])
+        {
             vec![v]
         } else {
             vec![]
@@ -293,7 +305,7 @@ fn divisors(n: u64) -> Vec<u64> {
     let mut large = Vec::new();
     let mut d = 1u64;
     while d * d <= n {
-        if n % d == 0 {
+        if n.is_multiple_of(d) {
             small.push(d);
             if d * d != n {
                 large.push(n / d);

@@ -272,7 +272,10 @@ fn describe(tok: &Tok) -> String {
 
 /// Parses program text (names unchecked).
 pub fn parse(source: &Source) -> Result<ParsedProgram, InputError> {
-    let mut lx = Lexer { src: source, pos: 0 };
+    let mut lx = Lexer {
+        src: source,
+        pos: 0,
+    };
     let mut steps = Vec::new();
     if lx.peek().0 == Tok::End {
         return Ok(ParsedProgram {
@@ -296,7 +299,10 @@ pub fn parse(source: &Source) -> Result<ParsedProgram, InputError> {
             (tok, span) => {
                 return Err(source.error(
                     span,
-                    format!("expected `;` between steps or the end of the program, found {}", describe(&tok)),
+                    format!(
+                        "expected `;` between steps or the end of the program, found {}",
+                        describe(&tok)
+                    ),
                 ))
             }
         }
@@ -310,9 +316,10 @@ pub fn parse(source: &Source) -> Result<ParsedProgram, InputError> {
 fn expect(lx: &mut Lexer, c: char, what: &str) -> Result<(), InputError> {
     match lx.next() {
         (Tok::Punct(p), _) if p == c => Ok(()),
-        (tok, span) => Err(lx
-            .src
-            .error(span, format!("expected `{c}` {what}, found {}", describe(&tok)))),
+        (tok, span) => Err(lx.src.error(
+            span,
+            format!("expected `{c}` {what}, found {}", describe(&tok)),
+        )),
     }
 }
 
@@ -344,9 +351,10 @@ fn parse_step(lx: &mut Lexer) -> Result<SynStep, InputError> {
         match lx.next() {
             (Tok::Ident(r), _) if r == "roots" => {}
             (tok, span) => {
-                return Err(lx
-                    .src
-                    .error(span, format!("expected `roots` after `@`, found {}", describe(&tok))))
+                return Err(lx.src.error(
+                    span,
+                    format!("expected `roots` after `@`, found {}", describe(&tok)),
+                ))
             }
         }
         expect(lx, '(', "after `roots`")?;
@@ -369,17 +377,27 @@ fn parse_dims(lx: &mut Lexer) -> Result<Vec<SynDim>, InputError> {
                 };
                 return Err(lx.src.error(
                     span,
-                    format!("expected a dim `level:axis`, found {}{hint}", describe(&tok)),
+                    format!(
+                        "expected a dim `level:axis`, found {}{hint}",
+                        describe(&tok)
+                    ),
                 ));
             }
         };
-        expect(lx, ':', &format!("after level `{level}` (a dim is written `level:axis`)"))?;
+        expect(
+            lx,
+            ':',
+            &format!("after level `{level}` (a dim is written `level:axis`)"),
+        )?;
         let (axis, aspan) = match lx.next() {
             (Tok::Ident(s), span) => (s, span),
             (tok, span) => {
                 return Err(lx.src.error(
                     span,
-                    format!("expected an axis name after `{level}:`, found {}", describe(&tok)),
+                    format!(
+                        "expected an axis name after `{level}:`, found {}",
+                        describe(&tok)
+                    ),
                 ))
             }
         };
@@ -392,9 +410,10 @@ fn parse_dims(lx: &mut Lexer) -> Result<Vec<SynDim>, InputError> {
             (Tok::Punct(','), _) => continue,
             (Tok::Punct(')'), _) => break,
             (tok, span) => {
-                return Err(lx
-                    .src
-                    .error(span, format!("expected `,` or `)` after a dim, found {}", describe(&tok))))
+                return Err(lx.src.error(
+                    span,
+                    format!("expected `,` or `)` after a dim, found {}", describe(&tok)),
+                ))
             }
         }
     }
@@ -446,10 +465,16 @@ impl ParsedProgram {
             if out.contains(&r) {
                 return Err(self.source.error(
                     d.span.clone(),
-                    format!("dim `{}:{}` is named twice in this step: name it once", d.level, d.axis),
+                    format!(
+                        "dim `{}:{}` is named twice in this step: name it once",
+                        d.level, d.axis
+                    ),
                 ));
             }
-            if step_dims.iter().any(|s| s.level == d.level && s.axis == d.axis) {
+            if step_dims
+                .iter()
+                .any(|s| s.level == d.level && s.axis == d.axis)
+            {
                 return Err(self.source.error(
                     d.span.clone(),
                     format!(
@@ -529,7 +554,10 @@ mod tests {
     fn parses_p2_programs_canonically() {
         let spec = Spec::embedded_default();
         for (input, canon) in [
-            ("all_reduce(gpu:data,node:data)", "all_reduce(node:data, gpu:data)"),
+            (
+                "all_reduce(gpu:data,node:data)",
+                "all_reduce(node:data, gpu:data)",
+            ),
             (
                 "reduce(gpu:data) ; all_reduce(node:data) @ roots(gpu:data) ; broadcast(gpu:data)",
                 "reduce(gpu:data) ; all_reduce(node:data) @ roots(gpu:data) ; broadcast(gpu:data)",

@@ -21,7 +21,11 @@ fn to_string(v: &Value) -> String {
 pub fn spec_header(spec: &Spec) -> String {
     format!(
         "{} ({}): {} devices = {}; axes {}",
-        if spec.system.name.is_empty() { "system" } else { &spec.system.name },
+        if spec.system.name.is_empty() {
+            "system"
+        } else {
+            &spec.system.name
+        },
         spec.source,
         spec.devices(),
         spec.system
@@ -44,11 +48,25 @@ pub fn placements_text(spec: &Spec, coords: bool) -> String {
     out.push_str(&format!("# {}\n", spec_header(spec)));
     out.push_str(&format!(
         "# matrix rows are axes ({}), columns are levels ({}); written as --matrix takes it\n",
-        spec.axes.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", "),
-        spec.system.levels.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+        spec.axes
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        spec.system
+            .levels
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     let all = placement::enumerate(spec);
-    let width = all.iter().map(|m| MatrixText(m).to_string().len()).max().unwrap_or(6).max(6);
+    let width = all
+        .iter()
+        .map(|m| MatrixText(m).to_string().len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
     out.push_str(&format!("{:>5}  {:<width$}  dims\n", "index", "matrix"));
     for (i, m) in all.iter().enumerate() {
         let p = Placement::from_valid_matrix(m.clone());
@@ -56,7 +74,11 @@ pub fn placements_text(spec: &Spec, coords: bool) -> String {
         out.push_str(&format!(
             "{i:>5}  {:<width$}  {}\n",
             MatrixText(m).to_string(),
-            if dims.is_empty() { "(none)".to_string() } else { dims.join(", ") }
+            if dims.is_empty() {
+                "(none)".to_string()
+            } else {
+                dims.join(", ")
+            }
         ));
         if coords {
             for r in 0..p.devices() {
@@ -113,7 +135,10 @@ fn program_text(p: &Problem) -> String {
     match &p.program {
         Some(prog) if prog.steps.is_empty() => "the empty program".to_string(),
         Some(prog) => prog.text(&p.spec),
-        None => format!("a lowered program of {} steps without a group form", p.lowered.steps.len()),
+        None => format!(
+            "a lowered program of {} steps without a group form",
+            p.lowered.steps.len()
+        ),
     }
 }
 

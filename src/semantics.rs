@@ -91,14 +91,23 @@ impl fmt::Display for Part {
         if self.is_whole() {
             f.write_str("the whole buffer")
         } else {
-            write!(f, "[{}, {}) of the buffer", frac(self.lo, self.den), frac(self.hi, self.den))
+            write!(
+                f,
+                "[{}, {}) of the buffer",
+                frac(self.lo, self.den),
+                frac(self.hi, self.den)
+            )
         }
     }
 }
 
 impl Serialize for Part {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("[{}, {})", frac(self.lo, self.den), frac(self.hi, self.den)))
+        s.serialize_str(&format!(
+            "[{}, {})",
+            frac(self.lo, self.den),
+            frac(self.hi, self.den)
+        ))
     }
 }
 
@@ -150,7 +159,6 @@ pub fn rank_text(spec: &Spec, placement: &Placement, rank: u64) -> String {
     )
 }
 
-
 /// One device's state.
 #[derive(Debug, Clone)]
 struct Device {
@@ -173,12 +181,20 @@ pub struct Interpreter<'a> {
 }
 
 impl<'a> Interpreter<'a> {
-    fn new(spec: &'a Spec, placement: &'a Placement, request_axes: &[usize], program: &Lowered) -> Self {
+    fn new(
+        spec: &'a Spec,
+        placement: &'a Placement,
+        request_axes: &[usize],
+        program: &Lowered,
+    ) -> Self {
         let n = placement.devices() as usize;
         let mut atoms: u64 = 1;
         for s in &program.steps {
             if s.collective == Collective::ReduceScatter {
-                let l = s.groups.iter().fold(1u64, |acc, g| lcm(acc, g.len() as u64));
+                let l = s
+                    .groups
+                    .iter()
+                    .fold(1u64, |acc, g| lcm(acc, g.len() as u64));
                 atoms = atoms.saturating_mul(l);
             }
         }
@@ -217,7 +233,15 @@ impl<'a> Interpreter<'a> {
         }
     }
 
-    fn cex(&self, kind: Kind, step: Option<usize>, rank: u64, part: Option<(u64, u64)>, source: Option<u64>, message: String) -> Counterexample {
+    fn cex(
+        &self,
+        kind: Kind,
+        step: Option<usize>,
+        rank: u64,
+        part: Option<(u64, u64)>,
+        source: Option<u64>,
+        message: String,
+    ) -> Counterexample {
         Counterexample {
             kind,
             step,
@@ -238,7 +262,12 @@ impl<'a> Interpreter<'a> {
     }
 
     /// Every member holds valid data on one common region.
-    fn check_common_region(&self, si: usize, op: Collective, g: &[u64]) -> Result<(u64, u64), Counterexample> {
+    fn check_common_region(
+        &self,
+        si: usize,
+        op: Collective,
+        g: &[u64],
+    ) -> Result<(u64, u64), Counterexample> {
         for &m in g {
             if !self.devices[m as usize].valid {
                 return Err(self.cex(
@@ -280,7 +309,15 @@ impl<'a> Interpreter<'a> {
     }
 
     /// The members' sums over `[lo, hi)`, or the first source that would be counted twice.
-    fn sum(&self, si: usize, op: Collective, g: &[u64], lo: u64, hi: u64, receiver: u64) -> Result<Vec<u8>, Counterexample> {
+    fn sum(
+        &self,
+        si: usize,
+        op: Collective,
+        g: &[u64],
+        lo: u64,
+        hi: u64,
+        receiver: u64,
+    ) -> Result<Vec<u8>, Counterexample> {
         let n = self.n;
         let len = (hi - lo) as usize;
         let mut out = vec![0u8; len * n];
@@ -320,7 +357,12 @@ impl<'a> Interpreter<'a> {
         Ok(out)
     }
 
-    fn step(&mut self, si: usize, op: Collective, groups: &[Vec<u64>]) -> Result<(), Counterexample> {
+    fn step(
+        &mut self,
+        si: usize,
+        op: Collective,
+        groups: &[Vec<u64>],
+    ) -> Result<(), Counterexample> {
         for g in groups {
             match op {
                 Collective::AllReduce | Collective::Reduce => {
@@ -460,7 +502,11 @@ impl<'a> Interpreter<'a> {
                 ));
             }
             if (d.lo, d.hi) != (0, self.atoms) {
-                let (mlo, mhi) = if d.lo > 0 { (0, d.lo) } else { (d.hi, self.atoms) };
+                let (mlo, mhi) = if d.lo > 0 {
+                    (0, d.lo)
+                } else {
+                    (d.hi, self.atoms)
+                };
                 return Err(self.cex(
                     Kind::Missing,
                     None,
@@ -532,7 +578,12 @@ fn lcm(a: u64, b: u64) -> u64 {
 /// step order, then rank order).
 ///
 /// The program's groups must have been checked with [`Lowered::check`].
-pub fn run(spec: &Spec, placement: &Placement, request_axes: &[usize], program: &Lowered) -> Result<(), Counterexample> {
+pub fn run(
+    spec: &Spec,
+    placement: &Placement,
+    request_axes: &[usize],
+    program: &Lowered,
+) -> Result<(), Counterexample> {
     let mut it = Interpreter::new(spec, placement, request_axes, program);
     for (si, s) in program.steps.iter().enumerate() {
         it.step(si, s.collective, &s.groups)?;
@@ -549,7 +600,10 @@ pub fn interpreter_cells(placement: &Placement, program: &Lowered) -> u128 {
     let mut atoms: u128 = 1;
     for s in &program.steps {
         if s.collective == Collective::ReduceScatter {
-            let l = s.groups.iter().fold(1u64, |acc, g| lcm(acc, g.len() as u64));
+            let l = s
+                .groups
+                .iter()
+                .fold(1u64, |acc, g| lcm(acc, g.len() as u64));
             atoms = atoms.saturating_mul(l as u128);
         }
     }

@@ -157,9 +157,7 @@ fn read_source(path: &Path, what: &str) -> Result<Source, InputError> {
             name,
             format!("no such {what} file"),
         )
-        .with_help(format!(
-            "check the path; example specs are in specs/, and without --spec the embedded default is used"
-        ))),
+        .with_help("check the path; example specs are in specs/, and without --spec the embedded default is used".to_string())),
         Err(e) => Err(InputError::file(name, format!("cannot read the {what} file: {e}"))),
     }
 }
@@ -312,7 +310,10 @@ pub fn parse(source: &Source, dir: Option<&Path>) -> Result<Spec, InputError> {
     };
     let axes_span = raw_axes.span();
     if raw_axes.get_ref().is_empty() {
-        return Err(at(axes_span, "`axes` is empty: name at least one axis".into()));
+        return Err(at(
+            axes_span,
+            "`axes` is empty: name at least one axis".into(),
+        ));
     }
     let mut axes = Vec::new();
     for a in raw_axes.into_inner() {
@@ -321,7 +322,10 @@ pub fn parse(source: &Source, dir: Option<&Path>) -> Result<Spec, InputError> {
         if axes.iter().any(|x: &Axis| x.name == *a.name.get_ref()) {
             return Err(at(
                 a.name.span(),
-                format!("axis `{}` is named twice: axis names must be unique", a.name.get_ref()),
+                format!(
+                    "axis `{}` is named twice: axis names must be unique",
+                    a.name.get_ref()
+                ),
             ));
         }
         let size = positive_int(source, &a.size, "an axis size")?;
@@ -344,11 +348,7 @@ pub fn parse(source: &Source, dir: Option<&Path>) -> Result<Spec, InputError> {
             let path = dir.unwrap_or(Path::new(".")).join(&p);
             let sys_source = read_source(&path, "system").map_err(|e| {
                 let (l, c) = source.line_col(sys_span.start);
-                InputError {
-                    line: None,
-                    ..e
-                }
-                .with_help(format!(
+                InputError { line: None, ..e }.with_help(format!(
                     "`system = \"{p}\"` at {}:{l}:{c} is resolved relative to the spec's folder",
                     source.name
                 ))
@@ -367,7 +367,10 @@ pub fn parse(source: &Source, dir: Option<&Path>) -> Result<Spec, InputError> {
                 "the axis sizes multiply to {} ({}), but the system has {} devices ({}): change \
                  the axis sizes so that their product is {}",
                 axis_product,
-                axes.iter().map(|a| a.size.to_string()).collect::<Vec<_>>().join(" × "),
+                axes.iter()
+                    .map(|a| a.size.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" × "),
                 devices,
                 system
                     .levels
@@ -466,7 +469,10 @@ fn validate_system(
     };
     let levels_span = raw_levels.span();
     if raw_levels.get_ref().is_empty() {
-        return Err(at(levels_span, "`levels` is empty: give at least one level".into()));
+        return Err(at(
+            levels_span,
+            "`levels` is empty: give at least one level".into(),
+        ));
     }
     let mut levels: Vec<Level> = Vec::new();
     let mut devices: u128 = 1;
@@ -476,7 +482,10 @@ fn validate_system(
         if levels.iter().any(|x| x.name == *l.name.get_ref()) {
             return Err(at(
                 l.name.span(),
-                format!("level `{}` is named twice: level names must be unique", l.name.get_ref()),
+                format!(
+                    "level `{}` is named twice: level names must be unique",
+                    l.name.get_ref()
+                ),
             ));
         }
         let arity = positive_int(source, &l.arity, "a level arity")?;

@@ -157,7 +157,9 @@ pub fn parse_size(text: &str) -> Result<u64, UnitError> {
     let t = text.trim();
     if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '_') {
         let n: u64 = t.replace('_', "").parse().map_err(|_| {
-            UnitError(format!("`{text}` is too large a size (at most 2^64 - 1 bytes)"))
+            UnitError(format!(
+                "`{text}` is too large a size (at most 2^64 - 1 bytes)"
+            ))
         })?;
         if n == 0 {
             return Err(UnitError(format!(
@@ -268,11 +270,26 @@ mod tests {
     #[test]
     fn bad_quantities_say_what_to_write() {
         assert!(Bandwidth::parse("100").unwrap_err().0.contains("no unit"));
-        assert!(Bandwidth::parse("100 GiB/s").unwrap_err().0.contains("not a bandwidth unit"));
-        assert!(Duration::parse("-5 us").unwrap_err().0.contains("not positive"));
-        assert!(Duration::parse("0 us").unwrap_err().0.contains("not positive"));
-        assert!(Duration::parse("inf us").unwrap_err().0.contains("start with a number"));
-        assert!(Duration::parse("1e999 s").unwrap_err().0.contains("not finite"));
+        assert!(Bandwidth::parse("100 GiB/s")
+            .unwrap_err()
+            .0
+            .contains("not a bandwidth unit"));
+        assert!(Duration::parse("-5 us")
+            .unwrap_err()
+            .0
+            .contains("not positive"));
+        assert!(Duration::parse("0 us")
+            .unwrap_err()
+            .0
+            .contains("not positive"));
+        assert!(Duration::parse("inf us")
+            .unwrap_err()
+            .0
+            .contains("start with a number"));
+        assert!(Duration::parse("1e999 s")
+            .unwrap_err()
+            .0
+            .contains("not finite"));
         assert!(parse_size("0").unwrap_err().0.contains("not positive"));
         assert!(parse_size("0.5 B").unwrap_err().0.contains("whole number"));
     }

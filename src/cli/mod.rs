@@ -1,0 +1,212 @@
+//! The command line: argument syntax (clap), then validation into real objects, then
+//! the subcommands. Results go to stdout, diagnostics to stderr; [`Failure`] carries
+//! the exit code of DESIGN.md.
+
+mod placements;
+pub mod problem;
+mod verify;
+
+pub use problem::Problem;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::placement::{self, Placement};
+use crate::source::InputError;
+use crate::spec::{Spec, SpecSource};
+
+/// Exit codes (DESIGN.md, "Command line").
+pub mod exit {
+    /// Success, or proved.
+    pub const OK: u8 = 0;
+    /// Refuted, or a check failed.
+    pub const REFUTED: u8 = 1;
+    /// Bad input or usage.
+    pub const INPUT: u8 = 2;
+    /// Could not decide.
+    pub const UNKNOWN: u8 = 3;
+    /// Internal inconsistency.
+    pub const INTERNAL: u8 = 4;
+}
+
+/// A command that could not finish: what to print on stderr and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit code.
+    pub code: u8,
+    /// Message for stderr.
+    pub message: String,
+}
+
+impl From<InputError> for Failure {
+    fn from(e: InputError) -> Self {
+        Failure {
+            code: exit::INPUT,
+            message: format!("error: {e}"),
+        }
+    }
+}
+
+pub(crate) fn usage(msg: impl Into<String>) -> Failure {
+    Failure {
+        code: exit::INPUT,
+        message: format!("error: {}", msg.into()),
+    }
+}
+
+/// collsynth: where should each parallelism axis live, and how should I reduce over
+/// the axes I name — provably correct and fast?
+///
+/// Give it a spec (system hierarchy, parallelism axes, requests); without one it uses
+/// an embedded default (4 × DGX A100, data = 8, model = 4, 1 GB all_reduce over data).
+#[derive(Debug, Parser)]
+#[command(name = "collsynth", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More logging on stderr (-v: info, -vv: debug, -vvv: trace); RUST_LOG also works.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every placement (parallelism matrix) of a spec, with its dims.
+    ///
+    /// Rows of a matrix are the axes in spec order, columns the levels outer to inner;
+    /// entry [a][l] says over how many of level l's children axis a is spread.
+    /// Placements are numbered from 0 in lexicographic order of the matrix read row
+    /// by row; that number is what --placement takes everywhere.
+    Placements(PlacementsArgs),
+    /// Check that a program reduces exactly the requested axes (exit 0 proved,
+    /// 1 refuted, 2 bad input, 3 undecided, 4 internal inconsistency).
+    ///
+    /// PROGRAM is a text program file, `-` for stdin, or a lowered-JSON file. Text:
+    ///   reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)
+    Verify(VerifyArgs),
+}
+
+/// Where the spec comes from.
+#[derive(Debug, Clone, Args)]
+pub struct SpecArg {
+    /// Spec file (TOML). Without one, the embedded default is used (and stderr says so).
+    #[arg(short = 's', long = "spec", value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+}
+
+/// Which placement.
+#[derive(Debug, Clone, Args)]
+pub struct PlacementArg {
+    /// Placement index (see `collsynth placements`).
+    #[arg(long, value_name = "N", conflicts_with = "matrix")]
+    pub placement: Option<String>,
+    /// Placement as a matrix: rows = axes separated by `;`, entries = levels, e.g. "2,4;1,2".
+    #[arg(long, value_name = "ROWS")]
+    pub matrix: Option<String>,
+}
+
+/// `collsynth placements`.
+#[derive(Debug, Args)]
+pub struct PlacementsArgs {
+    /// Spec file (same as --spec).
+    #[arg(value_name = "SPEC", conflicts_with = "spec")]
+    pub positional: Option<PathBuf>,
+    /// The spec.
+    #[command(flatten)]
+    pub spec: SpecArg,
+    /// Machine-readable output (schema_version 1).
+    #[arg(long)]
+    pub json: bool,
+    /// Print every rank's axis coordinates (in JSON they are included anyway for
+    /// systems of at most 4,096 devices).
+    #[arg(long)]
+    pub coords: bool,
+}
+
+/// `collsynth verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Program: a text file, a lowered-JSON file, or `-` for stdin.
+    #[arg(value_name = "PROGRAM")]
+    pub program: String,
+    /// The spec.
+    #[command(flatten)]
+    pub spec: SpecArg,
+    /// The placement.
+    #[command(flatten)]
+    pub placement: PlacementArg,
+    /// Which request of the spec (index from 0). Default: the only one, or the one
+    /// whose axes are exactly the axes the program names.
+    #[arg(long, value_name = "R")]
+    pub request: Option<usize>,
+    /// Machine-readable output (schema_version 1).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    match cli.command {
+        Command::Placements(a) => placements::placements(a),
+        Command::Verify(a) => verify::verify(a),
+    }
+}
+
+/// Loads the spec a command names, or the embedded default (saying so on stderr).
+pub fn load_spec(positional: Option<PathBuf>, flag: &SpecArg) -> Result<Spec, Failure> {
+    let src = match positional.or_else(|| flag.spec.clone()) {
+        Some(p) => SpecSource::File(p),
+        None => {
+            eprintln!("note: no spec given; using the embedded default (4 x DGX A100, data = 8, model = 4, 1 GB all_reduce over data)");
+            SpecSource::Default
+        }
+    };
+    Ok(src.load()?)
+}
+
+pub(crate) fn print(out: &str) -> Result<(), Failure> {
+    let mut so = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth a message.
+    let _ = so.write_all(out.as_bytes());
+    let _ = so.flush();
+    Ok(())
+}
+
+/// A placement chosen on the command line, with its index.
+pub fn chosen_placement(
+    spec: &Spec,
+    arg: &PlacementArg,
+) -> Result<Option<(usize, Placement)>, Failure> {
+    if let Some(m) = &arg.matrix {
+        let matrix = placement::parse_matrix(m).map_err(|e| usage(format!("--matrix: {e}")))?;
+        let p =
+            Placement::new(spec, matrix).map_err(|e| usage(format!("--matrix \"{m}\": {e}")))?;
+        let index = placement::enumerate(spec)
+            .iter()
+            .position(|x| *x == p.matrix)
+            .expect("a valid matrix is enumerated");
+        return Ok(Some((index, p)));
+    }
+    if let Some(n) = &arg.placement {
+        let index: usize = n.parse().map_err(|_| {
+            usage(format!(
+                "--placement takes an index from 0 (see `collsynth placements`), not `{n}`"
+            ))
+        })?;
+        let all = placement::enumerate(spec);
+        let Some(m) = all.get(index) else {
+            return Err(usage(format!(
+                "--placement {index}: the spec has {} placements (0..{})",
+                all.len(),
+                all.len().saturating_sub(1)
+            )));
+        };
+        return Ok(Some((index, Placement::from_valid_matrix(m.clone()))));
+    }
+    Ok(None)
+}

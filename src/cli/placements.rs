@@ -1,0 +1,17 @@
+//! `collsynth placements`: every parallelism matrix of a spec.
+
+use std::process::ExitCode;
+
+use super::{load_spec, print, Failure, PlacementsArgs};
+use crate::report;
+
+pub(super) fn placements(a: PlacementsArgs) -> Result<ExitCode, Failure> {
+    let spec = load_spec(a.positional, &a.spec)?;
+    let out = if a.json {
+        report::placements_json(&spec, a.coords)
+    } else {
+        report::placements_text(&spec, a.coords)
+    };
+    print(&out)?;
+    Ok(ExitCode::SUCCESS)
+}

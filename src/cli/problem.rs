@@ -1,0 +1,247 @@
+//! Resolving what `verify` and `cost` work on: the program (text or lowered JSON),
+//! the placement (chosen, embedded in the JSON, or the only one that fits) and the
+//! request.
+
+use std::io::Read;
+
+use super::{chosen_placement, usage, Failure, PlacementArg};
+use crate::lowered::{self, Lowered};
+use crate::placement::{self, MatrixText, Placement};
+use crate::program::{self, Program};
+use crate::source::{InputError, Source};
+use crate::spec::{Request, Spec};
+
+fn list_placements(spec: &Spec, indices: &[(usize, Vec<Vec<u64>>)]) -> String {
+    let mut s = String::new();
+    for (i, m) in indices.iter().take(20) {
+        let p = Placement::from_valid_matrix(m.clone());
+        s.push_str(&format!(
+            "\n    --placement {i}  (--matrix \"{}\": {})",
+            MatrixText(m),
+            p.dim_names(spec).join(", ")
+        ));
+    }
+    if indices.len() > 20 {
+        s.push_str(&format!("\n    ... and {} more", indices.len() - 20));
+    }
+    s
+}
+
+/// A program read from a file or stdin, in either form.
+enum ProgramInput {
+    Text(program::ParsedProgram),
+    Json(lowered::LoweredJson, Source),
+}
+
+fn read_program(path: &str) -> Result<ProgramInput, Failure> {
+    let source = if path == "-" {
+        let mut t = String::new();
+        std::io::stdin()
+            .read_to_string(&mut t)
+            .map_err(|e| usage(format!("cannot read the program from stdin: {e}")))?;
+        Source::new("<stdin>", t)
+    } else {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Failure::from(InputError::file(
+                path,
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    "no such program file (give a file with a text or lowered-JSON program, or `-` for stdin)".to_string()
+                } else {
+                    format!("cannot read the program file: {e}")
+                },
+            ))
+        })?;
+        Source::new(path, text)
+    };
+    if source.text.trim_start().starts_with('{') {
+        let doc = lowered::parse_json(&source)?;
+        Ok(ProgramInput::Json(doc, source))
+    } else {
+        Ok(ProgramInput::Text(program::parse(&source)?))
+    }
+}
+
+/// Everything a verify or cost run needs, resolved.
+pub struct Problem {
+    /// The spec.
+    pub spec: Spec,
+    /// The placement index.
+    pub index: usize,
+    /// The placement.
+    pub placement: Placement,
+    /// The request.
+    pub request: Request,
+    /// The request's index in the spec, if it came from there.
+    pub request_index: Option<usize>,
+    /// The program as groups.
+    pub lowered: Lowered,
+    /// The program's group form, when it has one.
+    pub program: Option<Program>,
+}
+
+/// Reads the program and resolves placement and request (flags first, then what the
+/// program says, then inference that must be unambiguous).
+pub fn resolve_problem(
+    spec: Spec,
+    program_path: &str,
+    placement_arg: &PlacementArg,
+    request: Option<usize>,
+) -> Result<Problem, Failure> {
+    let input = read_program(program_path)?;
+    let chosen = chosen_placement(&spec, placement_arg)?;
+    match input {
+        ProgramInput::Text(parsed) => {
+            let resolved = parsed.resolve(&spec)?;
+            let (index, placement) = match chosen {
+                Some(c) => c,
+                None => {
+                    let fits: Vec<(usize, Vec<Vec<u64>>)> = placement::enumerate(&spec)
+                        .into_iter()
+                        .enumerate()
+                        .filter(|(_, m)| resolved.fits(&Placement::from_valid_matrix(m.clone())))
+                        .collect();
+                    match fits.len() {
+                        1 => {
+                            let (i, m) = fits.into_iter().next().expect("one");
+                            (i, Placement::from_valid_matrix(m))
+                        }
+                        0 => {
+                            return Err(usage(format!(
+                                "no placement of the spec has every dim the program names ({}); check the dims against `collsynth placements`",
+                                resolved
+                                    .named_dims()
+                                    .iter()
+                                    .map(|d| format!("{}:{}", spec.system.levels[d.level].name, spec.axes[d.axis].name))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )))
+                        }
+                        n => {
+                            return Err(usage(format!(
+                                "the program fits {n} placements; choose one with --placement N or --matrix ROWS:{}",
+                                list_placements(&spec, &fits)
+                            )))
+                        }
+                    }
+                }
+            };
+            let program = parsed.resolve_on(&spec, &placement, Some(index))?;
+            let (request, request_index) = choose_request(&spec, request, Some(&program))?;
+            let lowered = lowered::lower(&placement, &program);
+            Ok(Problem {
+                spec,
+                index,
+                placement,
+                request,
+                request_index,
+                lowered,
+                program: Some(program),
+            })
+        }
+        ProgramInput::Json(doc, source) => {
+            let (index, placement) = match chosen {
+                Some(c) => c,
+                None => match &doc.matrix {
+                    Some(m) => {
+                        let p = Placement::new(&spec, m.clone()).map_err(|e| {
+                            Failure::from(InputError::file(&source.name, format!("`matrix`: {e}")))
+                        })?;
+                        let i = placement::enumerate(&spec)
+                            .iter()
+                            .position(|x| *x == p.matrix)
+                            .expect("valid matrices are enumerated");
+                        (i, p)
+                    }
+                    None => {
+                        let all: Vec<(usize, Vec<Vec<u64>>)> = placement::enumerate(&spec)
+                            .into_iter()
+                            .enumerate()
+                            .collect();
+                        if all.len() == 1 {
+                            let (i, m) = all.into_iter().next().expect("one");
+                            (i, Placement::from_valid_matrix(m))
+                        } else {
+                            return Err(usage(format!(
+                                "the lowered program has no `matrix`, and the spec has {} placements; choose one with --placement N or --matrix ROWS:{}",
+                                all.len(),
+                                list_placements(&spec, &all)
+                            )));
+                        }
+                    }
+                },
+            };
+            let lowered = doc.lowered();
+            lowered.check(placement.devices(), &source.name)?;
+            let from_doc = doc.resolve_request(&spec, &source.name)?;
+            let (request, request_index) = match (request, from_doc) {
+                (None, Some(r)) => (r, None),
+                (r, _) => choose_request(&spec, r, lowered::raise(&placement, &lowered).as_ref())?,
+            };
+            let program = lowered::raise(&placement, &lowered);
+            Ok(Problem {
+                spec,
+                index,
+                placement,
+                request,
+                request_index,
+                lowered,
+                program,
+            })
+        }
+    }
+}
+
+/// The request a flag names; or the only one; or the one whose axes are the axes the
+/// program names. Anything else is an input error listing the requests.
+pub fn choose_request(
+    spec: &Spec,
+    flag: Option<usize>,
+    program: Option<&Program>,
+) -> Result<(Request, Option<usize>), Failure> {
+    let list = || {
+        spec.requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| format!("\n    --request {i}  ({})", spec.describe_request(r)))
+            .collect::<String>()
+    };
+    if spec.requests.is_empty() {
+        return Err(usage(format!(
+            "the spec ({}) has no [[request]]: add one, like [[request]] collective = \"all_reduce\" axes = [\"data\"] bytes = \"1 GB\"",
+            spec.source
+        )));
+    }
+    if let Some(i) = flag {
+        return spec
+            .requests
+            .get(i)
+            .cloned()
+            .map(|r| (r, Some(i)))
+            .ok_or_else(|| {
+                usage(format!(
+                    "--request {i}: the spec has {} requests:{}",
+                    spec.requests.len(),
+                    list()
+                ))
+            });
+    }
+    if spec.requests.len() == 1 {
+        return Ok((spec.requests[0].clone(), Some(0)));
+    }
+    if let Some(p) = program {
+        let mut axes: Vec<usize> = p.named_dims().iter().map(|d| d.axis).collect();
+        axes.sort_unstable();
+        axes.dedup();
+        let matching: Vec<usize> = (0..spec.requests.len())
+            .filter(|&i| spec.requests[i].axes == axes)
+            .collect();
+        if matching.len() == 1 {
+            return Ok((spec.requests[matching[0]].clone(), Some(matching[0])));
+        }
+    }
+    Err(usage(format!(
+        "the spec has {} requests; choose one with --request R:{}",
+        spec.requests.len(),
+        list()
+    )))
+}
