@@ -17,4 +17,5 @@ pub mod report;
 pub mod semantics;
 pub mod source;
 pub mod spec;
+pub mod synth;
 pub mod units;

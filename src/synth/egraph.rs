@@ -1,0 +1,259 @@
+//! The egg language of programs over abstract reduction dims, and saturation under
+//! named budgets.
+//!
+//! A step node is `(op DIMS SHARD ROOTS)`, its three children dim-set leaves such as
+//! `{0,2}`: the collective over `DIMS`, run by devices with digit 0 on `ROOTS`, each
+//! holding the buffer cut by the dims in `SHARD`. Everything a step's cost depends on
+//! is in the node, so cost is local and extraction is per placement. `(seq A B)` runs
+//! A then B.
+//!
+//! Sequences are right-nested binary `seq`s and the rule set has no associativity
+//! rule: every rule rewrites one step into a (right-nested) sequence, so every program
+//! is a tree of refinements of the request, reached without re-bracketing; extraction
+//! flattens the nesting, and identifies programs by their flattened text. An
+//! associativity rule would only add every bracketing of every sequence (Catalan-many)
+//! to the e-graph.
+//!
+//! The e-graph depends only on the number of reduction dims, never on sizes, levels,
+//! costs or the placement, so one saturation serves every placement and request with
+//! that many dims ([`SaturationCache`]).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use egg::{Analysis, DidMerge, EGraph, Id, RecExpr, Runner, SimpleScheduler};
+
+use super::rules::RuleSet;
+use super::shape::{AbsStep, DimSet};
+use crate::program::Collective;
+
+/// The language, in its own module: `define_language!` cannot document variants.
+mod lang {
+    #![allow(missing_docs)]
+    use super::DimSet;
+    use egg::{define_language, Id};
+
+    define_language! {
+        /// Programs over abstract dims: `(seq A B)` runs A then B; a step is
+        /// `(op DIMS SHARD ROOTS)` for op in all_reduce, reduce_scatter, all_gather,
+        /// reduce, broadcast; `{0,2}` is a dim-set leaf.
+        pub enum Prog {
+            "seq" = Seq([Id; 2]),
+            "all_reduce" = AllReduce([Id; 3]),
+            "reduce_scatter" = ReduceScatter([Id; 3]),
+            "all_gather" = AllGather([Id; 3]),
+            "reduce" = Reduce([Id; 3]),
+            "broadcast" = Broadcast([Id; 3]),
+            Set(DimSet),
+        }
+    }
+}
+pub use lang::Prog;
+
+impl Prog {
+    /// The collective and `[dims, shard, roots]` children of a step node.
+    pub fn as_step(&self) -> Option<(Collective, [Id; 3])> {
+        Some(match self {
+            Prog::AllReduce(c) => (Collective::AllReduce, *c),
+            Prog::ReduceScatter(c) => (Collective::ReduceScatter, *c),
+            Prog::AllGather(c) => (Collective::AllGather, *c),
+            Prog::Reduce(c) => (Collective::Reduce, *c),
+            Prog::Broadcast(c) => (Collective::Broadcast, *c),
+            _ => return None,
+        })
+    }
+
+    /// A step node.
+    pub fn step(op: Collective, children: [Id; 3]) -> Prog {
+        match op {
+            Collective::AllReduce => Prog::AllReduce(children),
+            Collective::ReduceScatter => Prog::ReduceScatter(children),
+            Collective::AllGather => Prog::AllGather(children),
+            Collective::Reduce => Prog::Reduce(children),
+            Collective::Broadcast => Prog::Broadcast(children),
+        }
+    }
+}
+
+/// The e-class analysis: the dim set a leaf class stands for.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Sets;
+
+impl Analysis<Prog> for Sets {
+    type Data = Option<DimSet>;
+
+    fn make(_egraph: &mut EGraph<Prog, Self>, enode: &Prog, _id: Id) -> Self::Data {
+        match enode {
+            Prog::Set(s) => Some(*s),
+            _ => None,
+        }
+    }
+
+    fn merge(&mut self, a: &mut Self::Data, b: Self::Data) -> DidMerge {
+        egg::merge_option(a, b, |x, y| {
+            // Two different constants never merge under sound rules; keep the first.
+            debug_assert_eq!(*x, y, "dim-set leaves merged");
+            DidMerge(false, true)
+        })
+    }
+}
+
+/// The e-graph type.
+pub type ProgGraph = EGraph<Prog, Sets>;
+
+/// Saturation budgets (egg's `Runner` limits, named the same way). Results never
+/// depend on the time limit in practice: it is a safety net set far above the node
+/// and iteration budgets, and hitting it is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budgets {
+    /// Most rule-application iterations.
+    pub iter_limit: usize,
+    /// Most e-nodes.
+    pub node_limit: usize,
+    /// Wall-clock safety net.
+    pub time_limit: Duration,
+}
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Budgets {
+            iter_limit: 64,
+            node_limit: 400_000,
+            time_limit: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Why saturation stopped, with the e-graph's size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaturationReport {
+    /// Number of reduction dims.
+    pub dims: usize,
+    /// `saturated`, `iteration limit`, `node limit`, `time limit` or `other: …`.
+    pub stop_reason: String,
+    /// Iterations run.
+    pub iterations: usize,
+    /// E-nodes.
+    pub nodes: usize,
+    /// E-classes.
+    pub classes: usize,
+    /// Wall time of the run.
+    pub time: Duration,
+}
+
+impl SaturationReport {
+    /// Whether every rule was applied to a fixpoint (no budget cut the run short).
+    pub fn saturated(&self) -> bool {
+        self.stop_reason == "saturated"
+    }
+}
+
+/// A saturated e-graph for programs over `dims` reduction dims.
+pub struct Saturated {
+    /// The e-graph.
+    pub egraph: ProgGraph,
+    /// The class of the request: `(all_reduce {0..dims} {} {})`.
+    pub root: Id,
+    /// How the run ended.
+    pub report: SaturationReport,
+}
+
+/// The request as a term: all_reduce over every reduction dim, nothing scattered, no
+/// roots.
+pub fn request_term(dims: usize) -> RecExpr<Prog> {
+    let mut e = RecExpr::default();
+    let g = e.add(Prog::Set(DimSet::all(dims)));
+    let empty = e.add(Prog::Set(DimSet::EMPTY));
+    e.add(Prog::AllReduce([g, empty, empty]));
+    e
+}
+
+/// Adds an abstract step as a node (for tests and for checking rules).
+pub fn add_step(egraph: &mut ProgGraph, s: &AbsStep) -> Id {
+    let d = egraph.add(Prog::Set(s.dims));
+    let sh = egraph.add(Prog::Set(s.shard));
+    let r = egraph.add(Prog::Set(s.roots));
+    egraph.add(Prog::step(s.op, [d, sh, r]))
+}
+
+/// Saturates the request over `dims` reduction dims under the rules and budgets.
+pub fn saturate(rules: &RuleSet, dims: usize, budgets: Budgets) -> Saturated {
+    let start = Instant::now();
+    let expr = request_term(dims);
+    let rewrites = rules.rewrites();
+    let runner: Runner<Prog, Sets> = Runner::new(Sets)
+        .with_scheduler(SimpleScheduler)
+        .with_iter_limit(budgets.iter_limit)
+        .with_node_limit(budgets.node_limit)
+        .with_time_limit(budgets.time_limit)
+        .with_expr(&expr)
+        .run(&rewrites);
+    let stop_reason = match &runner.stop_reason {
+        Some(egg::StopReason::Saturated) => "saturated".to_string(),
+        Some(egg::StopReason::IterationLimit(_)) => "iteration limit".to_string(),
+        Some(egg::StopReason::NodeLimit(_)) => "node limit".to_string(),
+        Some(egg::StopReason::TimeLimit(_)) => "time limit".to_string(),
+        Some(egg::StopReason::Other(s)) => format!("other: {s}"),
+        None => "not run".to_string(),
+    };
+    let root = runner.egraph.find(runner.roots[0]);
+    let report = SaturationReport {
+        dims,
+        stop_reason,
+        iterations: runner.iterations.len(),
+        nodes: runner.egraph.total_size(),
+        classes: runner.egraph.number_of_classes(),
+        time: start.elapsed(),
+    };
+    tracing::info!(
+        dims,
+        stop_reason = %report.stop_reason,
+        iterations = report.iterations,
+        nodes = report.nodes,
+        classes = report.classes,
+        time_ms = report.time.as_secs_f64() * 1e3,
+        "e-graph saturation finished"
+    );
+    if report.stop_reason == "time limit" {
+        tracing::warn!(
+            "saturation over {dims} dims hit its time-limit safety net ({:?}): the answer may depend on machine load; raise the node or iteration budget instead",
+            budgets.time_limit
+        );
+    }
+    Saturated {
+        egraph: runner.egraph,
+        root,
+        report,
+    }
+}
+
+/// One saturation per dim count, shared by every placement and request.
+pub struct SaturationCache<'r> {
+    rules: &'r RuleSet,
+    budgets: Budgets,
+    graphs: BTreeMap<usize, Saturated>,
+}
+
+impl<'r> SaturationCache<'r> {
+    /// An empty cache.
+    pub fn new(rules: &'r RuleSet, budgets: Budgets) -> Self {
+        SaturationCache {
+            rules,
+            budgets,
+            graphs: BTreeMap::new(),
+        }
+    }
+
+    /// The saturated e-graph for `dims` reduction dims (built on first use).
+    pub fn get(&mut self, dims: usize) -> &Saturated {
+        let (rules, budgets) = (self.rules, self.budgets);
+        self.graphs
+            .entry(dims)
+            .or_insert_with(|| saturate(rules, dims, budgets))
+    }
+
+    /// Reports of every saturation run, by dim count.
+    pub fn reports(&self) -> Vec<SaturationReport> {
+        self.graphs.values().map(|s| s.report.clone()).collect()
+    }
+}

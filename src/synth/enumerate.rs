@@ -1,0 +1,242 @@
+//! The baseline engine (P2-style): grammar-guided enumeration of step sequences up to
+//! a maximum length, keeping the `k` cheapest correct programs.
+//!
+//! Steps are drawn from the program grammar over the reduction dims: every
+//! collective, every non-empty set of dims, every set of root dims disjoint from it.
+//! Sequences grow one step at a time from the request's initial state, tracking the
+//! abstract state of [`super::state`], and a prefix is pruned when
+//! - its last step is ill-formed or leaves the structured domain;
+//! - its last step changes nothing (a broadcast of what every member holds);
+//! - it cannot finish in the steps left ([`State::steps_needed`]);
+//! - it is a symmetric duplicate: its last two steps commute (same state and same
+//!   costs in either order) and are in descending text order.
+//!
+//! A node budget bounds the search; the report says when it cut the search short.
+
+use std::time::{Duration, Instant};
+
+use super::extract::{Candidate, StepOracle, StepTable};
+use super::shape::{AbsStep, DimSet};
+use super::state::{Outcome, State};
+use crate::program::Collective;
+
+/// How an enumeration ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnumReport {
+    /// Number of reduction dims.
+    pub dims: usize,
+    /// Prefixes visited.
+    pub visited: u64,
+    /// Correct programs found.
+    pub complete: u64,
+    /// `complete` or `node budget`.
+    pub stop_reason: String,
+    /// Wall time.
+    pub time: Duration,
+}
+
+/// Enumeration limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnumLimits {
+    /// Longest program.
+    pub max_steps: usize,
+    /// Most prefixes visited.
+    pub node_budget: u64,
+}
+
+impl Default for EnumLimits {
+    fn default() -> Self {
+        EnumLimits {
+            max_steps: 6,
+            node_budget: 200_000_000,
+        }
+    }
+}
+
+/// Every step the grammar allows over `k` dims (shard left empty), in a fixed order.
+pub fn alphabet(k: usize) -> Vec<AbsStep> {
+    let all = DimSet::all(k);
+    let mut out = Vec::new();
+    for op in Collective::ALL {
+        for dims in all.subsets().filter(|d| !d.is_empty()) {
+            for roots in all.minus(dims).subsets() {
+                out.push(AbsStep {
+                    op,
+                    dims,
+                    roots,
+                    shard: DimSet::EMPTY,
+                });
+            }
+        }
+    }
+    out
+}
+
+struct Search<'a> {
+    oracle: &'a dyn StepOracle,
+    alphabet: Vec<AbsStep>,
+    /// Text rank of every alphabet entry.
+    table: StepTable,
+    limits: EnumLimits,
+    k: usize,
+    visited: u64,
+    complete: u64,
+    out_of_budget: bool,
+    /// The best programs so far: (cost, alphabet indices, steps).
+    best: Vec<(u64, Vec<u32>, Vec<AbsStep>)>,
+    /// Step costs memoized by (alphabet index, shard).
+    costs: std::collections::HashMap<(u32, DimSet), u64>,
+}
+
+impl Search<'_> {
+    fn cost(&mut self, i: u32, shard: DimSet) -> u64 {
+        let oracle = self.oracle;
+        let s = AbsStep {
+            shard,
+            ..self.alphabet[i as usize]
+        };
+        *self.costs.entry((i, shard)).or_insert_with(|| oracle.cost_fs(&s))
+    }
+
+    fn record(&mut self, cost: u64, idx: &[u32], steps: &[AbsStep]) {
+        self.complete += 1;
+        let pos = self
+            .best
+            .iter()
+            .position(|(c, ix, _)| self.table.compare((cost, idx), (*c, ix)).is_lt())
+            .unwrap_or(self.best.len());
+        if pos < self.k {
+            self.best.insert(pos, (cost, idx.to_vec(), steps.to_vec()));
+            self.best.truncate(self.k);
+        }
+    }
+
+    /// Depth-first search from `states.last()`.
+    fn dfs(&mut self, states: &mut Vec<State>, idx: &mut Vec<u32>, steps: &mut Vec<AbsStep>, cost: u64) {
+        let st = states.last().expect("a state").clone();
+        if st.is_final() {
+            self.record(cost, idx, steps);
+            return;
+        }
+        let left = self.limits.max_steps - idx.len();
+        if left == 0 || st.steps_needed() > left {
+            return;
+        }
+        for i in 0..self.alphabet.len() as u32 {
+            if self.visited >= self.limits.node_budget {
+                self.out_of_budget = true;
+                return;
+            }
+            self.visited += 1;
+            let a = self.alphabet[i as usize];
+            let Some(shard) = st.shard(a.roots) else {
+                continue;
+            };
+            let s = AbsStep { shard, ..a };
+            let Outcome::Next(next) = st.apply(&s) else {
+                continue;
+            };
+            if next == st || self.symmetric_duplicate(states, idx, steps, i, &next) {
+                continue;
+            }
+            let c = cost.saturating_add(self.cost(i, shard));
+            states.push(next);
+            idx.push(i);
+            steps.push(s);
+            self.dfs(states, idx, steps, c);
+            states.pop();
+            idx.pop();
+            steps.pop();
+        }
+    }
+
+    /// Whether `prev ; step` (ending in `next`) has a commuted twin `step ; prev`
+    /// with the same end state and step costs that comes first in text order.
+    fn symmetric_duplicate(
+        &mut self,
+        states: &[State],
+        idx: &[u32],
+        steps: &[AbsStep],
+        i: u32,
+        next: &State,
+    ) -> bool {
+        let (Some(&pi), Some(prev)) = (idx.last(), steps.last()) else {
+            return false;
+        };
+        if self.table.rank[i as usize] >= self.table.rank[pi as usize] {
+            return false;
+        }
+        let before = &states[states.len() - 2];
+        let a = self.alphabet[i as usize];
+        let Some(shard_i) = before.shard(a.roots) else {
+            return false;
+        };
+        let first = AbsStep { shard: shard_i, ..a };
+        let Outcome::Next(mid) = before.apply(&first) else {
+            return false;
+        };
+        let Some(shard_p) = mid.shard(prev.roots) else {
+            return false;
+        };
+        let second = AbsStep {
+            shard: shard_p,
+            ..*prev
+        };
+        let Outcome::Next(end) = mid.apply(&second) else {
+            return false;
+        };
+        end == *next && shard_p == prev.shard && shard_i == states[states.len() - 1].shard(a.roots).unwrap_or(DimSet(u32::MAX))
+    }
+}
+
+/// The `k` best correct programs over `dims` reduction dims of at most
+/// `limits.max_steps` steps, best first (cost, then text).
+pub fn k_best(
+    dims: usize,
+    k: usize,
+    limits: EnumLimits,
+    oracle: &dyn StepOracle,
+) -> (Vec<Candidate>, EnumReport) {
+    let start = Instant::now();
+    let alphabet = alphabet(dims);
+    let table = StepTable::new(alphabet.clone(), oracle);
+    let mut search = Search {
+        oracle,
+        alphabet,
+        table,
+        limits,
+        k,
+        visited: 0,
+        complete: 0,
+        out_of_budget: false,
+        best: Vec::new(),
+        costs: Default::default(),
+    };
+    let mut states = vec![State::initial(dims)];
+    search.dfs(&mut states, &mut Vec::new(), &mut Vec::new(), 0);
+    let report = EnumReport {
+        dims,
+        visited: search.visited,
+        complete: search.complete,
+        stop_reason: if search.out_of_budget {
+            "node budget".into()
+        } else {
+            "complete".into()
+        },
+        time: start.elapsed(),
+    };
+    tracing::info!(
+        dims,
+        visited = report.visited,
+        complete = report.complete,
+        stop_reason = %report.stop_reason,
+        time_ms = report.time.as_secs_f64() * 1e3,
+        "enumeration finished"
+    );
+    let best = search
+        .best
+        .into_iter()
+        .map(|(cost_fs, _, steps)| Candidate { cost_fs, steps })
+        .collect();
+    (best, report)
+}

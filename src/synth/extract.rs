@@ -1,0 +1,247 @@
+//! k-best extraction: the `k` cheapest distinct programs of an e-class, for one
+//! placement's step costs (egg 0.11 extracts only the single best term).
+//!
+//! Every class keeps a list of at most `k` candidates, each a flattened program (its
+//! steps in order) with its cost, ordered by cost and then by canonical text; two
+//! derivations that flatten to the same program are one candidate. A step node gives
+//! itself; a `seq` node gives every concatenation of its children's candidates. The
+//! lists are recomputed in post-order until nothing changes (the e-graph may have
+//! cycles; step costs are positive, so this converges). Keeping `k` per class is
+//! enough: if `p ++ q` is among a class's `k` best, `p` is among its left child's `k`
+//! best, since `k` better left candidates would give `k` better distinct
+//! concatenations.
+//!
+//! Costs are whole femtoseconds ([`to_fs`]), so sums are exact and associative and
+//! the order never depends on how a sequence is bracketed.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use egg::Id;
+
+use super::egraph::{Prog, Saturated};
+use super::shape::{AbsStep, DimSet};
+
+/// Seconds as whole femtoseconds (saturating; NaN and negatives count as never).
+pub fn to_fs(seconds: f64) -> u64 {
+    let x = seconds * 1e15;
+    if x.is_nan() || x >= u64::MAX as f64 {
+        u64::MAX
+    } else if x <= 0.0 {
+        0
+    } else {
+        x.round() as u64
+    }
+}
+
+/// What extraction and enumeration need from a placement: a step's cost and text.
+pub trait StepOracle {
+    /// The step's time in femtoseconds, run on the shard its `shard` names.
+    fn cost_fs(&self, step: &AbsStep) -> u64;
+    /// The step's canonical text (its shard does not show).
+    fn text(&self, step: &AbsStep) -> String;
+}
+
+/// A program found by an engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// Σ of its steps' costs, femtoseconds.
+    pub cost_fs: u64,
+    /// Its steps, in order.
+    pub steps: Vec<AbsStep>,
+}
+
+/// The steps an engine can name, with costs and a text order fixed for one oracle.
+pub struct StepTable {
+    /// Every step.
+    pub steps: Vec<AbsStep>,
+    /// `cost[i]` of `steps[i]`.
+    pub cost: Vec<u64>,
+    /// `rank[i]`: position of `steps[i]`'s text in text order (equal texts, equal ranks).
+    pub rank: Vec<u32>,
+}
+
+impl StepTable {
+    /// Prices and ranks `steps` with `oracle`.
+    pub fn new(steps: Vec<AbsStep>, oracle: &dyn StepOracle) -> StepTable {
+        let cost = steps.iter().map(|s| oracle.cost_fs(s)).collect();
+        let texts: Vec<String> = steps.iter().map(|s| oracle.text(s)).collect();
+        let mut order: Vec<usize> = (0..steps.len()).collect();
+        order.sort_by(|&a, &b| texts[a].cmp(&texts[b]));
+        let mut rank = vec![0u32; steps.len()];
+        let mut r = 0u32;
+        for (i, &s) in order.iter().enumerate() {
+            if i > 0 && texts[order[i - 1]] != texts[s] {
+                r += 1;
+            }
+            rank[s] = r;
+        }
+        StepTable { steps, cost, rank }
+    }
+
+    /// Orders two programs (as step indices) by cost, then canonical text. Comparing
+    /// step texts one by one is the order of the joined texts, because a step's text
+    /// is a prefix of another's only before ` @ roots(`, and `;` sorts before `@`.
+    pub fn compare(&self, a: (u64, &[u32]), b: (u64, &[u32])) -> Ordering {
+        a.0.cmp(&b.0).then_with(|| {
+            a.1.iter()
+                .map(|&i| self.rank[i as usize])
+                .cmp(b.1.iter().map(|&i| self.rank[i as usize]))
+        })
+    }
+
+    /// Whether two programs have the same text.
+    pub fn same_text(&self, a: &[u32], b: &[u32]) -> bool {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(&x, &y)| self.rank[x as usize] == self.rank[y as usize])
+    }
+}
+
+/// A candidate as step indices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cand {
+    cost: u64,
+    steps: Vec<u32>,
+}
+
+enum Node {
+    Step(u32),
+    Seq(usize, usize),
+}
+
+/// Most fixpoint passes (a safety net; the e-graphs built by the rules are acyclic
+/// in practice and converge in one or two).
+const MAX_PASSES: usize = 256;
+
+/// The `k` best distinct programs of the request class of `sat`, best first.
+pub fn k_best(sat: &Saturated, k: usize, oracle: &dyn StepOracle) -> Vec<Candidate> {
+    let eg = &sat.egraph;
+    // Classes reachable from the root, children before parents where acyclic.
+    let mut index: HashMap<Id, usize> = HashMap::new();
+    let mut order: Vec<Id> = Vec::new();
+    let mut stack: Vec<(Id, bool)> = vec![(sat.root, false)];
+    while let Some((id, done)) = stack.pop() {
+        let id = eg.find(id);
+        if done {
+            if !index.contains_key(&id) {
+                index.insert(id, order.len());
+                order.push(id);
+            }
+            continue;
+        }
+        if index.contains_key(&id) || stack.iter().any(|&(x, d)| d && x == id) {
+            continue;
+        }
+        stack.push((id, true));
+        for n in &eg[id].nodes {
+            if let Prog::Seq([a, b]) = n {
+                for c in [*b, *a] {
+                    if !index.contains_key(&eg.find(c)) {
+                        stack.push((c, false));
+                    }
+                }
+            }
+        }
+    }
+    // Nodes of every class, steps interned.
+    let mut steps: Vec<AbsStep> = Vec::new();
+    let mut step_ids: HashMap<AbsStep, u32> = HashMap::new();
+    let set = |id: Id| eg[id].data.unwrap_or(DimSet::EMPTY);
+    let nodes: Vec<Vec<Node>> = order
+        .iter()
+        .map(|&id| {
+            eg[id]
+                .nodes
+                .iter()
+                .filter_map(|n| {
+                    if let Some((op, [d, s, r])) = n.as_step() {
+                        let st = AbsStep {
+                            op,
+                            dims: set(d),
+                            shard: set(s),
+                            roots: set(r),
+                        };
+                        let next = steps.len() as u32;
+                        let i = *step_ids.entry(st).or_insert_with(|| {
+                            steps.push(st);
+                            next
+                        });
+                        Some(Node::Step(i))
+                    } else if let Prog::Seq([a, b]) = n {
+                        Some(Node::Seq(index[&eg.find(*a)], index[&eg.find(*b)]))
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let table = StepTable::new(steps, oracle);
+    let mut lists: Vec<Vec<Cand>> = vec![Vec::new(); order.len()];
+    for pass in 0..MAX_PASSES {
+        let mut changed = false;
+        for c in 0..order.len() {
+            let mut cands: Vec<Cand> = Vec::new();
+            for n in &nodes[c] {
+                match *n {
+                    Node::Step(i) => cands.push(Cand {
+                        cost: table.cost[i as usize],
+                        steps: vec![i],
+                    }),
+                    Node::Seq(a, b) => {
+                        for x in &lists[a] {
+                            for y in &lists[b] {
+                                let mut s = x.steps.clone();
+                                s.extend_from_slice(&y.steps);
+                                cands.push(Cand {
+                                    cost: x.cost.saturating_add(y.cost),
+                                    steps: s,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            let best = keep_best(&table, cands, k);
+            if best != lists[c] {
+                lists[c] = best;
+                changed = true;
+            }
+        }
+        if !changed {
+            tracing::debug!(passes = pass + 1, classes = order.len(), "k-best extraction converged");
+            break;
+        }
+        if pass + 1 == MAX_PASSES {
+            tracing::warn!("k-best extraction stopped after {MAX_PASSES} passes without converging");
+        }
+    }
+    lists[0..]
+        .get(index[&eg.find(sat.root)])
+        .map(|l| {
+            l.iter()
+                .map(|c| Candidate {
+                    cost_fs: c.cost,
+                    steps: c.steps.iter().map(|&i| table.steps[i as usize]).collect(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Sorts by (cost, text), drops repeated texts, keeps `k`.
+fn keep_best(table: &StepTable, mut cands: Vec<Cand>, k: usize) -> Vec<Cand> {
+    cands.sort_by(|a, b| table.compare((a.cost, &a.steps), (b.cost, &b.steps)));
+    let mut out: Vec<Cand> = Vec::with_capacity(k);
+    for c in cands {
+        if out.len() == k {
+            break;
+        }
+        if !out.iter().any(|o| table.same_text(&o.steps, &c.steps)) {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,499 @@
+//! Synthesis: for the placements and requests of a spec, find the best programs,
+//! check every one printed, and rank the placements.
+//!
+//! The pipeline:
+//! 1. every placement's *shape* per request (its reduction dims, [`shape::Shape`]);
+//!    placements with the same shape for a request share all the work for it;
+//! 2. a lower bound per placement (Σ count × the cost model's bound); placements are
+//!    synthesized in ascending order of it, and once a placement's bound exceeds the
+//!    best score found, it and all after it are pruned (they cannot win);
+//! 3. per shape, an engine finds the `top` best programs: equality saturation
+//!    ([`egraph`], one e-graph per dim count, shared by every shape) with k-best
+//!    extraction ([`extract`]), or the enumeration baseline ([`enumerate`]);
+//! 4. every printed program is checked ([`backend::Backend::check`]); a refuted one
+//!    means a rewrite rule is unsound and is reported as an internal inconsistency;
+//! 5. placements are ranked by `score_s` = Σ over requests of count × best time,
+//!    ties broken by index.
+
+pub mod backend;
+pub mod egraph;
+pub mod enumerate;
+pub mod extract;
+pub mod interim;
+pub mod rules;
+pub mod shape;
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use backend::{Backend, Check};
+use egraph::{Budgets, SaturationCache, SaturationReport};
+use enumerate::{EnumLimits, EnumReport};
+use extract::{Candidate, StepOracle};
+use rules::RuleSet;
+use shape::{AbsStep, Shape, MAX_DIMS};
+
+use crate::placement::{self, Placement};
+use crate::program::{Program, Text};
+use crate::spec::Spec;
+
+/// Which engine finds candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Equality saturation with k-best extraction (default).
+    Egraph,
+    /// Grammar-guided enumeration (the baseline).
+    Enumerate,
+}
+
+impl Engine {
+    /// The name `--engine` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Egraph => "egraph",
+            Engine::Enumerate => "enumerate",
+        }
+    }
+}
+
+/// Which placements to report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// Only the best (all are considered; those that cannot win are pruned).
+    Best,
+    /// Every placement, ranked.
+    All,
+    /// One placement, by index.
+    One(usize),
+}
+
+/// Synthesis options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The engine.
+    pub engine: Engine,
+    /// Programs per placement and request.
+    pub top: usize,
+    /// Enumeration limits (`max_steps` is `--max-steps`).
+    pub limits: EnumLimits,
+    /// Saturation budgets.
+    pub budgets: Budgets,
+    /// Which placements to report.
+    pub selection: Selection,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            engine: Engine::Egraph,
+            top: 5,
+            limits: EnumLimits::default(),
+            budgets: Budgets::default(),
+            selection: Selection::Best,
+        }
+    }
+}
+
+/// Why synthesis could not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SynthError {
+    /// The spec has no request.
+    #[error("the spec ({0}) has no [[request]]: add one, like [[request]] collective = \"all_reduce\" axes = [\"data\"] bytes = \"1 GB\"")]
+    NoRequests(String),
+    /// `--placement N` out of range.
+    #[error("placement {index} does not exist: the spec has {count} placements (0..{})", count.saturating_sub(1))]
+    NoSuchPlacement {
+        /// The index asked for.
+        index: usize,
+        /// How many there are.
+        count: usize,
+    },
+    /// A request has more reduction dims than synthesis handles.
+    #[error("a request has {0} reduction dims on some placement; synthesis handles at most {MAX_DIMS}")]
+    TooManyDims(usize),
+}
+
+/// One program in the output.
+#[derive(Debug, Clone)]
+pub struct ProgramResult {
+    /// The program.
+    pub program: Program,
+    /// Predicted time.
+    pub cost_s: f64,
+    /// The checker's answer.
+    pub check: Check,
+}
+
+/// One request on one placement.
+#[derive(Debug, Clone)]
+pub struct RequestResult {
+    /// Index into the spec's requests.
+    pub request: usize,
+    /// The cost model's lower bound.
+    pub lower_bound_s: f64,
+    /// The flat single-step all_reduce.
+    pub flat_s: f64,
+    /// Devices per reduction group.
+    pub group_size: u64,
+    /// The best programs, best first (refuted ones left out).
+    pub programs: Vec<ProgramResult>,
+}
+
+/// One placement in the output.
+#[derive(Debug, Clone)]
+pub struct PlacementResult {
+    /// Placement index.
+    pub index: usize,
+    /// The placement.
+    pub placement: Placement,
+    /// Σ over requests of count × best time (infinite when a request has no program).
+    pub score_s: f64,
+    /// Whether this placement has the best score.
+    pub best: bool,
+    /// Per request, in spec order.
+    pub results: Vec<RequestResult>,
+}
+
+/// Counts and timings of one synthesis.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// The engine used.
+    pub engine: Option<Engine>,
+    /// Placements of the spec.
+    pub placements: usize,
+    /// Placements whose programs were found.
+    pub synthesized: usize,
+    /// Placements skipped because their lower bound exceeds the best score.
+    pub pruned: usize,
+    /// Distinct (request, shape) problems solved.
+    pub shapes: usize,
+    /// E-graph runs, by dim count.
+    pub saturations: Vec<SaturationReport>,
+    /// Enumeration runs, one per shape.
+    pub enumerations: Vec<EnumReport>,
+    /// Printed programs checked and proved.
+    pub proved: usize,
+    /// Programs refuted (a rewrite rule is unsound): each with its context.
+    pub refuted: Vec<String>,
+    /// Programs left undecided.
+    pub unknown: usize,
+    /// What checked them.
+    pub checker: &'static str,
+    /// Time spent finding candidates.
+    pub engine_time: Duration,
+    /// Time spent checking.
+    pub check_time: Duration,
+    /// Whole run.
+    pub total_time: Duration,
+}
+
+/// The outcome: the placements to print (ranked) and the counts.
+#[derive(Debug, Clone)]
+pub struct Synthesis {
+    /// Placements to print, best first.
+    pub placements: Vec<PlacementResult>,
+    /// Index of the best placement.
+    pub best_index: Option<usize>,
+    /// Counts and timings.
+    pub stats: Stats,
+}
+
+/// A placement's costs and texts for one request, as the engines see them.
+struct PlacementOracle<'a> {
+    spec: &'a Spec,
+    placement: &'a Placement,
+    shape: &'a Shape,
+    bytes: u64,
+    backend: &'a dyn Backend,
+}
+
+impl StepOracle for PlacementOracle<'_> {
+    fn cost_fs(&self, s: &AbsStep) -> u64 {
+        let bytes_in = self.bytes as f64 / self.shape.product(s.shard) as f64;
+        extract::to_fs(self.backend.step_time_s(
+            self.spec,
+            self.placement,
+            &self.shape.step(s),
+            bytes_in,
+        ))
+    }
+
+    fn text(&self, s: &AbsStep) -> String {
+        Text(self.spec, &self.shape.step(s)).to_string()
+    }
+}
+
+/// What one (request, shape) problem came to.
+struct Solved {
+    lower_bound_s: f64,
+    flat_s: f64,
+    group_size: u64,
+    /// `None` until synthesized.
+    candidates: Option<Vec<Candidate>>,
+    /// A placement with this shape (costs depend on the shape only).
+    representative: usize,
+}
+
+fn seconds(fs: u64) -> f64 {
+    fs as f64 / 1e15
+}
+
+/// Runs the pipeline.
+pub fn synthesize(
+    spec: &Spec,
+    backend: &dyn Backend,
+    rules: &RuleSet,
+    opts: &Options,
+) -> Result<Synthesis, SynthError> {
+    let start = Instant::now();
+    if spec.requests.is_empty() {
+        return Err(SynthError::NoRequests(spec.source.clone()));
+    }
+    let matrices = placement::enumerate(spec);
+    if let Selection::One(index) = opts.selection {
+        if index >= matrices.len() {
+            return Err(SynthError::NoSuchPlacement {
+                index,
+                count: matrices.len(),
+            });
+        }
+    }
+    let placements: Vec<Placement> = matrices
+        .into_iter()
+        .map(Placement::from_valid_matrix)
+        .collect();
+    let mut stats = Stats {
+        engine: Some(opts.engine),
+        placements: placements.len(),
+        checker: backend.checker_name(),
+        ..Stats::default()
+    };
+
+    // 1. Shapes, shared by placements.
+    let mut key_of: BTreeMap<(usize, Shape), usize> = BTreeMap::new();
+    let mut keys: Vec<(usize, Shape)> = Vec::new();
+    let mut solved: Vec<Solved> = Vec::new();
+    let mut pkeys: Vec<Vec<usize>> = Vec::with_capacity(placements.len());
+    for (pi, p) in placements.iter().enumerate() {
+        let mut row = Vec::with_capacity(spec.requests.len());
+        for (ri, r) in spec.requests.iter().enumerate() {
+            let shape = Shape::of(p, &r.axes);
+            if shape.len() > MAX_DIMS {
+                return Err(SynthError::TooManyDims(shape.len()));
+            }
+            let k = *key_of.entry((ri, shape.clone())).or_insert_with(|| {
+                keys.push((ri, shape.clone()));
+                solved.push(Solved {
+                    lower_bound_s: backend.lower_bound_s(spec, p, r),
+                    flat_s: backend.flat_s(spec, p, r),
+                    group_size: shape.sizes.iter().product(),
+                    candidates: None,
+                    representative: pi,
+                });
+                keys.len() - 1
+            });
+            row.push(k);
+        }
+        pkeys.push(row);
+    }
+    let bound = |pi: usize, solved: &[Solved]| -> f64 {
+        pkeys[pi]
+            .iter()
+            .zip(&spec.requests)
+            .map(|(&k, r)| r.count as f64 * solved[k].lower_bound_s)
+            .sum()
+    };
+
+    // 2–3. Synthesize in order of the bound; prune what cannot win.
+    let mut engine = EngineRun {
+        spec,
+        backend,
+        opts,
+        cache: SaturationCache::new(rules, opts.budgets),
+        enumerations: Vec::new(),
+        time: Duration::ZERO,
+    };
+    let mut order: Vec<usize> = (0..placements.len()).collect();
+    let bounds: Vec<f64> = order.iter().map(|&i| bound(i, &solved)).collect();
+    order.sort_by(|&a, &b| bounds[a].total_cmp(&bounds[b]).then(a.cmp(&b)));
+    let mut scores: BTreeMap<usize, f64> = BTreeMap::new();
+    let mut best: Option<(f64, usize)> = None;
+    for (n, &pi) in order.iter().enumerate() {
+        if opts.selection != Selection::All {
+            if let Some((bs, _)) = best {
+                if bounds[pi] > bs * (1.0 + 1e-9) {
+                    stats.pruned = order.len() - n;
+                    break;
+                }
+            }
+        }
+        let score = engine.score(pi, &placements, &keys, &pkeys[pi], &mut solved)?;
+        scores.insert(pi, score);
+        if best.is_none_or(|(bs, bi)| score < bs || (score == bs && pi < bi)) {
+            best = Some((score, pi));
+        }
+    }
+    if let Selection::One(i) = opts.selection {
+        if !scores.contains_key(&i) {
+            let s = engine.score(i, &placements, &keys, &pkeys[i], &mut solved)?;
+            scores.insert(i, s);
+        }
+    }
+    stats.synthesized = scores.len();
+    stats.shapes = solved.iter().filter(|s| s.candidates.is_some()).count();
+    let best_index = best.map(|(_, i)| i);
+
+    // 4–5. Check and assemble the placements to print.
+    let mut shown: Vec<usize> = match opts.selection {
+        Selection::Best => best_index.into_iter().collect(),
+        Selection::All => scores.keys().copied().collect(),
+        Selection::One(i) => vec![i],
+    };
+    shown.sort_by(|a, b| scores[a].total_cmp(&scores[b]).then(a.cmp(b)));
+    let check_start = Instant::now();
+    let mut verdicts: BTreeMap<(usize, String), Check> = BTreeMap::new();
+    let mut out = Vec::new();
+    for pi in shown {
+        let p = &placements[pi];
+        let mut results = Vec::new();
+        for (ri, &k) in pkeys[pi].iter().enumerate() {
+            let (_, shape) = &keys[k];
+            let s = &solved[k];
+            let request = &spec.requests[ri];
+            let mut programs = Vec::new();
+            for c in s.candidates.as_deref().unwrap_or_default() {
+                let program = Program {
+                    steps: c.steps.iter().map(|st| shape.step(st)).collect(),
+                };
+                let text = program.text(spec);
+                let check = verdicts
+                    .entry((k, text.clone()))
+                    .or_insert_with(|| backend.check(spec, p, request, &program))
+                    .clone();
+                match &check {
+                    Check::Proved => stats.proved += 1,
+                    Check::Unknown(why) => {
+                        stats.unknown += 1;
+                        tracing::warn!("undecided: `{text}` on placement {pi}: {why}");
+                    }
+                    Check::Refuted(why) => {
+                        stats.refuted.push(format!(
+                            "`{text}` for {} on placement {pi} (matrix {}): {why}",
+                            spec.describe_request(request),
+                            p.matrix_text()
+                        ));
+                        continue;
+                    }
+                }
+                programs.push(ProgramResult {
+                    program,
+                    cost_s: seconds(c.cost_fs),
+                    check,
+                });
+            }
+            results.push(RequestResult {
+                request: ri,
+                lower_bound_s: s.lower_bound_s,
+                flat_s: s.flat_s,
+                group_size: s.group_size,
+                programs,
+            });
+        }
+        out.push(PlacementResult {
+            index: pi,
+            placement: p.clone(),
+            score_s: scores[&pi],
+            best: Some(pi) == best_index,
+            results,
+        });
+    }
+    stats.check_time = check_start.elapsed();
+    stats.saturations = engine.cache.reports();
+    stats.enumerations = engine.enumerations;
+    stats.engine_time = engine.time;
+    stats.total_time = start.elapsed();
+    tracing::info!(
+        placements = stats.placements,
+        synthesized = stats.synthesized,
+        pruned = stats.pruned,
+        shapes = stats.shapes,
+        "synthesis finished"
+    );
+    Ok(Synthesis {
+        placements: out,
+        best_index,
+        stats,
+    })
+}
+
+/// The engine and its caches during one synthesis.
+struct EngineRun<'a, 'r> {
+    spec: &'a Spec,
+    backend: &'a dyn Backend,
+    opts: &'a Options,
+    cache: SaturationCache<'r>,
+    enumerations: Vec<EnumReport>,
+    time: Duration,
+}
+
+impl EngineRun<'_, '_> {
+    /// A placement's score, synthesizing the shapes it needs.
+    fn score(
+        &mut self,
+        pi: usize,
+        placements: &[Placement],
+        keys: &[(usize, Shape)],
+        pkeys: &[usize],
+        solved: &mut [Solved],
+    ) -> Result<f64, SynthError> {
+        let mut score = 0.0;
+        for &k in pkeys {
+            if solved[k].candidates.is_none() {
+                let (ri, shape) = &keys[k];
+                let rep = &placements[solved[k].representative];
+                let c = self.candidates(rep, *ri, shape);
+                solved[k].candidates = Some(c);
+            }
+            let count = self.spec.requests[keys[k].0].count as f64;
+            score += match solved[k].candidates.as_deref().and_then(|c| c.first()) {
+                Some(c) => count * seconds(c.cost_fs),
+                None => f64::INFINITY,
+            };
+        }
+        tracing::debug!(placement = pi, score, "placement synthesized");
+        Ok(score)
+    }
+
+    fn candidates(&mut self, p: &Placement, ri: usize, shape: &Shape) -> Vec<Candidate> {
+        let t = Instant::now();
+        let request = &self.spec.requests[ri];
+        if shape.is_empty() {
+            return vec![Candidate {
+                cost_fs: 0,
+                steps: vec![],
+            }];
+        }
+        let oracle = PlacementOracle {
+            spec: self.spec,
+            placement: p,
+            shape,
+            bytes: request.bytes,
+            backend: self.backend,
+        };
+        let out = match self.opts.engine {
+            Engine::Egraph => {
+                let sat = self.cache.get(shape.len());
+                extract::k_best(sat, self.opts.top, &oracle)
+            }
+            Engine::Enumerate => {
+                let (c, report) =
+                    enumerate::k_best(shape.len(), self.opts.top, self.opts.limits, &oracle);
+                self.enumerations.push(report);
+                c
+            }
+        };
+        self.time += t.elapsed();
+        out
+    }
+}

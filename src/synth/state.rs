@@ -1,0 +1,226 @@
+//! The abstract state of a dim-structured program: DESIGN.md's semantics, computed
+//! once per *class* of devices instead of once per device.
+//!
+//! Devices are grouped by their zero pattern `Z` (the reduction dims on which their
+//! digit is 0). Every dim-structured step treats two devices of one class alike:
+//! whether a device takes part depends on its root digits being 0, and whether it is
+//! a group's root (the lowest rank) on its step digits being 0. Per class the state
+//! records validity, the dims summed (`summed`: the device holds the sum over the
+//! sources that agree with it outside these dims) and the *scatter list* (the dims
+//! reduce-scattered so far, in order; the device's region is the chunk its digits on
+//! the list select, the first dim outermost). Because every dim has at least two
+//! digits, every zero pattern occurs and these facts do not depend on dim sizes.
+//!
+//! A step whose members would hold sums over different dims leaves this domain
+//! ([`Outcome::Unstructured`]); synthesis never needs such programs, and the
+//! enumerator prunes them.
+
+use super::shape::{AbsStep, DimSet};
+use crate::program::Collective;
+
+/// One class of devices.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClassState {
+    /// Holds valid data.
+    pub valid: bool,
+    /// The dims summed so far.
+    pub summed: DimSet,
+    /// The dims scattered so far, in order.
+    pub scatter: Vec<u8>,
+}
+
+/// The state of every class, indexed by zero pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct State {
+    /// Number of reduction dims.
+    pub k: usize,
+    /// `classes[z]` for zero pattern `z`.
+    pub classes: Vec<ClassState>,
+}
+
+/// What a step does to a state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The step is well-formed; the new state.
+    Next(State),
+    /// The step is ill-formed (the interpreter refutes any program with it here).
+    IllFormed(&'static str),
+    /// The step leaves the structured domain (members with different sums).
+    Unstructured,
+}
+
+impl State {
+    /// Every device holds its own contribution to the whole buffer.
+    pub fn initial(k: usize) -> State {
+        State {
+            k,
+            classes: vec![
+                ClassState {
+                    valid: true,
+                    summed: DimSet::EMPTY,
+                    scatter: vec![],
+                };
+                1usize << k
+            ],
+        }
+    }
+
+    /// Whether every device holds the whole buffer summed over every reduction dim.
+    pub fn is_final(&self) -> bool {
+        let all = DimSet::all(self.k);
+        self.classes
+            .iter()
+            .all(|c| c.valid && c.summed == all && c.scatter.is_empty())
+    }
+
+    /// The dims scattered, as a set, on the devices taking part in a step with `roots`
+    /// (the shard it runs under). `None` when participants disagree.
+    pub fn shard(&self, roots: DimSet) -> Option<DimSet> {
+        let mut out: Option<DimSet> = None;
+        for (z, c) in self.classes.iter().enumerate() {
+            if !roots.subset_of(DimSet(z as u32)) || !c.valid {
+                continue;
+            }
+            let s = c.scatter.iter().fold(DimSet::EMPTY, |a, &i| {
+                a.union(DimSet(1 << i))
+            });
+            match out {
+                None => out = Some(s),
+                Some(o) if o != s => return None,
+                _ => {}
+            }
+        }
+        Some(out.unwrap_or(DimSet::EMPTY))
+    }
+
+    /// A lower bound on the steps still needed to reach the final state.
+    pub fn steps_needed(&self) -> usize {
+        let all = DimSet::all(self.k);
+        let unsummed = self.classes.iter().any(|c| c.valid && c.summed != all);
+        let scattered = self.classes.iter().any(|c| !c.scatter.is_empty());
+        let invalid = self.classes.iter().any(|c| !c.valid);
+        usize::from(unsummed) + usize::from(scattered) + usize::from(invalid)
+    }
+
+    /// Runs one step (its `shard` field is ignored).
+    pub fn apply(&self, s: &AbsStep) -> Outcome {
+        let (d, r) = (s.dims, s.roots);
+        if d.is_empty() || !d.disjoint(r) || !d.union(r).subset_of(DimSet::all(self.k)) {
+            return Outcome::IllFormed("a step needs dims, disjoint from its roots");
+        }
+        let mut next = self.clone();
+        // One group type per pattern outside D with the roots' digits 0.
+        for z in 0..(1u32 << self.k) {
+            let g = DimSet(z);
+            if !g.disjoint(d) || !r.subset_of(g) {
+                continue;
+            }
+            let members: Vec<usize> = d.subsets().map(|p| g.union(p).0 as usize).collect();
+            let root = g.union(d).0 as usize;
+            match self.group(s.op, d, &members, root) {
+                Ok(result) => {
+                    for (m, st) in members.iter().zip(result) {
+                        next.classes[*m] = st;
+                    }
+                }
+                Err(o) => return o,
+            }
+        }
+        Outcome::Next(next)
+    }
+
+    /// The members' states after one group of the step.
+    fn group(
+        &self,
+        op: Collective,
+        d: DimSet,
+        members: &[usize],
+        root: usize,
+    ) -> Result<Vec<ClassState>, Outcome> {
+        let cls = |m: usize| &self.classes[m];
+        let scattered = |c: &ClassState| c.scatter.iter().any(|&i| d.contains(i as usize));
+        if op == Collective::Broadcast {
+            let rc = cls(root);
+            if !rc.valid {
+                return Err(Outcome::IllFormed("broadcast from a root with nothing valid"));
+            }
+            if scattered(rc) || !d.subset_of(rc.summed) {
+                return Err(Outcome::Unstructured);
+            }
+            return Ok(members.iter().map(|_| rc.clone()).collect());
+        }
+        if members.iter().any(|&m| !cls(m).valid) {
+            return Err(Outcome::IllFormed("a member holds nothing valid"));
+        }
+        let first = cls(members[0]);
+        if members.iter().any(|&m| cls(m).summed != first.summed) {
+            return Err(Outcome::Unstructured);
+        }
+        if op == Collective::AllGather {
+            if members.iter().any(|&m| cls(m).scatter != first.scatter) {
+                return Err(Outcome::Unstructured);
+            }
+            let n = d.len();
+            let ok = first.scatter.len() >= n
+                && first.scatter[first.scatter.len() - n..]
+                    .iter()
+                    .map(|&i| i as usize)
+                    .eq(d.iter());
+            if !ok {
+                return Err(Outcome::IllFormed(
+                    "all_gather members do not hold consecutive chunks in rank order",
+                ));
+            }
+            let mut st = first.clone();
+            st.scatter.truncate(first.scatter.len() - n);
+            return Ok(members.iter().map(|_| st.clone()).collect());
+        }
+        // all_reduce, reduce_scatter, reduce: one common region, no source twice.
+        if members.iter().any(|&m| cls(m).scatter != first.scatter) {
+            return Err(Outcome::Unstructured);
+        }
+        if scattered(first) {
+            return Err(Outcome::IllFormed("members hold different regions"));
+        }
+        if !first.summed.disjoint(d) {
+            return Err(Outcome::IllFormed("a source would be summed twice"));
+        }
+        let mut st = first.clone();
+        st.summed = st.summed.union(d);
+        Ok(match op {
+            Collective::AllReduce => members.iter().map(|_| st.clone()).collect(),
+            Collective::ReduceScatter => {
+                st.scatter.extend(d.iter().map(|i| i as u8));
+                members.iter().map(|_| st.clone()).collect()
+            }
+            _ => members
+                .iter()
+                .map(|&m| {
+                    if m == root {
+                        st.clone()
+                    } else {
+                        ClassState {
+                            valid: false,
+                            summed: DimSet::EMPTY,
+                            scatter: vec![],
+                        }
+                    }
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Runs a whole abstract program from the initial state; `Ok(true)` when it is
+/// correct, `Ok(false)` when it is well-formed but incomplete, `Err` when a step is
+/// ill-formed or leaves the domain.
+pub fn check(k: usize, steps: &[AbsStep]) -> Result<bool, Outcome> {
+    let mut st = State::initial(k);
+    for s in steps {
+        match st.apply(s) {
+            Outcome::Next(n) => st = n,
+            o => return Err(o),
+        }
+    }
+    Ok(st.is_final())
+}
