@@ -470,6 +470,7 @@ pub fn instances(rule: &Rule, egraph: &mut ProgGraph, id: Id) -> Vec<Id> {
         rhs: rule.rhs.clone(),
         conditions: rule.conditions.clone(),
     };
+    egraph.rebuild();
     let Some(m) = rule.lhs.search_eclass(egraph, id) else {
         return vec![];
     };
