@@ -4,6 +4,7 @@
 
 mod placements;
 pub mod problem;
+pub mod synth;
 mod verify;
 
 pub use problem::Problem;
@@ -89,6 +90,14 @@ pub enum Command {
     /// PROGRAM is a text program file, `-` for stdin, or a lowered-JSON file. Text:
     ///   reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)
     Verify(VerifyArgs),
+    /// Find the best programs for every request and rank the placements (every
+    /// printed program checked).
+    ///
+    /// Programs are found by equality saturation over the rewrite rules in
+    /// grammar/rules (--engine egraph, the default) or by enumerating step sequences
+    /// (--engine enumerate, the baseline). Placements are ranked by score: the sum over
+    /// requests of count x the best program's time.
+    Synth(synth::SynthArgs),
 }
 
 /// Where the spec comes from.
@@ -154,6 +163,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Placements(a) => placements::placements(a),
         Command::Verify(a) => verify::verify(a),
+        Command::Synth(a) => synth::synth(a),
     }
 }
 

@@ -1,0 +1,151 @@
+//! `collsynth synth`: the best programs for every request, per placement, ranked.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+use super::{chosen_placement, exit, load_spec, print, usage, Failure, PlacementArg, SpecArg};
+use crate::report::synth as report;
+use crate::source::{InputError, Source};
+use crate::synth::backend::Backend;
+use crate::synth::rules::{read_rules, RuleSet};
+use crate::synth::{self, Engine, Options, Selection, SynthError};
+
+/// `--engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    /// Equality saturation over the rewrite rules, k-best extraction.
+    Egraph,
+    /// Grammar-guided enumeration of step sequences (the baseline).
+    Enumerate,
+}
+
+/// `collsynth synth`.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Spec file (same as --spec).
+    #[arg(value_name = "SPEC", conflicts_with = "spec")]
+    pub positional: Option<PathBuf>,
+    /// The spec.
+    #[command(flatten)]
+    pub spec: SpecArg,
+    /// Programs to show per placement and request.
+    #[arg(long, value_name = "K", default_value_t = 5)]
+    pub top: usize,
+    /// Which placements: an index, `best` (all are considered, the best is shown) or
+    /// `all` (every placement, ranked).
+    #[arg(long, value_name = "N|best|all", conflicts_with = "matrix")]
+    pub placement: Option<String>,
+    /// One placement as a matrix: rows = axes separated by `;`, e.g. "2,4;1,2".
+    #[arg(long, value_name = "ROWS")]
+    pub matrix: Option<String>,
+    /// The synthesis engine.
+    #[arg(long, value_enum, default_value_t = EngineArg::Egraph)]
+    pub engine: EngineArg,
+    /// Longest program the enumeration engine tries.
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    pub max_steps: usize,
+    /// A rules file to use instead of the built-in grammar/rules.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Machine-readable output (schema_version 1).
+    #[arg(long)]
+    pub json: bool,
+    /// Include every rank's axis coordinates in JSON even above 4,096 devices.
+    #[arg(long)]
+    pub coords: bool,
+}
+
+fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet, Failure> {
+    let Some(path) = path else {
+        return Ok(RuleSet::builtin());
+    };
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError::file(&name, format!("cannot read the rules file: {e}")))?;
+    Ok(read_rules(&Source::new(name, text))?)
+}
+
+/// The backend synthesis uses (the integration point with `cost` and `verify`).
+pub fn default_backend() -> Box<dyn Backend> {
+    Box::new(synth::interim::Interim)
+}
+
+pub(super) fn synth(a: SynthArgs) -> Result<ExitCode, Failure> {
+    let spec = load_spec(a.positional.clone(), &a.spec)?;
+    if a.top == 0 {
+        return Err(usage("--top must be at least 1"));
+    }
+    if a.max_steps == 0 {
+        return Err(usage("--max-steps must be at least 1"));
+    }
+    let rules = load_rules(&a.rules)?;
+    let selection = match (&a.placement, &a.matrix) {
+        (_, Some(_)) => {
+            let arg = PlacementArg {
+                placement: None,
+                matrix: a.matrix.clone(),
+            };
+            let (i, _) = chosen_placement(&spec, &arg)?.expect("a matrix was given");
+            Selection::One(i)
+        }
+        (None, None) => Selection::Best,
+        (Some(s), None) if s == "best" => Selection::Best,
+        (Some(s), None) if s == "all" => Selection::All,
+        (Some(s), None) => Selection::One(s.parse().map_err(|_| {
+            usage(format!(
+                "--placement takes an index from 0 (see `collsynth placements`), `best` or `all`, not `{s}`"
+            ))
+        })?),
+    };
+    let mut opts = Options {
+        engine: match a.engine {
+            EngineArg::Egraph => Engine::Egraph,
+            EngineArg::Enumerate => Engine::Enumerate,
+        },
+        top: a.top,
+        selection,
+        ..Options::default()
+    };
+    opts.limits.max_steps = a.max_steps;
+    let backend = default_backend();
+    let result = synth::synthesize(&spec, backend.as_ref(), &rules, &opts).map_err(|e| match e {
+        SynthError::TooManyDims(_) | SynthError::NoRequests(_) | SynthError::NoSuchPlacement { .. } => {
+            usage(e.to_string())
+        }
+    })?;
+    tracing::info!(
+        engine_ms = result.stats.engine_time.as_secs_f64() * 1e3,
+        check_ms = result.stats.check_time.as_secs_f64() * 1e3,
+        total_ms = result.stats.total_time.as_secs_f64() * 1e3,
+        "synth timings"
+    );
+    let out = if a.json {
+        report::synth_json(&spec, &result, a.coords)
+    } else {
+        report::synth_text(&spec, &result, backend.as_ref())
+    };
+    print(&out)?;
+    if !result.stats.refuted.is_empty() {
+        let mut msg = format!(
+            "internal inconsistency: {} synthesized program(s) were refuted by the {}; a rewrite rule is unsound (they are left out of the output):",
+            result.stats.refuted.len(),
+            result.stats.checker
+        );
+        for r in &result.stats.refuted {
+            msg.push_str(&format!("\n  {r}"));
+        }
+        return Err(Failure {
+            code: exit::INTERNAL,
+            message: format!("error: {msg}"),
+        });
+    }
+    if result.stats.unknown > 0 {
+        eprintln!(
+            "warning: {} printed program(s) could not be decided by the {} and are marked unverified",
+            result.stats.unknown, result.stats.checker
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

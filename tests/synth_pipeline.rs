@@ -1,0 +1,163 @@
+//! Facts about synthesis results, with the figures computed by hand from the cost
+//! formulas, and the two engines measured against each other.
+
+mod synth_support;
+
+use std::path::Path;
+
+use collsynth::spec::Spec;
+use collsynth::synth::interim::Interim;
+use collsynth::synth::rules::RuleSet;
+use collsynth::synth::{synthesize, Engine, Options, Selection, Synthesis};
+
+fn load(path: &str) -> Spec {
+    Spec::load(Path::new(env!("CARGO_MANIFEST_DIR")).join(path).as_path()).unwrap()
+}
+
+fn run(spec: &Spec, opts: &Options) -> Synthesis {
+    synthesize(spec, &Interim, &RuleSet::builtin(), opts).unwrap()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+}
+
+#[test]
+fn gcp_megagpu_hierarchical_program_ranks_first() {
+    // 2 VMs x 16 A100s; data = 32 over both; 1 GB all_reduce.
+    let spec = load("specs/gcp-a2-megagpu-16g-x2-dp32.toml");
+    let s = run(&spec, &Options::default());
+    let r = &s.placements[0].results[0];
+    let texts: Vec<String> = r.programs.iter().map(|p| p.program.text(&spec)).collect();
+    assert_eq!(
+        texts[0],
+        "reduce_scatter(gpu:data) ; all_reduce(vm:data) ; all_gather(gpu:data)"
+    );
+    // By hand: M = 1e9 B, NVLink 235 GB/s, VM 100 Gb/s = 12.5 GB/s, latencies 1 us
+    // (gpu) and 5 us (vm), launch 5 us.
+    let (m, nv, vm, lg, lv, launch) = (1e9, 235e9, 12.5e9, 1e-6, 5e-6, 5e-6);
+    // reduce_scatter over 16 GPUs: each sends 15/16 M over its NVLink, 15 hops.
+    let rs = 15.0 / 16.0 * m / nv + 15.0 * lg + launch;
+    // all_gather over 16 GPUs of M/16 each: 15 x M/16 out of each GPU.
+    let ag = 15.0 * (m / 16.0) / nv + 15.0 * lg + launch;
+    // all_reduce over the 2 VMs on M/16: 16 concurrent pairs share each VM's link,
+    // each sending 2(2-1)/2 x M/16: 16 x M/16 = M over 12.5 GB/s; 2 hops.
+    let ar_vm = 16.0 * (m / 16.0) / vm + 2.0 * lv + launch;
+    let hier = rs + ar_vm + ag;
+    // flat ring over 32: the ring leaves each VM once, carrying 2(31/32) M; 62 hops.
+    let flat = 2.0 * 31.0 / 32.0 * m / vm + 62.0 * lv + launch;
+    // reduce ; all_reduce @ roots ; broadcast: chains carry M over NVLink, one pair of
+    // roots carries M over the VM link.
+    let chain = m / nv + 15.0 * lg + launch;
+    let rab = chain + (m / vm + 2.0 * lv + launch) + chain;
+    assert!(close(r.programs[0].cost_s, hier), "{} vs {hier}", r.programs[0].cost_s);
+    assert!(close(r.flat_s, flat));
+    let rab_got = r
+        .programs
+        .iter()
+        .find(|p| {
+            p.program.text(&spec)
+                == "reduce(gpu:data) ; all_reduce(vm:data) @ roots(gpu:data) ; broadcast(gpu:data)"
+        })
+        .expect("reduce ; all_reduce @ roots ; broadcast is among the top 5");
+    assert!(close(rab_got.cost_s, rab));
+    // About 1.76x ahead of the flat ring, and well under 1% ahead of the roots program.
+    let speedup = flat / hier;
+    assert!((1.75..1.78).contains(&speedup), "{speedup}");
+    assert!(close(r.flat_s / r.programs[0].cost_s, speedup));
+    let margin = rab / hier - 1.0;
+    assert!(margin > 0.0 && margin < 0.01, "{margin}");
+    assert!(s.stats.refuted.is_empty() && s.stats.proved == 5);
+}
+
+#[test]
+fn a_reduction_inside_one_node_is_one_all_reduce() {
+    // Placement 0 of the default spec keeps data inside a DGX A100 (8 GPUs).
+    let spec = load("specs/default.toml");
+    let s = run(
+        &spec,
+        &Options {
+            selection: Selection::One(0),
+            ..Options::default()
+        },
+    );
+    let r = &s.placements[0].results[0];
+    assert_eq!(s.placements[0].placement.matrix, vec![vec![1, 8], vec![4, 1]]);
+    let texts: Vec<String> = r.programs.iter().map(|p| p.program.text(&spec)).collect();
+    assert_eq!(texts[0], "all_reduce(gpu:data)");
+    assert_eq!(texts[1], "reduce_scatter(gpu:data) ; all_gather(gpu:data)");
+    // Same bytes over NVLink and the same 14 hops: the second launch is the difference.
+    let launch = spec.system.launch_s;
+    assert!(close(r.programs[1].cost_s - r.programs[0].cost_s, launch));
+    // And it is the flat program itself.
+    assert!(close(r.programs[0].cost_s, r.flat_s));
+}
+
+#[test]
+fn results_are_identical_run_to_run() {
+    let spec = load("specs/e2e/three-level-dp4-mp2x2.toml");
+    let opts = Options {
+        selection: Selection::All,
+        top: 8,
+        ..Options::default()
+    };
+    let a = collsynth::report::synth::synth_json(&spec, &run(&spec, &opts), false);
+    let b = collsynth::report::synth::synth_json(&spec, &run(&spec, &opts), false);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn pruning_keeps_the_best_placement() {
+    // Best with pruning = best of all placements ranked without pruning.
+    for path in ["specs/dgx-h100-x4-training-step.toml", "specs/e2e/three-level-dp4-mp2x2.toml"] {
+        let spec = load(path);
+        let all = run(&spec, &Options { selection: Selection::All, check: false, ..Options::default() });
+        let best = run(&spec, &Options { check: false, ..Options::default() });
+        assert_eq!(best.placements.len(), 1);
+        assert_eq!(Some(best.placements[0].index), all.best_index, "{path}");
+        assert_eq!(all.placements[0].index, best.placements[0].index);
+        assert!(best.placements[0].best);
+        assert_eq!(best.stats.synthesized + best.stats.pruned, best.stats.placements);
+        assert_eq!(all.stats.pruned, 0);
+    }
+}
+
+fn example_specs() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    for dir in ["specs", "specs/e2e"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                out.push(p.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn both_engines_agree_on_the_best_cost_for_every_example_spec() {
+    for path in example_specs() {
+        let spec = load(&path);
+        let opts = |engine| Options {
+            engine,
+            selection: Selection::All,
+            check: false,
+            top: 1,
+            ..Options::default()
+        };
+        let e = run(&spec, &opts(Engine::Egraph));
+        let n = run(&spec, &opts(Engine::Enumerate));
+        assert_eq!(e.placements.len(), n.placements.len());
+        for (a, b) in e.placements.iter().zip(&n.placements) {
+            assert_eq!(a.index, b.index, "{path}: ranking differs");
+            for (ra, rb) in a.results.iter().zip(&b.results) {
+                let (ca, cb) = (ra.programs[0].cost_s, rb.programs[0].cost_s);
+                assert_eq!(ca, cb, "{path}, placement {}: egraph {ca} vs enumerate {cb}", a.index);
+            }
+        }
+        assert!(n.stats.enumerations.iter().all(|r| r.stop_reason == "complete"));
+    }
+}
