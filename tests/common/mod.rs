@@ -470,3 +470,82 @@ pub fn write(dir: &Path, name: &str, text: &str) -> String {
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
+
+// ------------------------------------------------------------------ re-checks
+
+/// Re-checks a counterexample of `semantics::run` independently: a missing, twice or
+/// extra source by the numbers (multiplicity probes on random buffers), a missing part
+/// or an ill-formed step by the simulator's validity tracking. Panics with a reason
+/// when the counterexample does not hold.
+pub fn recheck(
+    c: &collsynth::semantics::Counterexample,
+    arities: &[u64],
+    matrix: &[Vec<u64>],
+    keys: &[Vec<u64>],
+    steps: &[(Collective, Vec<Vec<u64>>)],
+) {
+    use collsynth::semantics::Kind;
+    let n: usize = arities.iter().product::<u64>() as usize;
+    let b = buffer_len(steps);
+    assert_eq!(c.coords, convention_coords(arities, matrix, c.rank), "{c:?}");
+    assert!(c.message.contains(&format!("rank {}", c.rank)), "{c:?}");
+    let part = c.part.map(|p| {
+        assert_eq!(b as u64 % p.den, 0, "part {p:?} is not whole elements of {b}");
+        let k = b as u64 / p.den;
+        ((p.lo * k) as usize, (p.hi * k) as usize)
+    });
+    let in_group = |s: u64| keys[s as usize] == keys[c.rank as usize];
+    match (c.kind, c.step, c.source) {
+        (Kind::IllFormed, Some(step), _) => {
+            let mut sim = Sim::new(b, &random_buffers(n, b, 3));
+            for (si, (op, groups)) in steps.iter().enumerate() {
+                if let Err(f) = sim.step(si, *op, groups, true) {
+                    assert_eq!(f.kind, "ill_formed", "{c:?} vs {f:?}");
+                    assert_eq!(f.step, Some(step), "{c:?} vs {f:?}");
+                    break;
+                }
+                assert!(si + 1 < step, "step {step} ran fine in the simulator: {c:?}");
+            }
+            let members = &steps[step - 1].1;
+            assert!(members.iter().flatten().any(|&r| r == c.rank), "{c:?}");
+        }
+        (Kind::Twice, Some(step), Some(s)) => {
+            let (lo, hi) = part.expect("a twice counterexample names a part");
+            let m = multiplicity(n, b, steps, Some(step - 1), c.rank, s)
+                .expect("steps before and at a twice fault are well-formed");
+            for (e, me) in m.iter().enumerate().take(hi).skip(lo) {
+                assert!(matches!(me, Some(k) if *k >= 2), "{c:?}: element {e}: {me:?}");
+            }
+        }
+        (Kind::Missing | Kind::Extra, None, Some(s)) => {
+            let (lo, hi) = part.expect("a final fault names a part");
+            let m = multiplicity(n, b, steps, None, c.rank, s).expect("well-formed program");
+            for (e, me) in m.iter().enumerate().take(hi).skip(lo) {
+                match c.kind {
+                    Kind::Missing => assert!(in_group(s) && *me == Some(0), "{c:?}: {e}: {me:?}"),
+                    _ => assert!(!in_group(s) && matches!(me, Some(k) if *k >= 1), "{c:?}"),
+                }
+            }
+            // And the numbers are wrong there: the value differs from the sum over
+            // the reduction group.
+            let init = random_buffers(n, b, 5);
+            let sim = run_numbers(b, &init, steps, None).expect("well-formed program");
+            let d = &sim.dev[c.rank as usize];
+            let (rlo, _) = d.region.expect("the device holds data");
+            let want = (0..n as u64)
+                .filter(|&s| in_group(s))
+                .fold(0i64, |a, s| a.wrapping_add(init[s as usize][lo]));
+            assert_ne!(d.vals[lo - rlo], want, "{c:?}: the numbers come out right");
+        }
+        (Kind::Missing, None, None) => {
+            let (lo, hi) = part.expect("a missing part is named");
+            let sim = run_numbers(b, &random_buffers(n, b, 5), steps, None)
+                .expect("well-formed program");
+            match sim.dev[c.rank as usize].region {
+                None => {}
+                Some((rlo, rhi)) => assert!(rhi <= lo || hi <= rlo, "{c:?} holds the part"),
+            }
+        }
+        _ => panic!("counterexample of an unexpected shape: {c:?}"),
+    }
+}
