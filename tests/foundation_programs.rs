@@ -11,7 +11,7 @@ use collsynth::placement::Placement;
 use collsynth::program::{parse_program, Collective, Program, Step};
 use collsynth::semantics::{self, Kind};
 use collsynth::spec::Spec;
-use common::{convention_groups, recheck, reduction_keys, simulate, spec, spec_toml};
+use common::{compare, spec, spec_toml};
 
 /// A problem: spec, placement and request, with the dims the templates use.
 struct Case {
@@ -134,41 +134,9 @@ fn mutants(p: &Program, placement: &Placement) -> Vec<(String, Program, bool)> {
     out
 }
 
-/// Interpreter and simulator on one program; the counterexample re-checked.
-/// Returns the interpreter's verdict.
 fn check(case: &Case, placement: &Placement, program: &Program, what: &str) -> Result<(), Kind> {
-    let arities: Vec<u64> = case.spec.system.levels.iter().map(|l| l.arity).collect();
     let request = &case.spec.requests[case.request].axes;
-    let lowered = lowered::lower(placement, program);
-    let steps: Vec<(Collective, Vec<Vec<u64>>)> = program
-        .steps
-        .iter()
-        .map(|s| {
-            let d: Vec<(usize, usize)> = s.dims.iter().map(|d| (d.level, d.axis)).collect();
-            let r: Vec<(usize, usize)> = s.roots.iter().map(|d| (d.level, d.axis)).collect();
-            (s.op, convention_groups(&arities, &case.matrix, &d, &r))
-        })
-        .collect();
-    for (l, (_, g)) in lowered.steps.iter().zip(&steps) {
-        assert_eq!(&l.groups, g, "{}: {what}: lowering", case.name);
-    }
-    let keys = reduction_keys(&arities, &case.matrix, request);
-    let got = semantics::run(&case.spec, placement, request, &lowered);
-    let want = simulate(placement.devices() as usize, &keys, &steps);
-    let text = program.text(&case.spec);
-    match (&got, &want) {
-        (Ok(()), Ok(())) => Ok(()),
-        (Err(c), Err(f)) => {
-            assert_eq!(c.kind.to_string(), f.kind, "{}: {what}: {text}: {c:?}", case.name);
-            assert_eq!(c.step, f.step, "{}: {what}: {text}: {c:?}", case.name);
-            if f.step.is_none() {
-                assert_eq!(c.rank, f.rank, "{}: {what}: {text}", case.name);
-            }
-            recheck(c, &arities, &case.matrix, &keys, &steps);
-            Err(c.kind)
-        }
-        _ => panic!("{}: {what}: {text}: interpreter {got:?}, simulator {want:?}", case.name),
-    }
+    compare(&case.spec, placement, request, program, &format!("{}: {what}", case.name))
 }
 
 fn verify_cli(case: &Case, dir: &std::path::Path, text: &str) -> i32 {
