@@ -70,7 +70,10 @@ fn check_json(spec: &Spec, json: &Value, with_coords: bool) {
             let c = c.as_array().unwrap();
             assert_eq!(c.len() as u64, spec.devices());
             for (r, x) in c.iter().enumerate() {
-                assert_eq!(*x, serde_json::json!(convention_coords(&arities, m, r as u64)));
+                assert_eq!(
+                    *x,
+                    serde_json::json!(convention_coords(&arities, m, r as u64))
+                );
             }
         }
     }
@@ -86,7 +89,10 @@ fn placements_of_the_example_specs() {
         // Run from the root with a relative path so the output is machine-independent.
         let run = |extra: &[&str]| {
             let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_collsynth"));
-            cmd.current_dir(common::root()).arg("placements").arg(&file).args(extra);
+            cmd.current_dir(common::root())
+                .arg("placements")
+                .arg(&file)
+                .args(extra);
             cmd.output().unwrap()
         };
         let text = run(&[]);
@@ -113,14 +119,28 @@ fn placements_of_the_embedded_default() {
     let _g = flat_snapshot_names();
     let text = collsynth(&["placements"], None);
     assert_eq!(text.status.code(), Some(0));
-    assert!(stderr(&text).contains("embedded default"), "{}", stderr(&text));
+    assert!(
+        stderr(&text).contains("embedded default"),
+        "{}",
+        stderr(&text)
+    );
     insta::assert_snapshot!("placements_embedded_default", stdout(&text));
     let json = collsynth(&["placements", "--json"], None);
     let v: Value = serde_json::from_str(&stdout(&json)).unwrap();
     check_json(&Spec::embedded_default(), &v, true);
     insta::assert_snapshot!("placements_json_embedded_default", stdout(&json));
     // The same placements as the spec file it is a copy of.
-    let file = collsynth(&["placements", &common::root().join("specs/dgx-a100-x4-dp8-mp4.toml").display().to_string(), "--json"], None);
+    let file = collsynth(
+        &[
+            "placements",
+            &common::root()
+                .join("specs/dgx-a100-x4-dp8-mp4.toml")
+                .display()
+                .to_string(),
+            "--json",
+        ],
+        None,
+    );
     let w: Value = serde_json::from_str(&stdout(&file)).unwrap();
     assert_eq!(v, w);
 }
@@ -128,8 +148,16 @@ fn placements_of_the_embedded_default() {
 #[test]
 fn json_coords_only_up_to_4096_devices_unless_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let at = write(dir.path(), "4096.toml", &spec_toml(&[("node", 2), ("gpu", 2048)], &[("data", 4096)], &[]));
-    let over = write(dir.path(), "4098.toml", &spec_toml(&[("node", 3), ("gpu", 1366)], &[("data", 4098)], &[]));
+    let at = write(
+        dir.path(),
+        "4096.toml",
+        &spec_toml(&[("node", 2), ("gpu", 2048)], &[("data", 4096)], &[]),
+    );
+    let over = write(
+        dir.path(),
+        "4098.toml",
+        &spec_toml(&[("node", 3), ("gpu", 1366)], &[("data", 4098)], &[]),
+    );
     let json = |args: &[&str]| -> Value {
         let o = collsynth(args, None);
         assert_eq!(o.status.code(), Some(0));
@@ -146,14 +174,19 @@ fn json_coords_only_up_to_4096_devices_unless_asked() {
 
 // ------------------------------------------------------------------ verify
 
-const RAB: &str = "reduce(gpu:data) ; all_reduce(node:data) @ roots(gpu:data) ; broadcast(gpu:data)";
+const RAB: &str =
+    "reduce(gpu:data) ; all_reduce(node:data) @ roots(gpu:data) ; broadcast(gpu:data)";
 
 #[test]
 fn verify_text_programs_exit_codes_and_json() {
     let _g = flat_snapshot_names();
     let dir = tempfile::tempdir().unwrap();
     let m = "2,4;2,2";
-    let good = write(dir.path(), "good.txt", &format!("# P2's Reduce-AllReduce-Broadcast\n{RAB}\n"));
+    let good = write(
+        dir.path(),
+        "good.txt",
+        &format!("# P2's Reduce-AllReduce-Broadcast\n{RAB}\n"),
+    );
     let o = collsynth(&["verify", &good, "--matrix", m], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     insta::assert_snapshot!("verify_text_proved", stdout(&o));
@@ -176,7 +209,13 @@ fn verify_text_programs_exit_codes_and_json() {
     assert_eq!(v["verdict"], "refuted");
     let s = Spec::embedded_default();
     let p = Placement::new(&s, vec![vec![2, 4], vec![2, 2]]).unwrap();
-    let c = semantics::run(&s, &p, &[0], &lowered::lower(&p, &parse_program(&s, bad_text).unwrap())).unwrap_err();
+    let c = semantics::run(
+        &s,
+        &p,
+        &[0],
+        &lowered::lower(&p, &parse_program(&s, bad_text).unwrap()),
+    )
+    .unwrap_err();
     let cx = &v["counterexample"];
     for key in ["kind", "step", "rank", "coords", "message"] {
         assert!(cx.get(key).is_some(), "counterexample lacks `{key}`: {cx}");
@@ -188,7 +227,11 @@ fn verify_text_programs_exit_codes_and_json() {
     assert_eq!(cx["message"], c.message);
 
     // stdin, with the placement by index.
-    let index = placement::enumerate(&s).iter().position(|x| *x == p.matrix).unwrap().to_string();
+    let index = placement::enumerate(&s)
+        .iter()
+        .position(|x| *x == p.matrix)
+        .unwrap()
+        .to_string();
     let o = collsynth(&["verify", "-", "--placement", &index], Some(RAB));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let o = collsynth(&["verify", "-", "--placement", &index], Some(bad_text));
@@ -202,7 +245,11 @@ fn verify_lowered_json_programs() {
     let p = Placement::new(&s, vec![vec![2, 4], vec![2, 2]]).unwrap();
     let prog = parse_program(&s, RAB).unwrap();
     let doc = lowered::lower(&p, &prog).to_json(&s, &p, &s.requests[0]);
-    let file = write(dir.path(), "p.json", &serde_json::to_string_pretty(&doc).unwrap());
+    let file = write(
+        dir.path(),
+        "p.json",
+        &serde_json::to_string_pretty(&doc).unwrap(),
+    );
     // The matrix comes from the document.
     let o = collsynth(&["verify", &file, "--json"], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -216,7 +263,11 @@ fn verify_lowered_json_programs() {
         collective: collsynth::program::Collective::Broadcast,
         groups: vec![vec![0, 5]],
     });
-    let file = write(dir.path(), "odd.json", &serde_json::to_string(&odd).unwrap());
+    let file = write(
+        dir.path(),
+        "odd.json",
+        &serde_json::to_string(&odd).unwrap(),
+    );
     let o = collsynth(&["verify", &file], None);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).contains("not dim-structured"), "{}", stdout(&o));
@@ -230,12 +281,19 @@ fn verify_lowered_json_programs() {
     // Without a matrix, the embedded default has several placements: input error.
     let mut bare = doc.clone();
     bare.matrix = None;
-    let file = write(dir.path(), "bare.json", &serde_json::to_string(&bare).unwrap());
+    let file = write(
+        dir.path(),
+        "bare.json",
+        &serde_json::to_string(&bare).unwrap(),
+    );
     let o = collsynth(&["verify", &file], None);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--placement"), "{}", stderr(&o));
     // From stdin too.
-    let o = collsynth(&["verify", "-"], Some(&serde_json::to_string(&doc).unwrap()));
+    let o = collsynth(
+        &["verify", "-"],
+        Some(&serde_json::to_string(&doc).unwrap()),
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
@@ -250,11 +308,18 @@ fn verify_input_errors() {
         assert!(stdout(&o).is_empty());
         stderr(&o).replace(&root, "[TMP]")
     };
-    let f = write(dir.path(), "p.txt", "all_reduce(gpu:data) ;\n  all_reduce(node:data");
+    let f = write(
+        dir.path(),
+        "p.txt",
+        "all_reduce(gpu:data) ;\n  all_reduce(node:data",
+    );
     let e = err(&["verify", &f, "--matrix", "2,4;2,2"], None);
     assert!(e.contains("[TMP]/p.txt:2:23:"), "{e}");
     insta::assert_snapshot!("verify_error_parse", e);
-    let e = err(&["verify", "-", "--matrix", "2,4;2,2"], Some("all_reduce(gpu:data) @ roots(gpu:data)"));
+    let e = err(
+        &["verify", "-", "--matrix", "2,4;2,2"],
+        Some("all_reduce(gpu:data) @ roots(gpu:data)"),
+    );
     assert!(e.contains("<stdin>:1:30:"), "{e}");
     // A dim that is not a dim of the chosen placement.
     let f = write(dir.path(), "q.txt", "all_reduce(node:model)");
@@ -285,7 +350,15 @@ fn verify_input_errors() {
     let f = write(dir.path(), "k.json", "{\"schema_version\": 1, \"steps\": [{\"collective\": \"all_reduce\", \"groups\": [[0, 99]]}]}");
     let e = err(&["verify", &f, "--placement", "0"], None);
     assert!(e.contains("rank 99"), "{e}");
-    let e = err(&["verify", "-", "--matrix", "18446744073709551615,18446744073709551615;1,1"], Some(RAB));
+    let e = err(
+        &[
+            "verify",
+            "-",
+            "--matrix",
+            "18446744073709551615,18446744073709551615;1,1",
+        ],
+        Some(RAB),
+    );
     assert!(e.contains("--matrix"), "{e}");
     let e = err(&["verify", "-", "--placement", "999"], Some(RAB));
     assert!(e.contains("placements"), "{e}");

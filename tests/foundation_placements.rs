@@ -19,7 +19,7 @@ fn brute_force(axes: &[u64], arities: &[u64]) -> Vec<Vec<Vec<u64>>> {
             let mut next = Vec::new();
             for r in &rows {
                 for v in 1..=arity {
-                    if arity % v == 0 {
+                    if arity.is_multiple_of(v) {
                         let mut r2: Vec<u64> = r.clone();
                         r2.push(v);
                         next.push(r2);
@@ -58,7 +58,7 @@ fn count_by_primes(axes: &[u64], arities: &[u64]) -> u64 {
     for &x in axes.iter().chain(arities) {
         let (mut x, mut p) = (x, 2);
         while x > 1 {
-            if x % p == 0 {
+            if x.is_multiple_of(p) {
                 if !primes.contains(&p) {
                     primes.push(p);
                 }
@@ -70,7 +70,7 @@ fn count_by_primes(axes: &[u64], arities: &[u64]) -> u64 {
     }
     let exp = |mut x: u64, p: u64| {
         let mut e = 0;
-        while x % p == 0 {
+        while x.is_multiple_of(p) {
             x /= p;
             e += 1;
         }
@@ -118,8 +118,16 @@ fn tables(rows: &[u32], cols: &[u32]) -> u64 {
 fn generated(levels: &[u64], axes: &[u64]) -> Spec {
     let ln: Vec<String> = (0..levels.len()).map(|i| format!("l{i}")).collect();
     let an: Vec<String> = (0..axes.len()).map(|i| format!("a{i}")).collect();
-    let l: Vec<(&str, u64)> = ln.iter().map(|s| s.as_str()).zip(levels.iter().copied()).collect();
-    let a: Vec<(&str, u64)> = an.iter().map(|s| s.as_str()).zip(axes.iter().copied()).collect();
+    let l: Vec<(&str, u64)> = ln
+        .iter()
+        .map(|s| s.as_str())
+        .zip(levels.iter().copied())
+        .collect();
+    let a: Vec<(&str, u64)> = an
+        .iter()
+        .map(|s| s.as_str())
+        .zip(axes.iter().copied())
+        .collect();
     spec(&spec_toml(&l, &a, &[]))
 }
 
@@ -139,7 +147,11 @@ fn example_specs() -> Vec<Spec> {
             .filter(|p| p.extension().is_some_and(|e| e == "toml"))
             .collect();
         paths.sort();
-        out.extend(paths.iter().map(|p| Spec::load(p).expect("example specs are valid")));
+        out.extend(
+            paths
+                .iter()
+                .map(|p| Spec::load(p).expect("example specs are valid")),
+        );
     }
     out
 }
@@ -154,7 +166,12 @@ fn example_specs_match_brute_force_in_full_order() {
         if s.devices() <= 64 {
             assert_eq!(got, brute_force(&axes, &arities), "{}", s.source);
         }
-        assert_eq!(got.len() as u64, count_by_primes(&axes, &arities), "{}", s.source);
+        assert_eq!(
+            got.len() as u64,
+            count_by_primes(&axes, &arities),
+            "{}",
+            s.source
+        );
         assert_eq!(placement::count(s), got.len() as u64, "{}", s.source);
     }
 }
@@ -176,7 +193,11 @@ fn generated_specs_match_brute_force() {
         let s = generated(levels, axes);
         let want = brute_force(axes, levels);
         assert!(!want.is_empty());
-        assert_eq!(placement::enumerate(&s), want, "levels {levels:?} axes {axes:?}");
+        assert_eq!(
+            placement::enumerate(&s),
+            want,
+            "levels {levels:?} axes {axes:?}"
+        );
     }
     let large: &[(&[u64], &[u64])] = &[
         (&[8, 16, 8], &[32, 4, 8]),
@@ -186,7 +207,11 @@ fn generated_specs_match_brute_force() {
     ];
     for (levels, axes) in large {
         let s = generated(levels, axes);
-        assert_eq!(placement::count(&s), count_by_primes(axes, levels), "{levels:?} {axes:?}");
+        assert_eq!(
+            placement::count(&s),
+            count_by_primes(axes, levels),
+            "{levels:?} {axes:?}"
+        );
     }
 }
 

@@ -110,8 +110,16 @@ fn mutants(p: &Program, placement: &Placement) -> Vec<(String, Program, bool)> {
         }
         for (k, d) in steps[i].dims.iter().enumerate() {
             for axis in 0..placement.matrix.len() {
-                let named = |s: &Step| s.dims.iter().chain(&s.roots).any(|x| x.level == d.level && x.axis == axis);
-                if axis != d.axis && placement.dim_index(d.level, axis).is_some() && !named(&steps[i]) {
+                let named = |s: &Step| {
+                    s.dims
+                        .iter()
+                        .chain(&s.roots)
+                        .any(|x| x.level == d.level && x.axis == axis)
+                };
+                if axis != d.axis
+                    && placement.dim_index(d.level, axis).is_some()
+                    && !named(&steps[i])
+                {
                     let mut dims = steps[i].dims.clone();
                     dims[k].axis = axis;
                     let mut m = p.clone();
@@ -136,7 +144,13 @@ fn mutants(p: &Program, placement: &Placement) -> Vec<(String, Program, bool)> {
 
 fn check(case: &Case, placement: &Placement, program: &Program, what: &str) -> Result<(), Kind> {
     let request = &case.spec.requests[case.request].axes;
-    compare(&case.spec, placement, request, program, &format!("{}: {what}", case.name))
+    compare(
+        &case.spec,
+        placement,
+        request,
+        program,
+        &format!("{}: {what}", case.name),
+    )
 }
 
 fn verify_cli(case: &Case, dir: &std::path::Path, text: &str) -> i32 {
@@ -160,9 +174,20 @@ fn the_four_programs_are_proved_and_their_mutants_refuted() {
         let placement = Placement::new(&case.spec, case.matrix.clone()).unwrap();
         for (t, text) in templates(case.inner, case.outer).iter().enumerate() {
             let program = parse_program(&case.spec, text).unwrap();
-            assert_eq!(check(&case, &placement, &program, "template"), Ok(()), "{}: {text}", case.name);
-            assert_eq!(verify_cli(&case, dir.path(), text), 0, "{}: {text}", case.name);
-            for (k, (what, m, must_refute)) in mutants(&program, &placement).into_iter().enumerate() {
+            assert_eq!(
+                check(&case, &placement, &program, "template"),
+                Ok(()),
+                "{}: {text}",
+                case.name
+            );
+            assert_eq!(
+                verify_cli(&case, dir.path(), text),
+                0,
+                "{}: {text}",
+                case.name
+            );
+            for (k, (what, m, must_refute)) in mutants(&program, &placement).into_iter().enumerate()
+            {
                 let verdict = check(&case, &placement, &m, &what);
                 if must_refute {
                     assert!(verdict.is_err(), "{}: {text}: {what} was proved", case.name);
@@ -176,7 +201,12 @@ fn the_four_programs_are_proved_and_their_mutants_refuted() {
                 }
                 if k < 3 {
                     let code = verify_cli(&case, dir.path(), &m.text(&case.spec));
-                    assert_eq!(code, if verdict.is_ok() { 0 } else { 1 }, "{}: {what}", case.name);
+                    assert_eq!(
+                        code,
+                        if verdict.is_ok() { 0 } else { 1 },
+                        "{}: {what}",
+                        case.name
+                    );
                 }
             }
         }
@@ -201,9 +231,17 @@ fn nested_reduce_scatter_over_three_levels() {
     // (DESIGN.md: regions are contiguous).
     let bad = "reduce_scatter(gpu:data) ; reduce_scatter(node:data) ; all_reduce(rack:data) ; all_gather(gpu:data) ; all_gather(node:data)";
     let program = parse_program(&case.spec, bad).unwrap();
-    assert_eq!(check(&case, &placement, &program, "wrong order"), Err(Kind::IllFormed));
-    let c = semantics::run(&case.spec, &placement, &[0], &lowered::lower(&placement, &program))
-        .unwrap_err();
+    assert_eq!(
+        check(&case, &placement, &program, "wrong order"),
+        Err(Kind::IllFormed)
+    );
+    let c = semantics::run(
+        &case.spec,
+        &placement,
+        &[0],
+        &lowered::lower(&placement, &program),
+    )
+    .unwrap_err();
     assert_eq!(c.step, Some(4));
     assert_eq!(verify_cli(&case, dir.path(), bad), 1);
     for (what, m, _) in mutants(&parse_program(&case.spec, good).unwrap(), &placement) {
@@ -214,9 +252,16 @@ fn nested_reduce_scatter_over_three_levels() {
 #[test]
 fn empty_program_is_correct_only_without_dims() {
     // data = 1: the request has no dims, and the empty program is correct.
-    let s = spec(&spec_toml(&[("node", 2), ("gpu", 4)], &[("data", 1), ("model", 8)], &["data"]));
+    let s = spec(&spec_toml(
+        &[("node", 2), ("gpu", 4)],
+        &[("data", 1), ("model", 8)],
+        &["data"],
+    ));
     let p = Placement::new(&s, vec![vec![1, 1], vec![2, 4]]).unwrap();
-    assert_eq!(semantics::run(&s, &p, &[0], &lowered::lower(&p, &Program::default())), Ok(()));
+    assert_eq!(
+        semantics::run(&s, &p, &[0], &lowered::lower(&p, &Program::default())),
+        Ok(())
+    );
     let s = Spec::embedded_default();
     let p = Placement::new(&s, vec![vec![2, 4], vec![2, 2]]).unwrap();
     let c = semantics::run(&s, &p, &[0], &lowered::lower(&p, &Program::default())).unwrap_err();

@@ -21,32 +21,55 @@ fn specs() -> Vec<Spec> {
             &[("data", 4), ("model", 2), ("pipe", 2)],
             &["data", "pipe"],
         )),
-        spec(&spec_toml(&[("vm", 3), ("gpu", 4)], &[("x_1", 6), ("y", 2)], &["x_1"])),
+        spec(&spec_toml(
+            &[("vm", 3), ("gpu", 4)],
+            &[("x_1", 6), ("y", 2)],
+            &["x_1"],
+        )),
     ]
 }
 
 /// A spec, one of its placements, and a program over that placement's dims, from raw
 /// choices.
 fn arb_case() -> impl Strategy<Value = (usize, usize, Program)> {
-    (0..3usize, any::<usize>(), prop::collection::vec((0..5usize, any::<u32>(), any::<u32>(), any::<bool>()), 0..6))
+    (
+        0..3usize,
+        any::<usize>(),
+        prop::collection::vec((0..5usize, any::<u32>(), any::<u32>(), any::<bool>()), 0..6),
+    )
         .prop_map(|(si, pi, raw)| {
             let s = &specs()[si];
             let all = placement::enumerate(s);
             let pi = pi % all.len();
             let p = Placement::from_valid_matrix(all[pi].clone());
-            let dims: Vec<DimRef> = p.dims.iter().map(|d| DimRef { level: d.level, axis: d.axis }).collect();
+            let dims: Vec<DimRef> = p
+                .dims
+                .iter()
+                .map(|d| DimRef {
+                    level: d.level,
+                    axis: d.axis,
+                })
+                .collect();
             let mut steps = Vec::new();
             for (op, dmask, rmask, with_roots) in raw {
                 if dims.is_empty() {
                     break;
                 }
-                let mut d: Vec<DimRef> = dims.iter().enumerate().filter(|(i, _)| dmask >> i & 1 == 1).map(|(_, x)| *x).collect();
+                let mut d: Vec<DimRef> = dims
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| dmask >> i & 1 == 1)
+                    .map(|(_, x)| *x)
+                    .collect();
                 if d.is_empty() {
                     d.push(dims[dmask as usize % dims.len()]);
                 }
-                let r: Vec<DimRef> = dims.iter().enumerate()
+                let r: Vec<DimRef> = dims
+                    .iter()
+                    .enumerate()
                     .filter(|(i, x)| with_roots && rmask >> i & 1 == 1 && !d.contains(x))
-                    .map(|(_, x)| *x).collect();
+                    .map(|(_, x)| *x)
+                    .collect();
                 steps.push(Step::new(Collective::ALL[op], d).at_roots(r));
             }
             (si, pi, Program { steps })
@@ -59,7 +82,9 @@ fn scrambled(s: &Spec, p: &Program, noise: &[u8]) -> String {
     let mut k = 0;
     let mut pick = |n: usize| {
         k += 1;
-        noise.get(k % noise.len().max(1)).map_or(0, |&x| x as usize % n)
+        noise
+            .get(k % noise.len().max(1))
+            .map_or(0, |&x| x as usize % n)
     };
     let space = |pick: &mut dyn FnMut(usize) -> usize| -> String {
         match pick(5) {
@@ -82,13 +107,27 @@ fn scrambled(s: &Spec, p: &Program, noise: &[u8]) -> String {
             dims.rotate_left(1);
         }
         let list = |ds: &[DimRef], pick: &mut dyn FnMut(usize) -> usize| {
-            ds.iter().map(dim).collect::<Vec<_>>().join(if pick(2) == 0 { "," } else { " ,\n " })
+            ds.iter()
+                .map(dim)
+                .collect::<Vec<_>>()
+                .join(if pick(2) == 0 { "," } else { " ,\n " })
         };
-        out += &format!("{}{}({}{})", st.op, space(&mut pick), list(&dims, &mut pick), space(&mut pick));
+        out += &format!(
+            "{}{}({}{})",
+            st.op,
+            space(&mut pick),
+            list(&dims, &mut pick),
+            space(&mut pick)
+        );
         if !st.roots.is_empty() {
             let mut r = st.roots.clone();
             r.reverse();
-            out += &format!("{}@{}roots({})", space(&mut pick), space(&mut pick), list(&r, &mut pick));
+            out += &format!(
+                "{}@{}roots({})",
+                space(&mut pick),
+                space(&mut pick),
+                list(&r, &mut pick)
+            );
         }
     }
     out + &space(&mut pick)
@@ -134,7 +173,7 @@ proptest! {
         let arities: Vec<u64> = s.system.levels.iter().map(|l| l.arity).collect();
         let dims: Vec<(usize, usize)> = p.dims.iter().map(|d| (d.level, d.axis)).collect();
         // Start from a dim-structured step or from nothing, then perturb.
-        let mut groups = if base % 2 == 0 && !dims.is_empty() {
+        let mut groups = if base.is_multiple_of(2) && !dims.is_empty() {
             let d: Vec<_> = dims.iter().copied().enumerate().filter(|(i, _)| base >> (i + 1) & 1 == 1).map(|x| x.1).collect();
             convention_groups(&arities, &p.matrix, &d, &[])
         } else {
@@ -176,7 +215,10 @@ proptest! {
 fn non_dim_structured_lowered_programs_are_detected() {
     let s = Spec::embedded_default();
     let p = Placement::new(&s, vec![vec![2, 4], vec![2, 2]]).unwrap();
-    let step = |groups: Vec<Vec<u64>>| LoweredStep { collective: Collective::AllReduce, groups };
+    let step = |groups: Vec<Vec<u64>>| LoweredStep {
+        collective: Collective::AllReduce,
+        groups,
+    };
     let l = lowered::Lowered {
         steps: vec![
             step(convention_groups(&[4, 8], &p.matrix, &[(1, 0)], &[])),
@@ -214,7 +256,12 @@ fn grammar_terminals() -> Vec<String> {
     }
     assert_eq!(depth, 0, "unbalanced comments in grammar/program.ebnf");
     let plain: String = plain.split('?').step_by(2).collect::<Vec<_>>().join(" ");
-    plain.split('"').skip(1).step_by(2).map(str::to_string).collect()
+    plain
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -252,19 +299,31 @@ fn grammar_punctuation_is_what_the_parser_accepts() {
     let s = Spec::embedded_default();
     let uses_all = "reduce(gpu:data, gpu:model) # comment\n ; all_reduce(node:data) @ roots(gpu:data, gpu:model)";
     assert!(parse_program(&s, uses_all).is_ok());
-    let mut used: Vec<char> = uses_all.chars().filter(|c| c.is_ascii_punctuation() && *c != '_').collect();
+    let mut used: Vec<char> = uses_all
+        .chars()
+        .filter(|c| c.is_ascii_punctuation() && *c != '_')
+        .collect();
     used.sort();
     used.dedup();
     assert_eq!(punct, used);
     // ... and every other punctuation mark, anywhere between tokens, is rejected.
     let canonical = "reduce(gpu:data) ; all_reduce(node:data) @ roots(gpu:data)";
-    for c in (0u8..128).map(char::from).filter(|c| c.is_ascii_punctuation() && *c != '_') {
+    for c in (0u8..128)
+        .map(char::from)
+        .filter(|c| c.is_ascii_punctuation() && *c != '_')
+    {
         if punct.contains(&c) {
             continue;
         }
-        for (i, _) in canonical.char_indices().filter(|(_, ch)| !ch.is_alphanumeric() && *ch != '_') {
+        for (i, _) in canonical
+            .char_indices()
+            .filter(|(_, ch)| !ch.is_alphanumeric() && *ch != '_')
+        {
             let text = format!("{}{c}{}", &canonical[..i], &canonical[i..]);
-            assert!(parse_program(&s, &text).is_err(), "the parser accepts `{c}` in {text}");
+            assert!(
+                parse_program(&s, &text).is_err(),
+                "the parser accepts `{c}` in {text}"
+            );
         }
     }
 }

@@ -22,7 +22,9 @@ impl Tape<'_> {
     fn pick(&self, k: usize) -> usize {
         let i = self.1.get();
         self.1.set(i + 1);
-        self.0.get(i % self.0.len()).map_or(0, |&x| x as usize % k.max(1))
+        self.0
+            .get(i % self.0.len())
+            .map_or(0, |&x| x as usize % k.max(1))
     }
     fn coin(&self) -> bool {
         self.pick(2) == 1
@@ -45,13 +47,22 @@ fn problem(t: &Tape) -> (Spec, Placement, Vec<usize>) {
     let arities: Vec<u64> = (0..nl).map(|_| [2, 3, 4][t.pick(3)]).collect();
     let mut matrix = vec![vec![1u64; nl]; na];
     for (l, &a) in arities.iter().enumerate() {
-        let primes: &[u64] = if a == 4 { &[2, 2] } else if a == 3 { &[3] } else { &[2] };
+        let primes: &[u64] = if a == 4 {
+            &[2, 2]
+        } else if a == 3 {
+            &[3]
+        } else {
+            &[2]
+        };
         for &p in primes {
             matrix[t.pick(na)][l] *= p;
         }
     }
-    let levels: Vec<(String, u64)> =
-        ["rack", "node", "gpu"][3 - nl..].iter().map(|s| s.to_string()).zip(arities).collect();
+    let levels: Vec<(String, u64)> = ["rack", "node", "gpu"][3 - nl..]
+        .iter()
+        .map(|s| s.to_string())
+        .zip(arities)
+        .collect();
     let axes: Vec<(String, u64)> = ["data", "model", "pipe"][..na]
         .iter()
         .map(|s| s.to_string())
@@ -69,7 +80,13 @@ fn problem(t: &Tape) -> (Spec, Placement, Vec<usize>) {
 }
 
 fn dim_refs(p: &Placement) -> Vec<DimRef> {
-    p.dims.iter().map(|d| DimRef { level: d.level, axis: d.axis }).collect()
+    p.dims
+        .iter()
+        .map(|d| DimRef {
+            level: d.level,
+            axis: d.axis,
+        })
+        .collect()
 }
 
 /// A random step over random dims, with roots among the other dims half the time.
@@ -77,7 +94,11 @@ fn random_step(t: &Tape, dims: &[DimRef]) -> Step {
     let op = Collective::ALL[t.pick(5)];
     let d = t.subset(dims);
     let rest: Vec<DimRef> = dims.iter().copied().filter(|x| !d.contains(x)).collect();
-    let roots = if t.coin() && !rest.is_empty() { t.subset(&rest) } else { vec![] };
+    let roots = if t.coin() && !rest.is_empty() {
+        t.subset(&rest)
+    } else {
+        vec![]
+    };
     Step::new(op, d).at_roots(roots)
 }
 
@@ -85,10 +106,18 @@ fn random_step(t: &Tape, dims: &[DimRef]) -> Step {
 /// requested dims), then up to two random edits.
 fn template(t: &Tape, p: &Placement, request: &[usize]) -> Program {
     let all = dim_refs(p);
-    let req: Vec<DimRef> = all.iter().copied().filter(|d| request.contains(&d.axis)).collect();
+    let req: Vec<DimRef> = all
+        .iter()
+        .copied()
+        .filter(|d| request.contains(&d.axis))
+        .collect();
     let mut prog = Program::default();
     if !req.is_empty() {
-        let cut = if req.len() > 1 { 1 + t.pick(req.len() - 1) } else { 0 };
+        let cut = if req.len() > 1 {
+            1 + t.pick(req.len() - 1)
+        } else {
+            0
+        };
         let (outer, inner) = req.split_at(cut);
         let (o, i) = (outer.to_vec(), inner.to_vec());
         use Collective::*;
@@ -134,17 +163,25 @@ fn template(t: &Tape, p: &Placement, request: &[usize]) -> Program {
                     .collect();
                 if !free.is_empty() {
                     let new = free[t.pick(free.len())];
-                    let dims = st.dims.iter().map(|&x| if x == d { new } else { x }).collect();
+                    let dims = st
+                        .dims
+                        .iter()
+                        .map(|&x| if x == d { new } else { x })
+                        .collect();
                     prog.steps[k] = Step::new(st.op, dims).at_roots(st.roots);
                 }
             }
             6 => {
                 // An all_reduce over a dim the request does not name.
-                let other: Vec<DimRef> =
-                    all.iter().copied().filter(|d| !request.contains(&d.axis)).collect();
+                let other: Vec<DimRef> = all
+                    .iter()
+                    .copied()
+                    .filter(|d| !request.contains(&d.axis))
+                    .collect();
                 if !other.is_empty() {
                     let d = other[t.pick(other.len())];
-                    prog.steps.insert(t.pick(n + 1), Step::new(Collective::AllReduce, vec![d]));
+                    prog.steps
+                        .insert(t.pick(n + 1), Step::new(Collective::AllReduce, vec![d]));
                 }
             }
             _ => {
@@ -160,11 +197,18 @@ fn template(t: &Tape, p: &Placement, request: &[usize]) -> Program {
 fn cap_atoms(p: &Placement, prog: &mut Program) {
     loop {
         let l = collsynth::lowered::lower(p, prog);
-        let steps: Vec<_> = l.steps.into_iter().map(|s| (s.collective, s.groups)).collect();
+        let steps: Vec<_> = l
+            .steps
+            .into_iter()
+            .map(|s| (s.collective, s.groups))
+            .collect();
         if buffer_len(&steps) <= 256 {
             return;
         }
-        let last = prog.steps.iter().rposition(|s| s.op == Collective::ReduceScatter);
+        let last = prog
+            .steps
+            .iter()
+            .rposition(|s| s.op == Collective::ReduceScatter);
         prog.steps[last.expect("only reduce_scatter grows the buffer")].op = Collective::AllReduce;
     }
 }
@@ -176,7 +220,9 @@ fn case(tape: &[u32]) -> (Spec, Placement, Vec<usize>, Program) {
         template(&t, &p, &request)
     } else {
         let dims = dim_refs(&p);
-        Program { steps: (0..t.pick(6)).map(|_| random_step(&t, &dims)).collect() }
+        Program {
+            steps: (0..t.pick(6)).map(|_| random_step(&t, &dims)).collect(),
+        }
     };
     cap_atoms(&p, &mut prog);
     (s, p, request, prog)
@@ -218,7 +264,11 @@ fn generator_covers_every_verdict() {
 /// that receives the chunk where it happens, not always at the group's first member.
 #[test]
 fn twice_in_reduce_scatter_names_the_member_receiving_that_chunk() {
-    let s = spec(&spec_toml(&[("node", 2), ("gpu", 2)], &[("data", 4)], &["data"]));
+    let s = spec(&spec_toml(
+        &[("node", 2), ("gpu", 2)],
+        &[("data", 4)],
+        &["data"],
+    ));
     let p = Placement::new(&s, vec![vec![2, 2]]).unwrap();
     // After step 3, ranks 0 and 1 hold {0,1} everywhere; ranks 2 and 3 hold {2,3} on
     // the first half and {0,1} on the second, so step 4 counts 0 and 1 twice on the
@@ -232,7 +282,10 @@ fn twice_in_reduce_scatter_names_the_member_receiving_that_chunk() {
     let lowered = collsynth::lowered::Lowered {
         steps: steps
             .iter()
-            .map(|(c, g)| collsynth::lowered::LoweredStep { collective: *c, groups: g.clone() })
+            .map(|(c, g)| collsynth::lowered::LoweredStep {
+                collective: *c,
+                groups: g.clone(),
+            })
             .collect(),
     };
     assert_eq!(collsynth::lowered::raise(&p, &lowered), None);

@@ -13,7 +13,8 @@ const LEVELS: &str = r#"levels = [
   { name = "node", arity = 4, bandwidth = "100 GB/s", latency = "5 us" },
   { name = "gpu",  arity = 8, bandwidth = "235 GB/s", latency = "1 us" },
 ]"#;
-const REQUEST: &str = "[[request]]\ncollective = \"all_reduce\"\naxes = [\"data\"]\nbytes = \"1 GB\"\n";
+const REQUEST: &str =
+    "[[request]]\ncollective = \"all_reduce\"\naxes = [\"data\"]\nbytes = \"1 GB\"\n";
 
 /// A valid spec with one replacement applied (the replacement must happen).
 fn valid_with(from: &str, to: &str) -> String {
@@ -79,9 +80,7 @@ fn cases() -> Vec<(&'static str, String)> {
         ("request_unknown_collective", v("\"all_reduce\"", "\"all_to_all\"")),
         (
             "too_many_devices",
-            format!(
-                "axes = [ {{ name = \"data\", size = 2199023255552 }} ]\n[system]\nlevels = [\n  {{ name = \"a\", arity = 2097152, bandwidth = \"1 GB/s\", latency = \"1 us\" }},\n  {{ name = \"b\", arity = 1048576, bandwidth = \"1 GB/s\", latency = \"1 us\" }},\n]\n"
-            ),
+            "axes = [ { name = \"data\", size = 2199023255552 } ]\n[system]\nlevels = [\n  { name = \"a\", arity = 2097152, bandwidth = \"1 GB/s\", latency = \"1 us\" },\n  { name = \"b\", arity = 1048576, bandwidth = \"1 GB/s\", latency = \"1 us\" },\n]\n".to_string(),
         ),
         (
             "axis_sizes_overflow",
@@ -120,7 +119,12 @@ fn every_bad_input_class_has_its_message() {
         // A key that is missing altogether has no place in the file.
         let placeless = ["no_axes", "no_system"].contains(&name);
         assert!(
-            placeless || err.starts_with("error: [TMP]/spec.toml:") && err.split(':').nth(2).is_some_and(|l| l.parse::<u32>().is_ok()),
+            placeless
+                || err.starts_with("error: [TMP]/spec.toml:")
+                    && err
+                        .split(':')
+                        .nth(2)
+                        .is_some_and(|l| l.parse::<u32>().is_ok()),
             "{name}: the message names no file:line:col\n{err}"
         );
         insta::assert_snapshot!(format!("spec_error_{name}"), err);
@@ -134,7 +138,9 @@ fn missing_spec_file() {
     let path = dir.path().join("absent.toml").display().to_string();
     let out = common::collsynth(&["placements", &path], None);
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap().replace(&dir.path().display().to_string(), "[TMP]");
+    let err = String::from_utf8(out.stderr)
+        .unwrap()
+        .replace(&dir.path().display().to_string(), "[TMP]");
     insta::assert_snapshot!("spec_error_missing_spec_file", err);
 }
 

@@ -48,9 +48,7 @@ pub fn spec(text: &str) -> Spec {
 pub fn convention_coords(arities: &[u64], matrix: &[Vec<u64>], rank: u64) -> Vec<u64> {
     let digits = convention_digits(arities, matrix, rank);
     (0..matrix.len())
-        .map(|a| {
-            (0..arities.len()).fold(0, |c, l| c * matrix[a][l] + digits[a][l])
-        })
+        .map(|a| (0..arities.len()).fold(0, |c, l| c * matrix[a][l] + digits[a][l]))
         .collect()
 }
 
@@ -162,7 +160,9 @@ pub fn buffer_len(steps: &[(Collective, Vec<Vec<u64>>)]) -> usize {
     let mut b = 1usize;
     for (op, groups) in steps {
         if *op == Collective::ReduceScatter {
-            let l = groups.iter().fold(1, |acc, g| acc / gcd(acc, g.len()) * g.len());
+            let l = groups
+                .iter()
+                .fold(1, |acc, g| acc / gcd(acc, g.len()) * g.len());
             b *= l;
         }
     }
@@ -236,7 +236,7 @@ impl Sim {
                     let (lo, hi) = region.expect("checked valid");
                     let len = hi - lo;
                     let k = idx.len();
-                    if op == Collective::ReduceScatter && len % k != 0 {
+                    if op == Collective::ReduceScatter && !len.is_multiple_of(k) {
                         return Err(Self::ill(si, g[0]));
                     }
                     let mut vals = vec![0i64; len];
@@ -492,10 +492,18 @@ pub fn recheck(
     use collsynth::semantics::Kind;
     let n: usize = arities.iter().product::<u64>() as usize;
     let b = buffer_len(steps);
-    assert_eq!(c.coords, convention_coords(arities, matrix, c.rank), "{c:?}");
+    assert_eq!(
+        c.coords,
+        convention_coords(arities, matrix, c.rank),
+        "{c:?}"
+    );
     assert!(c.message.contains(&format!("rank {}", c.rank)), "{c:?}");
     let part = c.part.map(|p| {
-        assert_eq!(b as u64 % p.den, 0, "part {p:?} is not whole elements of {b}");
+        assert_eq!(
+            b as u64 % p.den,
+            0,
+            "part {p:?} is not whole elements of {b}"
+        );
         let k = b as u64 / p.den;
         ((p.lo * k) as usize, (p.hi * k) as usize)
     });
@@ -509,7 +517,10 @@ pub fn recheck(
                     assert_eq!(f.step, Some(step), "{c:?} vs {f:?}");
                     break;
                 }
-                assert!(si + 1 < step, "step {step} ran fine in the simulator: {c:?}");
+                assert!(
+                    si + 1 < step,
+                    "step {step} ran fine in the simulator: {c:?}"
+                );
             }
             let members = &steps[step - 1].1;
             assert!(members.iter().flatten().any(|&r| r == c.rank), "{c:?}");
@@ -519,7 +530,10 @@ pub fn recheck(
             let m = multiplicity(n, b, steps, Some(step - 1), c.rank, s)
                 .expect("steps before and at a twice fault are well-formed");
             for (e, me) in m.iter().enumerate().take(hi).skip(lo) {
-                assert!(matches!(me, Some(k) if *k >= 2), "{c:?}: element {e}: {me:?}");
+                assert!(
+                    matches!(me, Some(k) if *k >= 2),
+                    "{c:?}: element {e}: {me:?}"
+                );
             }
         }
         (Kind::Missing | Kind::Extra, None, Some(s)) => {
@@ -544,8 +558,8 @@ pub fn recheck(
         }
         (Kind::Missing, None, None) => {
             let (lo, hi) = part.expect("a missing part is named");
-            let sim = run_numbers(b, &random_buffers(n, b, 5), steps, None)
-                .expect("well-formed program");
+            let sim =
+                run_numbers(b, &random_buffers(n, b, 5), steps, None).expect("well-formed program");
             match sim.dev[c.rank as usize].region {
                 None => {}
                 Some((rlo, rhi)) => assert!(rhi <= lo || hi <= rlo, "{c:?} holds the part"),
