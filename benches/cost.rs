@@ -9,9 +9,9 @@ use collsynth::program::{Collective, DimRef, Step};
 use collsynth::spec::{Axis, Level, Request, RequestKind, Spec, System};
 use criterion::{criterion_group, criterion_main, Criterion};
 
-/// 5 levels 2 × 4 × 8 × 64 × 8 = 32,768 devices; axes data 128, model 8, pipe 8,
-/// expert 4.
-fn big() -> (Spec, Placement) {
+/// A 5-level system with the given arities and a placement of four axes (data,
+/// model, pipe, expert) given as a matrix; the axis sizes are the row products.
+fn system(arities: [u64; 5], matrix: Vec<Vec<u64>>) -> (Spec, Placement) {
     let level = |name: &str, arity: u64, gbs: f64, us: f64| Level {
         name: name.into(),
         arity,
@@ -30,35 +30,31 @@ fn big() -> (Spec, Placement) {
     };
     let spec = Spec {
         source: "<bench>".into(),
-        axes: vec![axis("data", 128), axis("model", 8), axis("pipe", 8), axis("expert", 4)],
+        axes: ["data", "model", "pipe", "expert"]
+            .iter()
+            .zip(&matrix)
+            .map(|(n, row)| axis(n, row.iter().product()))
+            .collect(),
         system: System {
             name: "32k".into(),
             launch_s: 5e-6,
             levels: vec![
-                level("pod", 2, 25.0, 10.0),
-                level("rack", 4, 50.0, 5.0),
-                level("node", 8, 100.0, 5.0),
-                level("board", 64, 200.0, 2.0),
-                level("gpu", 8, 235.0, 1.0),
+                level("pod", arities[0], 25.0, 10.0),
+                level("rack", arities[1], 50.0, 5.0),
+                level("node", arities[2], 100.0, 5.0),
+                level("board", arities[3], 200.0, 2.0),
+                level("gpu", arities[4], 235.0, 1.0),
             ],
         },
         requests: vec![request],
     };
-    // Columns multiply to 2, 4, 8, 64, 8; rows to 128, 8, 8, 4.
-    let matrix = vec![
-        vec![2, 4, 2, 4, 2],
-        vec![1, 1, 2, 2, 2],
-        vec![1, 1, 2, 2, 2],
-        vec![1, 1, 1, 4, 1],
-    ];
     let placement = Placement::new(&spec, matrix).expect("the matrix fits");
     (spec, placement)
 }
 
-fn bench(c: &mut Criterion) {
-    let (spec, placement) = big();
-    assert_eq!(placement.devices(), 32_768);
-    let data: Vec<DimRef> = placement
+/// The all_reduce over every data dim of a placement.
+fn data_step(placement: &Placement) -> Step {
+    let data = placement
         .dims
         .iter()
         .filter(|d| d.axis == 0)
@@ -67,9 +63,53 @@ fn bench(c: &mut Criterion) {
             axis: d.axis,
         })
         .collect();
-    let step = Step::new(Collective::AllReduce, data);
+    Step::new(Collective::AllReduce, data)
+}
+
+fn bench(c: &mut Criterion) {
+    // 2 × 4 × 8 × 64 × 8 = 32,768 devices; data 128, model 8, pipe 8, expert 4.
+    let (spec, placement) = system(
+        [2, 4, 8, 64, 8],
+        vec![
+            vec![2, 4, 2, 4, 2],
+            vec![1, 1, 2, 2, 2],
+            vec![1, 1, 2, 2, 2],
+            vec![1, 1, 1, 4, 1],
+        ],
+    );
+    assert_eq!(placement.devices(), 32_768);
+    let step = data_step(&placement);
     c.bench_function("step_cost 32768 devices, 5 levels", |b| {
-        b.iter(|| step_cost(black_box(&spec), black_box(&placement), black_box(&step), 1e9))
+        b.iter(|| {
+            step_cost(
+                black_box(&spec),
+                black_box(&placement),
+                black_box(&step),
+                1e9,
+            )
+        })
+    });
+    // For comparison, 2 × 2 × 2 × 2 × 2 = 32 devices (5 dims instead of 12): the figure
+    // follows levels and dims, not devices.
+    let (small_spec, small) = system(
+        [2, 2, 2, 2, 2],
+        vec![
+            vec![2, 2, 1, 2, 1],
+            vec![1, 1, 2, 1, 1],
+            vec![1, 1, 1, 1, 2],
+            vec![1, 1, 1, 1, 1],
+        ],
+    );
+    let small_step = data_step(&small);
+    c.bench_function("step_cost 32 devices, 5 levels", |b| {
+        b.iter(|| {
+            step_cost(
+                black_box(&small_spec),
+                black_box(&small),
+                black_box(&small_step),
+                1e9,
+            )
+        })
     });
     c.bench_function("lower_bound 32768 devices, 5 levels", |b| {
         b.iter(|| lower_bound(black_box(&spec), black_box(&placement), &spec.requests[0]))

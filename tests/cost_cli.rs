@@ -39,7 +39,12 @@ const HIER: &str = "reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gathe
 #[test]
 fn text_names_steps_bottlenecks_bound_and_flat() {
     let out = cost(HIER, &["--spec", &spec("dgx-a100-x2-dp16.toml")]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     for needle in [
         "reduce_scatter",
@@ -62,7 +67,13 @@ fn json_has_the_design_keys() {
     assert_eq!(out.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     assert_eq!(v["schema_version"], 1);
-    for key in ["total_s", "algbw_gbs", "busbw_gbs", "lower_bound_s", "flat_s"] {
+    for key in [
+        "total_s",
+        "algbw_gbs",
+        "busbw_gbs",
+        "lower_bound_s",
+        "flat_s",
+    ] {
         assert!(v[key].is_number(), "`{key}` missing in {v}");
     }
     let steps = v["steps"].as_array().expect("steps");
@@ -75,7 +86,10 @@ fn json_has_the_design_keys() {
     let sum: f64 = steps.iter().map(|s| s["time_s"].as_f64().unwrap()).sum();
     assert!((sum - v["total_s"].as_f64().unwrap()).abs() < 1e-12);
     // busbw = algbw · 2·15/16 for a 16-way all_reduce (nccl-tests).
-    let (alg, bus) = (v["algbw_gbs"].as_f64().unwrap(), v["busbw_gbs"].as_f64().unwrap());
+    let (alg, bus) = (
+        v["algbw_gbs"].as_f64().unwrap(),
+        v["busbw_gbs"].as_f64().unwrap(),
+    );
     assert!((bus - alg * 2.0 * 15.0 / 16.0).abs() < 1e-9);
 }
 
@@ -83,17 +97,39 @@ fn json_has_the_design_keys() {
 fn sweep_gives_one_row_per_power_of_four() {
     let out = cost(
         HIER,
-        &["--spec", &spec("dgx-a100-x2-dp16.toml"), "--sweep", "4KB..1MB", "--json"],
+        &[
+            "--spec",
+            &spec("dgx-a100-x2-dp16.toml"),
+            "--sweep",
+            "4KB..1MB",
+            "--json",
+        ],
     );
     assert_eq!(out.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = v["sweep"].as_array().expect("sweep");
     let sizes: Vec<u64> = rows.iter().map(|r| r["bytes"].as_u64().unwrap()).collect();
     assert_eq!(sizes, vec![4_000, 16_000, 64_000, 256_000]);
-    assert!(rows.iter().all(|r| r["flat_s"].is_number() && r["total_s"].is_number()));
-    let text = cost(HIER, &["--spec", &spec("dgx-a100-x2-dp16.toml"), "--sweep", "4KB..1MB"]);
+    assert!(rows
+        .iter()
+        .all(|r| r["flat_s"].is_number() && r["total_s"].is_number()));
+    let text = cost(
+        HIER,
+        &[
+            "--spec",
+            &spec("dgx-a100-x2-dp16.toml"),
+            "--sweep",
+            "4KB..1MB",
+        ],
+    );
     assert_eq!(text.status.code(), Some(0));
-    assert_eq!(String::from_utf8(text.stdout).unwrap().matches(" KB ").count(), 4);
+    assert_eq!(
+        String::from_utf8(text.stdout)
+            .unwrap()
+            .matches(" KB ")
+            .count(),
+        4
+    );
 }
 
 #[test]
@@ -103,7 +139,14 @@ fn bad_sizes_are_input_errors() {
         vec!["--spec", s.as_str(), "--bytes", "0"],
         vec!["--spec", s.as_str(), "--bytes", "lots"],
         vec!["--spec", s.as_str(), "--sweep", "4GB..4KB"],
-        vec!["--spec", s.as_str(), "--bytes", "1GB", "--sweep", "4KB..4GB"],
+        vec![
+            "--spec",
+            s.as_str(),
+            "--bytes",
+            "1GB",
+            "--sweep",
+            "4KB..4GB",
+        ],
     ] {
         let out = cost(HIER, &args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -79,7 +79,8 @@ fn dgx_x2_by_hand(bn: f64, bg: f64) -> (f64, f64) {
     let m = GB;
     // Flat ring over 16: one edge leaves each node (G = 1), 2·15/16 M per edge; the
     // node link is the bottleneck when bn < bg. 30 hops at the node latency (5 us).
-    let flat = (2.0 * 15.0 / 16.0 * m / bn).max(2.0 * 15.0 / 16.0 * m / bg) + 30.0 * 5.0 * US + 5.0 * US;
+    let flat =
+        (2.0 * 15.0 / 16.0 * m / bn).max(2.0 * 15.0 / 16.0 * m / bg) + 30.0 * 5.0 * US + 5.0 * US;
     // reduce_scatter over the 8 GPUs: 7/8 M per GPU link, 7 hops of 1 us.
     let rs = 7.0 / 8.0 * m / bg + 7.0 * US + 5.0 * US;
     // all_reduce over the 2 nodes of the M/8 shard: 2·1/2·M/8 per edge, 8 concurrent
@@ -165,7 +166,12 @@ bytes = "1 GB"
     let inside = Placement::new(&spec, vec![vec![1, 16], vec![2, 1]]).unwrap();
     let spread = Placement::new(&spec, vec![vec![2, 8], vec![1, 2]]).unwrap();
     let t_inside = time(&spec, &inside, "all_reduce(gpu:data)", 1_000_000_000);
-    let t_spread = time(&spec, &spread, FLAT.replace("node", "vm").as_str(), 1_000_000_000);
+    let t_spread = time(
+        &spec,
+        &spread,
+        FLAT.replace("node", "vm").as_str(),
+        1_000_000_000,
+    );
     let t_hier = time(
         &spec,
         &spread,
@@ -186,13 +192,25 @@ bytes = "1 GB"
     assert_close(t_spread, want_spread, "spread, flat");
     assert_close(t_hier, want_hier, "spread, hierarchical");
     // Spreading data over the VMs costs 300.155 / 8.014 = 37.46× ...
-    assert!((t_spread / t_inside - 37.46).abs() < 0.01, "{}", t_spread / t_inside);
+    assert!(
+        (t_spread / t_inside - 37.46).abs() < 0.01,
+        "{}",
+        t_spread / t_inside
+    );
     // ... and the hierarchy wins back 300.155 / 167.486 = 1.792× of it.
-    assert!((t_spread / t_hier - 1.792).abs() < 0.001, "{}", t_spread / t_hier);
+    assert!(
+        (t_spread / t_hier - 1.792).abs() < 0.001,
+        "{}",
+        t_spread / t_hier
+    );
     // The bound on the spread placement: p = 2 VMs, G = 2 model rings per VM:
     // 2·1/2 · 1 GB · 2 / 12.5 GB/s = 160 ms, which the hierarchy's VM step meets.
     let req = &spec.requests[0];
-    assert_close(lower_bound(&spec, &spread, req), 2.0 * GB / vm, "bound, spread");
+    assert_close(
+        lower_bound(&spec, &spread, req),
+        2.0 * GB / vm,
+        "bound, spread",
+    );
     // Inside: p = 16 GPUs at the gpu level, G = 1: 2·15/16 GB / 235 GB/s.
     assert_close(
         lower_bound(&spec, &inside, req),

@@ -120,7 +120,11 @@ fn template_program(c: &Case, choices: &[u32]) -> Program {
             _ => blocks.push(vec![r]),
         }
     }
-    fn build(blocks: &[Vec<DimRef>], roots: &[DimRef], it: &mut dyn Iterator<Item = u32>) -> Vec<Step> {
+    fn build(
+        blocks: &[Vec<DimRef>],
+        roots: &[DimRef],
+        it: &mut dyn Iterator<Item = u32>,
+    ) -> Vec<Step> {
         let Some((b, rest)) = blocks.split_first() else {
             return vec![];
         };
@@ -185,11 +189,31 @@ fn close(a: f64, b: f64) -> bool {
 
 fn assert_agree(closed: &ProgramCost, general: &ProgramCost) -> Result<(), TestCaseError> {
     prop_assert_eq!(closed.steps.len(), general.steps.len());
-    prop_assert!(close(closed.total_s, general.total_s), "total {} vs {}", closed.total_s, general.total_s);
+    prop_assert!(
+        close(closed.total_s, general.total_s),
+        "total {} vs {}",
+        closed.total_s,
+        general.total_s
+    );
     for (i, (a, b)) in closed.steps.iter().zip(&general.steps).enumerate() {
-        prop_assert!(close(a.bandwidth_s, b.bandwidth_s), "step {i} bandwidth {} vs {}", a.bandwidth_s, b.bandwidth_s);
-        prop_assert!(close(a.latency_s, b.latency_s), "step {i} latency {} vs {}", a.latency_s, b.latency_s);
-        prop_assert!(close(a.bytes_in, b.bytes_in), "step {i} bytes_in {} vs {}", a.bytes_in, b.bytes_in);
+        prop_assert!(
+            close(a.bandwidth_s, b.bandwidth_s),
+            "step {i} bandwidth {} vs {}",
+            a.bandwidth_s,
+            b.bandwidth_s
+        );
+        prop_assert!(
+            close(a.latency_s, b.latency_s),
+            "step {i} latency {} vs {}",
+            a.latency_s,
+            b.latency_s
+        );
+        prop_assert!(
+            close(a.bytes_in, b.bytes_in),
+            "step {i} bytes_in {} vs {}",
+            a.bytes_in,
+            b.bytes_in
+        );
         for (l, (x, y)) in a.bytes_per_level.iter().zip(&b.bytes_per_level).enumerate() {
             prop_assert!(close(*x, *y), "step {i} level {l}: {x} vs {y}");
         }

@@ -60,12 +60,9 @@ pub(super) fn cost(a: CostArgs) -> Result<ExitCode, Failure> {
         .map(|&bytes| {
             let program = match &problem.program {
                 Some(p) => cost::program_cost(&problem.spec, &problem.placement, p, bytes),
-                None => cost::lowered_cost(
-                    &problem.spec,
-                    &problem.placement,
-                    &problem.lowered,
-                    bytes,
-                ),
+                None => {
+                    cost::lowered_cost(&problem.spec, &problem.placement, &problem.lowered, bytes)
+                }
             };
             let mut request = problem.request.clone();
             request.bytes = bytes;

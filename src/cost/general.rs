@@ -20,9 +20,9 @@ fn edges(op: Collective, members: &[u64]) -> Vec<(u64, u64)> {
         return Vec::new();
     }
     match op {
-        Collective::AllReduce | Collective::ReduceScatter | Collective::AllGather => (0..k)
-            .map(|i| (members[i], members[(i + 1) % k]))
-            .collect(),
+        Collective::AllReduce | Collective::ReduceScatter | Collective::AllGather => {
+            (0..k).map(|i| (members[i], members[(i + 1) % k])).collect()
+        }
         Collective::Reduce => members.windows(2).map(|w| (w[1], w[0])).collect(),
         Collective::Broadcast => members.windows(2).map(|w| (w[0], w[1])).collect(),
     }

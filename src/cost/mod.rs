@@ -125,10 +125,7 @@ pub(crate) fn bytes_out(op: Collective, k: f64, b: f64) -> f64 {
 }
 
 /// The level whose link decides the bandwidth term, and that term.
-pub(crate) fn bottleneck(
-    loads: &[f64],
-    levels: &[crate::spec::Level],
-) -> (Option<usize>, f64) {
+pub(crate) fn bottleneck(loads: &[f64], levels: &[crate::spec::Level]) -> (Option<usize>, f64) {
     let mut best: (Option<usize>, f64) = (None, 0.0);
     for (l, (&load, level)) in loads.iter().zip(levels).enumerate() {
         let t = load / level.bandwidth_bps;

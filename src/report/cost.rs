@@ -50,7 +50,8 @@ fn opt(x: Option<f64>) -> Value {
 }
 
 fn level_name(spec: &Spec, l: Option<usize>) -> Option<String> {
-    l.and_then(|l| spec.system.levels.get(l)).map(|x| x.name.clone())
+    l.and_then(|l| spec.system.levels.get(l))
+        .map(|x| x.name.clone())
 }
 
 fn flat_text(spec: &Spec, flat: &Program) -> String {
@@ -193,9 +194,14 @@ pub fn cost_text(p: &Problem, flat: &Program, busbw: (Collective, u64), row: &Co
         busbw.1
     ));
     out.push_str(&format!(
-        "lower bound  {}   program / bound = {}\n",
+        "lower bound  {}   program / bound = {}{}\n",
         format_seconds(row.lower_bound_s),
-        ratio(row.ratio_to_bound())
+        ratio(row.ratio_to_bound()),
+        match row.ratio_to_bound() {
+            Some(r) if r < 1.0 =>
+                " (faster than any correct program can be: check it with `collsynth verify`)",
+            _ => "",
+        }
     ));
     out.push_str(&format!(
         "flat         {}   {}; speedup of this program over it = {}\n",
