@@ -25,12 +25,13 @@ fn cost(program: &str, args: &[&str]) -> Output {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("the binary runs");
-    child
+    // A binary that rejects its arguments exits before reading stdin; the broken
+    // pipe that leaves is not the test's concern (the exit code is).
+    let _ = child
         .stdin
         .take()
         .expect("stdin")
-        .write_all(program.as_bytes())
-        .expect("write program");
+        .write_all(program.as_bytes());
     child.wait_with_output().expect("the binary finishes")
 }
 
