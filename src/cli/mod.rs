@@ -80,7 +80,7 @@ pub enum Command {
     /// List every placement (parallelism matrix) of a spec, with its dims.
     ///
     /// Rows of a matrix are the axes in spec order, columns the levels outer to inner;
-    /// entry [a][l] says over how many of level l's children axis a is spread.
+    /// entry (a, l) says over how many of level l's children axis a is spread.
     /// Placements are numbered from 0 in lexicographic order of the matrix read row
     /// by row; that number is what --placement takes everywhere.
     Placements(PlacementsArgs),
