@@ -6,7 +6,7 @@ mod synth_support;
 use std::path::Path;
 
 use collsynth::spec::Spec;
-use collsynth::synth::interim::Interim;
+use collsynth::synth::backend::Standard;
 use collsynth::synth::rules::RuleSet;
 use collsynth::synth::{synthesize, Engine, Options, Selection, Synthesis};
 
@@ -15,7 +15,7 @@ fn load(path: &str) -> Spec {
 }
 
 fn run(spec: &Spec, opts: &Options) -> Synthesis {
-    synthesize(spec, &Interim, &RuleSet::builtin(), opts).unwrap()
+    synthesize(spec, &Standard, &RuleSet::builtin(), opts).unwrap()
 }
 
 fn close(a: f64, b: f64) -> bool {

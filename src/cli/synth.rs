@@ -69,7 +69,7 @@ fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet, Failure> {
 
 /// The backend synthesis uses (the integration point with `cost` and `verify`).
 pub fn default_backend() -> Box<dyn Backend> {
-    Box::new(synth::interim::Interim)
+    Box::new(synth::backend::Standard)
 }
 
 pub(super) fn synth(a: SynthArgs) -> Result<ExitCode, Failure> {

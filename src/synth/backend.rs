@@ -4,10 +4,15 @@
 //! interpreter).
 //!
 //! The engines never see a spec or a placement: the pipeline hands them a
-//! [`super::extract::StepOracle`] built from a [`Backend`].
+//! [`super::extract::StepOracle`] built from a [`Backend`]. [`Standard`] is the one
+//! the CLI uses: the `cost` model, and as checker the reference interpreter until the
+//! SMT verifier is wired in ([`Standard::check`] is the one place to change).
 
+use crate::cost;
+use crate::lowered;
 use crate::placement::Placement;
-use crate::program::{Program, Step};
+use crate::program::{Collective, Program, Step};
+use crate::semantics;
 use crate::spec::{Request, Spec};
 
 /// A checker's answer for one program.
@@ -33,14 +38,54 @@ pub trait Backend {
     /// nccl-tests bus bandwidth of an all_reduce of `bytes` over `n` devices in
     /// `time_s`, GB/s.
     fn busbw_gbs(&self, n: u64, bytes: u64, time_s: f64) -> f64 {
-        if n <= 1 || time_s <= 0.0 {
-            return 0.0;
-        }
-        bytes as f64 / time_s * 2.0 * (n - 1) as f64 / n as f64 / 1e9
+        cost::busbw_gbs(Collective::AllReduce, n, bytes, time_s)
     }
     /// Decides a program for the request on the placement.
     fn check(&self, spec: &Spec, placement: &Placement, request: &Request, program: &Program)
         -> Check;
     /// What decides programs, for reports: `smt` or `interpreter`.
     fn checker_name(&self) -> &'static str;
+}
+
+/// The cost model of [`crate::cost`] and the reference interpreter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Standard;
+
+impl Backend for Standard {
+    fn step_time_s(&self, spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64) -> f64 {
+        cost::step_cost(spec, placement, step, bytes_in).time_s
+    }
+
+    fn lower_bound_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64 {
+        cost::lower_bound(spec, placement, request)
+    }
+
+    fn flat_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64 {
+        let flat = cost::flat_program(placement, request);
+        cost::program_cost(spec, placement, &flat, request.bytes).total_s
+    }
+
+    fn check(
+        &self,
+        spec: &Spec,
+        placement: &Placement,
+        request: &Request,
+        program: &Program,
+    ) -> Check {
+        let low = lowered::lower(placement, program);
+        if semantics::interpreter_cells(placement, &low) > semantics::MAX_INTERPRETER_CELLS {
+            return Check::Unknown(format!(
+                "too large for the reference interpreter ({} devices)",
+                placement.devices()
+            ));
+        }
+        match semantics::run(spec, placement, &request.axes, &low) {
+            Ok(()) => Check::Proved,
+            Err(c) => Check::Refuted(c.message),
+        }
+    }
+
+    fn checker_name(&self) -> &'static str {
+        "interpreter"
+    }
 }

@@ -19,7 +19,6 @@ pub mod backend;
 pub mod egraph;
 pub mod enumerate;
 pub mod extract;
-pub mod interim;
 pub mod rules;
 pub mod shape;
 pub mod state;
