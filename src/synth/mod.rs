@@ -418,10 +418,20 @@ pub fn synthesize(
                 programs,
             });
         }
+        // The score counts only programs that were not refuted.
+        let score_s = results
+            .iter()
+            .map(|r| {
+                let count = spec.requests[r.request].count as f64;
+                r.programs
+                    .first()
+                    .map_or(f64::INFINITY, |b| count * b.cost_s)
+            })
+            .sum();
         out.push(PlacementResult {
             index: pi,
             placement: p.clone(),
-            score_s: scores[&pi],
+            score_s,
             best: Some(pi) == best_index,
             results,
         });
