@@ -49,7 +49,10 @@ fn stdout(o: &Output) -> String {
 fn ranked_programs_of_the_small_example_specs() {
     for spec in SMALL_SPECS {
         let out = stdout(&synth(&[spec, "--placement", "all"]));
-        let name = spec.trim_start_matches("specs/").trim_end_matches(".toml").replace('/', "-");
+        let name = spec
+            .trim_start_matches("specs/")
+            .trim_end_matches(".toml")
+            .replace('/', "-");
         insta::assert_snapshot!(format!("synth-{name}"), out);
     }
 }
@@ -60,34 +63,56 @@ fn every_json_program_passes_the_interpreter() {
     let mut checked = 0;
     for spec_path in SMALL_SPECS {
         let spec = Spec::load(&root.join(spec_path)).unwrap();
-        let doc: Value = serde_json::from_str(&stdout(&synth(&[spec_path, "--placement", "all", "--json"]))).unwrap();
+        let doc: Value = serde_json::from_str(&stdout(&synth(&[
+            spec_path,
+            "--placement",
+            "all",
+            "--json",
+        ])))
+        .unwrap();
         assert_eq!(doc["schema_version"], 1);
-        assert_eq!(doc["requests"].as_array().unwrap().len(), spec.requests.len());
+        assert_eq!(
+            doc["requests"].as_array().unwrap().len(),
+            spec.requests.len()
+        );
         let placements = doc["placements"].as_array().unwrap();
         assert_eq!(
             placements.iter().filter(|p| p["best"] == true).count(),
             1,
             "{spec_path}: exactly one best placement"
         );
-        let scores: Vec<f64> = placements.iter().map(|p| p["score_s"].as_f64().unwrap()).collect();
-        assert!(scores.windows(2).all(|w| w[0] <= w[1]), "{spec_path}: ranked by score");
+        let scores: Vec<f64> = placements
+            .iter()
+            .map(|p| p["score_s"].as_f64().unwrap())
+            .collect();
+        assert!(
+            scores.windows(2).all(|w| w[0] <= w[1]),
+            "{spec_path}: ranked by score"
+        );
         assert_eq!(placements[0]["best"], true);
         for p in placements {
             let matrix: Vec<Vec<u64>> = serde_json::from_value(p["matrix"].clone()).unwrap();
             let placement = Placement::new(&spec, matrix).unwrap();
-            assert_eq!(p["coords"].as_array().unwrap().len() as u64, placement.devices());
+            assert_eq!(
+                p["coords"].as_array().unwrap().len() as u64,
+                placement.devices()
+            );
             let mut score = 0.0;
             for r in p["results"].as_array().unwrap() {
                 let request = &spec.requests[r["request"].as_u64().unwrap() as usize];
                 let programs = r["programs"].as_array().unwrap();
                 assert!(!programs.is_empty());
-                let costs: Vec<f64> = programs.iter().map(|x| x["cost_s"].as_f64().unwrap()).collect();
+                let costs: Vec<f64> = programs
+                    .iter()
+                    .map(|x| x["cost_s"].as_f64().unwrap())
+                    .collect();
                 assert!(costs.windows(2).all(|w| w[0] <= w[1]), "best first");
                 assert!(costs[0] >= r["lower_bound_s"].as_f64().unwrap() * (1.0 - 1e-12));
                 score += request.count as f64 * costs[0];
                 for prog in programs {
                     assert_eq!(prog["verified"], true);
-                    let steps: Vec<LoweredStep> = serde_json::from_value(prog["steps"].clone()).unwrap();
+                    let steps: Vec<LoweredStep> =
+                        serde_json::from_value(prog["steps"].clone()).unwrap();
                     let low = Lowered { steps };
                     low.check(placement.devices(), "json").unwrap();
                     semantics::run(&spec, &placement, &request.axes, &low)
@@ -96,7 +121,10 @@ fn every_json_program_passes_the_interpreter() {
                 }
             }
             let s = p["score_s"].as_f64().unwrap();
-            assert!((s - score).abs() <= 1e-12 * s, "{spec_path}: score_s is Σ count × best");
+            assert!(
+                (s - score).abs() <= 1e-12 * s,
+                "{spec_path}: score_s is Σ count × best"
+            );
         }
     }
     assert!(checked > 100, "{checked}");
@@ -104,12 +132,31 @@ fn every_json_program_passes_the_interpreter() {
 
 #[test]
 fn best_is_the_first_of_all() {
-    let all: Value = serde_json::from_str(&stdout(&synth(&["specs/dgx-h100-x4-training-step.toml", "--placement", "all", "--json"]))).unwrap();
-    let best: Value = serde_json::from_str(&stdout(&synth(&["specs/dgx-h100-x4-training-step.toml", "--json"]))).unwrap();
+    let all: Value = serde_json::from_str(&stdout(&synth(&[
+        "specs/dgx-h100-x4-training-step.toml",
+        "--placement",
+        "all",
+        "--json",
+    ])))
+    .unwrap();
+    let best: Value = serde_json::from_str(&stdout(&synth(&[
+        "specs/dgx-h100-x4-training-step.toml",
+        "--json",
+    ])))
+    .unwrap();
     assert_eq!(best["placements"].as_array().unwrap().len(), 1);
     assert_eq!(best["placements"][0], all["placements"][0]);
-    let one: Value = serde_json::from_str(&stdout(&synth(&["specs/dgx-h100-x4-training-step.toml", "--json", "--matrix", "1,8;4,1"]))).unwrap();
-    assert_eq!(one["placements"][0]["matrix"], serde_json::json!([[1, 8], [4, 1]]));
+    let one: Value = serde_json::from_str(&stdout(&synth(&[
+        "specs/dgx-h100-x4-training-step.toml",
+        "--json",
+        "--matrix",
+        "1,8;4,1",
+    ])))
+    .unwrap();
+    assert_eq!(
+        one["placements"][0]["matrix"],
+        serde_json::json!([[1, 8], [4, 1]])
+    );
 }
 
 #[test]
@@ -123,7 +170,12 @@ fn bad_arguments_exit_2() {
         vec!["specs/default.toml", "--rules", "no/such/file"],
     ] {
         let o = synth(&args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert!(o.stdout.is_empty());
     }
 }
@@ -132,11 +184,18 @@ fn bad_arguments_exit_2() {
 fn a_malformed_rules_file_names_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rules");
-    std::fs::write(&path, "# ok\nx: (all_reduce ?g ?s ?r) ==> (all_reduce ?g ?s ?r) if nope ?g\n").unwrap();
+    std::fs::write(
+        &path,
+        "# ok\nx: (all_reduce ?g ?s ?r) ==> (all_reduce ?g ?s ?r) if nope ?g\n",
+    )
+    .unwrap();
     let o = synth(&["specs/default.toml", "--rules", path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(":2:") && err.contains("unknown relation `nope`"), "{err}");
+    assert!(
+        err.contains(":2:") && err.contains("unknown relation `nope`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -151,10 +210,24 @@ fn an_unsound_rule_is_an_internal_inconsistency() {
          all-gather-split: (all_gather ?g ?s ?r) ==> (seq (all_gather ?b ?s ?r) (all_gather ?a ?sb ?r)) if split-ordered ?g ?a ?b, diff ?s ?b ?sb\n",
     )
     .unwrap();
-    let o = synth(&["specs/gcp-a2-megagpu-16g-x2-dp32.toml", "--rules", path.to_str().unwrap(), "--top", "10"]);
-    assert_eq!(o.status.code(), Some(4), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = synth(&[
+        "specs/gcp-a2-megagpu-16g-x2-dp32.toml",
+        "--rules",
+        path.to_str().unwrap(),
+        "--top",
+        "10",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("internal inconsistency") && err.contains("refuted"), "{err}");
+    assert!(
+        err.contains("internal inconsistency") && err.contains("refuted"),
+        "{err}"
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     // The sound order is printed and proved; the refuted ones are named on stderr only.
     assert!(out.contains("proved    reduce_scatter(vm:data) ; reduce_scatter(gpu:data) ; all_gather(gpu:data) ; all_gather(vm:data)"));
@@ -165,14 +238,39 @@ fn an_unsound_rule_is_an_internal_inconsistency() {
 
 #[test]
 fn engines_print_the_same_best_programs() {
-    for spec in ["specs/dgx-a100-x2-dp8-mp2.toml", "specs/e2e/three-level-dp4-mp2x2.toml"] {
+    for spec in [
+        "specs/dgx-a100-x2-dp8-mp2.toml",
+        "specs/e2e/three-level-dp4-mp2x2.toml",
+    ] {
         let best = |engine: &str| -> Vec<(String, String)> {
-            let doc: Value = serde_json::from_str(&stdout(&synth(&[spec, "--placement", "all", "--json", "--top", "1", "--engine", engine]))).unwrap();
+            let doc: Value = serde_json::from_str(&stdout(&synth(&[
+                spec,
+                "--placement",
+                "all",
+                "--json",
+                "--top",
+                "1",
+                "--engine",
+                engine,
+            ])))
+            .unwrap();
             doc["placements"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .flat_map(|p| p["results"].as_array().unwrap().iter().map(|r| (r["programs"][0]["text"].to_string(), r["programs"][0]["cost_s"].to_string())).collect::<Vec<_>>())
+                .flat_map(|p| {
+                    p["results"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| {
+                            (
+                                r["programs"][0]["text"].to_string(),
+                                r["programs"][0]["cost_s"].to_string(),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
                 .collect()
         };
         assert_eq!(best("egraph"), best("enumerate"), "{spec}");

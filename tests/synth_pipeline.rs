@@ -50,7 +50,11 @@ fn gcp_megagpu_hierarchical_program_ranks_first() {
     // roots carries M over the VM link.
     let chain = m / nv + 15.0 * lg + launch;
     let rab = chain + (m / vm + 2.0 * lv + launch) + chain;
-    assert!(close(r.programs[0].cost_s, hier), "{} vs {hier}", r.programs[0].cost_s);
+    assert!(
+        close(r.programs[0].cost_s, hier),
+        "{} vs {hier}",
+        r.programs[0].cost_s
+    );
     assert!(close(r.flat_s, flat));
     let rab_got = r
         .programs
@@ -82,7 +86,10 @@ fn a_reduction_inside_one_node_is_one_all_reduce() {
         },
     );
     let r = &s.placements[0].results[0];
-    assert_eq!(s.placements[0].placement.matrix, vec![vec![1, 8], vec![4, 1]]);
+    assert_eq!(
+        s.placements[0].placement.matrix,
+        vec![vec![1, 8], vec![4, 1]]
+    );
     let texts: Vec<String> = r.programs.iter().map(|p| p.program.text(&spec)).collect();
     assert_eq!(texts[0], "all_reduce(gpu:data)");
     assert_eq!(texts[1], "reduce_scatter(gpu:data) ; all_gather(gpu:data)");
@@ -109,15 +116,34 @@ fn results_are_identical_run_to_run() {
 #[test]
 fn pruning_keeps_the_best_placement() {
     // Best with pruning = best of all placements ranked without pruning.
-    for path in ["specs/dgx-h100-x4-training-step.toml", "specs/e2e/three-level-dp4-mp2x2.toml"] {
+    for path in [
+        "specs/dgx-h100-x4-training-step.toml",
+        "specs/e2e/three-level-dp4-mp2x2.toml",
+    ] {
         let spec = load(path);
-        let all = run(&spec, &Options { selection: Selection::All, check: false, ..Options::default() });
-        let best = run(&spec, &Options { check: false, ..Options::default() });
+        let all = run(
+            &spec,
+            &Options {
+                selection: Selection::All,
+                check: false,
+                ..Options::default()
+            },
+        );
+        let best = run(
+            &spec,
+            &Options {
+                check: false,
+                ..Options::default()
+            },
+        );
         assert_eq!(best.placements.len(), 1);
         assert_eq!(Some(best.placements[0].index), all.best_index, "{path}");
         assert_eq!(all.placements[0].index, best.placements[0].index);
         assert!(best.placements[0].best);
-        assert_eq!(best.stats.synthesized + best.stats.pruned, best.stats.placements);
+        assert_eq!(
+            best.stats.synthesized + best.stats.pruned,
+            best.stats.placements
+        );
         assert_eq!(all.stats.pruned, 0);
     }
 }
@@ -155,9 +181,17 @@ fn both_engines_agree_on_the_best_cost_for_every_example_spec() {
             assert_eq!(a.index, b.index, "{path}: ranking differs");
             for (ra, rb) in a.results.iter().zip(&b.results) {
                 let (ca, cb) = (ra.programs[0].cost_s, rb.programs[0].cost_s);
-                assert_eq!(ca, cb, "{path}, placement {}: egraph {ca} vs enumerate {cb}", a.index);
+                assert_eq!(
+                    ca, cb,
+                    "{path}, placement {}: egraph {ca} vs enumerate {cb}",
+                    a.index
+                );
             }
         }
-        assert!(n.stats.enumerations.iter().all(|r| r.stop_reason == "complete"));
+        assert!(n
+            .stats
+            .enumerations
+            .iter()
+            .all(|r| r.stop_reason == "complete"));
     }
 }

@@ -13,7 +13,7 @@ use collsynth::synth::egraph::{add_step, Prog, ProgGraph, Sets};
 use collsynth::synth::enumerate::{self, EnumLimits};
 use collsynth::synth::extract::{Candidate, StepOracle};
 use collsynth::synth::rules::{instances, read_rules, write_rules, RuleSet, DEFAULT_RULES};
-use collsynth::synth::shape::{AbsStep, DimSet, Shape};
+use collsynth::synth::shape::{AbsStep, Shape};
 use collsynth::synth::state;
 use egg::Id;
 use synth_support::{interpret, spec};
@@ -22,8 +22,14 @@ use synth_support::{interpret, spec};
 fn rules_file_round_trips() {
     let set = read_rules(&Source::new("grammar/rules", DEFAULT_RULES)).unwrap();
     let text = write_rules(&set);
-    assert_eq!(text, DEFAULT_RULES, "grammar/rules is not in canonical form");
-    assert_eq!(read_rules(&Source::new("grammar/rules", text)).unwrap(), set);
+    assert_eq!(
+        text, DEFAULT_RULES,
+        "grammar/rules is not in canonical form"
+    );
+    assert_eq!(
+        read_rules(&Source::new("grammar/rules", text)).unwrap(),
+        set
+    );
     assert!(set.rules().count() >= 12);
 }
 
@@ -41,15 +47,51 @@ fn bad_rule_files_name_the_line() {
     let ok = "a-rule: (all_reduce ?g ?s ?r) ==> (seq (reduce ?g ?s ?r) (broadcast ?g ?s ?r))";
     assert!(read_rules(&Source::new("r", ok)).is_ok());
     let cases = [
-        ("# c\n\nx: (all_reduce ?g ?s ?r) ==> (all_reduce ?g ?s ?r) if spilt ?g ?a ?b", 3, "unknown relation `spilt`"),
-        ("x (all_reduce ?g ?s ?r) ==> (all_reduce ?g ?s ?r)", 1, "name:"),
-        ("Bad_Name: (all_reduce ?g ?s ?r) ==> (all_reduce ?g ?s ?r)", 1, "kebab-case"),
-        ("x: (all_reduce ?g ?s ?r) (all_reduce ?g ?s ?r)", 1, "no `==>`"),
-        ("x: (all_reduce ?g ?s ?r) ==> (all_reduce ?a ?s ?r)", 1, "uses ?a"),
-        ("x: (all_reduce ?g ?s ?r) ==> (all_reduce ?a ?s ?r) if union ?q ?g ?a", 1, "reads ?q"),
-        ("x: (all_reduce ?g ?s ?r) ==> (all_reduce ?a ?s ?r) if split ?g ?a", 1, "takes 3 arguments"),
-        ("x: (all_reduce ?g ?s ?r ==> (all_reduce ?g ?s ?r)", 1, "not a pattern"),
-        ("x: (allreduce ?g ?s ?r) ==> (all_reduce ?g ?s ?r)", 1, "not a pattern"),
+        (
+            "# c\n\nx: (all_reduce ?g ?s ?r) ==> (all_reduce ?g ?s ?r) if spilt ?g ?a ?b",
+            3,
+            "unknown relation `spilt`",
+        ),
+        (
+            "x (all_reduce ?g ?s ?r) ==> (all_reduce ?g ?s ?r)",
+            1,
+            "name:",
+        ),
+        (
+            "Bad_Name: (all_reduce ?g ?s ?r) ==> (all_reduce ?g ?s ?r)",
+            1,
+            "kebab-case",
+        ),
+        (
+            "x: (all_reduce ?g ?s ?r) (all_reduce ?g ?s ?r)",
+            1,
+            "no `==>`",
+        ),
+        (
+            "x: (all_reduce ?g ?s ?r) ==> (all_reduce ?a ?s ?r)",
+            1,
+            "uses ?a",
+        ),
+        (
+            "x: (all_reduce ?g ?s ?r) ==> (all_reduce ?a ?s ?r) if union ?q ?g ?a",
+            1,
+            "reads ?q",
+        ),
+        (
+            "x: (all_reduce ?g ?s ?r) ==> (all_reduce ?a ?s ?r) if split ?g ?a",
+            1,
+            "takes 3 arguments",
+        ),
+        (
+            "x: (all_reduce ?g ?s ?r ==> (all_reduce ?g ?s ?r)",
+            1,
+            "not a pattern",
+        ),
+        (
+            "x: (allreduce ?g ?s ?r) ==> (all_reduce ?g ?s ?r)",
+            1,
+            "not a pattern",
+        ),
         ("x: ?a ==> (all_reduce ?a ?a ?a)", 1, "bare variable"),
         (&format!("{ok}\n{ok}"), 2, "defined twice"),
     ];
@@ -112,7 +154,10 @@ fn check_rules_on(
     let (programs, report) = enumerate::k_best(
         shape.len(),
         1_000_000,
-        EnumLimits { max_steps, node_budget: u64::MAX },
+        EnumLimits {
+            max_steps,
+            node_budget: u64::MAX,
+        },
         &Unit(&shape, spec),
     );
     assert_eq!(report.stop_reason, "complete");
@@ -130,8 +175,12 @@ fn check_rules_on(
                     for inst in instances(rule, &mut eg, id) {
                         let mut mid = Vec::new();
                         flatten(&eg, inst, &mut mid);
-                        let rewritten: Vec<AbsStep> =
-                            steps[..i].iter().chain(&mid).chain(&steps[j..]).copied().collect();
+                        let rewritten: Vec<AbsStep> = steps[..i]
+                            .iter()
+                            .chain(&mid)
+                            .chain(&steps[j..])
+                            .copied()
+                            .collect();
                         if let Err(e) = interpret(spec, &p, &rewritten) {
                             return Err(format!("rule {} is unsound: rewriting steps {i}..{j} of a correct program gives {e}", rule.name));
                         }
@@ -152,11 +201,19 @@ fn check_rules_on(
 #[test]
 fn every_rule_is_sound_on_concrete_placements() {
     // k = 2: data over x (3) and y (2), with y:model (2) between nothing reduced.
-    let s2 = spec(&[("x", 3), ("y", 4)], &[("data", 6), ("model", 2)], &["data"]);
+    let s2 = spec(
+        &[("x", 3), ("y", 4)],
+        &[("data", 6), ("model", 2)],
+        &["data"],
+    );
     let rules = RuleSet::builtin();
     let mut total = check_rules_on(&rules, &s2, vec![vec![3, 2], vec![1, 2]], 4).unwrap();
     // k = 3: data over a (2), b (3), c (2), with b:model (2) in between.
-    let s3 = spec(&[("a", 2), ("b", 6), ("c", 2)], &[("data", 12), ("model", 2)], &["data"]);
+    let s3 = spec(
+        &[("a", 2), ("b", 6), ("c", 2)],
+        &[("data", 12), ("model", 2)],
+        &["data"],
+    );
     for (r, n) in check_rules_on(&rules, &s3, vec![vec![2, 3, 2], vec![1, 2, 1]], 3).unwrap() {
         *total.get_mut(&r).unwrap() += n;
     }
@@ -171,7 +228,11 @@ fn an_unsound_rule_is_caught() {
     // reduce_scatter split in the wrong order: chunk positions change.
     let bad = "rs-split-any: (reduce_scatter ?g ?s ?r) ==> (seq (reduce_scatter ?a ?s ?r) (reduce_scatter ?b ?sa ?r)) if split ?g ?a ?b, union ?s ?a ?sa";
     let rules = read_rules(&Source::new("bad", bad)).unwrap();
-    let s2 = spec(&[("x", 3), ("y", 4)], &[("data", 6), ("model", 2)], &["data"]);
+    let s2 = spec(
+        &[("x", 3), ("y", 4)],
+        &[("data", 6), ("model", 2)],
+        &["data"],
+    );
     let e = check_rules_on(&rules, &s2, vec![vec![3, 2], vec![1, 2]], 4).unwrap_err();
     assert!(e.contains("rs-split-any is unsound"), "{e}");
 }
@@ -180,7 +241,11 @@ fn an_unsound_rule_is_caught() {
 fn abstract_state_agrees_with_the_interpreter() {
     // Every program of up to 3 steps over 2 dims of sizes 3 and 2 (plus a dim not
     // reduced): whenever the abstract state decides, the interpreter agrees.
-    let s = spec(&[("x", 3), ("y", 4)], &[("data", 6), ("model", 2)], &["data"]);
+    let s = spec(
+        &[("x", 3), ("y", 4)],
+        &[("data", 6), ("model", 2)],
+        &["data"],
+    );
     let p = Placement::new(&s, vec![vec![3, 2], vec![1, 2]]).unwrap();
     let alphabet = enumerate::alphabet(2);
     let (mut decided, mut correct, mut ill) = (0, 0, 0);
@@ -197,7 +262,9 @@ fn abstract_state_agrees_with_the_interpreter() {
             let mut st = state::State::initial(2);
             let mut verdict = None;
             for (i, a) in prog.iter().enumerate() {
-                let Some(shard) = st.shard(a.roots) else { break };
+                let Some(shard) = st.shard(a.roots) else {
+                    break;
+                };
                 match st.apply(&AbsStep { shard, ..*a }) {
                     state::Outcome::Next(n) => st = n,
                     state::Outcome::IllFormed(_) => {
@@ -219,7 +286,10 @@ fn abstract_state_agrees_with_the_interpreter() {
         }
     }
     // all_reduce(x, y); rs+ag of each; hierarchical forms ...: many correct programs.
-    assert!(correct >= 20 && ill > 1000 && decided > 9000, "{correct} {ill} {decided}");
+    assert!(
+        correct >= 20 && ill > 1000 && decided > 9000,
+        "{correct} {ill} {decided}"
+    );
 }
 
 #[test]
@@ -227,13 +297,21 @@ fn every_extracted_program_is_correct() {
     use collsynth::synth::egraph::{saturate, Budgets};
     use collsynth::synth::extract::k_best;
     let rules = RuleSet::builtin();
-    let s3 = spec(&[("a", 2), ("b", 6), ("c", 2)], &[("data", 12), ("model", 2)], &["data"]);
+    let s3 = spec(
+        &[("a", 2), ("b", 6), ("c", 2)],
+        &[("data", 12), ("model", 2)],
+        &["data"],
+    );
     let p = Placement::new(&s3, vec![vec![2, 3, 2], vec![1, 2, 1]]).unwrap();
     let shape = Shape::of(&p, &s3.requests[0].axes);
     let sat = saturate(&rules, 3, Budgets::default());
     assert!(sat.report.saturated());
     let all = k_best(&sat, 400, &Unit(&shape, &s3));
-    assert_eq!(all.len(), 400, "the e-graph holds at least 400 distinct programs over 3 dims");
+    assert_eq!(
+        all.len(),
+        400,
+        "the e-graph holds at least 400 distinct programs over 3 dims"
+    );
     for c in &all {
         interpret(&s3, &p, &c.steps).unwrap();
     }

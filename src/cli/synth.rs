@@ -110,11 +110,12 @@ pub(super) fn synth(a: SynthArgs) -> Result<ExitCode, Failure> {
     };
     opts.limits.max_steps = a.max_steps;
     let backend = default_backend();
-    let result = synth::synthesize(&spec, backend.as_ref(), &rules, &opts).map_err(|e| match e {
-        SynthError::TooManyDims(_) | SynthError::NoRequests(_) | SynthError::NoSuchPlacement { .. } => {
-            usage(e.to_string())
-        }
-    })?;
+    let result =
+        synth::synthesize(&spec, backend.as_ref(), &rules, &opts).map_err(|e| match e {
+            SynthError::TooManyDims(_)
+            | SynthError::NoRequests(_)
+            | SynthError::NoSuchPlacement { .. } => usage(e.to_string()),
+        })?;
     tracing::info!(
         engine_ms = result.stats.engine_time.as_secs_f64() * 1e3,
         check_ms = result.stats.check_time.as_secs_f64() * 1e3,

@@ -48,7 +48,11 @@ fn engine_lines(s: &Synthesis) -> Vec<String> {
     for (dims, (runs, visited, cut)) in by_dims {
         out.push(format!(
             "enumeration over {dims} dims: {runs} runs, {visited} prefixes visited{}",
-            if cut { ", cut short by the node budget" } else { ", complete" }
+            if cut {
+                ", cut short by the node budget"
+            } else {
+                ", complete"
+            }
         ));
     }
     out

@@ -41,8 +41,13 @@ pub trait Backend {
         cost::busbw_gbs(Collective::AllReduce, n, bytes, time_s)
     }
     /// Decides a program for the request on the placement.
-    fn check(&self, spec: &Spec, placement: &Placement, request: &Request, program: &Program)
-        -> Check;
+    fn check(
+        &self,
+        spec: &Spec,
+        placement: &Placement,
+        request: &Request,
+        program: &Program,
+    ) -> Check;
     /// What decides programs, for reports: `smt` or `interpreter`.
     fn checker_name(&self) -> &'static str;
 }

@@ -95,7 +95,10 @@ impl Search<'_> {
             shard,
             ..self.alphabet[i as usize]
         };
-        *self.costs.entry((i, shard)).or_insert_with(|| oracle.cost_fs(&s))
+        *self
+            .costs
+            .entry((i, shard))
+            .or_insert_with(|| oracle.cost_fs(&s))
     }
 
     fn record(&mut self, cost: u64, idx: &[u32], steps: &[AbsStep]) {
@@ -112,7 +115,13 @@ impl Search<'_> {
     }
 
     /// Depth-first search from `states.last()`.
-    fn dfs(&mut self, states: &mut Vec<State>, idx: &mut Vec<u32>, steps: &mut Vec<AbsStep>, cost: u64) {
+    fn dfs(
+        &mut self,
+        states: &mut Vec<State>,
+        idx: &mut Vec<u32>,
+        steps: &mut Vec<AbsStep>,
+        cost: u64,
+    ) {
         let st = states.last().expect("a state").clone();
         if st.is_final() {
             self.record(cost, idx, steps);
@@ -171,7 +180,10 @@ impl Search<'_> {
         let Some(shard_i) = before.shard(a.roots) else {
             return false;
         };
-        let first = AbsStep { shard: shard_i, ..a };
+        let first = AbsStep {
+            shard: shard_i,
+            ..a
+        };
         let Outcome::Next(mid) = before.apply(&first) else {
             return false;
         };
@@ -185,7 +197,12 @@ impl Search<'_> {
         let Outcome::Next(end) = mid.apply(&second) else {
             return false;
         };
-        end == *next && shard_p == prev.shard && shard_i == states[states.len() - 1].shard(a.roots).unwrap_or(DimSet(u32::MAX))
+        end == *next
+            && shard_p == prev.shard
+            && shard_i
+                == states[states.len() - 1]
+                    .shard(a.roots)
+                    .unwrap_or(DimSet(u32::MAX))
     }
 }
 

@@ -125,8 +125,8 @@ pub fn k_best(sat: &Saturated, k: usize, oracle: &dyn StepOracle) -> Vec<Candida
     while let Some((id, done)) = stack.pop() {
         let id = eg.find(id);
         if done {
-            if !index.contains_key(&id) {
-                index.insert(id, order.len());
+            if let std::collections::hash_map::Entry::Vacant(e) = index.entry(id) {
+                e.insert(order.len());
                 order.push(id);
             }
             continue;
@@ -211,11 +211,17 @@ pub fn k_best(sat: &Saturated, k: usize, oracle: &dyn StepOracle) -> Vec<Candida
             }
         }
         if !changed {
-            tracing::debug!(passes = pass + 1, classes = order.len(), "k-best extraction converged");
+            tracing::debug!(
+                passes = pass + 1,
+                classes = order.len(),
+                "k-best extraction converged"
+            );
             break;
         }
         if pass + 1 == MAX_PASSES {
-            tracing::warn!("k-best extraction stopped after {MAX_PASSES} passes without converging");
+            tracing::warn!(
+                "k-best extraction stopped after {MAX_PASSES} passes without converging"
+            );
         }
     }
     lists[0..]

@@ -113,7 +113,9 @@ pub enum SynthError {
         count: usize,
     },
     /// A request has more reduction dims than synthesis handles.
-    #[error("a request has {0} reduction dims on some placement; synthesis handles at most {MAX_DIMS}")]
+    #[error(
+        "a request has {0} reduction dims on some placement; synthesis handles at most {MAX_DIMS}"
+    )]
     TooManyDims(usize),
 }
 
@@ -338,9 +340,8 @@ pub fn synthesize(
         }
     }
     if let Selection::One(i) = opts.selection {
-        if !scores.contains_key(&i) {
-            let s = engine.score(i, &placements, &keys, &pkeys[i], &mut solved)?;
-            scores.insert(i, s);
+        if let std::collections::btree_map::Entry::Vacant(e) = scores.entry(i) {
+            e.insert(engine.score(i, &placements, &keys, &pkeys[i], &mut solved)?);
         }
     }
     stats.synthesized = scores.len();

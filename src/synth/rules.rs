@@ -155,7 +155,7 @@ pub enum Line {
     /// A comment, with its `#`.
     Comment(String),
     /// A rule.
-    Rule(Rule),
+    Rule(Box<Rule>),
 }
 
 /// A rules file: its lines, so that writing it back gives the same text.
@@ -217,7 +217,8 @@ pub fn read_rules(source: &Source) -> Result<RuleSet, InputError> {
     let mut names: Vec<(String, usize)> = Vec::new();
     for (i, text) in source.text.lines().enumerate() {
         let n = i + 1;
-        let err = |msg: String| InputError {
+        let err = |msg: String| {
+            InputError {
             file: source.name.clone(),
             line: Some((n, 1)),
             message: msg,
@@ -225,6 +226,7 @@ pub fn read_rules(source: &Source) -> Result<RuleSet, InputError> {
                 "a rule is `name: lhs ==> rhs [if relation ?x ?y, ...]`; see the header of grammar/rules"
                     .into(),
             ),
+        }
         };
         let t = text.trim();
         if t.is_empty() {
@@ -243,7 +245,7 @@ pub fn read_rules(source: &Source) -> Result<RuleSet, InputError> {
             )));
         }
         names.push((rule.name.clone(), n));
-        lines.push(Line::Rule(rule));
+        lines.push(Line::Rule(Box::new(rule)));
     }
     Ok(RuleSet {
         source: source.name.clone(),
@@ -273,19 +275,30 @@ fn parse_rule(t: &str, line: usize) -> Result<Rule, String> {
     };
     let pattern = |side: &str, text: &str| -> Result<Pattern<Prog>, String> {
         text.trim().parse::<Pattern<Prog>>().map_err(|e| {
-            format!("the {side} of rule `{name}` is not a pattern: {e} (in `{}`)", text.trim())
+            format!(
+                "the {side} of rule `{name}` is not a pattern: {e} (in `{}`)",
+                text.trim()
+            )
         })
     };
     let lhs = pattern("left-hand side", lhs)?;
     let rhs = pattern("right-hand side", rhs)?;
-    if lhs.ast.as_ref().last().is_some_and(|n| matches!(n, egg::ENodeOrVar::Var(_))) {
+    if lhs
+        .ast
+        .as_ref()
+        .last()
+        .is_some_and(|n| matches!(n, egg::ENodeOrVar::Var(_)))
+    {
         return Err(format!(
             "the left-hand side of rule `{name}` is a bare variable; it must match a node"
         ));
     }
     let mut bound: Vec<Var> = lhs.vars();
     let mut conditions = Vec::new();
-    for c in conds.map(|c| c.split(',').collect::<Vec<_>>()).unwrap_or_default() {
+    for c in conds
+        .map(|c| c.split(',').collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
         let mut words = c.split_whitespace();
         let rel_name = words
             .next()
@@ -299,7 +312,10 @@ fn parse_rule(t: &str, line: usize) -> Result<Rule, String> {
         let args: Vec<Var> = words
             .map(|w| {
                 w.parse::<Var>().map_err(|_| {
-                    format!("`{w}` in condition `{}` of rule `{name}` is not a variable like `?a`", c.trim())
+                    format!(
+                        "`{w}` in condition `{}` of rule `{name}` is not a variable like `?a`",
+                        c.trim()
+                    )
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -354,7 +370,7 @@ impl RuleSet {
     /// The rules, in file order.
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.lines.iter().filter_map(|l| match l {
-            Line::Rule(r) => Some(r),
+            Line::Rule(r) => Some(r.as_ref()),
             _ => None,
         })
     }
@@ -382,7 +398,10 @@ impl RuleSet {
         let w = rules.iter().map(|r| r.name.len()).max().unwrap_or(4);
         let mut out = format!("{} rules from {}\n", rules.len(), self.source);
         for r in &rules {
-            out.push_str(&format!("{:<w$}  {}\n{:<w$}    ==> {}\n", r.name, r.lhs, "", r.rhs));
+            out.push_str(&format!(
+                "{:<w$}  {}\n{:<w$}    ==> {}\n",
+                r.name, r.lhs, "", r.rhs
+            ));
             if !r.conditions.is_empty() {
                 let c: Vec<String> = r.conditions.iter().map(|c| c.to_string()).collect();
                 out.push_str(&format!("{:<w$}    if {}\n", "", c.join(", ")));
@@ -477,31 +496,25 @@ pub fn instances(rule: &Rule, egraph: &mut ProgGraph, id: Id) -> Vec<Id> {
     let mut out = Vec::new();
     for s in m.substs {
         for e in applier.extensions(egraph, &s) {
-            let mut buf = PatternTerm::default();
-            out.push(buf.add(egraph, &rule.rhs, &e));
+            out.push(add_instance(egraph, &rule.rhs, &e));
         }
     }
     out
 }
 
 /// Adds a pattern's instance without unioning it (helper of [`instances`]).
-#[derive(Default)]
-struct PatternTerm;
-
-impl PatternTerm {
-    fn add(&mut self, egraph: &mut ProgGraph, p: &Pattern<Prog>, s: &Subst) -> Id {
-        let ast = p.ast.as_ref();
-        let mut ids: Vec<Id> = Vec::with_capacity(ast.len());
-        for n in ast {
-            let id = match n {
-                egg::ENodeOrVar::Var(v) => s[*v],
-                egg::ENodeOrVar::ENode(e) => {
-                    let e = e.clone().map_children(|c| ids[usize::from(c)]);
-                    egraph.add(e)
-                }
-            };
-            ids.push(id);
-        }
-        *ids.last().expect("patterns are non-empty")
+fn add_instance(egraph: &mut ProgGraph, p: &Pattern<Prog>, s: &Subst) -> Id {
+    let ast = p.ast.as_ref();
+    let mut ids: Vec<Id> = Vec::with_capacity(ast.len());
+    for n in ast {
+        let id = match n {
+            egg::ENodeOrVar::Var(v) => s[*v],
+            egg::ENodeOrVar::ENode(e) => {
+                let e = e.clone().map_children(|c| ids[usize::from(c)]);
+                egraph.add(e)
+            }
+        };
+        ids.push(id);
     }
+    *ids.last().expect("patterns are non-empty")
 }

@@ -209,7 +209,9 @@ impl Shape {
 
     /// The concrete dims of a set, significance order.
     pub fn refs(&self, set: DimSet) -> Vec<DimRef> {
-        set.iter().filter_map(|i| self.dims.get(i).copied()).collect()
+        set.iter()
+            .filter_map(|i| self.dims.get(i).copied())
+            .collect()
     }
 
     /// The concrete step of an abstract one.

@@ -81,9 +81,10 @@ impl State {
             if !roots.subset_of(DimSet(z as u32)) || !c.valid {
                 continue;
             }
-            let s = c.scatter.iter().fold(DimSet::EMPTY, |a, &i| {
-                a.union(DimSet(1 << i))
-            });
+            let s = c
+                .scatter
+                .iter()
+                .fold(DimSet::EMPTY, |a, &i| a.union(DimSet(1 << i)));
             match out {
                 None => out = Some(s),
                 Some(o) if o != s => return None,
@@ -142,7 +143,9 @@ impl State {
         if op == Collective::Broadcast {
             let rc = cls(root);
             if !rc.valid {
-                return Err(Outcome::IllFormed("broadcast from a root with nothing valid"));
+                return Err(Outcome::IllFormed(
+                    "broadcast from a root with nothing valid",
+                ));
             }
             if scattered(rc) || !d.subset_of(rc.summed) {
                 return Err(Outcome::Unstructured);
