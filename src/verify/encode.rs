@@ -205,6 +205,27 @@ impl Enc<'_> {
         }
     }
 
+    /// `dev` with its `which` digits set to the mixed-radix digits of member index `i`.
+    fn digits_of(&self, dev: &[String], which: &[usize], i: &str) -> Vec<String> {
+        let mut v = dev.to_vec();
+        let mut stride: u128 = 1;
+        for &d in which.iter().rev() {
+            let w = self.dims[d].width;
+            let shifted = if stride == 1 {
+                i.to_string()
+            } else {
+                format!("(bvudiv {i} {})", lit(stride, self.pw))
+            };
+            v[d] = format!(
+                "((_ extract {} 0) (bvurem {shifted} {}))",
+                w - 1,
+                lit(self.dims[d].size as u128, self.pw)
+            );
+            stride *= self.dims[d].size as u128;
+        }
+        v
+    }
+
     fn zero_all(&self, dev: &[String], which: &[usize]) -> String {
         Self::and(
             which
@@ -412,17 +433,15 @@ pub(crate) fn encode(
             }
             Collective::AllGather => {
                 let c = format!("(bvsub {hi_l} {lo_l})");
-                let lo_m = f("lo", &mem_a);
-                let hi_m = f("hi", &mem_a);
+                // In a well-formed all_gather member i holds [lo + i·c, lo + (i+1)·c):
+                // the member holding q is the one whose index is (q − lo) / c.
+                let i = format!("(bvudiv (bvsub q {lo_l}) {c})");
+                let holder = e.digits_of(&a, &dd, &i);
                 (
                     f("valid", &a),
                     lo_l.clone(),
                     format!("(bvadd {lo_l} (bvmul {} {c}))", lit(k, pw)),
-                    exists(vec![
-                        format!("(bvule {lo_m} q)"),
-                        format!("(bvult q {hi_m})"),
-                        has_mem.clone(),
-                    ]),
+                    f("has", &has_args(&holder)),
                 )
             }
             Collective::Broadcast => (f("valid", &lead_a), lo_l.clone(), hi_l.clone(), has_lead),
