@@ -72,7 +72,7 @@ use z3::{Params, SatResult, Solver};
 use crate::lowered;
 use crate::placement::Placement;
 use crate::program::Program;
-use crate::semantics::{self, Counterexample};
+use crate::semantics::{self, Counterexample, Kind};
 use crate::spec::Spec;
 
 pub use encode::EncodeError;
@@ -141,50 +141,59 @@ pub fn prove(
     params.set_u32("timeout", opts.timeout_ms.min(u32::MAX as u64) as u32);
     solver.set_params(&params);
     solver.from_string(enc.query());
-    let mut result = solver.check();
-    let mut assumptions = Vec::new();
-    let mut found = None;
-    loop {
+    let model_fault = |result: SatResult| -> Result<Option<decode::Decoded>, Verdict> {
         match result {
-            SatResult::Unsat if found.is_none() => return Verdict::Proved,
-            SatResult::Unsat => break,
+            SatResult::Unsat => Ok(None),
             SatResult::Unknown => {
                 let why = solver
                     .get_reason_unknown()
                     .unwrap_or_else(|| "no reason given".into());
-                return Verdict::Unknown(format!(
+                Err(Verdict::Unknown(format!(
                     "z3 could not decide within {} ms: {why}",
                     opts.timeout_ms
-                ));
+                )))
             }
             SatResult::Sat => {
-                let Some(model) = solver.get_model() else {
-                    return Verdict::Unknown("z3 answered sat without a model".into());
-                };
-                let Some(f) = decode::decode(spec, placement, request_axes, program, &enc, &model)
-                else {
-                    return Verdict::Unknown("z3's model sets no fault selector".into());
-                };
-                let step = f.cex.step;
-                found = Some(f);
-                // Is there a fault at an earlier step? Assume every later selector false.
-                let Some(t) = step else {
-                    assumptions = decode::assume_not(&enc, |s| s.is_none());
-                    result = solver.check_assumptions(&assumptions);
-                    continue;
-                };
-                if t == 1 {
-                    break;
-                }
-                assumptions = decode::assume_not(&enc, |s| s.is_none_or(|u| u >= t));
-                result = solver.check_assumptions(&assumptions);
+                let model = solver
+                    .get_model()
+                    .ok_or_else(|| Verdict::Unknown("z3 answered sat without a model".into()))?;
+                decode::decode(spec, placement, request_axes, program, &enc, &model)
+                    .map(Some)
+                    .ok_or_else(|| Verdict::Unknown("z3's model sets no fault selector".into()))
             }
         }
-    }
-    drop(assumptions);
-    let Some(f) = found else {
-        return Verdict::Unknown("no counterexample decoded".into());
     };
+    let mut found = match model_fault(solver.check()) {
+        Ok(Some(f)) => f,
+        Ok(None) => return Verdict::Proved,
+        Err(v) => return v,
+    };
+    // Push the fault back to the earliest faulty step: switch off every selector of
+    // that step and later ones, and ask again.
+    while found.cex.step != Some(1) {
+        let t = found.cex.step;
+        let later = decode::assume_not(&enc, |s| match (s, t) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(u), Some(t)) => u >= t,
+        });
+        match model_fault(solver.check_assumptions(&later)) {
+            Ok(Some(f)) => found = f,
+            Ok(None) => break,
+            Err(v) => return v,
+        }
+    }
+    // Within that step the interpreter checks the members' data before it sums: a
+    // "twice" is only shown when the step has no ill-formed group.
+    if let (Some(t), Kind::Twice) = (found.cex.step, found.cex.kind) {
+        let others = decode::assume_not_except_ill_formed(&enc, t);
+        match model_fault(solver.check_assumptions(&others)) {
+            Ok(Some(f)) => found = f,
+            Ok(None) => {}
+            Err(v) => return v,
+        }
+    }
+    let f = found;
     confirm(spec, placement, request_axes, program, &enc, f)
 }
 

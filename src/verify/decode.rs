@@ -38,9 +38,18 @@ fn digits(model: &Model, placement: &Placement, dims: &[EDim], prefix: &str) -> 
 
 /// Assumptions that switch off the selectors of the steps `pred` picks.
 pub(crate) fn assume_not(enc: &Encoding, pred: impl Fn(Option<usize>) -> bool) -> Vec<Bool> {
+    assume_not_where(enc, |f| pred(f.step))
+}
+
+/// Assumptions that leave on only the ill-formedness selectors of step `t`.
+pub(crate) fn assume_not_except_ill_formed(enc: &Encoding, t: usize) -> Vec<Bool> {
+    assume_not_where(enc, |f| !(f.step == Some(t) && f.kind != FaultKind::Twice))
+}
+
+fn assume_not_where(enc: &Encoding, pred: impl Fn(&super::encode::Fault) -> bool) -> Vec<Bool> {
     enc.faults
         .iter()
-        .filter(|f| pred(f.step))
+        .filter(|f| pred(f))
         .map(|f| Bool::new_const(f.name.as_str()).not())
         .collect()
 }
