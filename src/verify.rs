@@ -136,7 +136,7 @@ pub fn prove(
         Ok(e) => e,
         Err(e) => return Verdict::Unknown(format!("cannot build the query: {e}")),
     };
-    let solver = Solver::new();
+    let solver = Solver::new_for_logic("BV").unwrap_or_default();
     let mut params = Params::new();
     params.set_u32("timeout", opts.timeout_ms.min(u32::MAX as u64) as u32);
     solver.set_params(&params);
