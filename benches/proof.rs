@@ -2,6 +2,8 @@
 //! 262,144 devices (z3), next to the reference interpreter on the sizes it can run.
 //! `cargo bench --bench proof`.
 
+#![allow(clippy::result_large_err)]
+
 use criterion::{criterion_group, criterion_main, Criterion};
 
 use collsynth::lowered;
@@ -25,7 +27,11 @@ fn spec_for(matrix: &[Vec<u64>], request: &[&str]) -> Spec {
         size(1),
         arity(0),
         arity(1),
-        request.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ")
+        request
+            .iter()
+            .map(|a| format!("\"{a}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     spec::parse(&Source::new("<bench>", t), None).expect("bench spec")
 }
@@ -34,14 +40,37 @@ const THREE: &str = "reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gath
 const SIX: &str = "reduce_scatter(gpu:data) ; reduce_scatter(gpu:model) ; all_reduce(node:data) ; \
                    all_reduce(node:model) ; all_gather(gpu:model) ; all_gather(gpu:data)";
 
+/// Name, program, requested axes, matrix.
+type Case = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    Vec<Vec<u64>>,
+);
+
 fn bench(c: &mut Criterion) {
-    let cases: [(&str, &str, &[&str], Vec<Vec<u64>>); 6] = [
+    let cases: [Case; 6] = [
         ("3-step", THREE, &["data"], vec![vec![8, 8], vec![1, 1]]),
         ("3-step", THREE, &["data"], vec![vec![64, 64], vec![1, 1]]),
         ("3-step", THREE, &["data"], vec![vec![64, 4096], vec![1, 1]]),
-        ("6-step", SIX, &["data", "model"], vec![vec![2, 4], vec![2, 4]]),
-        ("6-step", SIX, &["data", "model"], vec![vec![8, 8], vec![8, 8]]),
-        ("6-step", SIX, &["data", "model"], vec![vec![8, 64], vec![8, 64]]),
+        (
+            "6-step",
+            SIX,
+            &["data", "model"],
+            vec![vec![2, 4], vec![2, 4]],
+        ),
+        (
+            "6-step",
+            SIX,
+            &["data", "model"],
+            vec![vec![8, 8], vec![8, 8]],
+        ),
+        (
+            "6-step",
+            SIX,
+            &["data", "model"],
+            vec![vec![8, 64], vec![8, 64]],
+        ),
     ];
     let mut g = c.benchmark_group("proof");
     g.sample_size(20);

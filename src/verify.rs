@@ -17,7 +17,10 @@
 //!   reduce leaves only the leader valid; reduce_scatter gives member `i` chunk `i`
 //!   of the common region (`lo + i·c`, `c = (hi − lo) / k`).
 //! * all_gather: the region becomes `[lo(leader), lo(leader) + k·c(leader))` and
-//!   `has_t(a,q,b) = ∃m. lo_{t-1}(a[D:=m]) ≤ q < hi_{t-1}(a[D:=m]) ∧ has_{t-1}(a[D:=m],q,b)`.
+//!   `has_t(a,q,b) = has_{t-1}(a[D := digits of i], q, b)` with
+//!   `i = (q − lo(leader)) / c(leader)`: in a well-formed all_gather member `i` holds
+//!   exactly `[lo + i·c, lo + (i+1)·c)`, so the holder of `q` is a term, not a
+//!   quantifier (this keeps proof times flat in the dim sizes).
 //! * broadcast: everything is the leader's.
 //!
 //! One query asks whether top-level unknowns — a device `x`, a position `p`, a source
@@ -27,7 +30,9 @@
 //! holding `s` at `p` (the "twice" of the interpreter); or, at the end, `x` not valid,
 //! not holding `[0, L)`, missing a source of its reduction group or holding one
 //! outside it. Every fault has a named selector `fault_<step>_<kind>`;
-//! `unsat` is [`Verdict::Proved`].
+//! `unsat` is [`Verdict::Proved`]. The only quantifiers are the `∃m` of the sums
+//! (one per all_reduce / reduce / reduce_scatter step, over that step's dims); the
+//! query is decided by z3's solver for the `BV` logic.
 //!
 //! # Why it is sound and complete
 //!
@@ -115,7 +120,12 @@ pub const CONFIRM_PROBE_DEVICES: u64 = 1 << 24;
 
 /// The query as SMT-LIB2, with readable names: definitions, fault selectors, the
 /// disjunction of all faults and `(check-sat)`. `unsat` means proved.
-pub fn smt2(spec: &Spec, placement: &Placement, request_axes: &[usize], program: &Program) -> String {
+pub fn smt2(
+    spec: &Spec,
+    placement: &Placement,
+    request_axes: &[usize],
+    program: &Program,
+) -> String {
     match encode::encode(spec, placement, request_axes, program) {
         Ok(e) => e.query(),
         Err(err) => format!("; no query: {err}\n"),

@@ -33,13 +33,23 @@ fn pairs(levels: &[&str], axes: &[&str], matrix: Vec<Vec<u64>>, expect: [bool; 5
 
 #[test]
 fn two_levels_data_split_over_both() {
-    pairs(&["node", "gpu"], &["data", "model"], vec![vec![2, 4], vec![2, 2]], [true, true, true, false, true]);
+    pairs(
+        &["node", "gpu"],
+        &["data", "model"],
+        vec![vec![2, 4], vec![2, 2]],
+        [true, true, true, false, true],
+    );
 }
 
 #[test]
 fn two_levels_size_a_power_of_two_needs_the_extra_bit() {
     // node:data = 4 and gpu:data = 8 digits: a bound `x < 4` at 2 bits would wrap.
-    pairs(&["node", "gpu"], &["data", "model"], vec![vec![4, 8], vec![1, 1]], [true, true, true, false, true]);
+    pairs(
+        &["node", "gpu"],
+        &["data", "model"],
+        vec![vec![4, 8], vec![1, 1]],
+        [true, true, true, false, true],
+    );
 }
 
 #[test]
@@ -65,9 +75,18 @@ fn three_levels_with_an_unnamed_requested_dim() {
 
 #[test]
 fn refutations_name_a_device_a_part_and_a_source() {
-    let spec = spec_for(&["node", "gpu"], &["data", "model"], &[vec![2, 4], vec![2, 2]], &[0]);
+    let spec = spec_for(
+        &["node", "gpu"],
+        &["data", "model"],
+        &[vec![2, 4], vec![2, 2]],
+        &[0],
+    );
     let placement = Placement::new(&spec, vec![vec![2, 4], vec![2, 2]]).unwrap();
-    let p = parse_program(&spec, "reduce_scatter(gpu:data) ; all_reduce(node:data, node:model) ; all_gather(gpu:data)").unwrap();
+    let p = parse_program(
+        &spec,
+        "reduce_scatter(gpu:data) ; all_reduce(node:data, node:model) ; all_gather(gpu:data)",
+    )
+    .unwrap();
     match verify::prove(&spec, &placement, &[0], &p, &SmtOptions::default()) {
         Verdict::Refuted(c) => {
             assert_eq!(c.kind.to_string(), "extra");
@@ -83,7 +102,12 @@ fn refutations_name_a_device_a_part_and_a_source() {
 
 #[test]
 fn a_timeout_is_never_a_proof() {
-    let spec = spec_for(&["node", "gpu"], &["data", "model"], &[vec![2, 4], vec![2, 2]], &[0]);
+    let spec = spec_for(
+        &["node", "gpu"],
+        &["data", "model"],
+        &[vec![2, 4], vec![2, 2]],
+        &[0],
+    );
     let placement = Placement::new(&spec, vec![vec![2, 4], vec![2, 2]]).unwrap();
     let p = parse_program(&spec, STANDARD[4]).unwrap();
     let v = verify::prove(&spec, &placement, &[0], &p, &SmtOptions { timeout_ms: 1 });
@@ -98,10 +122,18 @@ fn proofs_run_in_parallel_threads() {
     let handles: Vec<_> = (0..4)
         .map(|i| {
             std::thread::spawn(move || {
-                let spec = spec_for(&["node", "gpu"], &["data", "model"], &[vec![2, 4], vec![2, 2]], &[0]);
+                let spec = spec_for(
+                    &["node", "gpu"],
+                    &["data", "model"],
+                    &[vec![2, 4], vec![2, 2]],
+                    &[0],
+                );
                 let placement = Placement::new(&spec, vec![vec![2, 4], vec![2, 2]]).unwrap();
                 let p = parse_program(&spec, STANDARD[i % 5]).unwrap();
-                matches!(verify::prove(&spec, &placement, &[0], &p, &SmtOptions::default()), Verdict::Proved)
+                matches!(
+                    verify::prove(&spec, &placement, &[0], &p, &SmtOptions::default()),
+                    Verdict::Proved
+                )
             })
         })
         .collect();

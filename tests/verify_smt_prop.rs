@@ -34,7 +34,11 @@ impl Rng {
 fn matrix(rng: &mut Rng, levels: usize, axes: usize) -> Vec<Vec<u64>> {
     loop {
         let m: Vec<Vec<u64>> = (0..axes)
-            .map(|_| (0..levels).map(|_| [1, 1, 2, 2, 3][rng.below(5) as usize]).collect())
+            .map(|_| {
+                (0..levels)
+                    .map(|_| [1, 1, 2, 2, 3][rng.below(5) as usize])
+                    .collect()
+            })
             .collect();
         let rows_ok = m.iter().all(|r| r.iter().product::<u64>() >= 2);
         let cols_ok = (0..levels).all(|l| m.iter().map(|r| r[l]).product::<u64>() >= 2);
@@ -60,7 +64,9 @@ fn template(rng: &mut Rng, q: &[DimRef], roots: &[DimRef], out: &mut Vec<Step>) 
     }
     let b = subset(rng, q);
     let rest: Vec<DimRef> = q.iter().copied().filter(|d| !b.contains(d)).collect();
-    let at = |op, dims: &[DimRef], roots: &[DimRef]| Step::new(op, dims.to_vec()).at_roots(roots.to_vec());
+    let at = |op, dims: &[DimRef], roots: &[DimRef]| {
+        Step::new(op, dims.to_vec()).at_roots(roots.to_vec())
+    };
     match rng.below(3) {
         0 => {
             out.push(at(Collective::AllReduce, &b, roots));
@@ -119,9 +125,16 @@ fn smt_agrees_with_the_interpreter_on_1000_random_problems() {
         let all: Vec<DimRef> = placement
             .dims
             .iter()
-            .map(|d| DimRef { level: d.level, axis: d.axis })
+            .map(|d| DimRef {
+                level: d.level,
+                axis: d.axis,
+            })
             .collect();
-        let q: Vec<DimRef> = all.iter().copied().filter(|d| request.contains(&d.axis)).collect();
+        let q: Vec<DimRef> = all
+            .iter()
+            .copied()
+            .filter(|d| request.contains(&d.axis))
+            .collect();
         let program = if q.is_empty() || rng.chance(25) {
             random_program(&mut rng, &all)
         } else {

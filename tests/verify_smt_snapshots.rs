@@ -11,7 +11,12 @@ use collsynth::verify;
 use support::{spec_for, STANDARD};
 
 fn dump(text: &str) -> String {
-    let spec = spec_for(&["node", "gpu"], &["data", "model"], &[vec![2, 4], vec![2, 2]], &[0]);
+    let spec = spec_for(
+        &["node", "gpu"],
+        &["data", "model"],
+        &[vec![2, 4], vec![2, 2]],
+        &[0],
+    );
     let placement = Placement::new(&spec, vec![vec![2, 4], vec![2, 2]]).unwrap();
     let p = parse_program(&spec, text).unwrap();
     verify::smt2(&spec, &placement, &[0], &p)
@@ -28,7 +33,11 @@ fn standard_program_dumps() {
     for (i, text) in STANDARD.iter().enumerate() {
         let q = dump(text);
         insta::assert_snapshot!(format!("standard_{i}"), q, text);
-        let want = if i == 3 { z3::SatResult::Sat } else { z3::SatResult::Unsat };
+        let want = if i == 3 {
+            z3::SatResult::Sat
+        } else {
+            z3::SatResult::Unsat
+        };
         assert_eq!(z3_answer(&q), want, "{text}");
     }
 }

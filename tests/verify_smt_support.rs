@@ -48,8 +48,12 @@ pub fn mutants(p: &Program, placement: &Placement) -> Vec<Program> {
         for j in 0..p.steps[i].dims.len() {
             let d = p.steps[i].dims[j];
             for e in &placement.dims {
-                let r = DimRef { level: e.level, axis: e.axis };
-                if e.axis == d.axis || p.steps[i].dims.contains(&r) || p.steps[i].roots.contains(&r) {
+                let r = DimRef {
+                    level: e.level,
+                    axis: e.axis,
+                };
+                if e.axis == d.axis || p.steps[i].dims.contains(&r) || p.steps[i].roots.contains(&r)
+                {
                     continue;
                 }
                 let mut q = p.clone();

@@ -51,7 +51,11 @@ fn undecided(problem: &Problem, json: bool, reason: &str) -> Failure {
     }
 }
 
-fn prove(problem: &Problem, program: &Program, a: &VerifyArgs) -> Result<Result<(), Counterexample>, Failure> {
+fn prove(
+    problem: &Problem,
+    program: &Program,
+    a: &VerifyArgs,
+) -> Result<Result<(), Counterexample>, Failure> {
     let opts = SmtOptions {
         timeout_ms: a.smt_timeout_ms,
     };

@@ -262,8 +262,7 @@ pub(crate) fn encode(
     program: &Program,
 ) -> Result<Encoding, EncodeError> {
     for (t, s) in program.steps.iter().enumerate() {
-        if s
-            .dims
+        if s.dims
             .iter()
             .chain(&s.roots)
             .any(|r| placement.dim_index(r.level, r.axis).is_none())
@@ -278,9 +277,7 @@ pub(crate) fn encode(
         .enumerate()
         .filter(|(_, d)| {
             request_axes.contains(&d.axis)
-                || named
-                    .iter()
-                    .any(|r| r.level == d.level && r.axis == d.axis)
+                || named.iter().any(|r| r.level == d.level && r.axis == d.axis)
         })
         .map(|(index, d)| EDim {
             index,
@@ -377,11 +374,7 @@ pub(crate) fn encode(
         let dd = local(&e.dims, placement, &step.dims);
         let rr = local(&e.dims, placement, &step.roots);
         let k = sizes[ti];
-        let _ = writeln!(
-            e.out,
-            "; step {t}: {}",
-            crate::program::Text(spec, step)
-        );
+        let _ = writeln!(e.out, "; step {t}: {}", crate::program::Text(spec, step));
         let part_a = e.zero_all(&a, &rr);
         let lead_a = e.subst(&a, &dd, None);
         let mem_a = e.subst(&a, &dd, Some(&m));
@@ -482,10 +475,7 @@ pub(crate) fn encode(
                     let c = format!("(bvsub {hi_lx} {lo_lx})");
                     let idx_x = e.idx(&x, &dd);
                     let elo = format!("(bvadd {lo_lx} (bvmul {idx_x} {c}))");
-                    let ehi = format!(
-                        "(bvadd {lo_lx} (bvmul (bvadd {idx_x} {}) {c}))",
-                        lit(1, pw)
-                    );
+                    let ehi = format!("(bvadd {lo_lx} (bvmul (bvadd {idx_x} {}) {c}))", lit(1, pw));
                     let cond = with_part(format!(
                         "(or (not (= {lo_x} {elo})) (not (= {hi_x} {ehi})))"
                     ));
@@ -553,7 +543,12 @@ pub(crate) fn encode(
             .collect(),
     );
     let whole = format!("(and {valid_x} (= end.lo {zero}) (= end.hi {atoms_lit}))");
-    e.fault(None, FaultKind::EndInvalid, "invalid", format!("(not {valid_x})"));
+    e.fault(
+        None,
+        FaultKind::EndInvalid,
+        "invalid",
+        format!("(not {valid_x})"),
+    );
     e.fault(
         None,
         FaultKind::EndRegion,

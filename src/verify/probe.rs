@@ -107,7 +107,10 @@ pub(crate) fn probe(
                             bad = true;
                         }
                     }
-                    if !bad && op == Collective::ReduceScatter && (root.hi - root.lo) % k != 0 {
+                    if !bad
+                        && op == Collective::ReduceScatter
+                        && !(root.hi - root.lo).is_multiple_of(k)
+                    {
                         faults.push((Kind::IllFormed, g[0]));
                         bad = true;
                     }
