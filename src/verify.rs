@@ -63,7 +63,7 @@
 //! A `sat` model is decoded (`x`, `p`, `s` and the selector that holds), pushed back to
 //! the earliest faulty step with assumptions, and confirmed independently before it is
 //! returned: by the reference interpreter when the placement is small enough
-//! ([`CONFIRM_INTERPRETER_CELLS`]), and always by [`probe`], the interpreter's
+//! ([`CONFIRM_INTERPRETER_CELLS`]), and always by the probe (`verify::probe`), the interpreter's
 //! semantics projected onto the decoded position and source and run on the lowered
 //! rank groups (no z3, no digits). If either disagrees, the answer is
 //! [`Verdict::Inconsistent`] (the CLI exits 4).
