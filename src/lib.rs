@@ -19,3 +19,4 @@ pub mod semantics;
 pub mod source;
 pub mod spec;
 pub mod units;
+pub mod verify;
