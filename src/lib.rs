@@ -20,3 +20,4 @@ pub mod source;
 pub mod spec;
 pub mod synth;
 pub mod units;
+pub mod verify;
