@@ -15,7 +15,7 @@ fn load(path: &str) -> Spec {
 }
 
 fn run(spec: &Spec, opts: &Options) -> Synthesis {
-    synthesize(spec, &Standard, &RuleSet::builtin(), opts).unwrap()
+    synthesize(spec, &Standard::default(), &RuleSet::builtin(), opts).unwrap()
 }
 
 fn close(a: f64, b: f64) -> bool {

@@ -8,9 +8,10 @@ use clap::{Args, ValueEnum};
 use super::{chosen_placement, exit, load_spec, print, usage, Failure, PlacementArg, SpecArg};
 use crate::report::synth as report;
 use crate::source::{InputError, Source};
-use crate::synth::backend::Backend;
+use crate::synth::backend::{Backend, Standard};
 use crate::synth::rules::{read_rules, RuleSet};
 use crate::synth::{self, Engine, Options, Selection, SynthError};
+use crate::verify::SmtOptions;
 
 /// `--engine`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,6 +56,9 @@ pub struct SynthArgs {
     /// Include every rank's axis coordinates in JSON even above 4,096 devices.
     #[arg(long)]
     pub coords: bool,
+    /// z3's timeout per proof, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub smt_timeout_ms: u64,
 }
 
 fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet, Failure> {
@@ -65,11 +69,6 @@ fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| InputError::file(&name, format!("cannot read the rules file: {e}")))?;
     Ok(read_rules(&Source::new(name, text))?)
-}
-
-/// The backend synthesis uses (the integration point with `cost` and `verify`).
-pub fn default_backend() -> Box<dyn Backend> {
-    Box::new(synth::backend::Standard)
 }
 
 pub(super) fn synth(a: SynthArgs) -> Result<ExitCode, Failure> {
@@ -109,7 +108,11 @@ pub(super) fn synth(a: SynthArgs) -> Result<ExitCode, Failure> {
         ..Options::default()
     };
     opts.limits.max_steps = a.max_steps;
-    let backend = default_backend();
+    let backend: Box<dyn Backend> = Box::new(Standard {
+        smt: SmtOptions {
+            timeout_ms: a.smt_timeout_ms,
+        },
+    });
     let result =
         synth::synthesize(&spec, backend.as_ref(), &rules, &opts).map_err(|e| match e {
             SynthError::TooManyDims(_)
@@ -130,7 +133,7 @@ pub(super) fn synth(a: SynthArgs) -> Result<ExitCode, Failure> {
     print(&out)?;
     if !result.stats.refuted.is_empty() {
         let mut msg = format!(
-            "internal inconsistency: {} synthesized program(s) were refuted by the {}; a rewrite rule is unsound (they are left out of the output):",
+            "internal inconsistency: {} synthesized program(s) were refuted by the {} (a rewrite rule is unsound) or the verifier contradicted itself; they are left out of the output:",
             result.stats.refuted.len(),
             result.stats.checker
         );

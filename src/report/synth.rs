@@ -26,6 +26,7 @@ fn verdict(c: &Check) -> &'static str {
         Check::Proved => "proved",
         Check::Refuted(_) => "REFUTED",
         Check::Unknown(_) => "unknown",
+        Check::Inconsistent(_) => "BUG",
     }
 }
 

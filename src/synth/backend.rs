@@ -5,15 +5,13 @@
 //!
 //! The engines never see a spec or a placement: the pipeline hands them a
 //! [`super::extract::StepOracle`] built from a [`Backend`]. [`Standard`] is the one
-//! the CLI uses: the `cost` model, and as checker the reference interpreter until the
-//! SMT verifier is wired in ([`Standard::check`] is the one place to change).
+//! the CLI uses: the `cost` model and the SMT verifier ([`crate::verify::prove`]).
 
 use crate::cost;
-use crate::lowered;
 use crate::placement::Placement;
 use crate::program::{Collective, Program, Step};
-use crate::semantics;
 use crate::spec::{Request, Spec};
+use crate::verify::{self, SmtOptions, Verdict};
 
 /// A checker's answer for one program.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +23,8 @@ pub enum Check {
     Refuted(String),
     /// Not decided (timeout, unknown, or too large for the checker).
     Unknown(String),
+    /// The checker contradicted itself (its counterexample did not replay): a bug.
+    Inconsistent(String),
 }
 
 /// Cost model and checker.
@@ -52,9 +52,12 @@ pub trait Backend {
     fn checker_name(&self) -> &'static str;
 }
 
-/// The cost model of [`crate::cost`] and the reference interpreter.
+/// The cost model of [`crate::cost`] and the SMT verifier of [`crate::verify`].
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Standard;
+pub struct Standard {
+    /// Solver options.
+    pub smt: SmtOptions,
+}
 
 impl Backend for Standard {
     fn step_time_s(&self, spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64) -> f64 {
@@ -77,20 +80,15 @@ impl Backend for Standard {
         request: &Request,
         program: &Program,
     ) -> Check {
-        let low = lowered::lower(placement, program);
-        if semantics::interpreter_cells(placement, &low) > semantics::MAX_INTERPRETER_CELLS {
-            return Check::Unknown(format!(
-                "too large for the reference interpreter ({} devices)",
-                placement.devices()
-            ));
-        }
-        match semantics::run(spec, placement, &request.axes, &low) {
-            Ok(()) => Check::Proved,
-            Err(c) => Check::Refuted(c.message),
+        match verify::prove(spec, placement, &request.axes, program, &self.smt) {
+            Verdict::Proved => Check::Proved,
+            Verdict::Refuted(c) => Check::Refuted(c.message),
+            Verdict::Unknown(why) => Check::Unknown(why),
+            Verdict::Inconsistent(why) => Check::Inconsistent(why),
         }
     }
 
     fn checker_name(&self) -> &'static str {
-        "interpreter"
+        "smt"
     }
 }

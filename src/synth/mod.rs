@@ -179,7 +179,8 @@ pub struct Stats {
     pub enumerations: Vec<EnumReport>,
     /// Printed programs checked and proved.
     pub proved: usize,
-    /// Programs refuted (a rewrite rule is unsound): each with its context.
+    /// Programs refuted (a rewrite rule is unsound) or on which the verifier
+    /// contradicted itself: each with its context.
     pub refuted: Vec<String>,
     /// Programs left undecided.
     pub unknown: usize,
@@ -395,6 +396,13 @@ pub fn synthesize(
                     Check::Unknown(why) => {
                         stats.unknown += 1;
                         tracing::warn!("undecided: `{text}` on placement {pi}: {why}");
+                    }
+                    Check::Inconsistent(why) => {
+                        stats.refuted.push(format!(
+                            "`{text}` for {} on placement {pi}: the verifier contradicted itself: {why}",
+                            spec.describe_request(request)
+                        ));
+                        continue;
                     }
                     Check::Refuted(why) => {
                         stats.refuted.push(format!(
