@@ -195,3 +195,79 @@ fn both_engines_agree_on_the_best_cost_for_every_example_spec() {
             .all(|r| r.stop_reason == "complete"));
     }
 }
+
+#[test]
+fn printed_costs_match_the_cost_model_program_by_program() {
+    // The engines add up per-step costs on the shard each step runs under; the cost
+    // model's own program_cost tracks the region independently.
+    for path in example_specs() {
+        let spec = load(&path);
+        let s = run(
+            &spec,
+            &Options {
+                selection: Selection::All,
+                check: false,
+                ..Options::default()
+            },
+        );
+        for p in &s.placements {
+            for r in &p.results {
+                let req = &spec.requests[r.request];
+                for pr in &r.programs {
+                    let want =
+                        collsynth::cost::program_cost(&spec, &p.placement, &pr.program, req.bytes)
+                            .total_s;
+                    assert!(
+                        close(pr.cost_s, want) || (pr.cost_s - want).abs() < 1e-14,
+                        "{path}: {} {} vs {want}",
+                        pr.program.text(&spec),
+                        pr.cost_s
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn placements_with_one_shape_have_one_cost_per_step() {
+    // Synthesis solves each (request, reduction dims) once and shares the answer: the
+    // cost of every step on every shard must then be the same on every placement with
+    // those reduction dims.
+    use collsynth::placement::{enumerate, Placement};
+    use collsynth::synth::enumerate::alphabet;
+    use collsynth::synth::shape::{AbsStep, DimSet, Shape};
+    use std::collections::BTreeMap;
+    let mut compared = 0;
+    for path in example_specs() {
+        let spec = load(&path);
+        for (ri, req) in spec.requests.iter().enumerate() {
+            let mut seen: BTreeMap<Shape, Vec<f64>> = BTreeMap::new();
+            for m in enumerate(&spec) {
+                let p = Placement::from_valid_matrix(m);
+                let shape = Shape::of(&p, &req.axes);
+                let k = shape.len();
+                let mut costs = Vec::new();
+                for a in alphabet(k) {
+                    for shard in DimSet::all(k).minus(a.dims).subsets() {
+                        let s = AbsStep { shard, ..a };
+                        let bytes = req.bytes as f64 / shape.product(shard) as f64;
+                        costs.push(
+                            collsynth::cost::step_cost(&spec, &p, &shape.step(&s), bytes).time_s,
+                        );
+                    }
+                }
+                if let Some(prev) = seen.get(&shape) {
+                    assert_eq!(
+                        prev, &costs,
+                        "{path}, request {ri}: same shape, different costs"
+                    );
+                    compared += 1;
+                } else {
+                    seen.insert(shape, costs);
+                }
+            }
+        }
+    }
+    assert!(compared > 10, "{compared}");
+}
