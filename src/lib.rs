@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cli;
+pub mod emit;
 pub mod lowered;
 pub mod placement;
 pub mod program;

@@ -2,8 +2,10 @@
 //! the subcommands. Results go to stdout, diagnostics to stderr; [`Failure`] carries
 //! the exit code of DESIGN.md.
 
+pub mod emit;
 mod placements;
 pub mod problem;
+pub mod run_mpi;
 mod verify;
 
 pub use problem::Problem;
@@ -89,6 +91,19 @@ pub enum Command {
     /// PROGRAM is a text program file, `-` for stdin, or a lowered-JSON file. Text:
     ///   reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)
     Verify(VerifyArgs),
+    /// Write a proven program as a PyTorch module, a JAX module or an mpi4py script
+    /// (exit 1 if the program is not proved correct, unless --unchecked).
+    ///
+    /// Every file names in its header the spec, placement, request, program and
+    /// collsynth version it came from.
+    Emit(emit::EmitArgs),
+    /// Run a program under mpirun with its numerical check (mpi4py), to try it on a
+    /// laptop before the cluster.
+    ///
+    /// Emits the mpi4py script to a temporary file and runs
+    /// `mpirun -np N python3 SCRIPT --check` (Open MPI: with --oversubscribe and
+    /// --allow-run-as-root); exit 0 when every rank holds the right sums, 1 when not.
+    RunMpi(run_mpi::RunMpiArgs),
 }
 
 /// Where the spec comes from.
@@ -154,6 +169,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Placements(a) => placements::placements(a),
         Command::Verify(a) => verify::verify(a),
+        Command::Emit(a) => emit::emit(a),
+        Command::RunMpi(a) => run_mpi::run_mpi(a),
     }
 }
 
