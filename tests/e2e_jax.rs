@@ -74,11 +74,21 @@ fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
     }
     // A mutant that reduces over an extra dim of another axis.
     let spec = load(&root().join("specs/e2e/two-node-dp4-mp2.toml"));
-    let wrong = parse_program(&spec, "all_reduce(gpu:data, gpu:model) ; all_reduce(node:data)")
-        .unwrap();
+    let wrong = parse_program(
+        &spec,
+        "all_reduce(gpu:data, gpu:model) ; all_reduce(node:data)",
+    )
+    .unwrap();
     module(
         &spec,
-        &[unit(&spec, 1, 0, "mutant_extra".into(), wrong, Proof::Unchecked)],
+        &[unit(
+            &spec,
+            1,
+            0,
+            "mutant_extra".into(),
+            wrong,
+            Proof::Unchecked,
+        )],
         "mutant.py".into(),
     );
     let cases_file = dir.path().join("cases.json");

@@ -45,7 +45,11 @@ fn standard_programs_of_every_e2e_spec_compute_exact_sums_under_open_mpi() {
             path.display()
         );
         for u in &units {
-            assert!(text.contains(&format!("ok   {}: ", u.name)), "{} not run:\n{text}", u.name);
+            assert!(
+                text.contains(&format!("ok   {}: ", u.name)),
+                "{} not run:\n{text}",
+                u.name
+            );
         }
     }
 }
@@ -61,7 +65,10 @@ fn wrong_programs_fail_the_numerical_check_and_name_the_rank() {
     // Placement 1: data over node 2 x gpu 2, model over gpu 2.
     let mutants = [
         // the all_gather's pair step dropped: each rank holds only its chunk
-        ("no_all_gather", "reduce_scatter(gpu:data) ; all_reduce(node:data)"),
+        (
+            "no_all_gather",
+            "reduce_scatter(gpu:data) ; all_reduce(node:data)",
+        ),
         // the outer all_reduce dropped: node:data sources missing
         ("missing", "reduce_scatter(gpu:data) ; all_gather(gpu:data)"),
         // an all_reduce duplicated: node:data sources twice
@@ -70,7 +77,10 @@ fn wrong_programs_fail_the_numerical_check_and_name_the_rank() {
             "all_reduce(gpu:data) ; all_reduce(node:data) ; all_reduce(node:data)",
         ),
         // reduced over an extra dim of another axis: model sources extra
-        ("extra", "all_reduce(gpu:data, gpu:model) ; all_reduce(node:data)"),
+        (
+            "extra",
+            "all_reduce(gpu:data, gpu:model) ; all_reduce(node:data)",
+        ),
         // a broadcast from the wrong root group: only part of the sum
         (
             "root_only",
@@ -93,7 +103,14 @@ fn wrong_programs_fail_the_numerical_check_and_name_the_rank() {
         "reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)",
     )
     .unwrap();
-    units.push(unit(&spec, 1, 0, "good".into(), good, Proof::Proved("test".into())));
+    units.push(unit(
+        &spec,
+        1,
+        0,
+        "good".into(),
+        good,
+        Proof::Proved("test".into()),
+    ));
     let dir = tempdir();
     let script = dir.path().join("mutants.py");
     std::fs::write(&script, emit::mpi::render(&spec, &units).unwrap()).unwrap();
@@ -108,13 +125,19 @@ fn wrong_programs_fail_the_numerical_check_and_name_the_rank() {
         assert!(line.contains("(data="), "{line}");
     }
     assert!(text.contains("ok   good: "), "{text}");
-    assert!(text.contains("check: 6 programs, 1 correct, 5 wrong"), "{text}");
+    assert!(
+        text.contains("check: 6 programs, 1 correct, 5 wrong"),
+        "{text}"
+    );
     // Every failure names the reduction group the rank should have summed.
     let extra = text
         .lines()
         .find(|l| l.starts_with("FAIL extra: rank 0 "))
         .unwrap_or_else(|| panic!("rank 0 of the extra mutant:\n{text}"));
-    assert!(extra.contains("expected the sum over ranks [0, 2, 4, 6]"), "{extra}");
+    assert!(
+        extra.contains("expected the sum over ranks [0, 2, 4, 6]"),
+        "{extra}"
+    );
 }
 
 fn collsynth() -> Command {
@@ -147,12 +170,19 @@ fn emit_refuses_unproven_programs_and_run_mpi_checks_them() {
     };
     let refused = args(&[]).output().unwrap();
     assert_eq!(refused.status.code(), Some(1), "{}", text_of(&refused));
-    assert!(text_of(&refused).contains("refused"), "{}", text_of(&refused));
+    assert!(
+        text_of(&refused).contains("refused"),
+        "{}",
+        text_of(&refused)
+    );
     assert!(!script.exists());
     let written = args(&["--unchecked"]).output().unwrap();
     assert_eq!(written.status.code(), Some(0), "{}", text_of(&written));
     let body = std::fs::read_to_string(&script).unwrap();
-    assert!(body.contains("# proof:     NONE: emitted with --unchecked"), "{body}");
+    assert!(
+        body.contains("# proof:     NONE: emitted with --unchecked"),
+        "{body}"
+    );
     let out = mpirun(8, &script, &[]);
     let text = text_of(&out);
     assert!(!out.status.success(), "{text}");
@@ -173,5 +203,8 @@ fn emit_refuses_unproven_programs_and_run_mpi_checks_them() {
         .unwrap();
     let text = text_of(&run);
     assert_eq!(run.status.code(), Some(0), "{text}");
-    assert!(text.contains("check: 1 programs, 1 correct, 0 wrong"), "{text}");
+    assert!(
+        text.contains("check: 1 programs, 1 correct, 0 wrong"),
+        "{text}"
+    );
 }

@@ -32,7 +32,12 @@ fn py_compile(path: &Path) {
         .arg(path)
         .output()
         .expect("python runs");
-    assert!(out.status.success(), "{}: {}", path.display(), text_of(&out));
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        path.display(),
+        text_of(&out)
+    );
 }
 
 /// `mesh[c_0][c_1]... = rank`, built rank by rank from the coordinates.
@@ -150,7 +155,11 @@ fn torch_group_comparison_catches_a_wrong_group() {
     let file = dir.path().join("tampered.py");
     let text = emit::torch::render(&spec, &units).unwrap();
     // Swap two ranks between the groups of the flat all_reduce's step.
-    let tampered = text.replacen("[[0, 2, 4, 6], [1, 3, 5, 7]]", "[[0, 2, 4, 7], [1, 3, 5, 6]]", 1);
+    let tampered = text.replacen(
+        "[[0, 2, 4, 6], [1, 3, 5, 7]]",
+        "[[0, 2, 4, 7], [1, 3, 5, 6]]",
+        1,
+    );
     assert_ne!(tampered, text);
     std::fs::write(&file, tampered).unwrap();
     let exp = dir.path().join("expected.json");

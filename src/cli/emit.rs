@@ -140,9 +140,8 @@ pub(super) fn emit(a: EmitArgs) -> Result<ExitCode, Failure> {
     match &a.output {
         None => print(&text)?,
         Some(path) => {
-            std::fs::write(path, &text).map_err(|e| {
-                usage(format!("cannot write {}: {e}", path.display()))
-            })?;
+            std::fs::write(path, &text)
+                .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
             if a.target == Target::Mpi4py {
                 make_executable(path);
             }

@@ -66,7 +66,13 @@ pub fn default_python() -> String {
 /// The `mpirun` command for `np` processes running `python script args...`: with Open
 /// MPI, the flags and environment a single (possibly containerized, possibly root)
 /// machine needs.
-pub fn mpirun_command(mpirun: &str, np: u64, python: &str, script: &Path, args: &[String]) -> Command {
+pub fn mpirun_command(
+    mpirun: &str,
+    np: u64,
+    python: &str,
+    script: &Path,
+    args: &[String],
+) -> Command {
     let open_mpi = Command::new(mpirun)
         .arg("--version")
         .output()
@@ -80,7 +86,11 @@ pub fn mpirun_command(mpirun: &str, np: u64, python: &str, script: &Path, args: 
         cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1");
         cmd.env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
     }
-    cmd.arg("-np").arg(np.to_string()).arg(python).arg(script).args(args);
+    cmd.arg("-np")
+        .arg(np.to_string())
+        .arg(python)
+        .arg(script)
+        .args(args);
     cmd
 }
 
@@ -123,7 +133,12 @@ pub(super) fn run_mpi(a: RunMpiArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| usage(format!("cannot write {}: {e}", script.display())))?;
     let mut args = vec!["--check".to_string()];
     if let Some(b) = &a.bytes {
-        args.extend(["--bytes".into(), b.clone(), "--iters".into(), a.iters.to_string()]);
+        args.extend([
+            "--bytes".into(),
+            b.clone(),
+            "--iters".into(),
+            a.iters.to_string(),
+        ]);
     }
     let python = a.python.clone().unwrap_or_else(default_python);
     let mut cmd = mpirun_command(&a.mpirun, devices, &python, &script, &args);

@@ -15,7 +15,7 @@
 
 use std::fmt::Write as _;
 
-use super::{common_placement, header, program_text, py_ident, py_str, EmitError, Unit};
+use super::{common_placement, header, program_text, py_ident, py_str, py_tuple, EmitError, Unit};
 use crate::placement::Placement;
 use crate::program::{Collective, DimRef, Text};
 use crate::spec::Spec;
@@ -48,9 +48,9 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, EmitError> {
         .iter()
         .map(|d| py_str(d))
         .collect();
-    let _ = writeln!(s, "MESH_AXES = ({}{})", axes.join(", "), trailing(axes.len()));
+    let _ = writeln!(s, "MESH_AXES = {}", py_tuple(&axes));
     let sizes: Vec<String> = placement.dims.iter().map(|d| d.size.to_string()).collect();
-    let _ = writeln!(s, "MESH_SHAPE = ({}{})", sizes.join(", "), trailing(sizes.len()));
+    let _ = writeln!(s, "MESH_SHAPE = {}", py_tuple(&sizes));
     s.push_str("PROGRAMS = {\n");
     for (u, n) in units.iter().zip(&names) {
         let _ = writeln!(s, "    {}: {},", py_str(n), py_str(&program_text(spec, u)));
@@ -67,7 +67,7 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, EmitError> {
         let _ = writeln!(s, "\n\ndef {n}_local(x):");
         let _ = writeln!(
             s,
-            "    \"\"\"{} on {}, as the body of shard_map: x is this\n    device's 1-D buffer.\n\n        {}\n    \"\"\"",
+            "    \"\"\"{} on {}.\n\n        {}\n\n    The body of shard_map: x is this device's 1-D buffer.\n    \"\"\"",
             spec.describe_request(&u.request),
             placement.dim_names(spec).join(", "),
             program_text(spec, u)
@@ -86,14 +86,6 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, EmitError> {
     Ok(s)
 }
 
-fn trailing(n: usize) -> &'static str {
-    if n == 1 {
-        ","
-    } else {
-        ""
-    }
-}
-
 fn axis_tuple(spec: &Spec, dims: &[DimRef]) -> String {
     let names: Vec<String> = dims
         .iter()
@@ -104,7 +96,7 @@ fn axis_tuple(spec: &Spec, dims: &[DimRef]) -> String {
             ))
         })
         .collect();
-    format!("({}{})", names.join(", "), trailing(names.len()))
+    py_tuple(&names)
 }
 
 /// The statements of one program's body, indented for a function.
@@ -212,3 +204,57 @@ def _sharded(mesh, local):
 
     return jax.jit(shard_map(body, mesh=mesh, in_specs=spec, out_specs=spec))
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{spec, unit};
+    use super::*;
+
+    #[test]
+    fn snapshot_rooted_reduce_broadcast() {
+        let spec = spec();
+        let u = unit(
+            &spec,
+            "all_reduce_data",
+            vec![vec![2, 1], vec![1, 2]],
+            "reduce(node:data) ; all_reduce(gpu:model) @ roots(node:data) ; broadcast(node:data)",
+        );
+        insta::assert_snapshot!(render(&spec, &[u]).unwrap());
+    }
+
+    #[test]
+    fn rooted_reduce_scatter_is_refused() {
+        let spec = spec();
+        let u = unit(
+            &spec,
+            "x",
+            vec![vec![2, 1], vec![1, 2]],
+            "reduce(node:data) ; reduce_scatter(gpu:model) @ roots(node:data)",
+        );
+        assert_eq!(
+            render(&spec, &[u]),
+            Err(EmitError::RootedShapeChange {
+                name: "x".into(),
+                step: 2,
+                op: Collective::ReduceScatter
+            })
+        );
+    }
+
+    #[test]
+    fn explicit_groups_without_group_form_are_refused() {
+        let spec = spec();
+        let mut u = unit(
+            &spec,
+            "x",
+            vec![vec![2, 1], vec![1, 2]],
+            "all_reduce(node:data)",
+        );
+        u.program = None;
+        u.lowered.steps[0].groups = vec![vec![0, 3], vec![1, 2]];
+        assert!(matches!(
+            render(&spec, &[u]),
+            Err(EmitError::NotDimStructured { .. })
+        ));
+    }
+}

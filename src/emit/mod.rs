@@ -132,11 +132,7 @@ fn lcm(a: u64, b: u64) -> u64 {
     while y != 0 {
         (x, y) = (y, x % y);
     }
-    if x == 0 {
-        a.max(b)
-    } else {
-        (a / x).saturating_mul(b)
-    }
+    a.checked_div(x).map_or(a.max(b), |q| q.saturating_mul(b))
 }
 
 /// The reduction groups of a request (DESIGN.md): devices that agree on every axis
@@ -271,6 +267,15 @@ pub(crate) fn py_strs(v: &[String]) -> String {
     format!("[{}]", items.join(", "))
 }
 
+/// `(a, b)`, or `(a,)` for one item: a Python tuple of already-written items.
+pub(crate) fn py_tuple(items: &[String]) -> String {
+    if items.len() == 1 {
+        format!("({},)", items[0])
+    } else {
+        format!("({})", items.join(", "))
+    }
+}
+
 /// A Python identifier made from a name: other characters become `_`.
 pub(crate) fn py_ident(s: &str) -> String {
     let mut out: String = s
@@ -312,6 +317,50 @@ pub fn request_function_name(spec: &Spec, request: &Request) -> String {
     py_ident(&s)
 }
 
+/// A small spec and a unit on it, for the emitters' tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+    use crate::source::Source;
+
+    /// 2 nodes x 2 GPUs, data = 2, model = 2; all_reduce over data, 1 MB.
+    pub const SPEC: &str = r#"axes = [ { name = "data", size = 2 }, { name = "model", size = 2 } ]
+[system]
+name = "2 x 2-GPU nodes"
+levels = [ { name = "node", arity = 2, bandwidth = "100 GB/s", latency = "5 us" },
+           { name = "gpu", arity = 2, bandwidth = "235 GB/s", latency = "1 us" } ]
+[[request]]
+collective = "all_reduce"
+axes = ["data"]
+bytes = "1 MB"
+"#;
+
+    pub fn spec() -> Spec {
+        crate::spec::parse(&Source::new("fixture.toml", SPEC), None).unwrap()
+    }
+
+    /// A unit for `text` on the placement with this matrix.
+    pub fn unit(spec: &Spec, name: &str, matrix: Vec<Vec<u64>>, text: &str) -> Unit {
+        let placement = Placement::new(spec, matrix).unwrap();
+        let placement_index = crate::placement::enumerate(spec)
+            .iter()
+            .position(|m| *m == placement.matrix)
+            .unwrap();
+        let program = crate::program::parse_program(spec, text).unwrap();
+        let lowered = crate::lowered::lower(&placement, &program);
+        Unit {
+            name: name.into(),
+            placement_index,
+            placement,
+            request_index: Some(0),
+            request: spec.requests[0].clone(),
+            lowered,
+            program: Some(program),
+            proof: Proof::Proved("the reference interpreter".into()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,7 +378,10 @@ mod tests {
             reduction_groups(&p, &[1]),
             vec![vec![0, 1], vec![2, 3], vec![4, 5], vec![6, 7]]
         );
-        assert_eq!(reduction_groups(&p, &[0, 1]), vec![(0..8).collect::<Vec<_>>()]);
+        assert_eq!(
+            reduction_groups(&p, &[0, 1]),
+            vec![(0..8).collect::<Vec<_>>()]
+        );
     }
 
     #[test]
@@ -359,5 +411,46 @@ mod tests {
         assert_eq!(py_ident("p1.r0-k2"), "p1_r0_k2");
         assert_eq!(py_ident("0x"), "_0x");
         assert_eq!(py_str("a\"b\n"), "\"a\\\"b\\n\"");
+    }
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::fixture::*;
+    use super::*;
+
+    #[test]
+    fn header_names_every_origin() {
+        let spec = spec();
+        let mut u = unit(
+            &spec,
+            "all_reduce_data",
+            vec![vec![2, 1], vec![1, 2]],
+            "reduce(node:data) ; broadcast(node:data)",
+        );
+        let h = header(&spec, std::slice::from_ref(&u), "torch");
+        assert!(
+            h.contains(&format!("collsynth {VERSION} (torch target)")),
+            "{h}"
+        );
+        assert!(h.contains("fixture.toml"), "{h}");
+        assert!(
+            h.contains("# placement: 1, matrix \"2,1;1,2\" (dims node:data, gpu:model)"),
+            "{h}"
+        );
+        assert!(
+            h.contains("# request:   0: all_reduce over data, 1000000 bytes per device"),
+            "{h}"
+        );
+        assert!(
+            h.contains("# program:   reduce(node:data) ; broadcast(node:data)"),
+            "{h}"
+        );
+        u.proof = Proof::Unchecked;
+        let h = header(&spec, &[u], "torch");
+        assert!(
+            h.contains("# proof:     NONE: emitted with --unchecked"),
+            "{h}"
+        );
     }
 }

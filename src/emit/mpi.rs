@@ -48,7 +48,9 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
     let _ = writeln!(s, "AXES = {}", py_strs(&axes));
     s.push_str("\n# Each program: its steps as (collective, groups), every group ascending;\n");
     s.push_str("# `reduction_groups` is what --check sums over (devices that agree on every\n");
-    s.push_str("# axis the request does not name), `atoms` what the buffer length must divide by.\n");
+    s.push_str(
+        "# axis the request does not name), `atoms` what the buffer length must divide by.\n",
+    );
     s.push_str("PROGRAMS = [\n");
     for u in units {
         write_program(&mut s, spec, u);
@@ -64,14 +66,22 @@ fn write_program(s: &mut String, spec: &Spec, u: &Unit) {
     let _ = writeln!(s, "    {{");
     let _ = writeln!(s, "        \"name\": {},", py_str(&u.name));
     let _ = writeln!(s, "        \"placement\": {},", u.placement_index);
-    let _ = writeln!(s, "        \"matrix\": {},", py_str(&u.placement.matrix_text()));
+    let _ = writeln!(
+        s,
+        "        \"matrix\": {},",
+        py_str(&u.placement.matrix_text())
+    );
     let _ = writeln!(
         s,
         "        \"request\": {},",
         py_str(&spec.describe_request(&u.request))
     );
     let _ = writeln!(s, "        \"text\": {},", py_str(&program_text(spec, u)));
-    let _ = writeln!(s, "        \"step_texts\": {},", py_strs(&step_texts(spec, u)));
+    let _ = writeln!(
+        s,
+        "        \"step_texts\": {},",
+        py_strs(&step_texts(spec, u))
+    );
     let _ = writeln!(s, "        \"atoms\": {},", super::atoms(&u.lowered));
     let _ = writeln!(
         s,
@@ -93,4 +103,51 @@ fn write_program(s: &mut String, spec: &Spec, u: &Unit) {
     }
     let _ = writeln!(s, "        ],");
     let _ = writeln!(s, "    }},");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{spec, unit};
+    use super::*;
+
+    #[test]
+    fn snapshot_reduce_broadcast() {
+        let spec = spec();
+        let u = unit(
+            &spec,
+            "all_reduce_data",
+            vec![vec![2, 1], vec![1, 2]],
+            "reduce(node:data) ; broadcast(node:data)",
+        );
+        let text = render(&spec, &[u]).unwrap();
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn several_programs_share_one_script() {
+        let spec = spec();
+        let a = unit(
+            &spec,
+            "a",
+            vec![vec![2, 1], vec![1, 2]],
+            "all_reduce(node:data)",
+        );
+        let b = unit(
+            &spec,
+            "b",
+            vec![vec![1, 2], vec![2, 1]],
+            "all_reduce(gpu:data)",
+        );
+        let text = render(&spec, &[a, b]).unwrap();
+        assert!(text.contains("\"name\": \"a\""));
+        assert!(
+            text.contains("(\"all_reduce\", [[0, 2], [1, 3]]),"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(\"all_reduce\", [[0, 1], [2, 3]]),"),
+            "{text}"
+        );
+        assert_eq!(render(&spec, &[]), Err(super::super::EmitError::Empty));
+    }
 }

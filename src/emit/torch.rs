@@ -14,7 +14,7 @@
 
 use std::fmt::Write as _;
 
-use super::{common_placement, header, program_text, py_groups, py_ident, py_str, Unit};
+use super::{common_placement, header, program_text, py_groups, py_ident, py_str, py_tuple, Unit};
 use crate::placement::Placement;
 use crate::spec::Spec;
 
@@ -28,7 +28,9 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
     let mut s = header(spec, units, "torch");
     let names: Vec<String> = units.iter().map(|u| py_ident(&u.name)).collect();
     s.push('\n');
-    s.push_str("\"\"\"Collectives collsynth synthesized, for torch.distributed (NCCL or gloo).\n\n");
+    s.push_str(
+        "\"\"\"Collectives collsynth synthesized, for torch.distributed (NCCL or gloo).\n\n",
+    );
     s.push_str("Use (every process, after dist.init_process_group(\"nccl\") or (\"gloo\")):\n\n");
     s.push_str("    import this_module as cs\n");
     s.push_str("    mesh = cs.device_mesh(\"cuda\")   # optional: this placement's DeviceMesh\n");
@@ -48,9 +50,9 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
     s.push_str("\"\"\"\n\nimport torch\nimport torch.distributed as dist\n\n");
     let _ = writeln!(s, "DEVICES = {}", spec.devices());
     let axes: Vec<String> = spec.axes.iter().map(|a| py_str(&a.name)).collect();
-    let _ = writeln!(s, "AXES = ({},)", axes.join(", "));
+    let _ = writeln!(s, "AXES = {}", py_tuple(&axes));
     let sizes: Vec<String> = spec.axes.iter().map(|a| a.size.to_string()).collect();
-    let _ = writeln!(s, "AXIS_SIZES = ({},)", sizes.join(", "));
+    let _ = writeln!(s, "AXIS_SIZES = {}", py_tuple(&sizes));
     let _ = writeln!(
         s,
         "# MESH_RANKS[{}] = the global rank with those axis coordinates",
@@ -61,7 +63,9 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
             .join("][")
     );
     let _ = writeln!(s, "MESH_RANKS = {}", mesh_ranks(spec, placement));
-    s.push_str("# GROUPS[name]: the program's steps as (collective, groups), each group ascending.\n");
+    s.push_str(
+        "# GROUPS[name]: the program's steps as (collective, groups), each group ascending.\n",
+    );
     s.push_str("GROUPS = {\n");
     for (u, n) in units.iter().zip(&names) {
         let _ = writeln!(s, "    {}: [", py_str(n));
@@ -126,4 +130,58 @@ fn mesh_ranks(spec: &Spec, placement: &Placement) -> String {
     let mut out = String::new();
     rec(spec, placement, &mut Vec::new(), &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{spec, unit};
+    use super::super::EmitError;
+    use super::*;
+
+    #[test]
+    fn snapshot_reduce_scatter_all_gather() {
+        let spec = spec();
+        let u = unit(
+            &spec,
+            "all_reduce_data",
+            vec![vec![2, 1], vec![1, 2]],
+            "reduce_scatter(node:data) ; all_gather(node:data)",
+        );
+        insta::assert_snapshot!(render(&spec, &[u]).unwrap());
+    }
+
+    #[test]
+    fn mesh_ranks_index_by_axis_coordinates() {
+        let spec = spec();
+        // node:model, gpu:data: rank = 2 model + data.
+        let p = Placement::from_valid_matrix(vec![vec![1, 2], vec![2, 1]]);
+        assert_eq!(mesh_ranks(&spec, &p), "[[0, 2], [1, 3]]");
+        let p = Placement::from_valid_matrix(vec![vec![2, 1], vec![1, 2]]);
+        assert_eq!(mesh_ranks(&spec, &p), "[[0, 1], [2, 3]]");
+    }
+
+    #[test]
+    fn one_module_holds_one_placement() {
+        let spec = spec();
+        let a = unit(
+            &spec,
+            "a",
+            vec![vec![2, 1], vec![1, 2]],
+            "all_reduce(node:data)",
+        );
+        let b = unit(
+            &spec,
+            "b",
+            vec![vec![1, 2], vec![2, 1]],
+            "all_reduce(gpu:data)",
+        );
+        assert!(matches!(
+            render(&spec, &[a, b]),
+            Err(EmitError::MixedPlacements {
+                first: 1,
+                other: 0,
+                ..
+            })
+        ));
+    }
 }

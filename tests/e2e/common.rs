@@ -144,7 +144,14 @@ pub fn standard_programs(p: &Placement, axes: &[usize]) -> Vec<(String, Program)
 }
 
 /// A unit to emit for a program on placement `index` and request `r` of a spec.
-pub fn unit(spec: &Spec, index: usize, r: usize, name: String, program: Program, proof: Proof) -> Unit {
+pub fn unit(
+    spec: &Spec,
+    index: usize,
+    r: usize,
+    name: String,
+    program: Program,
+    proof: Proof,
+) -> Unit {
     let m = placement::enumerate(spec)[index].clone();
     let p = Placement::from_valid_matrix(m);
     let lowered = lowered::lower(&p, &program);
