@@ -69,7 +69,7 @@ impl Placement {
                     spec.axes[a].name
                 )));
             }
-            let p: u128 = row.iter().map(|&x| x as u128).product();
+            let p = row.iter().fold(1u128, |p, &x| p.saturating_mul(x as u128));
             if p != spec.axes[a].size as u128 {
                 return Err(MatrixError(format!(
                     "row {} (axis `{}`) multiplies to {p}, but the axis has size {}",
@@ -80,7 +80,9 @@ impl Placement {
             }
         }
         for (l, level) in spec.system.levels.iter().enumerate() {
-            let p: u128 = matrix.iter().map(|row| row[l] as u128).product();
+            let p = matrix
+                .iter()
+                .fold(1u128, |p, row| p.saturating_mul(row[l] as u128));
             if p != level.arity as u128 {
                 return Err(MatrixError(format!(
                     "column {} (level `{}`) multiplies to {p}, but the level has arity {}",

@@ -330,6 +330,12 @@ impl<'a> Interpreter<'a> {
         }
         if let Some(i) = out.iter().position(|&c| c >= 2) {
             let (p, s) = (lo + (i / n) as u64, (i % n) as u64);
+            // A reduce_scatter delivers atom p to the member whose chunk holds it.
+            let receiver = if op == Collective::ReduceScatter {
+                g[((p - lo) / ((hi - lo) / g.len() as u64)) as usize]
+            } else {
+                receiver
+            };
             let holders: Vec<String> = g
                 .iter()
                 .filter(|&&m| {

@@ -346,11 +346,14 @@ pub fn parse(source: &Source, dir: Option<&Path>) -> Result<Spec, InputError> {
         RawSystemRef::Inline(s) => validate_system(source, s, sys_span)?,
         RawSystemRef::Path(p) => {
             let path = dir.unwrap_or(Path::new(".")).join(&p);
+            // The error points at `system = "..."` in the spec, where the fix goes.
             let sys_source = read_source(&path, "system").map_err(|e| {
-                let (l, c) = source.line_col(sys_span.start);
-                InputError { line: None, ..e }.with_help(format!(
-                    "`system = \"{p}\"` at {}:{l}:{c} is resolved relative to the spec's folder",
-                    source.name
+                at(
+                    sys_span.clone(),
+                    format!("system file `{}`: {}", path.display(), e.message),
+                )
+                .with_help(format!(
+                    "`system = \"{p}\"` is resolved relative to the spec's folder: fix the path, or write the system inline as a [system] table"
                 ))
             })?;
             let raw_sys: RawSystem = from_toml(&sys_source)?;
@@ -359,14 +362,21 @@ pub fn parse(source: &Source, dir: Option<&Path>) -> Result<Spec, InputError> {
     };
 
     let devices: u128 = system.levels.iter().map(|l| l.arity as u128).product();
-    let axis_product: u128 = axes.iter().map(|a| a.size as u128).product();
+    // Saturating: sizes are up to 2^63 each, so a plain product can overflow u128.
+    let axis_product = axes
+        .iter()
+        .fold(1u128, |p, a| p.saturating_mul(a.size as u128));
     if axis_product != devices {
         return Err(at(
             axes_span,
             format!(
                 "the axis sizes multiply to {} ({}), but the system has {} devices ({}): change \
                  the axis sizes so that their product is {}",
-                axis_product,
+                if axis_product > MAX_DEVICES {
+                    "more than 2^40".to_string()
+                } else {
+                    axis_product.to_string()
+                },
                 axes.iter()
                     .map(|a| a.size.to_string())
                     .collect::<Vec<_>>()
@@ -535,6 +545,25 @@ fn from_toml<T: serde::de::DeserializeOwned>(source: &Source) -> Result<T, Input
             err.help = Some("remove or rename the key; the expected keys are listed above".into());
         } else if msg.starts_with("missing field") {
             err.help = Some("add the missing key to this table".into());
+        } else if msg.starts_with("invalid type") {
+            let header = source.text.get(span.clone()).unwrap_or("");
+            if header.trim_start().starts_with("[axes]") {
+                err.message = "`axes` is written as a table, but it is a list (its order is the axis order)".into();
+                err.help = Some("write `axes = [ { name = \"data\", size = 8 }, ... ]` at the top of the file, before the first table header".into());
+            } else {
+                let want = msg
+                    .rsplit("expected ")
+                    .next()
+                    .unwrap_or("")
+                    .replace("i64", "a whole number (without quotes)");
+                err.help = Some(format!("write this value as {want}"));
+            }
+        } else if msg.starts_with("duplicate key") {
+            err.help = Some("a key may appear once per table: remove or rename one of them".into());
+        } else if !msg.contains("move it") {
+            err.help = Some(
+                "this is not valid TOML here: spec files are TOML like specs/default.toml (strings in quotes, `key = value`, tables start with `[name]`)".into(),
+            );
         }
         err
     })

@@ -58,6 +58,12 @@ fn split_number(text: &str, what: &str, example: &str) -> Result<(f64, String), 
     // trailing exponent marker without digits is a unit start, not a number part.
     let (num, unit) = t.split_at(end);
     let unit = unit.trim();
+    let word = t.trim_start_matches(['+', '-']).to_ascii_lowercase();
+    if word.starts_with("inf") || word.starts_with("nan") {
+        return Err(UnitError(format!(
+            "`{text}` is not finite: a {what} must be a finite positive number, like \"{example}\""
+        )));
+    }
     if num.is_empty() {
         return Err(UnitError(format!(
             "`{text}` is not a {what}: it should start with a number, like \"{example}\""
@@ -285,7 +291,7 @@ mod tests {
         assert!(Duration::parse("inf us")
             .unwrap_err()
             .0
-            .contains("start with a number"));
+            .contains("not finite"));
         assert!(Duration::parse("1e999 s")
             .unwrap_err()
             .0

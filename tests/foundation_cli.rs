@@ -1,0 +1,365 @@
+//! The binary: `placements` output for the example specs (snapshots; JSON coords
+//! against the convention; coords omitted above 4,096 devices), and `verify` on text
+//! and lowered-JSON programs, stdin, exit codes, JSON keys and input errors.
+
+mod common;
+
+use collsynth::lowered;
+use collsynth::placement::{self, Placement};
+use collsynth::program::parse_program;
+use collsynth::semantics;
+use collsynth::spec::Spec;
+use common::{collsynth, convention_coords, spec_toml, write};
+use serde_json::Value;
+
+fn flat_snapshot_names() -> insta::internals::SettingsBindDropGuard {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind_to_scope()
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// Example spec files, relative to the repository root.
+fn example_files() -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in ["specs", "specs/e2e"] {
+        let mut v: Vec<String> = std::fs::read_dir(common::root().join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|f| f.ends_with(".toml"))
+            .map(|f| format!("{dir}/{f}"))
+            .collect();
+        v.sort();
+        out.extend(v);
+    }
+    out
+}
+
+/// The JSON placements, one compact line each (coords included), for a reviewable
+/// snapshot; the exact pretty form is snapshotted for the embedded default.
+fn compact(json: &Value) -> String {
+    let mut s = format!("schema_version {}\n", json["schema_version"]);
+    for p in json["placements"].as_array().unwrap() {
+        s.push_str(&serde_json::to_string(p).unwrap());
+        s.push('\n');
+    }
+    s
+}
+
+/// JSON placements agree with the library and with the convention.
+fn check_json(spec: &Spec, json: &Value, with_coords: bool) {
+    assert_eq!(json["schema_version"], 1);
+    let all = placement::enumerate(spec);
+    let ps = json["placements"].as_array().unwrap();
+    assert_eq!(ps.len(), all.len());
+    let arities: Vec<u64> = spec.system.levels.iter().map(|l| l.arity).collect();
+    for (i, (p, m)) in ps.iter().zip(&all).enumerate() {
+        assert_eq!(p["index"], i);
+        assert_eq!(p["matrix"], serde_json::json!(m));
+        let dims = Placement::from_valid_matrix(m.clone()).dim_names(spec);
+        assert_eq!(p["dims"], serde_json::json!(dims));
+        assert_eq!(p.get("coords").is_some(), with_coords);
+        if let Some(c) = p.get("coords") {
+            let c = c.as_array().unwrap();
+            assert_eq!(c.len() as u64, spec.devices());
+            for (r, x) in c.iter().enumerate() {
+                assert_eq!(
+                    *x,
+                    serde_json::json!(convention_coords(&arities, m, r as u64))
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn placements_of_the_example_specs() {
+    let _g = flat_snapshot_names();
+    for file in example_files() {
+        let path = common::root().join(&file);
+        let spec = Spec::load(&path).unwrap();
+        let name = file.trim_end_matches(".toml").replace('/', "_");
+        // Run from the root with a relative path so the output is machine-independent.
+        let run = |extra: &[&str]| {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_collsynth"));
+            cmd.current_dir(common::root())
+                .arg("placements")
+                .arg(&file)
+                .args(extra);
+            cmd.output().unwrap()
+        };
+        let text = run(&[]);
+        assert_eq!(text.status.code(), Some(0), "{file}: {}", stderr(&text));
+        assert!(stderr(&text).is_empty(), "{file}: {}", stderr(&text));
+        let out = stdout(&text);
+        let n = placement::count(&spec);
+        assert!(out.ends_with(&format!("\n{n} placements\n")), "{file}");
+        insta::assert_snapshot!(format!("placements_{name}"), out);
+        if spec.devices() <= 4096 {
+            let json = run(&["--json"]);
+            assert_eq!(json.status.code(), Some(0));
+            let v: Value = serde_json::from_str(&stdout(&json)).unwrap();
+            check_json(&spec, &v, true);
+            if spec.devices() <= 64 {
+                insta::assert_snapshot!(format!("placements_json_{name}"), compact(&v));
+            }
+        }
+    }
+}
+
+#[test]
+fn placements_of_the_embedded_default() {
+    let _g = flat_snapshot_names();
+    let text = collsynth(&["placements"], None);
+    assert_eq!(text.status.code(), Some(0));
+    assert!(
+        stderr(&text).contains("embedded default"),
+        "{}",
+        stderr(&text)
+    );
+    insta::assert_snapshot!("placements_embedded_default", stdout(&text));
+    let json = collsynth(&["placements", "--json"], None);
+    let v: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    check_json(&Spec::embedded_default(), &v, true);
+    insta::assert_snapshot!("placements_json_embedded_default", stdout(&json));
+    // The same placements as the spec file it is a copy of.
+    let file = collsynth(
+        &[
+            "placements",
+            &common::root()
+                .join("specs/dgx-a100-x4-dp8-mp4.toml")
+                .display()
+                .to_string(),
+            "--json",
+        ],
+        None,
+    );
+    let w: Value = serde_json::from_str(&stdout(&file)).unwrap();
+    assert_eq!(v, w);
+}
+
+#[test]
+fn json_coords_only_up_to_4096_devices_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = write(
+        dir.path(),
+        "4096.toml",
+        &spec_toml(&[("node", 2), ("gpu", 2048)], &[("data", 4096)], &[]),
+    );
+    let over = write(
+        dir.path(),
+        "4098.toml",
+        &spec_toml(&[("node", 3), ("gpu", 1366)], &[("data", 4098)], &[]),
+    );
+    let json = |args: &[&str]| -> Value {
+        let o = collsynth(args, None);
+        assert_eq!(o.status.code(), Some(0));
+        serde_json::from_str(&stdout(&o)).unwrap()
+    };
+    let v = json(&["placements", &at, "--json"]);
+    check_json(&Spec::load(std::path::Path::new(&at)).unwrap(), &v, true);
+    let v = json(&["placements", &over, "--json"]);
+    let over_spec = Spec::load(std::path::Path::new(&over)).unwrap();
+    check_json(&over_spec, &v, false);
+    let v = json(&["placements", "--spec", &over, "--json", "--coords"]);
+    check_json(&over_spec, &v, true);
+}
+
+// ------------------------------------------------------------------ verify
+
+const RAB: &str =
+    "reduce(gpu:data) ; all_reduce(node:data) @ roots(gpu:data) ; broadcast(gpu:data)";
+
+#[test]
+fn verify_text_programs_exit_codes_and_json() {
+    let _g = flat_snapshot_names();
+    let dir = tempfile::tempdir().unwrap();
+    let m = "2,4;2,2";
+    let good = write(
+        dir.path(),
+        "good.txt",
+        &format!("# P2's Reduce-AllReduce-Broadcast\n{RAB}\n"),
+    );
+    let o = collsynth(&["verify", &good, "--matrix", m], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::assert_snapshot!("verify_text_proved", stdout(&o));
+    let o = collsynth(&["verify", &good, "--matrix", m, "--json"], None);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["verdict"], "proved");
+    assert_eq!(v["decided_by"], "interpreter");
+    assert!(v.get("counterexample").is_none());
+
+    // Broadcast dropped: refuted, and the JSON counterexample is the interpreter's.
+    let bad_text = "reduce(gpu:data) ; all_reduce(node:data) @ roots(gpu:data)";
+    let bad = write(dir.path(), "bad.txt", bad_text);
+    let o = collsynth(&["verify", &bad, "--matrix", m], None);
+    assert_eq!(o.status.code(), Some(1));
+    insta::assert_snapshot!("verify_text_refuted", stdout(&o));
+    let o = collsynth(&["verify", &bad, "--matrix", m, "--json"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["verdict"], "refuted");
+    let s = Spec::embedded_default();
+    let p = Placement::new(&s, vec![vec![2, 4], vec![2, 2]]).unwrap();
+    let c = semantics::run(
+        &s,
+        &p,
+        &[0],
+        &lowered::lower(&p, &parse_program(&s, bad_text).unwrap()),
+    )
+    .unwrap_err();
+    let cx = &v["counterexample"];
+    for key in ["kind", "step", "rank", "coords", "message"] {
+        assert!(cx.get(key).is_some(), "counterexample lacks `{key}`: {cx}");
+    }
+    assert_eq!(cx["kind"], c.kind.to_string());
+    assert_eq!(cx["step"], serde_json::json!(c.step));
+    assert_eq!(cx["rank"], c.rank);
+    assert_eq!(cx["coords"], serde_json::json!(c.coords));
+    assert_eq!(cx["message"], c.message);
+
+    // stdin, with the placement by index.
+    let index = placement::enumerate(&s)
+        .iter()
+        .position(|x| *x == p.matrix)
+        .unwrap()
+        .to_string();
+    let o = collsynth(&["verify", "-", "--placement", &index], Some(RAB));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = collsynth(&["verify", "-", "--placement", &index], Some(bad_text));
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn verify_lowered_json_programs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Spec::embedded_default();
+    let p = Placement::new(&s, vec![vec![2, 4], vec![2, 2]]).unwrap();
+    let prog = parse_program(&s, RAB).unwrap();
+    let doc = lowered::lower(&p, &prog).to_json(&s, &p, &s.requests[0]);
+    let file = write(
+        dir.path(),
+        "p.json",
+        &serde_json::to_string_pretty(&doc).unwrap(),
+    );
+    // The matrix comes from the document.
+    let o = collsynth(&["verify", &file, "--json"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["verdict"], "proved");
+    assert_eq!(v["dim_structured"], true);
+    assert_eq!(v["program"], RAB);
+    // Groups that are no group form: decided by the interpreter, and it says so.
+    let mut odd = doc.clone();
+    odd.steps.push(collsynth::lowered::LoweredStep {
+        collective: collsynth::program::Collective::Broadcast,
+        groups: vec![vec![0, 5]],
+    });
+    let file = write(
+        dir.path(),
+        "odd.json",
+        &serde_json::to_string(&odd).unwrap(),
+    );
+    let o = collsynth(&["verify", &file], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("not dim-structured"), "{}", stdout(&o));
+    let o = collsynth(&["verify", &file, "--json"], None);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["dim_structured"], false);
+    // Rank 5 (model = 1) now holds rank 0's sum over the model = 0 data group.
+    assert_eq!(v["counterexample"]["kind"], "extra");
+    assert_eq!(v["counterexample"]["rank"], 5);
+    assert_eq!(v["counterexample"]["step"], Value::Null);
+    // Without a matrix, the embedded default has several placements: input error.
+    let mut bare = doc.clone();
+    bare.matrix = None;
+    let file = write(
+        dir.path(),
+        "bare.json",
+        &serde_json::to_string(&bare).unwrap(),
+    );
+    let o = collsynth(&["verify", &file], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--placement"), "{}", stderr(&o));
+    // From stdin too.
+    let o = collsynth(
+        &["verify", "-"],
+        Some(&serde_json::to_string(&doc).unwrap()),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn verify_input_errors() {
+    let _g = flat_snapshot_names();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().display().to_string();
+    let err = |args: &[&str], stdin: Option<&str>| {
+        let o = collsynth(args, stdin);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty());
+        stderr(&o).replace(&root, "[TMP]")
+    };
+    let f = write(
+        dir.path(),
+        "p.txt",
+        "all_reduce(gpu:data) ;\n  all_reduce(node:data",
+    );
+    let e = err(&["verify", &f, "--matrix", "2,4;2,2"], None);
+    assert!(e.contains("[TMP]/p.txt:2:23:"), "{e}");
+    insta::assert_snapshot!("verify_error_parse", e);
+    let e = err(
+        &["verify", "-", "--matrix", "2,4;2,2"],
+        Some("all_reduce(gpu:data) @ roots(gpu:data)"),
+    );
+    assert!(e.contains("<stdin>:1:30:"), "{e}");
+    // A dim that is not a dim of the chosen placement.
+    let f = write(dir.path(), "q.txt", "all_reduce(node:model)");
+    let e = err(&["verify", &f, "--matrix", "4,2;1,4"], None);
+    assert!(e.contains("[TMP]/q.txt:1:12:"), "{e}");
+    insta::assert_snapshot!("verify_error_not_a_dim", e);
+    // Several placements fit and none is chosen: they are listed.
+    let f = write(dir.path(), "r.txt", "all_reduce(node:data, gpu:data)");
+    let e = err(&["verify", &f], None);
+    let s = Spec::embedded_default();
+    let fits: Vec<usize> = placement::enumerate(&s)
+        .into_iter()
+        .enumerate()
+        .filter(|(_, m)| m[0][0] > 1 && m[0][1] > 1)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(fits.len() > 1);
+    for i in &fits {
+        assert!(e.contains(&format!("--placement {i} ")), "{e}");
+    }
+    insta::assert_snapshot!("verify_error_several_placements", e);
+    // Missing program file; bad lowered JSON; bad ranks; bad --matrix.
+    let e = err(&["verify", &format!("{root}/absent.txt")], None);
+    assert!(e.contains("[TMP]/absent.txt"), "{e}");
+    let f = write(dir.path(), "j.json", "{\"schema_version\": 1,\n \"steps\": [{\"collective\": \"all_reduce\", \"groups\": [[0, 1]], \"x\": 1}]}");
+    let e = err(&["verify", &f, "--placement", "0"], None);
+    assert!(e.contains("[TMP]/j.json:2:"), "{e}");
+    let f = write(dir.path(), "k.json", "{\"schema_version\": 1, \"steps\": [{\"collective\": \"all_reduce\", \"groups\": [[0, 99]]}]}");
+    let e = err(&["verify", &f, "--placement", "0"], None);
+    assert!(e.contains("rank 99"), "{e}");
+    let e = err(
+        &[
+            "verify",
+            "-",
+            "--matrix",
+            "18446744073709551615,18446744073709551615;1,1",
+        ],
+        Some(RAB),
+    );
+    assert!(e.contains("--matrix"), "{e}");
+    let e = err(&["verify", "-", "--placement", "999"], Some(RAB));
+    assert!(e.contains("placements"), "{e}");
+}
