@@ -199,6 +199,7 @@ fn emit_refuses_unproven_programs_and_run_mpi_checks_them() {
         .arg(&spec)
         .args(["--placement", "0", "--program-file"])
         .arg(&good)
+        .args(["--bytes", "64KB", "--iters", "2"])
         .output()
         .unwrap();
     let text = text_of(&run);
@@ -207,4 +208,17 @@ fn emit_refuses_unproven_programs_and_run_mpi_checks_them() {
         text.contains("check: 1 programs, 1 correct, 0 wrong"),
         "{text}"
     );
+    // --bytes times every step and the total (64 KB = 16000 float32 elements).
+    assert!(
+        text.contains("time all_reduce_data: 64000 bytes, mean of 2 runs"),
+        "{text}"
+    );
+    for step in [
+        "step 1  reduce(gpu:data)",
+        "step 2  all_reduce(node:data) @ roots(gpu:data)",
+        "step 3  broadcast(gpu:data)",
+        "  total ",
+    ] {
+        assert!(text.contains(step), "{step:?} missing:\n{text}");
+    }
 }

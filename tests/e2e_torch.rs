@@ -265,3 +265,20 @@ fn emit_torch_names_spec_placement_request_and_program() {
         py_compile(&file);
     }
 }
+
+/// Until the synthesizer lands, `--program K` says clearly what to do instead.
+#[test]
+fn emit_program_k_without_synth_is_a_clear_input_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_collsynth"))
+        .args(["emit", "--target", "torch", "--spec"])
+        .arg(root().join("specs/e2e/two-node-dp8.toml"))
+        .args(["--program", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains("--program-file"),
+        "{}",
+        text_of(&out)
+    );
+}
