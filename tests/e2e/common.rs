@@ -62,13 +62,20 @@ pub fn skip(test: &str, why: &str) {
 /// `mpirun` for `np` processes on one machine, as root if need be.
 pub fn mpirun(np: u64, script: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::new("mpirun");
-    cmd.args(["--allow-run-as-root", "--oversubscribe", "-np"])
-        .arg(np.to_string())
-        .arg(PYTHON)
-        .arg(script)
-        .args(args)
-        .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
-        .env("OMPI_MCA_rmaps_base_oversubscribe", "1");
+    // --timeout: a hung collective fails the test instead of hanging CI.
+    cmd.args([
+        "--allow-run-as-root",
+        "--oversubscribe",
+        "--timeout",
+        "300",
+        "-np",
+    ])
+    .arg(np.to_string())
+    .arg(PYTHON)
+    .arg(script)
+    .args(args)
+    .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
+    .env("OMPI_MCA_rmaps_base_oversubscribe", "1");
     cmd.output().expect("mpirun starts")
 }
 
