@@ -2,7 +2,7 @@
 //! chooses where each parallelism axis should live.
 //!
 //! The modules follow the flow of DESIGN.md:
-//! `spec` → `placement` → `program` / `lowered` → `semantics` → `report` / `cli`.
+//! `spec` → `placement` → `program` / `lowered` → `semantics` → `cost` → `report` / `cli`.
 
 #![warn(missing_docs)]
 // Counterexamples and input errors are large and on the cold path; boxing them would
@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cli;
+pub mod cost;
 pub mod emit;
 pub mod lowered;
 pub mod placement;

@@ -1,6 +1,8 @@
 //! Tables for people and JSON for machines (DESIGN.md, "Machine-readable output").
 //! Every JSON document carries `"schema_version": 1`; key order is fixed.
 
+pub mod cost;
+
 use serde_json::{json, Value};
 
 use crate::cli::Problem;

@@ -3,7 +3,7 @@
 //!
 //! Reading happens in two stages, as in ripgrep's argument handling: serde reads the
 //! syntax into `Raw*` structs that keep every value's place in the file, then
-//! [`validate`] turns them into a [`Spec`] or an [`InputError`] naming file, line,
+//! [`parse`] turns them into a [`Spec`] or an [`InputError`] naming file, line,
 //! column and what to change.
 
 use std::fmt;

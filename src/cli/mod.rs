@@ -2,6 +2,7 @@
 //! the subcommands. Results go to stdout, diagnostics to stderr; [`Failure`] carries
 //! the exit code of DESIGN.md.
 
+mod cost;
 pub mod emit;
 mod placements;
 pub mod problem;
@@ -81,7 +82,7 @@ pub enum Command {
     /// List every placement (parallelism matrix) of a spec, with its dims.
     ///
     /// Rows of a matrix are the axes in spec order, columns the levels outer to inner;
-    /// entry [a][l] says over how many of level l's children axis a is spread.
+    /// entry (a, l) says over how many of level l's children axis a is spread.
     /// Placements are numbered from 0 in lexicographic order of the matrix read row
     /// by row; that number is what --placement takes everywhere.
     Placements(PlacementsArgs),
@@ -91,6 +92,13 @@ pub enum Command {
     /// PROGRAM is a text program file, `-` for stdin, or a lowered-JSON file. Text:
     ///   reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)
     Verify(VerifyArgs),
+    /// Predict a program's time with the contention-aware α-β model, against the
+    /// lower bound and the flat single-step all_reduce.
+    ///
+    /// Per step: time, heaviest link per level, bottleneck; then the total, algbw and
+    /// busbw (nccl-tests definitions), the ratio to the lower bound and the speedup
+    /// over the flat all_reduce. PROGRAM is a text or lowered-JSON file, `-` for stdin.
+    Cost(CostArgs),
     /// Write a proven program as a PyTorch module, a JAX module or an mpi4py script
     /// (exit 1 if the program is not proved correct, unless --unchecked).
     ///
@@ -164,11 +172,39 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
+/// `collsynth cost`.
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// Program: a text file, a lowered-JSON file, or `-` for stdin.
+    #[arg(value_name = "PROGRAM")]
+    pub program: String,
+    /// The spec.
+    #[command(flatten)]
+    pub spec: SpecArg,
+    /// The placement.
+    #[command(flatten)]
+    pub placement: PlacementArg,
+    /// Which request of the spec (index from 0). Default: the only one, or the one
+    /// whose axes are exactly the axes the program names.
+    #[arg(long, value_name = "R")]
+    pub request: Option<usize>,
+    /// Buffer size per device, e.g. "256 MB" (default: the request's `bytes`).
+    #[arg(long, value_name = "SIZE", conflicts_with = "sweep")]
+    pub bytes: Option<String>,
+    /// Sizes A, 4A, 16A, ... up to B, e.g. "4KB..4GB": one summary row each.
+    #[arg(long, value_name = "A..B")]
+    pub sweep: Option<String>,
+    /// Machine-readable output (schema_version 1).
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Placements(a) => placements::placements(a),
         Command::Verify(a) => verify::verify(a),
+        Command::Cost(a) => cost::cost(a),
         Command::Emit(a) => emit::emit(a),
         Command::RunMpi(a) => run_mpi::run_mpi(a),
     }

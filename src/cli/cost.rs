@@ -1,0 +1,106 @@
+//! `collsynth cost`: predict a program's time on a placement, next to the lower bound
+//! and the flat single-step all_reduce, for one size or a sweep of sizes.
+
+use std::process::ExitCode;
+
+use super::problem::resolve_problem;
+use super::{load_spec, print, usage, CostArgs, Failure};
+use crate::cost;
+use crate::program::Collective;
+use crate::report::{self, cost::CostRow};
+use crate::units::parse_size;
+
+/// Sizes `a, 4a, 16a, ...` up to `b`, from `A..B` text.
+pub(crate) fn sweep_sizes(text: &str) -> Result<Vec<u64>, Failure> {
+    let Some((lo, hi)) = text.split_once("..") else {
+        return Err(usage(format!(
+            "--sweep takes two sizes joined by `..`, like \"4KB..4GB\", not `{text}`"
+        )));
+    };
+    let lo = parse_size(lo.trim()).map_err(|e| usage(format!("--sweep: {}", e.0)))?;
+    let hi = parse_size(hi.trim()).map_err(|e| usage(format!("--sweep: {}", e.0)))?;
+    if lo > hi {
+        return Err(usage(format!(
+            "--sweep {text}: the first size is larger than the last; write the smaller one first"
+        )));
+    }
+    let mut sizes = vec![lo];
+    while let Some(next) = sizes.last().and_then(|s| s.checked_mul(4)) {
+        if next > hi {
+            break;
+        }
+        sizes.push(next);
+    }
+    Ok(sizes)
+}
+
+pub(super) fn cost(a: CostArgs) -> Result<ExitCode, Failure> {
+    let spec = load_spec(None, &a.spec)?;
+    let problem = resolve_problem(spec, &a.program, &a.placement, a.request)?;
+    let sizes = match (&a.sweep, &a.bytes) {
+        (Some(s), _) => sweep_sizes(s)?,
+        (None, Some(b)) => vec![parse_size(b).map_err(|e| usage(format!("--bytes: {}", e.0)))?],
+        (None, None) => vec![problem.request.bytes],
+    };
+    let flat = cost::flat_program(&problem.placement, &problem.request);
+    // busbw: a one-step program is that collective over its group; anything else
+    // implements the request's all_reduce over its reduction group.
+    let (factor_op, n) = match problem.lowered.steps.as_slice() {
+        [only] => (
+            only.collective,
+            only.groups.first().map_or(1, |g| g.len() as u64),
+        ),
+        _ => (
+            Collective::AllReduce,
+            cost::group_size(&problem.placement, &problem.request),
+        ),
+    };
+    let rows: Vec<CostRow> = sizes
+        .iter()
+        .map(|&bytes| {
+            let program = match &problem.program {
+                Some(p) => cost::program_cost(&problem.spec, &problem.placement, p, bytes),
+                None => {
+                    cost::lowered_cost(&problem.spec, &problem.placement, &problem.lowered, bytes)
+                }
+            };
+            let mut request = problem.request.clone();
+            request.bytes = bytes;
+            CostRow {
+                bytes,
+                algbw_gbs: cost::algbw_gbs(bytes, program.total_s),
+                busbw_gbs: cost::busbw_gbs(factor_op, n, bytes, program.total_s),
+                lower_bound_s: cost::lower_bound(&problem.spec, &problem.placement, &request),
+                flat: cost::program_cost(&problem.spec, &problem.placement, &flat, bytes),
+                program,
+            }
+        })
+        .collect();
+    let factor = (factor_op, n);
+    let out = match (a.json, a.sweep.is_some(), rows.first()) {
+        (true, true, _) => report::cost::sweep_json(&problem, &flat, factor, &rows),
+        (false, true, _) => report::cost::sweep_text(&problem, &flat, &rows),
+        (true, false, Some(row)) => report::cost::cost_json(&problem, &flat, factor, row),
+        (false, false, Some(row)) => report::cost::cost_text(&problem, &flat, factor, row),
+        (_, false, None) => return Err(usage("no size to cost")),
+    };
+    print(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_is_powers_of_four() {
+        assert_eq!(
+            sweep_sizes("4KB..1MB").unwrap(),
+            vec![4_000, 16_000, 64_000, 256_000]
+        );
+        assert_eq!(sweep_sizes("1KB..1KB").unwrap(), vec![1_000]);
+        assert!(sweep_sizes("4GB..4KB").is_err());
+        assert!(sweep_sizes("4GB").is_err());
+        assert!(sweep_sizes("x..4KB").is_err());
+    }
+}

@@ -1,0 +1,213 @@
+//! The cost model: a contention-aware α-β simulator of programs on a placement, its
+//! lower bound, and the nccl-tests bandwidth figures (DESIGN.md, "cost";
+//! docs/cost-model.md derives every formula here).
+//!
+//! **Links.** Level `l` of the hierarchy gives every one of its child subtrees (the
+//! devices sharing the digits of levels `0..=l`) one full-duplex link of bandwidth
+//! `B_l` (per direction) and latency `α_l`. A byte sent from device `a` to device `b`
+//! is charged to the outgoing link of each of `a`'s subtrees and the incoming link of
+//! each of `b`'s subtrees at every level from the innermost up to `f(a, b)`, the
+//! outermost level where their digits differ; that is, to every level `l ≥ f(a, b)`.
+//!
+//! **Algorithms.** A step runs all its groups at once. `all_reduce`, `reduce_scatter`
+//! and `all_gather` are rings over the group in rank order; `reduce` and `broadcast`
+//! are pipelined chains in rank order. For a group of `k` members whose first member
+//! holds `b` bytes (`bytes_in`), one ring or chain edge carries
+//!
+//! | collective     | bytes per edge   | sequential hops |
+//! |----------------|------------------|-----------------|
+//! | all_reduce     | 2(k−1)/k · b     | 2(k−1)          |
+//! | reduce_scatter | (k−1)/k · b      | k−1             |
+//! | all_gather     | (k−1) · b        | k−1             |
+//! | reduce         | b                | k−1             |
+//! | broadcast      | b                | k−1             |
+//!
+//! **Time of a step.** `time = max_l load_l / B_l + hops · α_outer + launch`, where
+//! `load_l` is the heaviest level-`l` link (either direction), `α_outer` the latency of
+//! the outermost level any edge crosses and `launch` the system's per-call cost. A
+//! program's time is the sum of its steps' times.
+//!
+//! **Closed form** ([`step_cost`]): for a dim-structured step over dims `D`, the
+//! members of a group that share a level-`l` subtree are a contiguous run of the ring
+//! (the dims of `D` at levels `≤ l` are more significant than the rest), so each
+//! touched subtree has exactly one outgoing and one incoming edge at level `l` when
+//! `p_l = Π{|d| : d ∈ D, level(d) ≤ l} > 1`, and none otherwise. `G_l = Π{|d| : d ∉ D,
+//! d ∉ roots, level(d) > l}` groups share one level-`l` subtree, so
+//! `load_l = edge_bytes · G_l` when `p_l > 1`. No device is visited: the cost is
+//! `O(levels × dims)`.
+//!
+//! **General path** ([`lowered_cost`]): explicit groups, every edge charged to every
+//! link it crosses, region sizes tracked per device. It agrees with the closed form
+//! (property-tested in `tests/cost_props.rs`).
+//!
+//! **Lower bound** ([`lower_bound`]): for each level, `2(p_l−1)/p_l · M · G_l / B_l`
+//! with `p_l` the level-`l` subtrees one reduction group spans and `G_l` the reduction
+//! groups per level-`l` subtree; the largest over the levels. Every correct program
+//! is predicted at least this slow (docs/cost-model.md proves it).
+
+mod bound;
+mod general;
+mod model;
+
+pub use bound::lower_bound;
+pub use general::lowered_cost;
+pub use model::{program_cost, step_cost};
+
+use crate::placement::Placement;
+use crate::program::{Collective, DimRef, Program, Step};
+use crate::spec::Request;
+
+/// The predicted cost of one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepCost {
+    /// The step's collective.
+    pub collective: Collective,
+    /// `bandwidth_s + latency_s + launch_s`.
+    pub time_s: f64,
+    /// The most loaded link's bytes over its bandwidth.
+    pub bandwidth_s: f64,
+    /// Sequential hops × latency of the outermost level crossed.
+    pub latency_s: f64,
+    /// The system's fixed cost of one collective call.
+    pub launch_s: f64,
+    /// Heaviest single link of each level (bytes, either direction), outer level first.
+    pub bytes_per_level: Vec<f64>,
+    /// Level index of the link that decides the bandwidth term (`None` when the step
+    /// moves nothing). Ties go to the outer level.
+    pub bottleneck: Option<usize>,
+    /// The region each participant holds at the start of the step (bytes); on the
+    /// general path, the largest region a group's first member holds.
+    pub bytes_in: f64,
+}
+
+/// The predicted cost of a program: its steps one after another.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgramCost {
+    /// One entry per step, in order.
+    pub steps: Vec<StepCost>,
+    /// Σ of the steps' `time_s`.
+    pub total_s: f64,
+}
+
+impl ProgramCost {
+    /// Adds up the steps.
+    fn from_steps(steps: Vec<StepCost>) -> ProgramCost {
+        let total_s = steps.iter().map(|s| s.time_s).sum();
+        ProgramCost { steps, total_s }
+    }
+}
+
+/// Bytes one ring or chain edge carries for a group of `k` members holding `b` bytes.
+pub(crate) fn edge_bytes(op: Collective, k: f64, b: f64) -> f64 {
+    match op {
+        Collective::AllReduce => 2.0 * (k - 1.0) / k * b,
+        Collective::ReduceScatter => (k - 1.0) / k * b,
+        Collective::AllGather => (k - 1.0) * b,
+        Collective::Reduce | Collective::Broadcast => b,
+    }
+}
+
+/// Sequential hops of the algorithm over `k` members.
+pub(crate) fn hops(op: Collective, k: f64) -> f64 {
+    match op {
+        Collective::AllReduce => 2.0 * (k - 1.0),
+        _ => k - 1.0,
+    }
+}
+
+/// The region each member holds after the step, given what the first member held.
+pub(crate) fn bytes_out(op: Collective, k: f64, b: f64) -> f64 {
+    match op {
+        Collective::ReduceScatter => b / k,
+        Collective::AllGather => b * k,
+        _ => b,
+    }
+}
+
+/// The level whose link decides the bandwidth term, and that term.
+pub(crate) fn bottleneck(loads: &[f64], levels: &[crate::spec::Level]) -> (Option<usize>, f64) {
+    let mut best: (Option<usize>, f64) = (None, 0.0);
+    for (l, (&load, level)) in loads.iter().zip(levels).enumerate() {
+        let t = load / level.bandwidth_bps;
+        if load > 0.0 && (best.0.is_none() || t > best.1) {
+            best = (Some(l), t);
+        }
+    }
+    best
+}
+
+/// The "flat" baseline: one `all_reduce` over every dim of the placement whose axis
+/// the request names; the empty program when there is none.
+pub fn flat_program(placement: &Placement, request: &Request) -> Program {
+    let dims: Vec<DimRef> = placement
+        .dims
+        .iter()
+        .filter(|d| request.axes.contains(&d.axis))
+        .map(|d| DimRef {
+            level: d.level,
+            axis: d.axis,
+        })
+        .collect();
+    if dims.is_empty() {
+        Program::default()
+    } else {
+        Program {
+            steps: vec![Step::new(Collective::AllReduce, dims)],
+        }
+    }
+}
+
+/// The size of one reduction group of `request` on `placement` (nccl-tests' `n`).
+pub fn group_size(placement: &Placement, request: &Request) -> u64 {
+    placement
+        .dims
+        .iter()
+        .filter(|d| request.axes.contains(&d.axis))
+        .map(|d| d.size)
+        .product()
+}
+
+/// nccl-tests' algorithm bandwidth `S / t` in GB/s (10^9 bytes per second); 0 when
+/// `time_s` is not positive (nothing was moved).
+pub fn algbw_gbs(bytes: u64, time_s: f64) -> f64 {
+    if time_s > 0.0 {
+        bytes as f64 / time_s / 1e9
+    } else {
+        0.0
+    }
+}
+
+/// nccl-tests' bus bandwidth in GB/s: algbw × `2(n−1)/n` for all_reduce, `(n−1)/n`
+/// for reduce_scatter and all_gather (with `bytes` the total size), 1 for reduce and
+/// broadcast (NVIDIA/nccl-tests, doc/PERFORMANCE.md).
+pub fn busbw_gbs(collective: Collective, n: u64, bytes: u64, time_s: f64) -> f64 {
+    let n = n.max(1) as f64;
+    let factor = match collective {
+        Collective::AllReduce => 2.0 * (n - 1.0) / n,
+        Collective::ReduceScatter | Collective::AllGather => (n - 1.0) / n,
+        Collective::Reduce | Collective::Broadcast => 1.0,
+    };
+    algbw_gbs(bytes, time_s) * factor
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nccl_tests_factors() {
+        // 1 GB in 1 s: algbw 1 GB/s; all_reduce over 8: busbw 2·7/8 = 1.75 GB/s.
+        assert_eq!(algbw_gbs(1_000_000_000, 1.0), 1.0);
+        assert_eq!(
+            busbw_gbs(Collective::AllReduce, 8, 1_000_000_000, 1.0),
+            1.75
+        );
+        assert_eq!(
+            busbw_gbs(Collective::AllGather, 4, 1_000_000_000, 1.0),
+            0.75
+        );
+        assert_eq!(busbw_gbs(Collective::Broadcast, 4, 1_000_000_000, 1.0), 1.0);
+        assert_eq!(algbw_gbs(1, 0.0), 0.0);
+        assert_eq!(busbw_gbs(Collective::AllReduce, 0, 1, 1.0), 0.0);
+    }
+}

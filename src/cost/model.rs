@@ -1,0 +1,110 @@
+//! The closed form: a dim-structured step costed from its dims, the placement's dim
+//! sizes and the levels, without visiting a device (see the parent module's doc and
+//! docs/cost-model.md, "Closed form").
+
+use super::{bottleneck, bytes_out, edge_bytes, hops, ProgramCost, StepCost};
+use crate::placement::Placement;
+use crate::program::{DimRef, Program, Step};
+use crate::spec::Spec;
+
+/// The size of a named dim on the placement (1 when it is not a dim of it).
+fn size(placement: &Placement, d: DimRef) -> f64 {
+    placement
+        .matrix
+        .get(d.axis)
+        .and_then(|row| row.get(d.level))
+        .copied()
+        .unwrap_or(1) as f64
+}
+
+/// Members of one group of the step.
+fn group_members(placement: &Placement, step: &Step) -> f64 {
+    step.dims.iter().map(|&d| size(placement, d)).product()
+}
+
+/// Cost of one dim-structured step whose participants each hold `bytes_in` bytes
+/// (for `all_gather`, the chunk each contributes; the output is `k × bytes_in`).
+///
+/// For level `l`: `p_l` = Π of the step's dims at levels `≤ l` (the level-`l`
+/// subtrees one group spans), `G_l` = Π of the placement's dims neither in the step
+/// nor in its roots at levels `> l` (the groups sharing one level-`l` subtree);
+/// `load_l = edge_bytes · G_l` if `p_l > 1`, else 0. Costs `O(levels × dims)`.
+pub fn step_cost(spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64) -> StepCost {
+    let levels = &spec.system.levels;
+    let k = group_members(placement, step);
+    let edge = edge_bytes(step.op, k, bytes_in);
+    let named = |l: usize, a: usize| {
+        step.dims
+            .iter()
+            .chain(&step.roots)
+            .any(|d| d.level == l && d.axis == a)
+    };
+    let mut loads = vec![0.0; levels.len()];
+    for (l, load) in loads.iter_mut().enumerate() {
+        let p: f64 = step
+            .dims
+            .iter()
+            .filter(|d| d.level <= l)
+            .map(|&d| size(placement, d))
+            .product();
+        if p <= 1.0 {
+            continue;
+        }
+        let g: f64 = placement
+            .dims
+            .iter()
+            .filter(|d| d.level > l && !named(d.level, d.axis))
+            .map(|d| d.size as f64)
+            .product();
+        *load = edge * g;
+    }
+    let (neck, bandwidth_s) = bottleneck(&loads, levels);
+    let outer = step
+        .dims
+        .iter()
+        .filter(|&&d| size(placement, d) > 1.0)
+        .map(|d| d.level)
+        .min();
+    let latency_s = match outer.and_then(|l| levels.get(l)) {
+        Some(level) if k > 1.0 => hops(step.op, k) * level.latency_s,
+        _ => 0.0,
+    };
+    let launch_s = spec.system.launch_s;
+    StepCost {
+        collective: step.op,
+        time_s: bandwidth_s + latency_s + launch_s,
+        bandwidth_s,
+        latency_s,
+        launch_s,
+        bytes_per_level: loads,
+        bottleneck: neck,
+        bytes_in,
+    }
+}
+
+/// Cost of a dim-structured program for a buffer of `bytes` per device, tracking the
+/// region the participants hold: after `reduce_scatter` over `k` members the next step
+/// holds `1/k` of it, after `all_gather` over `k`, `k` times it.
+///
+/// One size is tracked for all participants, which is exact whenever every step's
+/// participants hold regions of one size (every well-formed program of DESIGN.md's
+/// semantics whose roots never leave some participants of a later step with a
+/// different region); [`super::lowered_cost`] tracks every device.
+pub fn program_cost(
+    spec: &Spec,
+    placement: &Placement,
+    program: &Program,
+    bytes: u64,
+) -> ProgramCost {
+    let mut held = bytes as f64;
+    let steps = program
+        .steps
+        .iter()
+        .map(|step| {
+            let c = step_cost(spec, placement, step, held);
+            held = bytes_out(step.op, group_members(placement, step), held);
+            c
+        })
+        .collect();
+    ProgramCost::from_steps(steps)
+}

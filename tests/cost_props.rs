@@ -1,0 +1,270 @@
+//! Properties of the cost model on random systems, placements and programs:
+//! the closed form agrees with the general path (explicit groups, per-device region
+//! tracking), and no correct program is predicted faster than the lower bound.
+
+use collsynth::cost::{lower_bound, lowered_cost, program_cost, ProgramCost};
+use collsynth::lowered::lower;
+use collsynth::placement::Placement;
+use collsynth::program::{Collective, DimRef, Program, Step};
+use collsynth::semantics;
+use collsynth::spec::{Axis, Level, Request, RequestKind, Spec, System};
+use proptest::prelude::*;
+
+/// The largest system the properties use (the interpreter grows with devices²).
+const MAX_DEVICES: u64 = 48;
+
+/// A random problem: matrix entries in 1..=3 (shrunk to keep at most
+/// `MAX_DEVICES` devices), levels with random bandwidths and latencies, a random
+/// non-empty set of requested axes, a random buffer size.
+#[derive(Debug, Clone)]
+struct Case {
+    spec: Spec,
+    placement: Placement,
+    request: Request,
+}
+
+fn arb_case() -> impl Strategy<Value = Case> {
+    (1usize..=3, 1usize..=3)
+        .prop_flat_map(|(nl, na)| {
+            (
+                prop::collection::vec(prop::collection::vec(1u64..=3, nl), na),
+                prop::collection::vec((1u32..=400, 1u32..=10), nl),
+                1u32..=10,
+                prop::collection::vec(any::<bool>(), na),
+                1u64..=10_000_000_000,
+            )
+        })
+        .prop_map(|(mut matrix, links, launch_us, asked, bytes)| {
+            let mut devices = 1u64;
+            for row in matrix.iter_mut() {
+                for x in row.iter_mut() {
+                    if devices * *x > MAX_DEVICES {
+                        *x = 1;
+                    }
+                    devices *= *x;
+                }
+            }
+            let nl = links.len();
+            let levels = (0..nl)
+                .map(|l| Level {
+                    name: format!("l{l}"),
+                    arity: matrix.iter().map(|r| r[l]).product(),
+                    bandwidth_bps: links[l].0 as f64 * 1e9,
+                    latency_s: links[l].1 as f64 * 1e-6,
+                })
+                .collect();
+            let axes: Vec<Axis> = matrix
+                .iter()
+                .enumerate()
+                .map(|(a, r)| Axis {
+                    name: format!("a{a}"),
+                    size: r.iter().product(),
+                })
+                .collect();
+            let mut req_axes: Vec<usize> = (0..axes.len()).filter(|&a| asked[a]).collect();
+            if req_axes.is_empty() {
+                req_axes.push(0);
+            }
+            let request = Request {
+                collective: RequestKind::AllReduce,
+                axes: req_axes,
+                bytes,
+                count: 1,
+            };
+            let spec = Spec {
+                source: "<proptest>".into(),
+                axes,
+                system: System {
+                    name: "random".into(),
+                    launch_s: launch_us as f64 * 1e-6,
+                    levels,
+                },
+                requests: vec![request.clone()],
+            };
+            let placement = Placement::new(&spec, matrix).expect("built to fit");
+            Case {
+                spec,
+                placement,
+                request,
+            }
+        })
+}
+
+fn dref(p: &Placement, i: usize) -> DimRef {
+    DimRef {
+        level: p.dims[i].level,
+        axis: p.dims[i].axis,
+    }
+}
+
+/// A correct program by construction: the request's dims cut into blocks (in an
+/// order and grouping the choices pick), each block reduced by one of the three
+/// classic patterns around the rest: `all_reduce(b) ; rest`,
+/// `reduce_scatter(b) ; rest ; all_gather(b)`, or
+/// `reduce(b) ; rest @ roots(b) ; broadcast(b)`.
+fn template_program(c: &Case, choices: &[u32]) -> Program {
+    let mut it = choices.iter().copied().cycle();
+    let mut dims: Vec<usize> = (0..c.placement.dims.len())
+        .filter(|&i| c.request.axes.contains(&c.placement.dims[i].axis))
+        .collect();
+    // Shuffle (Fisher-Yates driven by the choices).
+    for i in (1..dims.len()).rev() {
+        let j = it.next().unwrap_or(0) as usize % (i + 1);
+        dims.swap(i, j);
+    }
+    let mut blocks: Vec<Vec<DimRef>> = Vec::new();
+    for d in dims {
+        let r = dref(&c.placement, d);
+        match blocks.last_mut() {
+            Some(b) if it.next().unwrap_or(0) % 2 == 0 => b.push(r),
+            _ => blocks.push(vec![r]),
+        }
+    }
+    fn build(
+        blocks: &[Vec<DimRef>],
+        roots: &[DimRef],
+        it: &mut dyn Iterator<Item = u32>,
+    ) -> Vec<Step> {
+        let Some((b, rest)) = blocks.split_first() else {
+            return vec![];
+        };
+        let at = |op, d: &Vec<DimRef>, r: &[DimRef]| Step::new(op, d.clone()).at_roots(r.to_vec());
+        match it.next().unwrap_or(0) % 3 {
+            0 => {
+                let mut v = vec![at(Collective::AllReduce, b, roots)];
+                v.extend(build(rest, roots, it));
+                v
+            }
+            1 => {
+                let mut v = vec![at(Collective::ReduceScatter, b, roots)];
+                v.extend(build(rest, roots, it));
+                v.push(at(Collective::AllGather, b, roots));
+                v
+            }
+            _ => {
+                let mut v = vec![at(Collective::Reduce, b, roots)];
+                let inner: Vec<DimRef> = roots.iter().chain(b).copied().collect();
+                v.extend(build(rest, &inner, it));
+                v.push(at(Collective::Broadcast, b, roots));
+                v
+            }
+        }
+    }
+    Program {
+        steps: build(&blocks, &[], &mut it),
+    }
+}
+
+/// Any program: 1 to 4 steps of random collectives over random dims, with random
+/// roots among the other dims.
+fn random_program(c: &Case, choices: &[u32]) -> Program {
+    let n = c.placement.dims.len();
+    let mut it = choices.iter().copied().cycle();
+    let mut next = || it.next().unwrap_or(0);
+    let steps = 1 + next() as usize % 4;
+    let mut program = Program::default();
+    for _ in 0..steps {
+        let op = Collective::ALL[next() as usize % 5];
+        let mut dims = Vec::new();
+        let mut roots = Vec::new();
+        for i in 0..n {
+            match next() % 4 {
+                0 | 1 => dims.push(dref(&c.placement, i)),
+                2 if next() % 3 == 0 => roots.push(dref(&c.placement, i)),
+                _ => {}
+            }
+        }
+        if dims.is_empty() {
+            dims.push(dref(&c.placement, next() as usize % n));
+            roots.retain(|r| !dims.contains(r));
+        }
+        program.steps.push(Step::new(op, dims).at_roots(roots));
+    }
+    program
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300)
+}
+
+fn assert_agree(closed: &ProgramCost, general: &ProgramCost) -> Result<(), TestCaseError> {
+    prop_assert_eq!(closed.steps.len(), general.steps.len());
+    prop_assert!(
+        close(closed.total_s, general.total_s),
+        "total {} vs {}",
+        closed.total_s,
+        general.total_s
+    );
+    for (i, (a, b)) in closed.steps.iter().zip(&general.steps).enumerate() {
+        prop_assert!(
+            close(a.bandwidth_s, b.bandwidth_s),
+            "step {i} bandwidth {} vs {}",
+            a.bandwidth_s,
+            b.bandwidth_s
+        );
+        prop_assert!(
+            close(a.latency_s, b.latency_s),
+            "step {i} latency {} vs {}",
+            a.latency_s,
+            b.latency_s
+        );
+        prop_assert!(
+            close(a.bytes_in, b.bytes_in),
+            "step {i} bytes_in {} vs {}",
+            a.bytes_in,
+            b.bytes_in
+        );
+        for (l, (x, y)) in a.bytes_per_level.iter().zip(&b.bytes_per_level).enumerate() {
+            prop_assert!(close(*x, *y), "step {i} level {l}: {x} vs {y}");
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    // No failure files: tests never write into the working tree.
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Correct-by-construction programs: the interpreter accepts them, the closed
+    /// form and the general path agree, and neither is faster than the bound.
+    #[test]
+    fn template_programs_respect_the_bound(c in arb_case(), choices in prop::collection::vec(any::<u32>(), 32)) {
+        let program = template_program(&c, &choices);
+        let lowered = lower(&c.placement, &program);
+        prop_assert!(
+            semantics::run(&c.spec, &c.placement, &c.request.axes, &lowered).is_ok(),
+            "generator made an incorrect program: {}", program.text(&c.spec)
+        );
+        let closed = program_cost(&c.spec, &c.placement, &program, c.request.bytes);
+        let general = lowered_cost(&c.spec, &c.placement, &lowered, c.request.bytes);
+        assert_agree(&closed, &general)?;
+        let bound = lower_bound(&c.spec, &c.placement, &c.request);
+        prop_assert!(
+            closed.total_s >= bound * (1.0 - 1e-12),
+            "{} predicted {} s, below the bound {} s", program.text(&c.spec), closed.total_s, bound
+        );
+    }
+
+    /// Arbitrary programs: the two paths agree whenever no reduce_scatter or
+    /// all_gather has roots (then every step's participants hold one region size);
+    /// those the interpreter accepts are never faster than the bound.
+    #[test]
+    fn random_programs_agree_and_respect_the_bound(c in arb_case(), choices in prop::collection::vec(any::<u32>(), 64)) {
+        prop_assume!(!c.placement.dims.is_empty());
+        let program = random_program(&c, &choices);
+        let lowered = lower(&c.placement, &program);
+        let closed = program_cost(&c.spec, &c.placement, &program, c.request.bytes);
+        let general = lowered_cost(&c.spec, &c.placement, &lowered, c.request.bytes);
+        let uniform = program.steps.iter().all(|s| {
+            s.roots.is_empty() || !matches!(s.op, Collective::ReduceScatter | Collective::AllGather)
+        });
+        if uniform {
+            assert_agree(&closed, &general)?;
+        }
+        if semantics::run(&c.spec, &c.placement, &c.request.axes, &lowered).is_ok() {
+            let bound = lower_bound(&c.spec, &c.placement, &c.request);
+            prop_assert!(closed.total_s >= bound * (1.0 - 1e-12));
+            prop_assert!(general.total_s >= bound * (1.0 - 1e-12));
+        }
+    }
+}
