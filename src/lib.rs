@@ -20,3 +20,4 @@ pub mod semantics;
 pub mod source;
 pub mod spec;
 pub mod units;
+pub mod verify;

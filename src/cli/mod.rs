@@ -170,6 +170,28 @@ pub struct VerifyArgs {
     /// Machine-readable output (schema_version 1).
     #[arg(long)]
     pub json: bool,
+    /// Who decides: the z3 proof (`smt`), the reference interpreter, or both (they
+    /// must agree). Lowered programs that are not dim-structured are always decided by
+    /// the interpreter.
+    #[arg(long, value_enum, default_value = "smt")]
+    pub by: DecideBy,
+    /// z3's timeout per check, in milliseconds; a timeout is "undecided" (exit 3).
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub smt_timeout_ms: u64,
+    /// Write the z3 query as SMT-LIB2 to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub dump_smt: Option<PathBuf>,
+}
+
+/// Who decides `verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DecideBy {
+    /// The reference interpreter (grows with the device count).
+    Interpreter,
+    /// The z3 proof (does not grow with the device count).
+    Smt,
+    /// Both; a disagreement is an internal inconsistency (exit 4).
+    Both,
 }
 
 /// `collsynth cost`.

@@ -1,0 +1,227 @@
+//! Reading a z3 model back as a [`Counterexample`] a person can act on.
+
+use z3::ast::{Bool, BV};
+use z3::Model;
+
+use super::encode::{EDim, Encoding, FaultKind};
+use crate::placement::Placement;
+use crate::program::Program;
+use crate::semantics::{rank_text, Counterexample, Kind, Part};
+use crate::spec::Spec;
+
+/// A decoded refutation: the counterexample and the atom and source it concerns.
+#[derive(Debug, Clone)]
+pub(crate) struct Decoded {
+    /// What is shown.
+    pub cex: Counterexample,
+    /// The buffer atom (of `Encoding::atoms`).
+    pub atom: u64,
+    /// The source rank.
+    pub source: u64,
+}
+
+fn value(model: &Model, name: &str, width: u32) -> Option<u64> {
+    model
+        .eval(&BV::new_const(name, width), true)
+        .and_then(|v| v.as_u64())
+}
+
+/// Full digit vectors (every placement dim) of a top-level device unknown; dims not
+/// encoded get digit 0.
+fn digits(model: &Model, placement: &Placement, dims: &[EDim], prefix: &str) -> Option<Vec<u64>> {
+    let mut v = vec![0u64; placement.dims.len()];
+    for d in dims {
+        v[d.index] = value(model, &format!("{prefix}.{}", d.name), d.width)?;
+    }
+    Some(v)
+}
+
+/// Assumptions that switch off the selectors of the steps `pred` picks.
+pub(crate) fn assume_not(enc: &Encoding, pred: impl Fn(Option<usize>) -> bool) -> Vec<Bool> {
+    assume_not_where(enc, |f| pred(f.step))
+}
+
+/// Assumptions that leave on only the ill-formedness selectors of step `t`.
+pub(crate) fn assume_not_except_ill_formed(enc: &Encoding, t: usize) -> Vec<Bool> {
+    assume_not_where(enc, |f| !(f.step == Some(t) && f.kind != FaultKind::Twice))
+}
+
+fn assume_not_where(enc: &Encoding, pred: impl Fn(&super::encode::Fault) -> bool) -> Vec<Bool> {
+    enc.faults
+        .iter()
+        .filter(|f| pred(f))
+        .map(|f| Bool::new_const(f.name.as_str()).not())
+        .collect()
+}
+
+/// Decodes the earliest fault selector that holds in `model`.
+pub(crate) fn decode(
+    spec: &Spec,
+    placement: &Placement,
+    _request_axes: &[usize],
+    program: &Program,
+    enc: &Encoding,
+    model: &Model,
+) -> Option<Decoded> {
+    let fault = enc.faults.iter().find(|f| {
+        model
+            .eval(&Bool::new_const(f.name.as_str()), true)
+            .and_then(|b| b.as_bool())
+            .unwrap_or(false)
+    })?;
+    let xd = digits(model, placement, &enc.dims, "x")?;
+    let sd = digits(model, placement, &enc.dims, "s")?;
+    let atom = value(model, "p", enc.pos_width)?;
+    let x = placement.rank(&xd);
+    let source = placement.rank(&sd);
+    let rank = |r: u64| rank_text(spec, placement, r);
+    let l = enc.atoms;
+    let part = |lo: u64, hi: u64| Part::new(lo, hi, l);
+    let (kind, who, part, src, message) = match fault.step {
+        Some(t) => {
+            let step = &program.steps[t - 1];
+            let op = step.op;
+            let lead = {
+                let mut v = xd.clone();
+                for r in &step.dims {
+                    if let Some(i) = placement.dim_index(r.level, r.axis) {
+                        v[i] = 0;
+                    }
+                }
+                placement.rank(&v)
+            };
+            let what = format!("step {t} ({op})");
+            match fault.kind {
+                FaultKind::Invalid => (
+                    Kind::IllFormed,
+                    x,
+                    None,
+                    None,
+                    format!("{what} is ill-formed: {} holds nothing valid (an earlier reduce left only its root with data), but {op} needs every member's data", rank(x)),
+                ),
+                FaultKind::Region => (
+                    Kind::IllFormed,
+                    x,
+                    None,
+                    None,
+                    format!("{what} is ill-formed: {} holds a different region of the buffer than {}; {op} needs every member to hold the same region", rank(x), rank(lead)),
+                ),
+                FaultKind::Indivisible => (
+                    Kind::IllFormed,
+                    lead,
+                    None,
+                    None,
+                    format!("{what} is ill-formed: the common region of the group of {} cannot be cut into equal chunks", rank(lead)),
+                ),
+                FaultKind::Misaligned => (
+                    Kind::IllFormed,
+                    x,
+                    None,
+                    None,
+                    format!("{what} is ill-formed: {} does not hold its chunk of the common region starting at {} (members must hold equal, consecutive chunks in rank order)", rank(x), rank(lead)),
+                ),
+                FaultKind::RootInvalid => (
+                    Kind::IllFormed,
+                    lead,
+                    None,
+                    None,
+                    format!("{what} is ill-formed: its root {} holds nothing valid to send", rank(lead)),
+                ),
+                FaultKind::Twice => {
+                    let y = digits(model, placement, &enc.dims, "y")?;
+                    let z = digits(model, placement, &enc.dims, "z")?;
+                    let member = |w: &[u64]| {
+                        let mut v = xd.clone();
+                        for r in &step.dims {
+                            if let Some(i) = placement.dim_index(r.level, r.axis) {
+                                v[i] = w[i];
+                            }
+                        }
+                        placement.rank(&v)
+                    };
+                    (
+                        Kind::Twice,
+                        lead,
+                        Some(part(atom, atom + 1)),
+                        Some(source),
+                        format!(
+                            "{what} counts source {} twice at {} on {}: it is already summed at {} and {}",
+                            rank(source),
+                            part(atom, atom + 1),
+                            rank(lead),
+                            rank(member(&y)),
+                            rank(member(&z))
+                        ),
+                    )
+                }
+                _ => return None,
+            }
+        }
+        None => {
+            let lo = value(model, "end.lo", enc.pos_width)?;
+            let hi = value(model, "end.hi", enc.pos_width)?;
+            match fault.kind {
+                FaultKind::EndInvalid => (
+                    Kind::Missing,
+                    x,
+                    Some(part(0, l)),
+                    None,
+                    format!("at the end {} holds nothing valid (a reduce left only its root with the sum, and no broadcast followed)", rank(x)),
+                ),
+                FaultKind::EndRegion => {
+                    let (mlo, mhi) = if lo > 0 { (0, lo.min(l)) } else { (hi.min(l), l) };
+                    (
+                        Kind::Missing,
+                        x,
+                        Some(part(mlo, mhi)),
+                        None,
+                        format!(
+                            "at the end {} holds only {}, not the whole buffer ({} is missing: a reduce_scatter was not undone by an all_gather)",
+                            rank(x),
+                            part(lo.min(l), hi.min(l)),
+                            part(mlo, mhi)
+                        ),
+                    )
+                }
+                FaultKind::EndMissing => (
+                    Kind::Missing,
+                    x,
+                    Some(part(atom, atom + 1)),
+                    Some(source),
+                    format!(
+                        "at the end {} is missing source {}, which is in its reduction group, on {}",
+                        rank(x),
+                        rank(source),
+                        part(atom, atom + 1)
+                    ),
+                ),
+                FaultKind::EndExtra => (
+                    Kind::Extra,
+                    x,
+                    Some(part(atom, atom + 1)),
+                    Some(source),
+                    format!(
+                        "at the end {} sums source {}, which is outside its reduction group (an axis was reduced that the request did not ask for), on {}",
+                        rank(x),
+                        rank(source),
+                        part(atom, atom + 1)
+                    ),
+                ),
+                _ => return None,
+            }
+        }
+    };
+    Some(Decoded {
+        cex: Counterexample {
+            kind,
+            step: fault.step,
+            rank: who,
+            coords: placement.coords(who),
+            part,
+            source: src,
+            message,
+        },
+        atom,
+        source,
+    })
+}

@@ -1,0 +1,593 @@
+//! The SMT-LIB2 text of a verification query (see the module doc of [`crate::verify`]
+//! for what it states and why it is sound and complete).
+//!
+//! The query is written as text, not built through the z3 API, so that the dump is
+//! exactly what z3 decides, names are readable (`x.gpu.data`, `has_2`, `fault_3_twice`)
+//! and the output is deterministic. One `define-fun` per step and state component;
+//! z3 expands them as macros when it parses the text.
+
+use std::fmt::Write;
+
+use crate::placement::Placement;
+use crate::program::{Collective, Program, Step};
+use crate::spec::Spec;
+
+/// One dim that the query encodes.
+#[derive(Debug, Clone)]
+pub(crate) struct EDim {
+    /// Index into `placement.dims`.
+    pub index: usize,
+    /// `level.axis`, used in SMT names.
+    pub name: String,
+    /// Number of digits.
+    pub size: u64,
+    /// Bit width: enough to hold `size` itself.
+    pub width: u32,
+    /// Whether the dim's axis is requested (sources may differ on it).
+    pub requested: bool,
+}
+
+/// What a fault selector claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FaultKind {
+    /// A member that must contribute holds nothing valid.
+    Invalid,
+    /// A member's region differs from the first member's.
+    Region,
+    /// The common region cannot be cut into equal chunks.
+    Indivisible,
+    /// Two members both hold source `s` at position `p`.
+    Twice,
+    /// An all_gather member does not hold its chunk.
+    Misaligned,
+    /// A broadcast root holds nothing valid.
+    RootInvalid,
+    /// At the end the device holds nothing valid.
+    EndInvalid,
+    /// At the end the device does not hold the whole buffer.
+    EndRegion,
+    /// At the end a source of the group is not summed.
+    EndMissing,
+    /// At the end a source outside the group is summed.
+    EndExtra,
+}
+
+/// A named fault: `(=> fault_<step>_<kind> <condition>)` is asserted.
+#[derive(Debug, Clone)]
+pub(crate) struct Fault {
+    /// The selector constant.
+    pub name: String,
+    /// 1-based step, `None` for the final state.
+    pub step: Option<usize>,
+    /// What it claims.
+    pub kind: FaultKind,
+}
+
+/// The query and what is needed to read a model of it.
+#[derive(Debug, Clone)]
+pub(crate) struct Encoding {
+    /// Encoded dims, in significance order.
+    pub dims: Vec<EDim>,
+    /// Buffer atoms `L`.
+    pub atoms: u64,
+    /// Bit width of positions and region bounds.
+    pub pos_width: u32,
+    /// Fault selectors, in step order (final ones last).
+    pub faults: Vec<Fault>,
+    /// Declarations and definitions (everything but the fault disjunction).
+    pub text: String,
+}
+
+/// Bits needed to hold `n` (at least 1).
+pub(crate) fn bits(n: u128) -> u32 {
+    (128 - n.leading_zeros()).max(1)
+}
+
+/// Why a query cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// The program names a dim the placement does not have.
+    #[error("step {step} names a dim that is not a dim of the placement")]
+    NotADim {
+        /// 1-based step.
+        step: usize,
+    },
+    /// The buffer would need more atoms than positions can hold.
+    #[error("the program's reduce_scatter steps cut the buffer into more than 2^62 atoms")]
+    TooManyAtoms,
+}
+
+fn lit(v: u128, w: u32) -> String {
+    format!("(_ bv{v} {w})")
+}
+
+struct Enc<'a> {
+    dims: Vec<EDim>,
+    pw: u32,
+    out: String,
+    faults: Vec<Fault>,
+    _spec: &'a Spec,
+}
+
+impl Enc<'_> {
+    fn bv(&self, d: usize) -> String {
+        format!("(_ BitVec {})", self.dims[d].width)
+    }
+
+    /// Names `prefix.level.axis` for every encoded dim.
+    fn names(&self, prefix: &str) -> Vec<String> {
+        self.dims
+            .iter()
+            .map(|d| format!("{prefix}.{}", d.name))
+            .collect()
+    }
+
+    /// Formal parameter list `((a.n.d (_ BitVec 3)) ...)` pieces.
+    fn params(&self, prefix: &str) -> String {
+        self.names(prefix)
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("({n} {})", self.bv(i)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// `(f args...)` or `f` when there are no arguments.
+    fn app(f: &str, args: &[String]) -> String {
+        if args.is_empty() {
+            f.to_string()
+        } else {
+            format!("({f} {})", args.join(" "))
+        }
+    }
+
+    fn and(parts: Vec<String>) -> String {
+        match parts.len() {
+            0 => "true".into(),
+            1 => parts.into_iter().next().unwrap_or_default(),
+            _ => format!("(and {})", parts.join(" ")),
+        }
+    }
+
+    fn or(parts: Vec<String>) -> String {
+        match parts.len() {
+            0 => "false".into(),
+            1 => parts.into_iter().next().unwrap_or_default(),
+            _ => format!("(or {})", parts.join(" ")),
+        }
+    }
+
+    /// Digit bounds `(bvult v size)` of the given encoded dims.
+    fn bounds(&self, names: &[String], which: &[usize]) -> Vec<String> {
+        which
+            .iter()
+            .map(|&d| {
+                format!(
+                    "(bvult {} {})",
+                    names[d],
+                    lit(self.dims[d].size as u128, self.dims[d].width)
+                )
+            })
+            .collect()
+    }
+
+    /// `base` with the digits of `which` replaced by `with[d]` (or zero).
+    fn subst(&self, base: &[String], which: &[usize], with: Option<&[String]>) -> Vec<String> {
+        let mut v = base.to_vec();
+        for &d in which {
+            v[d] = match with {
+                Some(w) => w[d].clone(),
+                None => lit(0, self.dims[d].width),
+            };
+        }
+        v
+    }
+
+    /// Member index of a device in its group: mixed radix of its `which` digits.
+    fn idx(&self, dev: &[String], which: &[usize]) -> String {
+        let mut terms = Vec::new();
+        let mut stride: u128 = 1;
+        for &d in which.iter().rev() {
+            let e = self.pw - self.dims[d].width;
+            let z = format!("((_ zero_extend {e}) {})", dev[d]);
+            terms.push(if stride == 1 {
+                z
+            } else {
+                format!("(bvmul {} {z})", lit(stride, self.pw))
+            });
+            stride *= self.dims[d].size as u128;
+        }
+        terms.reverse();
+        if terms.len() == 1 {
+            terms.pop().unwrap_or_default()
+        } else {
+            format!("(bvadd {})", terms.join(" "))
+        }
+    }
+
+    /// `dev` with its `which` digits set to the mixed-radix digits of member index `i`.
+    fn digits_of(&self, dev: &[String], which: &[usize], i: &str) -> Vec<String> {
+        let mut v = dev.to_vec();
+        let mut stride: u128 = 1;
+        for &d in which.iter().rev() {
+            let w = self.dims[d].width;
+            let shifted = if stride == 1 {
+                i.to_string()
+            } else {
+                format!("(bvudiv {i} {})", lit(stride, self.pw))
+            };
+            v[d] = format!(
+                "((_ extract {} 0) (bvurem {shifted} {}))",
+                w - 1,
+                lit(self.dims[d].size as u128, self.pw)
+            );
+            stride *= self.dims[d].size as u128;
+        }
+        v
+    }
+
+    fn zero_all(&self, dev: &[String], which: &[usize]) -> String {
+        Self::and(
+            which
+                .iter()
+                .map(|&d| format!("(= {} {})", dev[d], lit(0, self.dims[d].width)))
+                .collect(),
+        )
+    }
+
+    fn fault(&mut self, step: Option<usize>, kind: FaultKind, tag: &str, cond: String) {
+        let name = match step {
+            Some(t) => format!("fault_{t}_{tag}"),
+            None => format!("fault_end_{tag}"),
+        };
+        let _ = writeln!(self.out, "(declare-const {name} Bool)");
+        let _ = writeln!(self.out, "(assert (=> {name} {cond}))");
+        self.faults.push(Fault { name, step, kind });
+    }
+}
+
+/// Encoded dim indices (into `enc.dims`) of a step's dims or roots.
+fn local(dims: &[EDim], placement: &Placement, refs: &[crate::program::DimRef]) -> Vec<usize> {
+    refs.iter()
+        .filter_map(|r| placement.dim_index(r.level, r.axis))
+        .filter_map(|i| dims.iter().position(|d| d.index == i))
+        .collect()
+}
+
+/// Builds the query for `program` on `placement` for a request over `request_axes`.
+pub(crate) fn encode(
+    spec: &Spec,
+    placement: &Placement,
+    request_axes: &[usize],
+    program: &Program,
+) -> Result<Encoding, EncodeError> {
+    for (t, s) in program.steps.iter().enumerate() {
+        if s.dims
+            .iter()
+            .chain(&s.roots)
+            .any(|r| placement.dim_index(r.level, r.axis).is_none())
+        {
+            return Err(EncodeError::NotADim { step: t + 1 });
+        }
+    }
+    let named = program.named_dims();
+    let dims: Vec<EDim> = placement
+        .dims
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| {
+            request_axes.contains(&d.axis)
+                || named.iter().any(|r| r.level == d.level && r.axis == d.axis)
+        })
+        .map(|(index, d)| EDim {
+            index,
+            name: format!(
+                "{}.{}",
+                spec.system.levels[d.level].name, spec.axes[d.axis].name
+            ),
+            size: d.size,
+            width: bits(d.size as u128),
+            requested: request_axes.contains(&d.axis),
+        })
+        .collect();
+    let group = |s: &Step| -> u128 {
+        local(&dims, placement, &s.dims)
+            .iter()
+            .map(|&d| dims[d].size as u128)
+            .product()
+    };
+    let sizes: Vec<u128> = program.steps.iter().map(group).collect();
+    let mut atoms: u128 = 1;
+    let mut kmax: u128 = 1;
+    for (s, &k) in program.steps.iter().zip(&sizes) {
+        kmax = kmax.max(k);
+        if s.op == Collective::ReduceScatter {
+            atoms = atoms.saturating_mul(k);
+        }
+    }
+    if atoms > 1 << 62 {
+        return Err(EncodeError::TooManyAtoms);
+    }
+    // Region bounds reach at most lo + k·c ≤ (k + 1)·L; one more bit keeps every
+    // intermediate term of a well-formed prefix from wrapping.
+    let pw = bits(atoms) + bits(kmax + 1) + 1;
+    let mut e = Enc {
+        dims,
+        pw,
+        out: String::new(),
+        faults: Vec::new(),
+        _spec: spec,
+    };
+    let all: Vec<usize> = (0..e.dims.len()).collect();
+    let pos = format!("(_ BitVec {pw})");
+    let atoms_lit = lit(atoms, pw);
+    let zero = lit(0, pw);
+
+    let _ = writeln!(
+        e.out,
+        "; collsynth verification query: is there a device x, a buffer position p and a source s\n\
+         ; at which some step is ill-formed or the final state is wrong? unsat = proved.\n\
+         ; dims: {}\n; buffer atoms L = {atoms}; positions are {pw}-bit",
+        e.dims
+            .iter()
+            .map(|d| format!("{} (size {}, {} bits)", d.name, d.size, d.width))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    // Top-level unknowns: device x, source s, two members y and z, position p.
+    for pre in ["x", "s", "y", "z"] {
+        let names = e.names(pre);
+        for (i, n) in names.iter().enumerate() {
+            let _ = writeln!(e.out, "(declare-const {n} {})", e.bv(i));
+        }
+        for b in e.bounds(&names, &all) {
+            let _ = writeln!(e.out, "(assert {b})");
+        }
+    }
+    let _ = writeln!(e.out, "(declare-const p {pos})");
+    let _ = writeln!(e.out, "(assert (bvult p {atoms_lit}))");
+
+    // State 0: every device holds the whole buffer, validly, with itself summed.
+    let (a, b) = (e.names("a"), e.names("b"));
+    let (pa, pb) = (e.params("a"), e.params("b"));
+    let _ = writeln!(e.out, "; state 0: initial");
+    let _ = writeln!(e.out, "(define-fun valid_0 ({pa}) Bool true)");
+    let _ = writeln!(e.out, "(define-fun lo_0 ({pa}) {pos} {zero})");
+    let _ = writeln!(e.out, "(define-fun hi_0 ({pa}) {pos} {atoms_lit})");
+    let same = Enc::and(
+        a.iter()
+            .zip(&b)
+            .map(|(u, v)| format!("(= {u} {v})"))
+            .collect(),
+    );
+    let _ = writeln!(
+        e.out,
+        "(define-fun has_0 ({pa} (q {pos}) {pb}) Bool {same})"
+    );
+
+    let x = e.names("x");
+    let (y, z, s) = (e.names("y"), e.names("z"), e.names("s"));
+    let m = e.names("m");
+    for (ti, step) in program.steps.iter().enumerate() {
+        let t = ti + 1;
+        let u = t - 1;
+        let dd = local(&e.dims, placement, &step.dims);
+        let rr = local(&e.dims, placement, &step.roots);
+        let k = sizes[ti];
+        let _ = writeln!(e.out, "; step {t}: {}", crate::program::Text(spec, step));
+        let part_a = e.zero_all(&a, &rr);
+        let lead_a = e.subst(&a, &dd, None);
+        let mem_a = e.subst(&a, &dd, Some(&m));
+        let f = |name: &str, args: &[String]| Enc::app(&format!("{name}_{u}"), args);
+        let has_args = |dev: &[String]| {
+            let mut v = dev.to_vec();
+            v.push("q".into());
+            v.extend(b.iter().cloned());
+            v
+        };
+        let has_a = f("has", &has_args(&a));
+        let has_mem = f("has", &has_args(&mem_a));
+        let has_lead = f("has", &has_args(&lead_a));
+        let mbind = dd
+            .iter()
+            .map(|&d| format!("({} {})", m[d], e.bv(d)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mbounds = e.bounds(&m, &dd);
+        let exists = |body: Vec<String>| {
+            let mut v = mbounds.clone();
+            v.extend(body);
+            if mbind.is_empty() {
+                Enc::and(v)
+            } else {
+                format!("(exists ({mbind}) {})", Enc::and(v))
+            }
+        };
+        let (lo_a, hi_a) = (f("lo", &a), f("hi", &a));
+        let (lo_l, hi_l) = (f("lo", &lead_a), f("hi", &lead_a));
+        let idx_a = e.idx(&a, &dd);
+        let (valid, lo, hi, has) = match step.op {
+            Collective::AllReduce | Collective::Reduce | Collective::ReduceScatter => {
+                let valid = if step.op == Collective::Reduce {
+                    e.zero_all(&a, &dd)
+                } else {
+                    "true".into()
+                };
+                let (lo, hi) = if step.op == Collective::ReduceScatter {
+                    let c = format!("(bvudiv (bvsub {hi_a} {lo_a}) {})", lit(k, pw));
+                    (
+                        format!("(bvadd {lo_a} (bvmul {idx_a} {c}))"),
+                        format!("(bvadd {lo_a} (bvmul (bvadd {idx_a} {}) {c}))", lit(1, pw)),
+                    )
+                } else {
+                    (lo_a.clone(), hi_a.clone())
+                };
+                (valid, lo, hi, exists(vec![has_mem.clone()]))
+            }
+            Collective::AllGather => {
+                let c = format!("(bvsub {hi_l} {lo_l})");
+                // In a well-formed all_gather member i holds [lo + i·c, lo + (i+1)·c):
+                // the member holding q is the one whose index is (q − lo) / c.
+                let i = format!("(bvudiv (bvsub q {lo_l}) {c})");
+                let holder = e.digits_of(&a, &dd, &i);
+                (
+                    f("valid", &a),
+                    lo_l.clone(),
+                    format!("(bvadd {lo_l} (bvmul {} {c}))", lit(k, pw)),
+                    f("has", &has_args(&holder)),
+                )
+            }
+            Collective::Broadcast => (f("valid", &lead_a), lo_l.clone(), hi_l.clone(), has_lead),
+        };
+        let _ = writeln!(
+            e.out,
+            "(define-fun valid_{t} ({pa}) Bool (ite {part_a} {valid} {}))",
+            f("valid", &a)
+        );
+        let _ = writeln!(
+            e.out,
+            "(define-fun lo_{t} ({pa}) {pos} (ite {part_a} {lo} {lo_a}))"
+        );
+        let _ = writeln!(
+            e.out,
+            "(define-fun hi_{t} ({pa}) {pos} (ite {part_a} {hi} {hi_a}))"
+        );
+        let _ = writeln!(
+            e.out,
+            "(define-fun has_{t} ({pa} (q {pos}) {pb}) Bool (ite {part_a} {has} {has_a}))"
+        );
+
+        // Faults of this step, about the top-level x (any participant), y, z, p, s.
+        let part_x = e.zero_all(&x, &rr);
+        let lead_x = e.subst(&x, &dd, None);
+        let (lo_x, hi_x) = (f("lo", &x), f("hi", &x));
+        let (lo_lx, hi_lx) = (f("lo", &lead_x), f("hi", &lead_x));
+        let with_part = |c: String| format!("(and {part_x} {c})");
+        match step.op {
+            Collective::Broadcast => {
+                let c = with_part(format!("(not {})", f("valid", &lead_x)));
+                e.fault(Some(t), FaultKind::RootInvalid, "root_invalid", c);
+            }
+            op => {
+                let c = with_part(format!("(not {})", f("valid", &x)));
+                e.fault(Some(t), FaultKind::Invalid, "invalid", c);
+                if op == Collective::AllGather {
+                    let c = format!("(bvsub {hi_lx} {lo_lx})");
+                    let idx_x = e.idx(&x, &dd);
+                    let elo = format!("(bvadd {lo_lx} (bvmul {idx_x} {c}))");
+                    let ehi = format!("(bvadd {lo_lx} (bvmul (bvadd {idx_x} {}) {c}))", lit(1, pw));
+                    let cond = with_part(format!(
+                        "(or (not (= {lo_x} {elo})) (not (= {hi_x} {ehi})))"
+                    ));
+                    e.fault(Some(t), FaultKind::Misaligned, "misaligned", cond);
+                } else {
+                    let cond = with_part(format!(
+                        "(or (not (= {lo_x} {lo_lx})) (not (= {hi_x} {hi_lx})))"
+                    ));
+                    e.fault(Some(t), FaultKind::Region, "region", cond);
+                    if op == Collective::ReduceScatter {
+                        let cond = with_part(format!(
+                            "(not (= (bvurem (bvsub {hi_x} {lo_x}) {}) {zero}))",
+                            lit(k, pw)
+                        ));
+                        e.fault(Some(t), FaultKind::Indivisible, "indivisible", cond);
+                    }
+                    let my = e.subst(&x, &dd, Some(&y));
+                    let mz = e.subst(&x, &dd, Some(&z));
+                    let args = |dev: &[String]| {
+                        let mut v = dev.to_vec();
+                        v.push("p".into());
+                        v.extend(s.iter().cloned());
+                        v
+                    };
+                    let differ = Enc::or(
+                        dd.iter()
+                            .map(|&d| format!("(not (= {} {}))", y[d], z[d]))
+                            .collect(),
+                    );
+                    let cond = with_part(Enc::and(vec![
+                        differ,
+                        format!("(bvule {lo_x} p)"),
+                        format!("(bvult p {hi_x})"),
+                        f("has", &args(&my)),
+                        f("has", &args(&mz)),
+                    ]));
+                    e.fault(Some(t), FaultKind::Twice, "twice", cond);
+                }
+            }
+        }
+    }
+
+    // The final state.
+    let tn = program.steps.len();
+    let _ = writeln!(e.out, "; final state");
+    let valid_x = Enc::app(&format!("valid_{tn}"), &x);
+    let (lo_x, hi_x) = (
+        Enc::app(&format!("lo_{tn}"), &x),
+        Enc::app(&format!("hi_{tn}"), &x),
+    );
+    let _ = writeln!(e.out, "(declare-const end.lo {pos})");
+    let _ = writeln!(e.out, "(declare-const end.hi {pos})");
+    let _ = writeln!(e.out, "(assert (= end.lo {lo_x}))");
+    let _ = writeln!(e.out, "(assert (= end.hi {hi_x}))");
+    let mut hargs = x.clone();
+    hargs.push("p".into());
+    hargs.extend(s.iter().cloned());
+    let has_x = Enc::app(&format!("has_{tn}"), &hargs);
+    let in_group = Enc::and(
+        e.dims
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| !d.requested)
+            .map(|(i, _)| format!("(= {} {})", x[i], s[i]))
+            .collect(),
+    );
+    let whole = format!("(and {valid_x} (= end.lo {zero}) (= end.hi {atoms_lit}))");
+    e.fault(
+        None,
+        FaultKind::EndInvalid,
+        "invalid",
+        format!("(not {valid_x})"),
+    );
+    e.fault(
+        None,
+        FaultKind::EndRegion,
+        "region",
+        format!("(and {valid_x} (not (and (= end.lo {zero}) (= end.hi {atoms_lit}))))"),
+    );
+    e.fault(
+        None,
+        FaultKind::EndMissing,
+        "missing",
+        format!("(and {whole} {in_group} (not {has_x}))"),
+    );
+    e.fault(
+        None,
+        FaultKind::EndExtra,
+        "extra",
+        format!("(and {whole} (not {in_group}) {has_x})"),
+    );
+    Ok(Encoding {
+        dims: e.dims,
+        atoms: atoms as u64,
+        pos_width: pw,
+        faults: e.faults,
+        text: e.out,
+    })
+}
+
+impl Encoding {
+    /// The whole query: definitions, the fault disjunction, `(check-sat)`.
+    pub(crate) fn query(&self) -> String {
+        let mut t = self.text.clone();
+        t.push_str(&self.disjunction(self.faults.iter()));
+        t.push_str("(check-sat)\n");
+        t
+    }
+
+    /// `(assert (or selectors...))` over some faults.
+    pub(crate) fn disjunction<'a>(&self, faults: impl Iterator<Item = &'a Fault>) -> String {
+        let names: Vec<String> = faults.map(|f| f.name.clone()).collect();
+        format!("(assert {})\n", Enc::or(names))
+    }
+}

@@ -1,0 +1,167 @@
+//! An independent check of one refutation, cheap enough for any placement the
+//! lowering can enumerate: DESIGN.md's semantics run on the explicit rank groups, but
+//! tracking only one buffer atom `p` and one source `s` (plus every device's region
+//! and validity). That is the reference interpreter projected onto a single
+//! (position, source) pair: O(devices × steps) instead of O(devices² × atoms).
+//!
+//! It shares no code with the z3 encoding: it works on ranks and groups
+//! ([`crate::lowered`]), not on dim digits and formulas.
+
+use crate::lowered::Lowered;
+use crate::placement::Placement;
+use crate::program::Collective;
+use crate::semantics::Kind;
+
+/// The faults found at the first step (1-based; `None` = final state) that has any,
+/// as `(kind, rank)` pairs. Twice, missing and extra faults concern atom `p` and
+/// source `s` only; ill-formed faults are found for every group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProbeResult {
+    /// The first step with a fault (`None`: the final state).
+    pub step: Option<usize>,
+    /// Every fault of that step.
+    pub faults: Vec<(Kind, u64)>,
+}
+
+#[derive(Clone, Copy)]
+struct Dev {
+    lo: u64,
+    hi: u64,
+    valid: bool,
+    /// Times `s` is summed at `p` (meaningful when `lo <= p < hi` and valid).
+    cnt: u8,
+}
+
+/// Runs the projection. `in_group(x)`: whether `s` is in `x`'s reduction group.
+/// `None` when the program is correct at (p, s) and well-formed everywhere.
+pub(crate) fn probe(
+    placement: &Placement,
+    program: &Lowered,
+    atoms: u64,
+    p: u64,
+    s: u64,
+    in_group: &dyn Fn(u64) -> bool,
+) -> Option<ProbeResult> {
+    let n = placement.devices();
+    let mut d: Vec<Dev> = (0..n)
+        .map(|x| Dev {
+            lo: 0,
+            hi: atoms,
+            valid: true,
+            cnt: u8::from(x == s),
+        })
+        .collect();
+    let at = |d: &Dev| -> u8 {
+        if d.valid && d.lo <= p && p < d.hi {
+            d.cnt
+        } else {
+            0
+        }
+    };
+    for (si, st) in program.steps.iter().enumerate() {
+        let mut faults = Vec::new();
+        for g in &st.groups {
+            let members: Vec<Dev> = g.iter().map(|&m| d[m as usize]).collect();
+            let k = g.len() as u64;
+            let root = members[0];
+            match st.collective {
+                Collective::Broadcast => {
+                    if !root.valid {
+                        faults.push((Kind::IllFormed, g[0]));
+                        continue;
+                    }
+                    for &m in g {
+                        d[m as usize] = root;
+                    }
+                }
+                Collective::AllGather => {
+                    let c = root.hi - root.lo;
+                    let mut bad = false;
+                    for (i, (&m, dv)) in g.iter().zip(&members).enumerate() {
+                        let elo = root.lo + i as u64 * c;
+                        if !dv.valid || (dv.lo, dv.hi) != (elo, elo + c) {
+                            faults.push((Kind::IllFormed, m));
+                            bad = true;
+                        }
+                    }
+                    if bad {
+                        continue;
+                    }
+                    let hi = root.lo + k * c;
+                    let holder = members.iter().find(|m| m.lo <= p && p < m.hi);
+                    let cnt = holder.map_or(0, |h| h.cnt);
+                    for &m in g {
+                        d[m as usize] = Dev {
+                            lo: root.lo,
+                            hi,
+                            valid: true,
+                            cnt,
+                        };
+                    }
+                }
+                op => {
+                    let mut bad = false;
+                    for (&m, dv) in g.iter().zip(&members) {
+                        if !dv.valid || (dv.lo, dv.hi) != (root.lo, root.hi) {
+                            faults.push((Kind::IllFormed, m));
+                            bad = true;
+                        }
+                    }
+                    if !bad
+                        && op == Collective::ReduceScatter
+                        && !(root.hi - root.lo).is_multiple_of(k)
+                    {
+                        faults.push((Kind::IllFormed, g[0]));
+                        bad = true;
+                    }
+                    if bad {
+                        continue;
+                    }
+                    let total: u32 = members.iter().map(|m| at(m) as u32).sum();
+                    if total >= 2 {
+                        faults.push((Kind::Twice, g[0]));
+                        continue;
+                    }
+                    let cnt = total as u8;
+                    let c = (root.hi - root.lo) / k;
+                    for (i, &m) in g.iter().enumerate() {
+                        let dv = &mut d[m as usize];
+                        match op {
+                            Collective::ReduceScatter => {
+                                dv.lo = root.lo + i as u64 * c;
+                                dv.hi = dv.lo + c;
+                                dv.cnt = cnt;
+                            }
+                            Collective::Reduce if i > 0 => {
+                                dv.valid = false;
+                                dv.cnt = 0;
+                            }
+                            _ => dv.cnt = cnt,
+                        }
+                    }
+                }
+            }
+        }
+        if !faults.is_empty() {
+            return Some(ProbeResult {
+                step: Some(si + 1),
+                faults,
+            });
+        }
+    }
+    let mut faults = Vec::new();
+    for (x, dv) in d.iter().enumerate() {
+        let x = x as u64;
+        if !dv.valid || (dv.lo, dv.hi) != (0, atoms) {
+            faults.push((Kind::Missing, x));
+            continue;
+        }
+        match (dv.cnt, in_group(x)) {
+            (0, true) => faults.push((Kind::Missing, x)),
+            (1, false) => faults.push((Kind::Extra, x)),
+            (c, _) if c >= 2 => faults.push((Kind::Twice, x)),
+            _ => {}
+        }
+    }
+    (!faults.is_empty()).then_some(ProbeResult { step: None, faults })
+}

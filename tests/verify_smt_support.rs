@@ -1,0 +1,121 @@
+//! Shared helpers of the verifier tests (included with `#[path]`; compiled alone it
+//! has no tests): specs from matrices, mutants of a program, and the check that the
+//! SMT verdict equals the reference interpreter's.
+#![allow(dead_code)]
+
+use collsynth::lowered;
+use collsynth::placement::Placement;
+use collsynth::program::{Collective, DimRef, Program, Step};
+use collsynth::semantics;
+use collsynth::source::Source;
+use collsynth::spec::{self, Spec};
+use collsynth::verify::{self, SmtOptions, Verdict};
+
+/// A spec whose levels and axes fit `matrix` (rows = axes, columns = levels), with
+/// one all_reduce request over `request` (axis indices).
+pub fn spec_for(levels: &[&str], axes: &[&str], matrix: &[Vec<u64>], request: &[usize]) -> Spec {
+    let mut t = String::from("axes = [");
+    for (a, name) in axes.iter().enumerate() {
+        let size: u64 = matrix[a].iter().product();
+        t.push_str(&format!("{{ name = \"{name}\", size = {size} }}, "));
+    }
+    t.push_str("]\n[system]\nname = \"test\"\nlevels = [\n");
+    for (l, name) in levels.iter().enumerate() {
+        let arity: u64 = matrix.iter().map(|r| r[l]).product();
+        t.push_str(&format!(
+            "{{ name = \"{name}\", arity = {arity}, bandwidth = \"100 GB/s\", latency = \"1 us\" }},\n"
+        ));
+    }
+    t.push_str("]\n[[request]]\ncollective = \"all_reduce\"\naxes = [");
+    for &a in request {
+        t.push_str(&format!("\"{}\", ", axes[a]));
+    }
+    t.push_str("]\nbytes = 1000\n");
+    spec::parse(&Source::new("<test>", t), None).expect("test spec parses")
+}
+
+/// Every mutant of `p`: a step dropped, a dim swapped for a dim of another axis, a
+/// collective replaced, roots removed, two steps swapped.
+pub fn mutants(p: &Program, placement: &Placement) -> Vec<Program> {
+    let mut out = Vec::new();
+    let n = p.steps.len();
+    for i in 0..n {
+        let mut q = p.clone();
+        q.steps.remove(i);
+        out.push(q);
+    }
+    for i in 0..n {
+        for j in 0..p.steps[i].dims.len() {
+            let d = p.steps[i].dims[j];
+            for e in &placement.dims {
+                let r = DimRef {
+                    level: e.level,
+                    axis: e.axis,
+                };
+                if e.axis == d.axis || p.steps[i].dims.contains(&r) || p.steps[i].roots.contains(&r)
+                {
+                    continue;
+                }
+                let mut q = p.clone();
+                let mut dims = q.steps[i].dims.clone();
+                dims[j] = r;
+                q.steps[i] = Step::new(q.steps[i].op, dims).at_roots(q.steps[i].roots.clone());
+                out.push(q);
+            }
+        }
+        for op in Collective::ALL {
+            if op != p.steps[i].op {
+                let mut q = p.clone();
+                q.steps[i].op = op;
+                out.push(q);
+            }
+        }
+        if !p.steps[i].roots.is_empty() {
+            let mut q = p.clone();
+            q.steps[i].roots.clear();
+            out.push(q);
+        }
+        for j in i + 1..n {
+            let mut q = p.clone();
+            q.steps.swap(i, j);
+            out.push(q);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out.retain(|q| q != p);
+    out
+}
+
+/// The interpreter's verdict and the SMT verdict agree; a refutation's step is the
+/// interpreter's. Returns whether the program is correct.
+pub fn agree(spec: &Spec, placement: &Placement, request: &[usize], program: &Program) -> bool {
+    let low = lowered::lower(placement, program);
+    let interp = semantics::run(spec, placement, request, &low);
+    let smt = verify::prove(spec, placement, request, program, &SmtOptions::default());
+    let text = program.text(spec);
+    match (&interp, &smt) {
+        (Ok(()), Verdict::Proved) => true,
+        (Err(i), Verdict::Refuted(c)) => {
+            assert_eq!(
+                i.step, c.step,
+                "{text} on {:?}: interpreter {i:?}, smt {c:?}",
+                placement.matrix
+            );
+            false
+        }
+        _ => panic!(
+            "{text} on {:?} (request {request:?}): interpreter {interp:?}, smt {smt:?}",
+            placement.matrix
+        ),
+    }
+}
+
+/// The standard programs of the foundation issue (text).
+pub const STANDARD: [&str; 5] = [
+    "all_reduce(node:data, gpu:data)",
+    "all_reduce(gpu:data) ; all_reduce(node:data)",
+    "reduce(gpu:data) ; all_reduce(node:data) @ roots(gpu:data) ; broadcast(gpu:data)",
+    "broadcast(gpu:data)",
+    "reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)",
+];
