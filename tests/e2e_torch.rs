@@ -256,7 +256,7 @@ fn emit_torch_names_spec_placement_request_and_program() {
         "# placement: 1, matrix \"2,2;1,2\" (dims node:data, gpu:data, gpu:model)",
         "# request:   0: all_reduce over data, 4000000 bytes per device",
         "# program:   reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)",
-        "# proof:     proved correct by the reference interpreter",
+        "# proof:     proved correct by the SMT verifier (z3)",
         "def all_reduce_data(tensor):",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");

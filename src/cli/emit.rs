@@ -1,6 +1,7 @@
 //! `collsynth emit`: write a proven program as a PyTorch module, a JAX module or an
-//! mpi4py script. A program must be proved correct before it is emitted
-//! ([`prove_for_emit`]); `--unchecked` skips that and says so in the file's header.
+//! mpi4py script. A program must be proved correct by the SMT verifier before it is
+//! emitted ([`prove_for_emit`]); `--unchecked` skips that and says so in the file's
+//! header.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use super::{exit, load_spec, print, usage, Failure, PlacementArg, SpecArg};
 use crate::emit::{self, Proof, Target, Unit};
 use crate::semantics;
 use crate::spec::Spec;
+use crate::verify::{self, Verdict};
 
 /// `collsynth emit`.
 #[derive(Debug, Args)]
@@ -54,18 +56,54 @@ pub struct ProgramArg {
 }
 
 /// The one place that decides whether a program may be emitted: `Ok(Proof::Proved)`
-/// when it is proved correct for its request, exit 1 with the counterexample when it
-/// is refuted, exit 3 when it cannot be decided.
-///
-/// The decider is the reference interpreter until the SMT verifier lands; switching
-/// to `verify::prove` changes only this function.
+/// when the SMT verifier proves it correct for its request (z3 `unsat`), exit 1 with
+/// the counterexample when it is refuted, exit 3 when it cannot be decided, exit 4
+/// when z3 and the interpreter disagree. A lowered program with no group form (not
+/// dim-structured) is decided by the reference interpreter, and the header says so.
 pub fn prove_for_emit(problem: &Problem) -> Result<Proof, Failure> {
+    let refused = |cex: &crate::semantics::Counterexample| {
+        Failure {
+        code: exit::REFUTED,
+        message: format!(
+            "refused: the program is not correct for {}: {}\n(emit it with --unchecked to write it anyway, e.g. to watch the numerical check fail)",
+            problem.spec.describe_request(&problem.request),
+            cex.message
+        ),
+    }
+    };
+    let Some(program) = &problem.program else {
+        return prove_by_interpreter(problem, &refused);
+    };
+    match verify::prove(
+        &problem.spec,
+        &problem.placement,
+        &problem.request.axes,
+        program,
+        &verify::SmtOptions::default(),
+    ) {
+        Verdict::Proved => Ok(Proof::Proved("the SMT verifier (z3)".to_string())),
+        Verdict::Refuted(cex) => Err(refused(&cex)),
+        Verdict::Unknown(why) => Err(Failure {
+            code: exit::UNKNOWN,
+            message: format!("undecided: {why}; emit it with --unchecked to write it anyway"),
+        }),
+        Verdict::Inconsistent(why) => Err(Failure {
+            code: exit::INTERNAL,
+            message: format!("internal inconsistency: {why}"),
+        }),
+    }
+}
+
+fn prove_by_interpreter(
+    problem: &Problem,
+    refused: &dyn Fn(&crate::semantics::Counterexample) -> Failure,
+) -> Result<Proof, Failure> {
     let cells = semantics::interpreter_cells(&problem.placement, &problem.lowered);
     if cells > semantics::MAX_INTERPRETER_CELLS {
         return Err(Failure {
             code: exit::UNKNOWN,
             message: format!(
-                "undecided: the program could not be proved for this placement ({} devices is too large for the reference interpreter); emit it with --unchecked to write it anyway",
+                "undecided: the program has steps with no group form, which only the reference interpreter decides, and {} devices is too large for it; emit it with --unchecked to write it anyway",
                 problem.placement.devices()
             ),
         });
@@ -76,15 +114,10 @@ pub fn prove_for_emit(problem: &Problem) -> Result<Proof, Failure> {
         &problem.request.axes,
         &problem.lowered,
     ) {
-        Ok(()) => Ok(Proof::Proved("the reference interpreter".to_string())),
-        Err(cex) => Err(Failure {
-            code: exit::REFUTED,
-            message: format!(
-                "refused: the program is not correct for {}: {}\n(emit it with --unchecked to write it anyway, e.g. to watch the numerical check fail)",
-                problem.spec.describe_request(&problem.request),
-                cex.message
-            ),
-        }),
+        Ok(()) => Ok(Proof::Proved(
+            "the reference interpreter (explicit groups, not dim-structured)".to_string(),
+        )),
+        Err(cex) => Err(refused(&cex)),
     }
 }
 
