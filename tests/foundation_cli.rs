@@ -187,25 +187,10 @@ fn verify_text_programs_exit_codes_and_json() {
         "good.txt",
         &format!("# P2's Reduce-AllReduce-Broadcast\n{RAB}\n"),
     );
-    // (--by interpreter: the SMT verifier decides by default since it landed.)
-    let o = collsynth(
-        &["verify", &good, "--matrix", m, "--by", "interpreter"],
-        None,
-    );
+    let o = collsynth(&["verify", &good, "--matrix", m], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     insta::assert_snapshot!("verify_text_proved", stdout(&o));
-    let o = collsynth(
-        &[
-            "verify",
-            &good,
-            "--matrix",
-            m,
-            "--json",
-            "--by",
-            "interpreter",
-        ],
-        None,
-    );
+    let o = collsynth(&["verify", &good, "--matrix", m, "--json"], None);
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["verdict"], "proved");
@@ -215,24 +200,10 @@ fn verify_text_programs_exit_codes_and_json() {
     // Broadcast dropped: refuted, and the JSON counterexample is the interpreter's.
     let bad_text = "reduce(gpu:data) ; all_reduce(node:data) @ roots(gpu:data)";
     let bad = write(dir.path(), "bad.txt", bad_text);
-    let o = collsynth(
-        &["verify", &bad, "--matrix", m, "--by", "interpreter"],
-        None,
-    );
+    let o = collsynth(&["verify", &bad, "--matrix", m], None);
     assert_eq!(o.status.code(), Some(1));
     insta::assert_snapshot!("verify_text_refuted", stdout(&o));
-    let o = collsynth(
-        &[
-            "verify",
-            &bad,
-            "--matrix",
-            m,
-            "--json",
-            "--by",
-            "interpreter",
-        ],
-        None,
-    );
+    let o = collsynth(&["verify", &bad, "--matrix", m, "--json"], None);
     assert_eq!(o.status.code(), Some(1));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["verdict"], "refuted");
