@@ -3,7 +3,7 @@
 //! sum over its reduction group; a wrong program is caught.
 //!
 //! Needs a Python with jax: `$COLLSYNTH_JAX_PYTHON`, else the venv that
-//! `scripts/setup-e2e` makes (`${XDG_CACHE_HOME:-$HOME/.cache}/collsynth/jax-venv`).
+//! `scripts/setup` makes (`${XDG_CACHE_HOME:-$HOME/.cache}/collsynth/jax-venv`).
 //! Without one the test is skipped with a printed notice.
 
 #[path = "e2e/common.rs"]
@@ -42,7 +42,7 @@ fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
     let Some(python) = jax_python() else {
         return skip(
             "e2e_jax",
-            "no Python with jax (run scripts/setup-e2e, or set COLLSYNTH_JAX_PYTHON)",
+            "no Python with jax (run scripts/setup, or set COLLSYNTH_JAX_PYTHON)",
         );
     };
     let dir = tempdir();
