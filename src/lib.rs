@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod cost;
+pub mod emit;
 pub mod lowered;
 pub mod placement;
 pub mod program;

@@ -194,7 +194,7 @@ fn verify_text_programs_exit_codes_and_json() {
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["verdict"], "proved");
-    assert_eq!(v["decided_by"], "interpreter");
+    assert_eq!(v["decided_by"], "smt");
     assert!(v.get("counterexample").is_none());
 
     // Broadcast dropped: refuted, and the JSON counterexample is the interpreter's.

@@ -3,8 +3,10 @@
 //! the exit code of DESIGN.md.
 
 mod cost;
+pub mod emit;
 mod placements;
 pub mod problem;
+pub mod run_mpi;
 pub mod synth;
 mod verify;
 
@@ -106,6 +108,19 @@ pub enum Command {
     /// (--engine enumerate, the baseline). Placements are ranked by score: the sum over
     /// requests of count x the best program's time.
     Synth(synth::SynthArgs),
+    /// Write a proven program as a PyTorch module, a JAX module or an mpi4py script
+    /// (exit 1 if the program is not proved correct, unless --unchecked).
+    ///
+    /// Every file names in its header the spec, placement, request, program and
+    /// collsynth version it came from.
+    Emit(emit::EmitArgs),
+    /// Run a program under mpirun with its numerical check (mpi4py), to try it on a
+    /// laptop before the cluster.
+    ///
+    /// Emits the mpi4py script to a temporary file and runs
+    /// `mpirun -np N python3 SCRIPT --check` (Open MPI: with --oversubscribe and
+    /// --allow-run-as-root); exit 0 when every rank holds the right sums, 1 when not.
+    RunMpi(run_mpi::RunMpiArgs),
 }
 
 /// Where the spec comes from.
@@ -222,6 +237,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Verify(a) => verify::verify(a),
         Command::Cost(a) => cost::cost(a),
         Command::Synth(a) => synth::synth(a),
+        Command::Emit(a) => emit::emit(a),
+        Command::RunMpi(a) => run_mpi::run_mpi(a),
     }
 }
 

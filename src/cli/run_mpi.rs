@@ -1,0 +1,160 @@
+//! `collsynth run-mpi`: emit a program's mpi4py script to a temporary file and run
+//! it under `mpirun` with the numerical check on, so a program can be tried on a
+//! laptop before the cluster. Open MPI gets the flags a single machine needs
+//! (`--oversubscribe`, `--allow-run-as-root`, the container-safe shared-memory
+//! setting); the exact command is printed on stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use clap::Args;
+
+use super::emit::{render, resolve_unit, ProgramArg};
+use super::{exit, load_spec, usage, Failure, PlacementArg, SpecArg};
+use crate::emit::Target;
+
+/// `collsynth run-mpi`.
+#[derive(Debug, Args)]
+pub struct RunMpiArgs {
+    /// The spec.
+    #[command(flatten)]
+    pub spec: SpecArg,
+    /// The placement.
+    #[command(flatten)]
+    pub placement: PlacementArg,
+    /// Which request of the spec (index from 0).
+    #[arg(long, value_name = "R")]
+    pub request: Option<usize>,
+    /// The program.
+    #[command(flatten)]
+    pub program: ProgramArg,
+    /// Number of processes; must be the spec's device count (the default).
+    #[arg(long, value_name = "N")]
+    pub np: Option<u64>,
+    /// Also time each step on buffers of this size (e.g. 4MB), after the check.
+    #[arg(long, value_name = "BYTES")]
+    pub bytes: Option<String>,
+    /// Timed runs for --bytes.
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    pub iters: u32,
+    /// Run even if the program is not proved correct.
+    #[arg(long)]
+    pub unchecked: bool,
+    /// The Python that has mpi4py and numpy (default: $COLLSYNTH_PYTHON, else
+    /// /usr/bin/python3 when it exists, else python3).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<String>,
+    /// The launcher (default: mpirun).
+    #[arg(long, value_name = "PATH", default_value = "mpirun")]
+    pub mpirun: String,
+}
+
+/// The Python interpreter to run mpi4py scripts with.
+pub fn default_python() -> String {
+    if let Ok(p) = std::env::var("COLLSYNTH_PYTHON") {
+        if !p.is_empty() {
+            return p;
+        }
+    }
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3".into()
+    } else {
+        "python3".into()
+    }
+}
+
+/// The `mpirun` command for `np` processes running `python script args...`: with Open
+/// MPI, the flags and environment a single (possibly containerized, possibly root)
+/// machine needs.
+pub fn mpirun_command(
+    mpirun: &str,
+    np: u64,
+    python: &str,
+    script: &Path,
+    args: &[String],
+) -> Command {
+    let open_mpi = Command::new(mpirun)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("Open MPI"))
+        .unwrap_or(false);
+    let mut cmd = Command::new(mpirun);
+    if open_mpi {
+        cmd.args(["--allow-run-as-root", "--oversubscribe"]);
+        cmd.env("OMPI_MCA_btl_vader_single_copy_mechanism", "none");
+        cmd.env("OMPI_MCA_rmaps_base_oversubscribe", "1");
+        cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1");
+        cmd.env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    }
+    cmd.arg("-np")
+        .arg(np.to_string())
+        .arg(python)
+        .arg(script)
+        .args(args);
+    cmd
+}
+
+/// The command as one shell line, environment first.
+pub fn shell_text(cmd: &Command) -> String {
+    let mut parts: Vec<String> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| v.map(|v| format!("{}={}", k.to_string_lossy(), v.to_string_lossy())))
+        .collect();
+    parts.push(cmd.get_program().to_string_lossy().into_owned());
+    parts.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+    parts.join(" ")
+}
+
+fn temp_script() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!(
+        "collsynth-run-mpi-{}-{nanos}.py",
+        std::process::id()
+    ))
+}
+
+pub(super) fn run_mpi(a: RunMpiArgs) -> Result<ExitCode, Failure> {
+    let spec = load_spec(None, &a.spec)?;
+    let (spec, unit) = resolve_unit(spec, &a.placement, a.request, &a.program, a.unchecked)?;
+    let devices = spec.devices();
+    if let Some(np) = a.np {
+        if np != devices {
+            return Err(usage(format!(
+                "--np {np}: the program is for {devices} devices, one process each; use --np {devices} (or leave it out)"
+            )));
+        }
+    }
+    let text = render(Target::Mpi4py, &spec, std::slice::from_ref(&unit))?;
+    let script = temp_script();
+    std::fs::write(&script, text)
+        .map_err(|e| usage(format!("cannot write {}: {e}", script.display())))?;
+    let mut args = vec!["--check".to_string()];
+    if let Some(b) = &a.bytes {
+        args.extend([
+            "--bytes".into(),
+            b.clone(),
+            "--iters".into(),
+            a.iters.to_string(),
+        ]);
+    }
+    let python = a.python.clone().unwrap_or_else(default_python);
+    let mut cmd = mpirun_command(&a.mpirun, devices, &python, &script, &args);
+    eprintln!("running: {}", shell_text(&cmd));
+    let status = cmd.status();
+    let _ = std::fs::remove_file(&script);
+    let status = status.map_err(|e| Failure {
+        code: exit::INPUT,
+        message: format!(
+            "error: cannot run `{}`: {e}; install Open MPI (Debian: apt-get install openmpi-bin python3-mpi4py python3-numpy) or give --mpirun PATH",
+            a.mpirun
+        ),
+    })?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(2) => ExitCode::from(exit::INPUT),
+        _ => ExitCode::from(exit::REFUTED),
+    })
+}

@@ -1,0 +1,260 @@
+//! The JAX target: a mesh with one axis per dim of the placement (named `level:axis`,
+//! in significance order) and, per program, a body for `shard_map` written with
+//! `psum`, `psum_scatter(tiled=True)` and `all_gather(tiled=True)`.
+//!
+//! One mesh axis per dim makes every group of a dim-structured step a tuple of mesh
+//! axes, which is all `shard_map` supports (`axis_index_groups` is not supported
+//! there, jax-ml/jax issue 19709). A rank is the mixed-radix number of its dim
+//! digits, so reshaping the device list in rank order to the dims' sizes puts device
+//! r at its digits. JAX has no reduce or broadcast collective: reduce is a `psum`
+//! (every member gets the sum; the program treats the non-roots' copy as invalid),
+//! broadcast is a `psum` of the root's data and zeros elsewhere, and `@ roots(...)`
+//! is a `jnp.where` that keeps the old data off the roots. The header says what that
+//! costs. A reduce_scatter or all_gather with roots would change shapes on some
+//! devices only, which SPMD code cannot write: such programs are refused.
+
+use std::fmt::Write as _;
+
+use super::{common_placement, header, program_text, py_ident, py_str, py_tuple, EmitError, Unit};
+use crate::placement::Placement;
+use crate::program::{Collective, DimRef, Text};
+use crate::spec::Spec;
+
+/// The module for these programs (one placement; each unit's `name` becomes its
+/// function's name).
+pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, EmitError> {
+    let first = common_placement(units, "jax")?;
+    let placement = &first.placement;
+    let mut bodies = Vec::new();
+    for u in units {
+        bodies.push(body(spec, placement, u)?);
+    }
+    let names: Vec<String> = units.iter().map(|u| py_ident(&u.name)).collect();
+    let mut s = header(spec, units, "jax");
+    s.push('\n');
+    s.push_str(DOC);
+    for n in &names {
+        let _ = writeln!(s, "    f = cs.{n}(mesh)          # jitted; call f(x)");
+    }
+    s.push_str("\"\"\"\n\n");
+    s.push_str("import numpy as np\nimport jax\nimport jax.numpy as jnp\n");
+    s.push_str("from jax.sharding import Mesh, PartitionSpec\n\n");
+    s.push_str("try:\n    from jax import shard_map\nexcept ImportError:  # jax < 0.7\n");
+    s.push_str("    from jax.experimental.shard_map import shard_map\n\n");
+    let _ = writeln!(s, "DEVICES = {}", spec.devices());
+    s.push_str("# One mesh axis per dim of the placement, in significance order.\n");
+    let axes: Vec<String> = placement
+        .dim_names(spec)
+        .iter()
+        .map(|d| py_str(d))
+        .collect();
+    let _ = writeln!(s, "MESH_AXES = {}", py_tuple(&axes));
+    let sizes: Vec<String> = placement.dims.iter().map(|d| d.size.to_string()).collect();
+    let _ = writeln!(s, "MESH_SHAPE = {}", py_tuple(&sizes));
+    s.push_str("PROGRAMS = {\n");
+    for (u, n) in units.iter().zip(&names) {
+        let _ = writeln!(s, "    {}: {},", py_str(n), py_str(&program_text(spec, u)));
+    }
+    s.push_str("}\n");
+    s.push_str("# The buffer length must be a multiple of ATOMS[name] (whole chunks).\n");
+    s.push_str("ATOMS = {\n");
+    for (u, n) in units.iter().zip(&names) {
+        let _ = writeln!(s, "    {}: {},", py_str(n), super::atoms(&u.lowered));
+    }
+    s.push_str("}\n\n\n");
+    s.push_str(HELPERS);
+    for ((u, n), b) in units.iter().zip(&names).zip(&bodies) {
+        let _ = writeln!(s, "\n\ndef {n}_local(x):");
+        let _ = writeln!(
+            s,
+            "    \"\"\"{} on {}.\n\n        {}\n\n    The body of shard_map: x is this device's 1-D buffer.\n    \"\"\"",
+            spec.describe_request(&u.request),
+            placement.dim_names(spec).join(", "),
+            program_text(spec, u)
+        );
+        s.push_str(b);
+        s.push_str("    return x\n\n\n");
+        let _ = writeln!(s, "def {n}(mesh):");
+        let _ = writeln!(
+            s,
+            "    \"\"\"A jitted function from a ({}, L) array whose row r is rank r's buffer\n    (L a multiple of ATOMS[{}]) to the same shape, row r holding rank r's result.\"\"\"",
+            spec.devices(),
+            py_str(n)
+        );
+        let _ = writeln!(s, "    return _sharded(mesh, {n}_local)");
+    }
+    Ok(s)
+}
+
+fn axis_tuple(spec: &Spec, dims: &[DimRef]) -> String {
+    let names: Vec<String> = dims
+        .iter()
+        .map(|d| {
+            py_str(&format!(
+                "{}:{}",
+                spec.system.levels[d.level].name, spec.axes[d.axis].name
+            ))
+        })
+        .collect();
+    py_tuple(&names)
+}
+
+/// The statements of one program's body, indented for a function.
+fn body(spec: &Spec, placement: &Placement, u: &Unit) -> Result<String, EmitError> {
+    let program = u
+        .program
+        .as_ref()
+        .filter(|p| p.fits(placement))
+        .ok_or_else(|| EmitError::NotDimStructured {
+            target: "jax",
+            name: u.name.clone(),
+        })?;
+    let mut b = String::new();
+    for (i, st) in program.steps.iter().enumerate() {
+        let d = axis_tuple(spec, &st.dims);
+        let roots = (!st.roots.is_empty()).then(|| axis_tuple(spec, &st.roots));
+        let _ = writeln!(b, "    # step {}: {}", i + 1, Text(spec, st));
+        let new = match st.op {
+            Collective::AllReduce => format!("jax.lax.psum(x, {d})"),
+            Collective::Reduce => {
+                b.push_str("    # reduce as psum: every member gets the sum; only the root's copy counts.\n");
+                format!("jax.lax.psum(x, {d})")
+            }
+            Collective::Broadcast => {
+                b.push_str("    # broadcast as psum of the root's data (digits 0 on the dims) and zeros.\n");
+                format!("jax.lax.psum(jnp.where(_zero_on({d}), x, jnp.zeros_like(x)), {d})")
+            }
+            Collective::ReduceScatter | Collective::AllGather if roots.is_some() => {
+                return Err(EmitError::RootedShapeChange {
+                    name: u.name.clone(),
+                    step: i + 1,
+                    op: st.op,
+                })
+            }
+            Collective::ReduceScatter => {
+                format!("jax.lax.psum_scatter(x, {d}, scatter_dimension=0, tiled=True)")
+            }
+            Collective::AllGather => format!("jax.lax.all_gather(x, {d}, axis=0, tiled=True)"),
+        };
+        match roots {
+            None => {
+                let _ = writeln!(b, "    x = {new}");
+            }
+            Some(r) => {
+                let _ = writeln!(
+                    b,
+                    "    # @ roots: every device computes it; off the roots the old data is kept."
+                );
+                let _ = writeln!(b, "    x = jnp.where(_zero_on({r}), {new}, x)");
+            }
+        }
+    }
+    Ok(b)
+}
+
+const DOC: &str = r#""""Collectives collsynth synthesized, for JAX (shard_map over a device mesh).
+
+How the five collectives are written, and what that costs (k = group size, M =
+bytes per device of the step's region):
+- all_reduce(D):     jax.lax.psum(x, D)                                  as asked.
+- reduce_scatter(D): jax.lax.psum_scatter(x, D, tiled=True)              as asked;
+                     member i (mixed radix of its digits on D) gets chunk i.
+- all_gather(D):     jax.lax.all_gather(x, D, tiled=True)                as asked.
+- reduce(D):         jax.lax.psum(x, D): JAX has no reduce; every member receives the
+                     sum and the program treats only the root's copy as valid. Costs an
+                     all-reduce, about 2(k-1)/k * M per device instead of (k-1)/k * M.
+- broadcast(D):      psum of the root's data and zeros elsewhere (the root is the
+                     member with digits 0 on D). Costs an all-reduce, about
+                     2(k-1)/k * M per device instead of about M for a pipelined
+                     broadcast, plus the additions.
+- @ roots(R):        every device runs the step (shard_map is SPMD); jnp.where keeps
+                     the old data on devices whose digits on R are not all 0, so the
+                     idle groups' traffic is spent for nothing on their links.
+
+Use (set XLA_FLAGS=--xla_force_host_platform_device_count=N to try it on a CPU):
+
+    import this_module as cs
+    mesh = cs.make_mesh()                 # the first DEVICES devices, in rank order
+"#;
+
+const HELPERS: &str = r#"def make_mesh(devices=None):
+    """The mesh of this placement: a rank is the mixed-radix number of its digits on
+    the dims (most significant first), so the device list in rank order, reshaped to
+    MESH_SHAPE, puts rank r at its digits. Device r of the list is rank r."""
+    devices = jax.devices() if devices is None else list(devices)
+    if len(devices) < DEVICES:
+        raise ValueError("the placement needs %d devices, but there are %d"
+                         % (DEVICES, len(devices)))
+    return Mesh(np.asarray(devices[:DEVICES], dtype=object).reshape(MESH_SHAPE), MESH_AXES)
+
+
+def _zero_on(axes):
+    """True on the devices whose digits on every mesh axis in `axes` are 0."""
+    ok = jnp.bool_(True)
+    for a in axes:
+        ok = jnp.logical_and(ok, jax.lax.axis_index(a) == 0)
+    return ok
+
+
+def _sharded(mesh, local):
+    spec = PartitionSpec(MESH_AXES)
+
+    def body(x):
+        return local(x.reshape(-1)).reshape(1, -1)
+
+    return jax.jit(shard_map(body, mesh=mesh, in_specs=spec, out_specs=spec))
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{spec, unit};
+    use super::*;
+
+    #[test]
+    fn snapshot_rooted_reduce_broadcast() {
+        let spec = spec();
+        let u = unit(
+            &spec,
+            "all_reduce_data",
+            vec![vec![2, 1], vec![1, 2]],
+            "reduce(node:data) ; all_reduce(gpu:model) @ roots(node:data) ; broadcast(node:data)",
+        );
+        insta::assert_snapshot!(render(&spec, &[u]).unwrap());
+    }
+
+    #[test]
+    fn rooted_reduce_scatter_is_refused() {
+        let spec = spec();
+        let u = unit(
+            &spec,
+            "x",
+            vec![vec![2, 1], vec![1, 2]],
+            "reduce(node:data) ; reduce_scatter(gpu:model) @ roots(node:data)",
+        );
+        assert_eq!(
+            render(&spec, &[u]),
+            Err(EmitError::RootedShapeChange {
+                name: "x".into(),
+                step: 2,
+                op: Collective::ReduceScatter
+            })
+        );
+    }
+
+    #[test]
+    fn explicit_groups_without_group_form_are_refused() {
+        let spec = spec();
+        let mut u = unit(
+            &spec,
+            "x",
+            vec![vec![2, 1], vec![1, 2]],
+            "all_reduce(node:data)",
+        );
+        u.program = None;
+        u.lowered.steps[0].groups = vec![vec![0, 3], vec![1, 2]];
+        assert!(matches!(
+            render(&spec, &[u]),
+            Err(EmitError::NotDimStructured { .. })
+        ));
+    }
+}

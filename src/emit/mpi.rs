@@ -1,0 +1,153 @@
+//! The mpi4py target: one script for `mpirun -np N python3 script.py` that holds one
+//! or more programs as explicit groups.
+//!
+//! The script builds one communicator per distinct set of groups with `Comm.Split`
+//! (color = the group, `MPI.UNDEFINED` for idle ranks, key = rank, so members are
+//! ordered by rank), tracks every rank's region (offset, length, validity) as
+//! DESIGN.md's semantics does, and runs the steps with `Allreduce`,
+//! `Reduce_scatter_block`, `Allgather`, `Reduce` and `Bcast` on numpy buffers.
+//! `--check` (the default) fills int64 buffers from a seed and compares every rank's
+//! result with the sum over its reduction group, computed independently of the
+//! program; `--bytes B --iters K` times each step (barrier, `MPI.Wtime`, slowest
+//! rank). Several programs in one script share one `mpirun` start-up, which is what
+//! the end-to-end tests use.
+
+use std::fmt::Write as _;
+
+use super::{header, program_text, py_groups, py_str, py_strs, step_texts, Unit};
+use crate::spec::Spec;
+
+const RUNTIME_PY: &str = include_str!("mpi_runtime.py");
+
+/// The script for these programs (all on the spec's devices; placements may differ).
+pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
+    if units.is_empty() {
+        return Err(super::EmitError::Empty);
+    }
+    let devices = spec.devices();
+    let mut s = String::new();
+    s.push_str("#!/usr/bin/env python3\n");
+    s.push_str(&header(spec, units, "mpi4py"));
+    let _ = writeln!(s, "#");
+    let _ = writeln!(
+        s,
+        "# Run:   mpirun -np {devices} python3 THIS_FILE            # checks the sums"
+    );
+    let _ = writeln!(
+        s,
+        "#        mpirun -np {devices} python3 THIS_FILE --bytes 4MB --iters 10   # times each step"
+    );
+    let _ = writeln!(
+        s,
+        "# As root on one machine add --allow-run-as-root --oversubscribe (Open MPI)."
+    );
+    s.push_str("\nimport argparse\nimport sys\n\nimport numpy as np\nfrom mpi4py import MPI\n\n");
+    s.push_str("WORLD = MPI.COMM_WORLD\n\n");
+    let _ = writeln!(s, "DEVICES = {devices}");
+    let axes: Vec<String> = spec.axes.iter().map(|a| a.name.clone()).collect();
+    let _ = writeln!(s, "AXES = {}", py_strs(&axes));
+    s.push_str("\n# Each program: its steps as (collective, groups), every group ascending;\n");
+    s.push_str("# `reduction_groups` is what --check sums over (devices that agree on every\n");
+    s.push_str(
+        "# axis the request does not name), `atoms` what the buffer length must divide by.\n",
+    );
+    s.push_str("PROGRAMS = [\n");
+    for u in units {
+        write_program(&mut s, spec, u);
+    }
+    s.push_str("]\n\n\n");
+    s.push_str(super::REGIONS_PY);
+    s.push_str("\n\n");
+    s.push_str(RUNTIME_PY);
+    Ok(s)
+}
+
+fn write_program(s: &mut String, spec: &Spec, u: &Unit) {
+    let _ = writeln!(s, "    {{");
+    let _ = writeln!(s, "        \"name\": {},", py_str(&u.name));
+    let _ = writeln!(s, "        \"placement\": {},", u.placement_index);
+    let _ = writeln!(
+        s,
+        "        \"matrix\": {},",
+        py_str(&u.placement.matrix_text())
+    );
+    let _ = writeln!(
+        s,
+        "        \"request\": {},",
+        py_str(&spec.describe_request(&u.request))
+    );
+    let _ = writeln!(s, "        \"text\": {},", py_str(&program_text(spec, u)));
+    let _ = writeln!(
+        s,
+        "        \"step_texts\": {},",
+        py_strs(&step_texts(spec, u))
+    );
+    let _ = writeln!(s, "        \"atoms\": {},", super::atoms(&u.lowered));
+    let _ = writeln!(
+        s,
+        "        \"reduction_groups\": {},",
+        py_groups(&super::reduction_groups(&u.placement, &u.request.axes))
+    );
+    let coords: Vec<Vec<u64>> = (0..u.placement.devices())
+        .map(|r| u.placement.coords(r))
+        .collect();
+    let _ = writeln!(s, "        \"coords\": {},", py_groups(&coords));
+    let _ = writeln!(s, "        \"steps\": [");
+    for st in &u.lowered.steps {
+        let _ = writeln!(
+            s,
+            "            ({}, {}),",
+            py_str(st.collective.name()),
+            py_groups(&st.groups)
+        );
+    }
+    let _ = writeln!(s, "        ],");
+    let _ = writeln!(s, "    }},");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{spec, unit};
+    use super::*;
+
+    #[test]
+    fn snapshot_reduce_broadcast() {
+        let spec = spec();
+        let u = unit(
+            &spec,
+            "all_reduce_data",
+            vec![vec![2, 1], vec![1, 2]],
+            "reduce(node:data) ; broadcast(node:data)",
+        );
+        let text = render(&spec, &[u]).unwrap();
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn several_programs_share_one_script() {
+        let spec = spec();
+        let a = unit(
+            &spec,
+            "a",
+            vec![vec![2, 1], vec![1, 2]],
+            "all_reduce(node:data)",
+        );
+        let b = unit(
+            &spec,
+            "b",
+            vec![vec![1, 2], vec![2, 1]],
+            "all_reduce(gpu:data)",
+        );
+        let text = render(&spec, &[a, b]).unwrap();
+        assert!(text.contains("\"name\": \"a\""));
+        assert!(
+            text.contains("(\"all_reduce\", [[0, 2], [1, 3]]),"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(\"all_reduce\", [[0, 1], [2, 3]]),"),
+            "{text}"
+        );
+        assert_eq!(render(&spec, &[]), Err(super::super::EmitError::Empty));
+    }
+}

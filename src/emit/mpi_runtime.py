@@ -1,0 +1,226 @@
+# ---------------------------------------------------------------- runtime
+# The same in every mpi4py script collsynth emits; the data above is what varies.
+
+# Communicators, one per distinct set of groups, made once with Comm.Split: color =
+# the rank's group, MPI.UNDEFINED when it idles; key = its world rank, so a group's
+# members are ordered by rank (position 0 = lowest rank = the root of reduce and
+# broadcast, position i = chunk i of reduce_scatter and all_gather).
+
+
+def make_comms(programs):
+    me = WORLD.Get_rank()
+    cache = {}
+    for prog in programs:
+        for op, groups in prog["steps"]:
+            key = tuple(tuple(g) for g in groups)
+            if key in cache:
+                continue
+            color, pos, mine = MPI.UNDEFINED, None, None
+            for gi, g in enumerate(groups):
+                if me in g:
+                    color, pos, mine = gi, g.index(me), g
+                    break
+            comm = WORLD.Split(color, me)
+            if comm == MPI.COMM_NULL:
+                comm = None
+            elif comm.Get_rank() != pos or comm.Get_size() != len(mine):
+                raise RuntimeError("Comm.Split gave rank %d of %d, expected %d of %d"
+                                   % (comm.Get_rank(), comm.Get_size(), pos, len(mine)))
+            cache[key] = comm
+    return cache
+
+
+def comms_of(prog, cache):
+    return [cache[tuple(tuple(g) for g in groups)] for _op, groups in prog["steps"]]
+
+
+def run_step(op, comm, pos, group, states, si, buf):
+    """Runs step `si` on this rank's view of `buf` (a no-op when it idles)."""
+    if comm is None:
+        return
+    off, ln, _ = states[si][WORLD.Get_rank()]
+    region = buf[off:off + ln]
+    if op == "all_reduce":
+        comm.Allreduce(MPI.IN_PLACE, region, op=MPI.SUM)
+    elif op == "reduce_scatter":
+        c = ln // len(group)
+        out = np.empty(c, dtype=buf.dtype)
+        comm.Reduce_scatter_block(region, out, op=MPI.SUM)
+        buf[off + pos * c:off + (pos + 1) * c] = out
+    elif op == "all_gather":
+        # Member i already holds chunk i in place: gather in place around it.
+        start = off - pos * ln
+        comm.Allgather(MPI.IN_PLACE, buf[start:start + len(group) * ln])
+    elif op == "reduce":
+        if pos == 0:
+            comm.Reduce(MPI.IN_PLACE, region, op=MPI.SUM, root=0)
+        else:
+            comm.Reduce(region, None, op=MPI.SUM, root=0)
+    elif op == "broadcast":
+        roff, rln, _ = states[si][group[0]]
+        comm.Bcast(buf[roff:roff + rln], root=0)
+
+
+def initial_buffer(seed, rank, count):
+    """Rank `rank`'s initial buffer for --check: reproducible from the seed alone,
+    so every rank can compute every other rank's."""
+    rng = np.random.default_rng([seed, rank])
+    return rng.integers(-(1 << 40), 1 << 40, size=count, dtype=np.int64)
+
+
+def rank_text(prog, rank):
+    coords = prog["coords"][rank]
+    return "rank %d (%s)" % (rank, ", ".join("%s=%d" % (a, c) for a, c in zip(AXES, coords)))
+
+
+def say(text):
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def check(prog, comms, seed, count):
+    """Runs the program once on random integers; returns True when this rank ends
+    holding exactly the sum over its reduction group, element for element."""
+    me = WORLD.Get_rank()
+    atoms = prog["atoms"]
+    length = -(-count // atoms) * atoms
+    states, error = simulate(prog["steps"], DEVICES, length)
+    if error is not None:
+        if me == 0:
+            say("FAIL %s: cannot run: %s" % (prog["name"], error))
+        return False
+    buf = initial_buffer(seed, me, length)
+    for si, ((op, _groups), mine) in enumerate(zip(prog["steps"], groups_of(prog["steps"], me))):
+        pos, group = mine if mine is not None else (None, None)
+        run_step(op, comms[si], pos, group, states, si, buf)
+    off, ln, valid = states[-1][me]
+    if not valid:
+        say("FAIL %s: %s holds nothing valid at the end (a reduce left only its root "
+            "with the sum)" % (prog["name"], rank_text(prog, me)))
+        return False
+    if (off, ln) != (0, length):
+        say("FAIL %s: %s holds only elements [%d, %d) of %d at the end (a reduce_scatter "
+            "was not undone)" % (prog["name"], rank_text(prog, me), off, off + ln, length))
+        return False
+    group = next(g for g in prog["reduction_groups"] if me in g)
+    expected = np.zeros(length, dtype=np.int64)
+    for m in group:
+        expected += initial_buffer(seed, m, length)
+    wrong = np.flatnonzero(buf != expected)
+    if wrong.size:
+        e = int(wrong[0])
+        say("FAIL %s: %s element %d: expected %d, got %d (%d of %d elements differ; "
+            "expected the sum over ranks %s)"
+            % (prog["name"], rank_text(prog, me), e, int(expected[e]), int(buf[e]),
+               wrong.size, length, group))
+        return False
+    return True
+
+
+def parse_bytes(text):
+    units = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9,
+             "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+    t = text.strip().upper().replace(" ", "")
+    digits = t.rstrip("KMGIB")
+    if not digits.isdigit() or t[len(digits):] not in units:
+        raise argparse.ArgumentTypeError("bytes like 4000000, 4MB or 4MiB, not %r" % text)
+    return int(digits) * units[t[len(digits):]]
+
+
+def time_program(prog, comms, nbytes, iters):
+    """Times every step (barrier, then MPI.Wtime around the step) over `iters` runs
+    on float32 buffers of about `nbytes` bytes; returns the per-step mean of the
+    slowest rank."""
+    me = WORLD.Get_rank()
+    atoms = prog["atoms"]
+    count = max(1, -(-nbytes // 4))
+    length = -(-count // atoms) * atoms
+    states, error = simulate(prog["steps"], DEVICES, length)
+    if error is not None:
+        if me == 0:
+            say("FAIL %s: cannot run: %s" % (prog["name"], error))
+        return None
+    mine = groups_of(prog["steps"], me)
+    buf = np.ones(length, dtype=np.float32)
+    spent = np.zeros(len(prog["steps"]))
+    for it in range(iters + 1):  # the first run warms up and is not counted
+        buf.fill(1.0)
+        for si, (op, _groups) in enumerate(prog["steps"]):
+            pos, group = mine[si] if mine[si] is not None else (None, None)
+            WORLD.Barrier()
+            t0 = MPI.Wtime()
+            run_step(op, comms[si], pos, group, states, si, buf)
+            if it > 0:
+                spent[si] += MPI.Wtime() - t0
+    slowest = np.zeros_like(spent)
+    WORLD.Allreduce(spent, slowest, op=MPI.MAX)
+    return slowest / max(iters, 1), length * 4
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Runs collsynth programs under MPI: mpirun -np %d python3 %s"
+        % (DEVICES, sys.argv[0]))
+    parser.add_argument("--check", action="store_true",
+                        help="run on random integers and compare every rank's result "
+                             "with the sum over its reduction group (the default "
+                             "when --bytes is not given)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of --check's buffers")
+    parser.add_argument("--count", type=int, default=0,
+                        help="elements per buffer for --check (rounded up to a "
+                             "multiple of the program's chunking; default: a few "
+                             "hundred)")
+    parser.add_argument("--bytes", type=parse_bytes, default=None,
+                        help="time each step on buffers of this many bytes")
+    parser.add_argument("--iters", type=int, default=10, help="timed runs for --bytes")
+    parser.add_argument("--only", default=None, help="run only the program of this name")
+    args = parser.parse_args(argv)
+    me = WORLD.Get_rank()
+    if WORLD.Get_size() != DEVICES:
+        if me == 0:
+            say("error: this script is for %d processes (one per device), but it runs "
+                "on %d: use mpirun -np %d" % (DEVICES, WORLD.Get_size(), DEVICES))
+        sys.exit(2)
+    programs = [p for p in PROGRAMS if args.only in (None, p["name"])]
+    if not programs:
+        if me == 0:
+            say("error: no program named %r; the script has: %s"
+                % (args.only, ", ".join(p["name"] for p in PROGRAMS)))
+        sys.exit(2)
+    cache = make_comms(programs)
+    failed = False
+    do_check = args.check or args.bytes is None
+    if do_check:
+        correct = 0
+        for prog in programs:
+            ok = check(prog, comms_of(prog, cache), args.seed, args.count or 5 * 64)
+            ok = WORLD.allreduce(1 if ok else 0, op=MPI.MIN) == 1
+            correct += ok
+            if me == 0 and ok:
+                say("ok   %s: %s" % (prog["name"], prog["text"]))
+        failed = correct != len(programs)
+        if me == 0:
+            say("check: %d programs, %d correct, %d wrong (seed %d)"
+                % (len(programs), correct, len(programs) - correct, args.seed))
+    if args.bytes is not None:
+        for prog in programs:
+            timed = time_program(prog, comms_of(prog, cache), args.bytes, args.iters)
+            if timed is None:
+                failed = True
+                continue
+            per_step, nbytes = timed
+            if me == 0:
+                say("time %s: %d bytes, mean of %d runs, slowest rank"
+                    % (prog["name"], nbytes, args.iters))
+                for si, t in enumerate(per_step):
+                    say("  step %d  %-48s %12.6f s" % (si + 1, prog["step_texts"][si], t))
+                say("  total   %-48s %12.6f s" % ("", float(per_step.sum())))
+    for comm in cache.values():
+        if comm is not None:
+            comm.Free()
+    failed = WORLD.allreduce(1 if failed else 0, op=MPI.MAX) == 1
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+# ---------------------------------------------------------------- regions
+# Every rank's region of the buffer, as DESIGN.md's semantics tracks it: an offset
+# and a length (in elements) and whether the data there is valid. All ranks compute
+# the same table for all ranks, so each one knows where its peers' chunks and the
+# roots' data lie without asking them.
+
+
+def simulate(steps, devices, length):
+    """Regions before each step: states[s][r] = (offset, length, valid) of rank r
+    before step s, and states[len(steps)] after the last one. Returns (states,
+    error); error names the first step the ranks cannot run as written (members
+    holding different regions, a region that does not split into equal chunks,
+    chunks that do not line up for an all_gather), and states stop there."""
+    state = [(0, length, True) for _ in range(devices)]
+    states = [state]
+    for si, (op, groups) in enumerate(steps):
+        new = list(state)
+        for g in groups:
+            off0, len0, _ = state[g[0]]
+            valid = all(state[m][2] for m in g)
+            if op in ("all_reduce", "reduce_scatter", "reduce"):
+                for m in g[1:]:
+                    if state[m][:2] != (off0, len0):
+                        return states, (
+                            "step %d (%s): rank %d holds [%d, %d) but rank %d holds [%d, %d); "
+                            "%s needs every member to hold the same region"
+                            % (si + 1, op, m, state[m][0], state[m][0] + state[m][1],
+                               g[0], off0, off0 + len0, op))
+                if op == "all_reduce":
+                    for m in g:
+                        new[m] = (off0, len0, valid)
+                elif op == "reduce":
+                    new[g[0]] = (off0, len0, valid)
+                    for m in g[1:]:
+                        new[m] = (off0, len0, False)
+                else:
+                    k = len(g)
+                    if len0 % k:
+                        return states, (
+                            "step %d (reduce_scatter): the region [%d, %d) does not split "
+                            "into %d equal chunks" % (si + 1, off0, off0 + len0, k))
+                    c = len0 // k
+                    for i, m in enumerate(g):
+                        new[m] = (off0 + i * c, c, valid)
+            elif op == "all_gather":
+                k = len(g)
+                for i, m in enumerate(g):
+                    if state[m][:2] != (off0 + i * len0, len0):
+                        return states, (
+                            "step %d (all_gather): member %d (rank %d) holds [%d, %d), not "
+                            "chunk %d of the region that starts at rank %d's offset %d"
+                            % (si + 1, i, m, state[m][0], state[m][0] + state[m][1],
+                               i, g[0], off0))
+                if off0 + k * len0 > length:
+                    return states, (
+                        "step %d (all_gather): the gathered region would end past the "
+                        "buffer" % (si + 1))
+                for m in g:
+                    new[m] = (off0, k * len0, valid)
+            elif op == "broadcast":
+                for m in g[1:]:
+                    new[m] = state[g[0]]
+            else:
+                return states, "step %d: unknown collective %r" % (si + 1, op)
+        state = new
+        states.append(state)
+    return states, None
+
+
+def groups_of(steps, rank):
+    """For every step: (position of `rank` in its group, the group), or None when
+    the rank idles in that step."""
+    out = []
+    for _op, groups in steps:
+        mine = None
+        for g in groups:
+            if rank in g:
+                mine = (g.index(rank), g)
+                break
+        out.append(mine)
+    return out

@@ -1,0 +1,187 @@
+//! The PyTorch target: a module with the placement's `DeviceMesh` (built from an
+//! explicit rank tensor, one mesh dimension per axis, named as in the spec) and one
+//! function per program that runs it in place with `torch.distributed`.
+//!
+//! Process groups are made once, in a fixed order, by `make_groups()`: one
+//! `new_group` per group, called by every process (members or not), groups
+//! ascending. Steps use `all_reduce`, `reduce_scatter_tensor`,
+//! `all_gather_into_tensor`, `reduce` and `broadcast` (roots as global ranks: the
+//! first member of each group) on slices of the flattened tensor, tracking every
+//! rank's region as DESIGN.md's semantics does. It runs on NCCL and on gloo; where
+//! gloo lacks reduce_scatter_tensor or all_gather_into_tensor the module falls back
+//! to all_reduce (keeping its chunk) and all_gather into chunk views, and says so.
+//! `GROUPS` exposes the groups so they can be compared with the lowered form.
+
+use std::fmt::Write as _;
+
+use super::{common_placement, header, program_text, py_groups, py_ident, py_str, py_tuple, Unit};
+use crate::placement::Placement;
+use crate::spec::Spec;
+
+const RUNTIME_PY: &str = include_str!("torch_runtime.py");
+
+/// The module for these programs (one placement; each unit's `name` becomes its
+/// function's name).
+pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
+    let first = common_placement(units, "torch")?;
+    let placement = &first.placement;
+    let mut s = header(spec, units, "torch");
+    let names: Vec<String> = units.iter().map(|u| py_ident(&u.name)).collect();
+    s.push('\n');
+    s.push_str(
+        "\"\"\"Collectives collsynth synthesized, for torch.distributed (NCCL or gloo).\n\n",
+    );
+    s.push_str("Use (every process, after dist.init_process_group(\"nccl\") or (\"gloo\")):\n\n");
+    s.push_str("    import this_module as cs\n");
+    s.push_str("    mesh = cs.device_mesh(\"cuda\")   # optional: this placement's DeviceMesh\n");
+    s.push_str("    cs.make_groups()                # once; every process, members or not\n");
+    for n in &names {
+        let _ = writeln!(
+            s,
+            "    cs.{n}(tensor)      # in place; numel a multiple of ATOMS[{}]",
+            py_str(n)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nThe world has {} processes; process r is rank r of the placement.",
+        spec.devices()
+    );
+    s.push_str("\"\"\"\n\nimport torch\nimport torch.distributed as dist\n\n");
+    let _ = writeln!(s, "DEVICES = {}", spec.devices());
+    let axes: Vec<String> = spec.axes.iter().map(|a| py_str(&a.name)).collect();
+    let _ = writeln!(s, "AXES = {}", py_tuple(&axes));
+    let sizes: Vec<String> = spec.axes.iter().map(|a| a.size.to_string()).collect();
+    let _ = writeln!(s, "AXIS_SIZES = {}", py_tuple(&sizes));
+    let _ = writeln!(
+        s,
+        "# MESH_RANKS[{}] = the global rank with those axis coordinates",
+        spec.axes
+            .iter()
+            .map(|a| format!("c_{}", a.name))
+            .collect::<Vec<_>>()
+            .join("][")
+    );
+    let _ = writeln!(s, "MESH_RANKS = {}", mesh_ranks(spec, placement));
+    s.push_str(
+        "# GROUPS[name]: the program's steps as (collective, groups), each group ascending.\n",
+    );
+    s.push_str("GROUPS = {\n");
+    for (u, n) in units.iter().zip(&names) {
+        let _ = writeln!(s, "    {}: [", py_str(n));
+        for st in &u.lowered.steps {
+            let _ = writeln!(
+                s,
+                "        ({}, {}),",
+                py_str(st.collective.name()),
+                py_groups(&st.groups)
+            );
+        }
+        s.push_str("    ],\n");
+    }
+    s.push_str("}\n");
+    s.push_str("PROGRAMS = {\n");
+    for (u, n) in units.iter().zip(&names) {
+        let _ = writeln!(s, "    {}: {},", py_str(n), py_str(&program_text(spec, u)));
+    }
+    s.push_str("}\n");
+    s.push_str("# The number of elements must be a multiple of ATOMS[name] (whole chunks).\n");
+    s.push_str("ATOMS = {\n");
+    for (u, n) in units.iter().zip(&names) {
+        let _ = writeln!(s, "    {}: {},", py_str(n), super::atoms(&u.lowered));
+    }
+    s.push_str("}\n\n\n");
+    for (u, n) in units.iter().zip(&names) {
+        let _ = writeln!(s, "def {n}(tensor):");
+        let _ = writeln!(
+            s,
+            "    \"\"\"{} on {}, in place:\n\n        {}\n    \"\"\"",
+            spec.describe_request(&u.request),
+            u.placement.dim_names(spec).join(", "),
+            program_text(spec, u)
+        );
+        let _ = writeln!(s, "    return run({}, tensor)\n\n", py_str(n));
+    }
+    s.push_str(super::REGIONS_PY);
+    s.push_str("\n\n");
+    s.push_str(RUNTIME_PY);
+    Ok(s)
+}
+
+/// The nested list of global ranks indexed by axis coordinates (spec axis order).
+fn mesh_ranks(spec: &Spec, placement: &Placement) -> String {
+    fn rec(spec: &Spec, placement: &Placement, prefix: &mut Vec<u64>, out: &mut String) {
+        let a = prefix.len();
+        if a == spec.axes.len() {
+            let _ = write!(out, "{}", placement.rank_of_coords(prefix));
+            return;
+        }
+        out.push('[');
+        for c in 0..spec.axes[a].size {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            prefix.push(c);
+            rec(spec, placement, prefix, out);
+            prefix.pop();
+        }
+        out.push(']');
+    }
+    let mut out = String::new();
+    rec(spec, placement, &mut Vec::new(), &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{spec, unit};
+    use super::super::EmitError;
+    use super::*;
+
+    #[test]
+    fn snapshot_reduce_scatter_all_gather() {
+        let spec = spec();
+        let u = unit(
+            &spec,
+            "all_reduce_data",
+            vec![vec![2, 1], vec![1, 2]],
+            "reduce_scatter(node:data) ; all_gather(node:data)",
+        );
+        insta::assert_snapshot!(render(&spec, &[u]).unwrap());
+    }
+
+    #[test]
+    fn mesh_ranks_index_by_axis_coordinates() {
+        let spec = spec();
+        // node:model, gpu:data: rank = 2 model + data.
+        let p = Placement::from_valid_matrix(vec![vec![1, 2], vec![2, 1]]);
+        assert_eq!(mesh_ranks(&spec, &p), "[[0, 2], [1, 3]]");
+        let p = Placement::from_valid_matrix(vec![vec![2, 1], vec![1, 2]]);
+        assert_eq!(mesh_ranks(&spec, &p), "[[0, 1], [2, 3]]");
+    }
+
+    #[test]
+    fn one_module_holds_one_placement() {
+        let spec = spec();
+        let a = unit(
+            &spec,
+            "a",
+            vec![vec![2, 1], vec![1, 2]],
+            "all_reduce(node:data)",
+        );
+        let b = unit(
+            &spec,
+            "b",
+            vec![vec![1, 2], vec![2, 1]],
+            "all_reduce(gpu:data)",
+        );
+        assert!(matches!(
+            render(&spec, &[a, b]),
+            Err(EmitError::MixedPlacements {
+                first: 1,
+                other: 0,
+                ..
+            })
+        ));
+    }
+}

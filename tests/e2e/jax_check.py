@@ -1,0 +1,64 @@
+"""Runs emitted JAX modules on CPU host devices and checks every device's result
+against the sum over its reduction group (exact, int32 random integers).
+
+usage: python jax_check.py CASES.json
+CASES.json: {"devices": N, "cases": [{"module": PATH, "function": NAME,
+             "atoms": A, "reduction_groups": [[...], ...]}, ...]}
+Prints "ok NAME" or "FAIL NAME: rank R element E: expected X, got Y" per case;
+exits 1 when any case fails.
+"""
+import importlib.util
+import json
+import os
+import sys
+
+with open(sys.argv[1]) as f:
+    CASES = json.load(f)
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=%d" % CASES["devices"]
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import numpy as np  # noqa: E402
+
+
+def load(path, index):
+    spec = importlib.util.spec_from_file_location("emitted_%d" % index, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+modules = {}
+failed = 0
+rng = np.random.default_rng(11)
+for case in CASES["cases"]:
+    path = case["module"]
+    if path not in modules:
+        modules[path] = load(path, len(modules))
+        modules[path]._mesh = modules[path].make_mesh()
+    m = modules[path]
+    n = m.DEVICES
+    length = case["atoms"] * 3
+    x = rng.integers(-1000, 1000, size=(n, length)).astype(np.int32)
+    y = np.asarray(getattr(m, case["function"])(m._mesh)(x))
+    ok = y.shape == x.shape
+    msg = "result shape %s, expected %s" % (y.shape, x.shape)
+    if ok:
+        for group in case["reduction_groups"]:
+            expected = x[group].sum(axis=0)
+            for r in group:
+                wrong = np.flatnonzero(y[r] != expected)
+                if wrong.size:
+                    e = int(wrong[0])
+                    ok = False
+                    msg = "rank %d element %d: expected %d, got %d" % (
+                        r, e, int(expected[e]), int(y[r][e]))
+                    break
+            if not ok:
+                break
+    if ok:
+        print("ok %s" % case["function"])
+    else:
+        failed += 1
+        print("FAIL %s: %s" % (case["function"], msg))
+print("jax check: %d cases, %d wrong" % (len(CASES["cases"]), failed))
+sys.exit(1 if failed else 0)

@@ -1,0 +1,119 @@
+//! End-to-end on JAX: the emitted modules run under `shard_map` on CPU host devices
+//! (`--xla_force_host_platform_device_count`) and every device ends with exactly the
+//! sum over its reduction group; a wrong program is caught.
+//!
+//! Needs a Python with jax: `$COLLSYNTH_JAX_PYTHON`, else the venv that
+//! `scripts/setup` makes (`${XDG_CACHE_HOME:-$HOME/.cache}/collsynth/jax-venv`).
+//! Without one the test is skipped with a printed notice.
+
+#[path = "e2e/common.rs"]
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use collsynth::emit::{self, Proof, Unit};
+use collsynth::program::parse_program;
+use common::*;
+use serde_json::json;
+
+fn jax_python() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Ok(p) = std::env::var("COLLSYNTH_JAX_PYTHON") {
+        candidates.push(PathBuf::from(p));
+    }
+    let cache = std::env::var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|_| std::env::var("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    if let Ok(c) = cache {
+        candidates.push(c.join("collsynth/jax-venv/bin/python"));
+    }
+    candidates.push(PathBuf::from("/usr/bin/python3"));
+    candidates.into_iter().find(|p| {
+        Command::new(p)
+            .args(["-c", "import jax, numpy"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+#[test]
+fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
+    let Some(python) = jax_python() else {
+        return skip(
+            "e2e_jax",
+            "no Python with jax (run scripts/setup, or set COLLSYNTH_JAX_PYTHON)",
+        );
+    };
+    let dir = tempdir();
+    let mut cases = Vec::new();
+    let mut module = |spec: &collsynth::spec::Spec, units: &[Unit], file: String| {
+        let path = dir.path().join(file);
+        std::fs::write(&path, emit::jax::render(spec, units).unwrap()).unwrap();
+        for u in units {
+            cases.push(json!({
+                "module": path.to_string_lossy(),
+                "function": u.name.replace('.', "_"),
+                "atoms": emit::atoms(&u.lowered),
+                "reduction_groups": emit::reduction_groups(&u.placement, &u.request.axes),
+            }));
+        }
+    };
+    let mut expected_ok = 0;
+    for (si, path) in e2e_specs().iter().enumerate() {
+        let spec = load(path);
+        let units = all_standard_units(&spec);
+        let mut by_placement: std::collections::BTreeMap<usize, Vec<Unit>> = Default::default();
+        for u in units {
+            by_placement.entry(u.placement_index).or_default().push(u);
+        }
+        for (p, us) in by_placement {
+            expected_ok += us.len();
+            module(&spec, &us, format!("s{si}_p{p}.py"));
+        }
+    }
+    // A mutant that reduces over an extra dim of another axis.
+    let spec = load(&root().join("specs/e2e/two-node-dp4-mp2.toml"));
+    let wrong = parse_program(
+        &spec,
+        "all_reduce(gpu:data, gpu:model) ; all_reduce(node:data)",
+    )
+    .unwrap();
+    module(
+        &spec,
+        &[unit(
+            &spec,
+            1,
+            0,
+            "mutant_extra".into(),
+            wrong,
+            Proof::Unchecked,
+        )],
+        "mutant.py".into(),
+    );
+    let cases_file = dir.path().join("cases.json");
+    std::fs::write(
+        &cases_file,
+        serde_json::to_string(&json!({"devices": 16, "cases": cases})).unwrap(),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = Command::new(&python)
+        .arg(root().join("tests/e2e/jax_check.py"))
+        .arg(&cases_file)
+        .output()
+        .unwrap();
+    let text = text_of(&out);
+    eprintln!(
+        "jax: {} cases in {:.1} s with {}",
+        expected_ok + 1,
+        started.elapsed().as_secs_f64(),
+        python.display()
+    );
+    assert_eq!(out.status.code(), Some(1), "the mutant must fail:\n{text}");
+    assert!(
+        text.contains(&format!("jax check: {} cases, 1 wrong", expected_ok + 1)),
+        "{text}"
+    );
+    assert!(text.contains("FAIL mutant_extra: rank "), "{text}");
+}

@@ -1,0 +1,224 @@
+//! End-to-end under real Open MPI: emitted mpi4py scripts compute exactly the sums
+//! the requests ask for, on random integers, and wrong programs are caught.
+//!
+//! Skipped with a printed notice (not a silent pass) only when `mpirun` or
+//! `/usr/bin/python3` with mpi4py and numpy is missing; the project's setup installs
+//! them (openmpi-bin, python3-mpi4py, python3-numpy).
+
+#[path = "e2e/common.rs"]
+mod common;
+
+use std::process::Command;
+
+use collsynth::emit::{self, Proof};
+use collsynth::program::parse_program;
+use common::*;
+
+/// For every spec under specs/e2e/: every standard program of every placement and
+/// request, all in one script, one mpirun per spec, --check on random integers.
+#[test]
+fn standard_programs_of_every_e2e_spec_compute_exact_sums_under_open_mpi() {
+    if let Some(why) = mpi_missing() {
+        return skip("e2e_mpi standard programs", &why);
+    }
+    let dir = tempdir();
+    for path in e2e_specs() {
+        let spec = load(&path);
+        let units = all_standard_units(&spec);
+        let script = dir.path().join("all.py");
+        std::fs::write(&script, emit::mpi::render(&spec, &units).unwrap()).unwrap();
+        let started = std::time::Instant::now();
+        let out = mpirun(spec.devices(), &script, &["--check", "--seed", "7"]);
+        let text = text_of(&out);
+        eprintln!(
+            "{}: {} programs on {} ranks checked in {:.1} s",
+            path.display(),
+            units.len(),
+            spec.devices(),
+            started.elapsed().as_secs_f64()
+        );
+        assert!(out.status.success(), "{}:\n{text}", path.display());
+        let n = units.len();
+        assert!(
+            text.contains(&format!("check: {n} programs, {n} correct, 0 wrong")),
+            "{}:\n{text}",
+            path.display()
+        );
+        for u in &units {
+            assert!(
+                text.contains(&format!("ok   {}: ", u.name)),
+                "{} not run:\n{text}",
+                u.name
+            );
+        }
+    }
+}
+
+/// Mutants that leave wrong numbers — a source missing, counted twice, or extra —
+/// emitted without a proof, fail the numerical check, and the output names the rank.
+#[test]
+fn wrong_programs_fail_the_numerical_check_and_name_the_rank() {
+    if let Some(why) = mpi_missing() {
+        return skip("e2e_mpi mutants", &why);
+    }
+    let spec = load(&root().join("specs/e2e/two-node-dp4-mp2.toml"));
+    // Placement 1: data over node 2 x gpu 2, model over gpu 2.
+    let mutants = [
+        // the all_gather's pair step dropped: each rank holds only its chunk
+        (
+            "no_all_gather",
+            "reduce_scatter(gpu:data) ; all_reduce(node:data)",
+        ),
+        // the outer all_reduce dropped: node:data sources missing
+        ("missing", "reduce_scatter(gpu:data) ; all_gather(gpu:data)"),
+        // an all_reduce duplicated: node:data sources twice
+        (
+            "twice",
+            "all_reduce(gpu:data) ; all_reduce(node:data) ; all_reduce(node:data)",
+        ),
+        // reduced over an extra dim of another axis: model sources extra
+        (
+            "extra",
+            "all_reduce(gpu:data, gpu:model) ; all_reduce(node:data)",
+        ),
+        // a broadcast from the wrong root group: only part of the sum
+        (
+            "root_only",
+            "reduce(gpu:data) ; all_reduce(node:data) @ roots(gpu:data)",
+        ),
+    ];
+    let mut units = Vec::new();
+    for (name, text) in mutants {
+        let program = parse_program(&spec, text).unwrap();
+        let u = unit(&spec, 1, 0, name.to_string(), program, Proof::Unchecked);
+        assert!(
+            collsynth::semantics::run(&spec, &u.placement, &[0], &u.lowered).is_err(),
+            "{name} must be wrong"
+        );
+        units.push(u);
+    }
+    // And one correct program, which must still pass beside them.
+    let good = parse_program(
+        &spec,
+        "reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)",
+    )
+    .unwrap();
+    units.push(unit(
+        &spec,
+        1,
+        0,
+        "good".into(),
+        good,
+        Proof::Proved("test".into()),
+    ));
+    let dir = tempdir();
+    let script = dir.path().join("mutants.py");
+    std::fs::write(&script, emit::mpi::render(&spec, &units).unwrap()).unwrap();
+    let out = mpirun(8, &script, &["--check"]);
+    let text = text_of(&out);
+    assert!(!out.status.success(), "mutants passed:\n{text}");
+    for (name, _) in mutants {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("FAIL {name}: rank ")))
+            .unwrap_or_else(|| panic!("{name} not caught with a rank named:\n{text}"));
+        assert!(line.contains("(data="), "{line}");
+    }
+    assert!(text.contains("ok   good: "), "{text}");
+    assert!(
+        text.contains("check: 6 programs, 1 correct, 5 wrong"),
+        "{text}"
+    );
+    // Every failure names the reduction group the rank should have summed.
+    let extra = text
+        .lines()
+        .find(|l| l.starts_with("FAIL extra: rank 0 "))
+        .unwrap_or_else(|| panic!("rank 0 of the extra mutant:\n{text}"));
+    assert!(
+        extra.contains("expected the sum over ranks [0, 2, 4, 6]"),
+        "{extra}"
+    );
+}
+
+fn collsynth() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_collsynth"))
+}
+
+/// Through the command line: `emit` refuses a wrong program (exit 1), writes it with
+/// --unchecked, and the written script fails its check naming ranks; `run-mpi` runs a
+/// correct one to exit 0.
+#[test]
+fn emit_refuses_unproven_programs_and_run_mpi_checks_them() {
+    if let Some(why) = mpi_missing() {
+        return skip("e2e_mpi command line", &why);
+    }
+    let dir = tempdir();
+    let spec = root().join("specs/e2e/two-node-dp8.toml");
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "all_reduce(gpu:data) ; all_reduce(gpu:data)\n").unwrap();
+    let script = dir.path().join("bad.py");
+    let args = |extra: &[&str]| {
+        let mut c = collsynth();
+        c.args(["emit", "--target", "mpi4py", "--spec"])
+            .arg(&spec)
+            .args(["--placement", "0", "--program-file"])
+            .arg(&bad)
+            .arg("-o")
+            .arg(&script)
+            .args(extra);
+        c
+    };
+    let refused = args(&[]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{}", text_of(&refused));
+    assert!(
+        text_of(&refused).contains("refused"),
+        "{}",
+        text_of(&refused)
+    );
+    assert!(!script.exists());
+    let written = args(&["--unchecked"]).output().unwrap();
+    assert_eq!(written.status.code(), Some(0), "{}", text_of(&written));
+    let body = std::fs::read_to_string(&script).unwrap();
+    assert!(
+        body.contains("# proof:     NONE: emitted with --unchecked"),
+        "{body}"
+    );
+    let out = mpirun(8, &script, &[]);
+    let text = text_of(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("FAIL all_reduce_data: rank "), "{text}");
+
+    let good = dir.path().join("good.txt");
+    std::fs::write(
+        &good,
+        "reduce(gpu:data) ; all_reduce(node:data) @ roots(gpu:data) ; broadcast(gpu:data)\n",
+    )
+    .unwrap();
+    let run = collsynth()
+        .args(["run-mpi", "--spec"])
+        .arg(&spec)
+        .args(["--placement", "0", "--program-file"])
+        .arg(&good)
+        .args(["--bytes", "64KB", "--iters", "2"])
+        .output()
+        .unwrap();
+    let text = text_of(&run);
+    assert_eq!(run.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("check: 1 programs, 1 correct, 0 wrong"),
+        "{text}"
+    );
+    // --bytes times every step and the total (64 KB = 16000 float32 elements).
+    assert!(
+        text.contains("time all_reduce_data: 64000 bytes, mean of 2 runs"),
+        "{text}"
+    );
+    for step in [
+        "step 1  reduce(gpu:data)",
+        "step 2  all_reduce(node:data) @ roots(gpu:data)",
+        "step 3  broadcast(gpu:data)",
+        "  total ",
+    ] {
+        assert!(text.contains(step), "{step:?} missing:\n{text}");
+    }
+}

@@ -1,0 +1,284 @@
+//! End-to-end for the torch target. torch itself is not installed here (from the
+//! registry it pulls gigabytes of GPU libraries), so: every emitted module is
+//! byte-compiled by `/usr/bin/python3 -m py_compile`, and its process groups, mesh and
+//! group handles are read back with a torch stand-in (tests/e2e/torch_stub, on
+//! sys.path only for that) and compared with the lowered form. Wherever a Python
+//! with torch exists (`$COLLSYNTH_TORCH_PYTHON`, `/usr/bin/python3`, `python3`), the
+//! modules also run for real on gloo and are checked on random integers.
+
+#[path = "e2e/common.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use collsynth::emit::{self, Unit};
+use collsynth::placement::Placement;
+use collsynth::spec::Spec;
+use common::*;
+use serde_json::{json, Value};
+
+fn python_with(module: &str) -> bool {
+    Command::new(PYTHON)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn py_compile(path: &Path) {
+    let out = Command::new(PYTHON)
+        .args(["-m", "py_compile"])
+        .arg(path)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        path.display(),
+        text_of(&out)
+    );
+}
+
+/// `mesh[c_0][c_1]... = rank`, built rank by rank from the coordinates.
+fn mesh_ranks(spec: &Spec, p: &Placement) -> Value {
+    fn empty(sizes: &[u64]) -> Value {
+        match sizes.split_first() {
+            None => json!(null),
+            Some((&s, rest)) => Value::Array((0..s).map(|_| empty(rest)).collect()),
+        }
+    }
+    let sizes: Vec<u64> = spec.axes.iter().map(|a| a.size).collect();
+    let mut mesh = empty(&sizes);
+    for r in 0..p.devices() {
+        let mut cell = &mut mesh;
+        for c in p.coords(r) {
+            cell = &mut cell[c as usize];
+        }
+        *cell = json!(r);
+    }
+    mesh
+}
+
+/// For each axis: the groups of devices that differ only on that axis.
+fn axis_groups(spec: &Spec, p: &Placement) -> Vec<Vec<Vec<u64>>> {
+    (0..spec.axes.len())
+        .map(|a| {
+            let mut by: BTreeMap<Vec<u64>, Vec<u64>> = BTreeMap::new();
+            for r in 0..p.devices() {
+                let mut c = p.coords(r);
+                c.remove(a);
+                by.entry(c).or_default().push(r);
+            }
+            let mut g: Vec<Vec<u64>> = by.into_values().collect();
+            g.sort();
+            g
+        })
+        .collect()
+}
+
+fn expected(spec: &Spec, units: &[Unit]) -> Value {
+    let p = &units[0].placement;
+    let programs: serde_json::Map<String, Value> = units
+        .iter()
+        .map(|u| {
+            let steps: Vec<Value> = u
+                .lowered
+                .steps
+                .iter()
+                .map(|s| json!([s.collective.name(), s.groups]))
+                .collect();
+            (u.name.replace('.', "_"), Value::Array(steps))
+        })
+        .collect();
+    json!({
+        "devices": spec.devices(),
+        "programs": programs,
+        "mesh_ranks": mesh_ranks(spec, p),
+        "axis_groups": axis_groups(spec, p),
+    })
+}
+
+fn modules_of_every_e2e_placement(dir: &Path) -> Vec<(PathBuf, Spec, Vec<Unit>)> {
+    let mut out = Vec::new();
+    for (si, path) in e2e_specs().iter().enumerate() {
+        let spec = load(path);
+        let mut by_placement: BTreeMap<usize, Vec<Unit>> = BTreeMap::new();
+        for u in all_standard_units(&spec) {
+            by_placement.entry(u.placement_index).or_default().push(u);
+        }
+        for (p, units) in by_placement {
+            let file = dir.join(format!("torch_s{si}_p{p}.py"));
+            std::fs::write(&file, emit::torch::render(&spec, &units).unwrap()).unwrap();
+            out.push((file, spec.clone(), units));
+        }
+    }
+    out
+}
+
+#[test]
+fn torch_modules_compile_and_create_exactly_the_lowered_groups() {
+    if !python_with("numpy") {
+        return skip("e2e_torch", &format!("{PYTHON} cannot import numpy"));
+    }
+    let dir = tempdir();
+    let modules = modules_of_every_e2e_placement(dir.path());
+    assert!(modules.len() >= 10, "{} modules", modules.len());
+    for (file, spec, units) in &modules {
+        py_compile(file);
+        let exp = dir.path().join("expected.json");
+        std::fs::write(&exp, expected(spec, units).to_string()).unwrap();
+        let out = Command::new(PYTHON)
+            .arg(root().join("tests/e2e/torch_groups.py"))
+            .arg(file)
+            .arg(&exp)
+            .output()
+            .unwrap();
+        let text = text_of(&out);
+        assert!(out.status.success(), "{}:\n{text}", file.display());
+        assert!(text.contains("torch groups ok"), "{text}");
+    }
+}
+
+/// The comparison can fail: a module whose groups were tampered with is caught.
+#[test]
+fn torch_group_comparison_catches_a_wrong_group() {
+    if !python_with("numpy") {
+        return skip("e2e_torch tamper", &format!("{PYTHON} cannot import numpy"));
+    }
+    let dir = tempdir();
+    let spec = load(&root().join("specs/e2e/two-node-dp4-mp2.toml"));
+    let units: Vec<Unit> = all_standard_units(&spec)
+        .into_iter()
+        .filter(|u| u.placement_index == 1)
+        .collect();
+    let file = dir.path().join("tampered.py");
+    let text = emit::torch::render(&spec, &units).unwrap();
+    // Swap two ranks between the groups of the flat all_reduce's step.
+    let tampered = text.replacen(
+        "[[0, 2, 4, 6], [1, 3, 5, 7]]",
+        "[[0, 2, 4, 7], [1, 3, 5, 6]]",
+        1,
+    );
+    assert_ne!(tampered, text);
+    std::fs::write(&file, tampered).unwrap();
+    let exp = dir.path().join("expected.json");
+    std::fs::write(&exp, expected(&spec, &units).to_string()).unwrap();
+    let out = Command::new(PYTHON)
+        .arg(root().join("tests/e2e/torch_groups.py"))
+        .arg(&file)
+        .arg(&exp)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text_of(&out));
+    assert!(text_of(&out).contains("FAIL"), "{}", text_of(&out));
+}
+
+/// Where torch is installed, the modules run for real on gloo (CPU).
+#[test]
+fn torch_modules_run_on_gloo_where_torch_is_installed() {
+    let python = std::env::var("COLLSYNTH_TORCH_PYTHON")
+        .ok()
+        .into_iter()
+        .chain([PYTHON.to_string(), "python3".to_string()])
+        .find(|p| {
+            Command::new(p)
+                .args(["-c", "import torch.distributed, numpy"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    let Some(python) = python else {
+        return skip(
+            "e2e_torch gloo run",
+            "no Python with torch here (set COLLSYNTH_TORCH_PYTHON); the torch output was byte-compiled and its groups compared instead",
+        );
+    };
+    let dir = tempdir();
+    let spec = load(&root().join("specs/e2e/two-node-dp4-mp2.toml"));
+    let mut by_placement: BTreeMap<usize, Vec<Unit>> = BTreeMap::new();
+    for u in all_standard_units(&spec) {
+        by_placement.entry(u.placement_index).or_default().push(u);
+    }
+    for (p, units) in by_placement {
+        let file = dir.path().join(format!("run_p{p}.py"));
+        std::fs::write(&file, emit::torch::render(&spec, &units).unwrap()).unwrap();
+        let cases: Vec<Value> = units
+            .iter()
+            .map(|u| {
+                json!({
+                    "function": u.name.replace('.', "_"),
+                    "atoms": emit::atoms(&u.lowered),
+                    "reduction_groups": emit::reduction_groups(&u.placement, &u.request.axes),
+                })
+            })
+            .collect();
+        let cases_file = dir.path().join("cases.json");
+        std::fs::write(
+            &cases_file,
+            json!({"devices": spec.devices(), "cases": cases}).to_string(),
+        )
+        .unwrap();
+        let out = Command::new(&python)
+            .arg(root().join("tests/e2e/torch_run.py"))
+            .arg(&file)
+            .arg(&cases_file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "placement {p}:\n{}", text_of(&out));
+    }
+}
+
+/// Through the command line: the torch module names its origin in the header.
+#[test]
+fn emit_torch_names_spec_placement_request_and_program() {
+    let dir = tempdir();
+    let prog = dir.path().join("p.txt");
+    std::fs::write(
+        &prog,
+        "reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)",
+    )
+    .unwrap();
+    let file = dir.path().join("m.py");
+    let out = Command::new(env!("CARGO_BIN_EXE_collsynth"))
+        .args(["emit", "--target", "torch", "--spec"])
+        .arg(root().join("specs/e2e/two-node-dp4-mp2.toml"))
+        .args(["--matrix", "2,2;1,2", "--program-file"])
+        .arg(&prog)
+        .arg("-o")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text_of(&out));
+    let text = std::fs::read_to_string(&file).unwrap();
+    for want in [
+        "# Generated by collsynth ",
+        "two-node-dp4-mp2.toml",
+        "# placement: 1, matrix \"2,2;1,2\" (dims node:data, gpu:data, gpu:model)",
+        "# request:   0: all_reduce over data, 4000000 bytes per device",
+        "# program:   reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)",
+        "# proof:     proved correct by the SMT verifier (z3)",
+        "def all_reduce_data(tensor):",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    if python_with("numpy") {
+        py_compile(&file);
+    }
+}
+
+/// Until the synthesizer lands, `--program K` says clearly what to do instead.
+#[test]
+fn emit_program_k_without_synth_is_a_clear_input_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_collsynth"))
+        .args(["emit", "--target", "torch", "--spec"])
+        .arg(root().join("specs/e2e/two-node-dp8.toml"))
+        .args(["--program", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains("--program-file"),
+        "{}",
+        text_of(&out)
+    );
+}
