@@ -28,10 +28,11 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(verbose: u8) {
+    // egg logs every iteration at info; its summary is reported by collsynth itself.
     let default = match verbose {
         0 => "warn",
-        1 => "info",
-        2 => "debug",
+        1 => "info,egg=warn",
+        2 => "debug,egg=info",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
