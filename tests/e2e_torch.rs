@@ -167,11 +167,7 @@ fn torch_group_comparison_catches_a_wrong_group() {
     let t = swapped[0][a];
     swapped[0][a] = swapped[1][b];
     swapped[1][b] = t;
-    let tampered = text.replacen(
-        &format!("{groups:?}"),
-        &format!("{swapped:?}"),
-        1,
-    );
+    let tampered = text.replacen(&format!("{groups:?}"), &format!("{swapped:?}"), 1);
     assert_ne!(tampered, text);
     std::fs::write(&file, tampered).unwrap();
     let exp = dir.path().join("expected.json");

@@ -241,25 +241,16 @@ fn synthesized_units(
             "synthesis found no placement with a program for every request",
         ));
     };
-    let units = synthesized::units(
-        spec,
-        p,
-        &requests,
-        rank,
-        result.stats.checker,
-        unchecked,
-    )
-    .map_err(|e| match e {
-        PickError::NotProved { .. } => Failure {
-            code: exit::UNKNOWN,
-            message: format!(
-                "undecided: {e}; emit it with --unchecked to write it anyway"
-            ),
-        },
-        PickError::NotEnoughPrograms { .. } | PickError::NoSuchRequest { .. } => {
-            usage(e.to_string())
-        }
-    })?;
+    let units = synthesized::units(spec, p, &requests, rank, result.stats.checker, unchecked)
+        .map_err(|e| match e {
+            PickError::NotProved { .. } => Failure {
+                code: exit::UNKNOWN,
+                message: format!("undecided: {e}; emit it with --unchecked to write it anyway"),
+            },
+            PickError::NotEnoughPrograms { .. } | PickError::NoSuchRequest { .. } => {
+                usage(e.to_string())
+            }
+        })?;
     let which = if chosen.is_some() {
         "as chosen".to_string()
     } else {

@@ -74,13 +74,10 @@ pub fn unit(
     checker: &str,
     allow_unproved: bool,
 ) -> Result<Unit, PickError> {
-    let req = spec
-        .requests
-        .get(request)
-        .ok_or(PickError::NoSuchRequest {
-            request,
-            count: spec.requests.len(),
-        })?;
+    let req = spec.requests.get(request).ok_or(PickError::NoSuchRequest {
+        request,
+        count: spec.requests.len(),
+    })?;
     let programs = result
         .results
         .iter()
@@ -106,7 +103,9 @@ pub fn unit(
         Check::Unknown(why) => return Err(not_proved(&format!("undecided: {why}"))),
         Check::Refuted(why) => return Err(not_proved(&format!("refuted: {why}"))),
         Check::Inconsistent(why) => {
-            return Err(not_proved(&format!("the checker contradicted itself: {why}")))
+            return Err(not_proved(&format!(
+                "the checker contradicted itself: {why}"
+            )))
         }
     };
     Ok(Unit {
@@ -252,6 +251,12 @@ bytes = "2 MB"
         );
         assert!(e.to_string().contains("ranks 0..1"), "{e}");
         let e = unit(&spec, &result, 5, 0, "x".into(), "smt", false).unwrap_err();
-        assert!(matches!(e, PickError::NoSuchRequest { request: 5, count: 2 }));
+        assert!(matches!(
+            e,
+            PickError::NoSuchRequest {
+                request: 5,
+                count: 2
+            }
+        ));
     }
 }

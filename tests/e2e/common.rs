@@ -142,7 +142,12 @@ pub fn synthesized_units(spec: &Spec, top: usize) -> Vec<Unit> {
     for pr in &result.placements {
         for r in 0..spec.requests.len() {
             let have = pr.results[r].programs.len();
-            assert!(have >= 1, "{}: placement {} request {r}: no program", spec.source, pr.index);
+            assert!(
+                have >= 1,
+                "{}: placement {} request {r}: no program",
+                spec.source,
+                pr.index
+            );
             for k in 0..have.min(top) {
                 let u = synthesized::unit(
                     spec,
