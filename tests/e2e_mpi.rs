@@ -14,17 +14,17 @@ use collsynth::emit::{self, Proof};
 use collsynth::program::parse_program;
 use common::*;
 
-/// For every spec under specs/e2e/: every standard program of every placement and
-/// request, all in one script, one mpirun per spec, --check on random integers.
+/// For every spec under specs/e2e/: the top synthesized programs of every placement
+/// and request, all in one script, one mpirun per spec, --check on random integers.
 #[test]
-fn standard_programs_of_every_e2e_spec_compute_exact_sums_under_open_mpi() {
+fn top_synthesized_programs_of_every_e2e_placement_compute_exact_sums_under_open_mpi() {
     if let Some(why) = mpi_missing() {
-        return skip("e2e_mpi standard programs", &why);
+        return skip("e2e_mpi synthesized programs", &why);
     }
     let dir = tempdir();
     for path in e2e_specs() {
         let spec = load(&path);
-        let units = all_standard_units(&spec);
+        let units = synthesized_units(&spec, TOP);
         let script = dir.path().join("all.py");
         std::fs::write(&script, emit::mpi::render(&spec, &units).unwrap()).unwrap();
         let started = std::time::Instant::now();
@@ -221,4 +221,41 @@ fn emit_refuses_unproven_programs_and_run_mpi_checks_them() {
     ] {
         assert!(text.contains(step), "{step:?} missing:\n{text}");
     }
+}
+
+/// `run-mpi` with no program runs the best placement's best synthesized program for
+/// every request, in one mpirun; a process count other than the device count is
+/// refused before anything runs.
+#[test]
+fn run_mpi_without_a_program_runs_the_best_synthesized_programs() {
+    if let Some(why) = mpi_missing() {
+        return skip("e2e_mpi run-mpi synthesized", &why);
+    }
+    let spec = root().join("specs/e2e/four-node-dp8-mp2.toml");
+    let refused = collsynth()
+        .args(["run-mpi", "--spec"])
+        .arg(&spec)
+        .args(["--np", "4"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", text_of(&refused));
+    assert!(
+        text_of(&refused).contains("use --np 16"),
+        "{}",
+        text_of(&refused)
+    );
+    let run = collsynth()
+        .args(["run-mpi", "--spec"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    let text = text_of(&run);
+    assert_eq!(run.status.code(), Some(0), "{text}");
+    assert!(text.contains(" -np 16 "), "{text}");
+    assert!(
+        text.contains("check: 2 programs, 2 correct, 0 wrong"),
+        "{text}"
+    );
+    assert!(text.contains("ok   all_reduce_data: "), "{text}");
+    assert!(text.contains("ok   all_reduce_model: "), "{text}");
 }

@@ -104,7 +104,7 @@ fn modules_of_every_e2e_placement(dir: &Path) -> Vec<(PathBuf, Spec, Vec<Unit>)>
     for (si, path) in e2e_specs().iter().enumerate() {
         let spec = load(path);
         let mut by_placement: BTreeMap<usize, Vec<Unit>> = BTreeMap::new();
-        for u in all_standard_units(&spec) {
+        for u in synthesized_units(&spec, TOP) {
             by_placement.entry(u.placement_index).or_default().push(u);
         }
         for (p, units) in by_placement {
@@ -148,18 +148,26 @@ fn torch_group_comparison_catches_a_wrong_group() {
     }
     let dir = tempdir();
     let spec = load(&root().join("specs/e2e/two-node-dp4-mp2.toml"));
-    let units: Vec<Unit> = all_standard_units(&spec)
+    let units: Vec<Unit> = synthesized_units(&spec, TOP)
         .into_iter()
         .filter(|u| u.placement_index == 1)
         .collect();
     let file = dir.path().join("tampered.py");
     let text = emit::torch::render(&spec, &units).unwrap();
-    // Swap two ranks between the groups of the flat all_reduce's step.
-    let tampered = text.replacen(
-        "[[0, 2, 4, 6], [1, 3, 5, 7]]",
-        "[[0, 2, 4, 7], [1, 3, 5, 6]]",
-        1,
-    );
+    // Swap the last members of the first two groups of a step with several groups.
+    let groups = units
+        .iter()
+        .flat_map(|u| &u.lowered.steps)
+        .map(|s| &s.groups)
+        .find(|g| g.len() >= 2 && g[0].len() >= 2)
+        .expect("a step with several groups")
+        .clone();
+    let mut swapped = groups.clone();
+    let (a, b) = (swapped[0].len() - 1, swapped[1].len() - 1);
+    let t = swapped[0][a];
+    swapped[0][a] = swapped[1][b];
+    swapped[1][b] = t;
+    let tampered = text.replacen(&format!("{groups:?}"), &format!("{swapped:?}"), 1);
     assert_ne!(tampered, text);
     std::fs::write(&file, tampered).unwrap();
     let exp = dir.path().join("expected.json");
@@ -196,7 +204,7 @@ fn torch_modules_run_on_gloo_where_torch_is_installed() {
     let dir = tempdir();
     let spec = load(&root().join("specs/e2e/two-node-dp4-mp2.toml"));
     let mut by_placement: BTreeMap<usize, Vec<Unit>> = BTreeMap::new();
-    for u in all_standard_units(&spec) {
+    for u in synthesized_units(&spec, TOP) {
         by_placement.entry(u.placement_index).or_default().push(u);
     }
     for (p, units) in by_placement {
@@ -266,19 +274,71 @@ fn emit_torch_names_spec_placement_request_and_program() {
     }
 }
 
-/// Until the synthesizer lands, `--program K` says clearly what to do instead.
+/// Through the command line with no program: every request of the spec gets the best
+/// placement's best synthesized program, one function each; `--program K` takes the
+/// K-th and names it in the header; a K past the ranking is an input error.
 #[test]
-fn emit_program_k_without_synth_is_a_clear_input_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_collsynth"))
-        .args(["emit", "--target", "torch", "--spec"])
-        .arg(root().join("specs/e2e/two-node-dp8.toml"))
-        .args(["--program", "0"])
-        .output()
-        .unwrap();
+fn emit_defaults_to_the_best_placements_best_program_for_every_request() {
+    let spec_path = root().join("specs/e2e/four-node-dp8-mp2.toml");
+    let spec = load(&spec_path);
+    let result = collsynth::synth::synthesize(
+        &spec,
+        &collsynth::synth::backend::Standard::default(),
+        &collsynth::synth::rules::RuleSet::builtin(),
+        &collsynth::synth::Options {
+            top: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let best = &result.placements[0];
+    assert_eq!(Some(best.index), result.best_index);
+    let dir = tempdir();
+    let run = |extra: &[&str], file: &str| {
+        let path = dir.path().join(file);
+        let out = Command::new(env!("CARGO_BIN_EXE_collsynth"))
+            .args(["emit", "--target", "torch", "--spec"])
+            .arg(&spec_path)
+            .args(extra)
+            .arg("-o")
+            .arg(&path)
+            .output()
+            .unwrap();
+        (out, path)
+    };
+    for (k, extra) in [(0, vec![]), (1, vec!["--program", "1"])] {
+        let (out, path) = run(&extra, &format!("k{k}.py"));
+        assert!(out.status.success(), "{}", text_of(&out));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let matrix = best.placement.matrix_text();
+        assert!(
+            text.contains(&format!("# placement: {}, matrix \"{matrix}\"", best.index)),
+            "{text}"
+        );
+        assert!(text.contains("# [all_reduce_data]"), "{text}");
+        assert!(text.contains("# [all_reduce_model]"), "{text}");
+        for (r, f) in [(0, "all_reduce_data"), (1, "all_reduce_model")] {
+            let program = best.results[r].programs[k].program.text(&spec);
+            assert!(
+                text.contains(&format!("# program:   {program}\n")),
+                "request {r} program {k} `{program}` missing:\n{text}"
+            );
+            assert!(text.contains(&format!("def {f}(tensor):")), "{text}");
+        }
+        assert!(
+            text.contains("# proof:     proved correct by the SMT verifier (z3), during synthesis"),
+            "{text}"
+        );
+        if python_with("numpy") {
+            py_compile(&path);
+        }
+    }
+    let (out, path) = run(&["--program", "1000"], "far.py");
     assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
     assert!(
-        text_of(&out).contains("--program-file"),
+        text_of(&out).contains("--program 1000: synthesis found"),
         "{}",
         text_of(&out)
     );
+    assert!(!path.exists());
 }

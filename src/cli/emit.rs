@@ -1,22 +1,44 @@
 //! `collsynth emit`: write a proven program as a PyTorch module, a JAX module or an
-//! mpi4py script. A program must be proved correct by the SMT verifier before it is
-//! emitted ([`prove_for_emit`]); `--unchecked` skips that and says so in the file's
-//! header.
+//! mpi4py script.
+//!
+//! The programs come from synthesis by default ([`resolve_units`]): on the chosen
+//! placement (default: the best, as `collsynth synth` ranks them), the K-th best
+//! program (`--program K`, default 0) of the chosen request (default: every request,
+//! one function each). Synthesis checks every program it returns, so its verdict is
+//! the proof. A program given with `--program-file` must be proved correct by the SMT
+//! verifier before it is emitted ([`prove_for_emit`]); `--unchecked` skips that and
+//! says so in the file's header.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 
-use super::problem::{resolve_problem, Problem};
-use super::{exit, load_spec, print, usage, Failure, PlacementArg, SpecArg};
+use super::problem::{choose_request, resolve_problem, Problem};
+use super::{chosen_placement, exit, load_spec, print, usage, Failure, PlacementArg, SpecArg};
+use crate::emit::synthesized::{self, PickError};
 use crate::emit::{self, Proof, Target, Unit};
 use crate::semantics;
 use crate::spec::Spec;
+use crate::synth::backend::Standard;
+use crate::synth::rules::RuleSet;
+use crate::synth::{self as synthesis, Options, Selection};
+use crate::units::format_seconds;
 use crate::verify::{self, Verdict};
+
+/// How `emit` and `run-mpi` choose what to run; shown under `--help`.
+pub const DEFAULTS_HELP: &str = "\
+Which programs, by default: collsynth synthesizes (as `collsynth synth` does; every
+program it returns is proved by z3) and takes, on the placement of --placement or
+--matrix (default: the best placement, as `synth` ranks them), the K-th best program
+(--program K, default 0: the best) of the request of --request (default: every request
+of the spec, one function each). So with no flag but --target it emits the best
+placement's best program for every request of the spec. --program-file F takes a
+program from a file instead (one request), which is proved by z3 before it is emitted.";
 
 /// `collsynth emit`.
 #[derive(Debug, Args)]
+#[command(after_help = DEFAULTS_HELP)]
 pub struct EmitArgs {
     /// What to write: a PyTorch module, a JAX module, or an mpi4py script.
     #[arg(long, value_enum)]
@@ -24,15 +46,14 @@ pub struct EmitArgs {
     /// The spec.
     #[command(flatten)]
     pub spec: SpecArg,
-    /// The placement.
+    /// The placement (default: the best).
     #[command(flatten)]
     pub placement: PlacementArg,
-    /// Which request of the spec (index from 0). Default: the only one, or the one
-    /// whose axes are the axes the program names.
+    /// Which request of the spec (index from 0). Default: every request (one function
+    /// each); with --program-file, the only one or the one whose axes the program names.
     #[arg(long, value_name = "R")]
     pub request: Option<usize>,
-    /// The program: the K-th best (from 0) that `collsynth synth` finds for the
-    /// placement and request.
+    /// The program.
     #[command(flatten)]
     pub program: ProgramArg,
     /// Write to FILE instead of stdout.
@@ -46,11 +67,11 @@ pub struct EmitArgs {
 /// Which program to emit.
 #[derive(Debug, Clone, Args)]
 pub struct ProgramArg {
-    /// The K-th best program (from 0) that `collsynth synth` finds for the placement
-    /// and request.
+    /// The K-th best program (from 0) that synthesis finds for the placement and
+    /// request [default: 0, the best].
     #[arg(long = "program", value_name = "K", conflicts_with = "program_file")]
     pub rank: Option<usize>,
-    /// A program file: text or lowered JSON (`-` for stdin).
+    /// A program file: text or lowered JSON (`-` for stdin), instead of synthesis.
     #[arg(long = "program-file", value_name = "F")]
     pub program_file: Option<String>,
 }
@@ -121,21 +142,41 @@ fn prove_by_interpreter(
     }
 }
 
-/// Resolves the program a command names into a [`Unit`] to emit, proving it first
-/// unless `unchecked`.
-pub(super) fn resolve_unit(
+/// Resolves the programs a command names into [`Unit`]s to emit: the program of
+/// `--program-file` (proved first unless `unchecked`), or synthesized ones (see
+/// [`DEFAULTS_HELP`]). Says on stderr which synthesized programs were taken.
+pub(super) fn resolve_units(
     spec: Spec,
     placement: &PlacementArg,
     request: Option<usize>,
     program: &ProgramArg,
     unchecked: bool,
+) -> Result<(Spec, Vec<Unit>), Failure> {
+    match &program.program_file {
+        Some(file) => {
+            let (spec, unit) = resolve_file(spec, file, placement, request, unchecked)?;
+            Ok((spec, vec![unit]))
+        }
+        None => {
+            let units = synthesized_units(
+                &spec,
+                placement,
+                request,
+                program.rank.unwrap_or(0),
+                unchecked,
+            )?;
+            Ok((spec, units))
+        }
+    }
+}
+
+fn resolve_file(
+    spec: Spec,
+    file: &str,
+    placement: &PlacementArg,
+    request: Option<usize>,
+    unchecked: bool,
 ) -> Result<(Spec, Unit), Failure> {
-    let Some(file) = &program.program_file else {
-        return Err(usage(format!(
-            "--program {}: choosing the K-th best synthesized program needs `collsynth synth`, which this build does not have yet; give the program with --program-file F (a text or lowered-JSON file)",
-            program.rank.unwrap_or(0)
-        )));
-    };
     let problem = resolve_problem(spec, file, placement, request)?;
     let proof = if unchecked {
         Proof::Unchecked
@@ -156,6 +197,83 @@ pub(super) fn resolve_unit(
     Ok((problem.spec, unit))
 }
 
+/// The `rank`-th best synthesized program of the chosen request (default: every
+/// request) on the chosen placement (default: the best).
+fn synthesized_units(
+    spec: &Spec,
+    placement: &PlacementArg,
+    request: Option<usize>,
+    rank: usize,
+    unchecked: bool,
+) -> Result<Vec<Unit>, Failure> {
+    // Validate the request before the (longer) synthesis.
+    let requests: Vec<usize> = match request {
+        Some(r) => {
+            choose_request(spec, Some(r), None)?;
+            vec![r]
+        }
+        None => {
+            choose_request(spec, Some(0), None)?;
+            (0..spec.requests.len()).collect()
+        }
+    };
+    let chosen = chosen_placement(spec, placement)?;
+    let opts = Options {
+        top: rank.saturating_add(1),
+        selection: chosen
+            .as_ref()
+            .map_or(Selection::Best, |(i, _)| Selection::One(*i)),
+        ..Options::default()
+    };
+    let result = synthesis::synthesize(spec, &Standard::default(), &RuleSet::builtin(), &opts)
+        .map_err(|e| usage(e.to_string()))?;
+    if !result.stats.refuted.is_empty() {
+        return Err(Failure {
+            code: exit::INTERNAL,
+            message: format!(
+                "error: internal inconsistency: synthesis produced refuted program(s) (a rewrite rule is unsound), so its ranking cannot be trusted:\n  {}",
+                result.stats.refuted.join("\n  ")
+            ),
+        });
+    }
+    let Some(p) = result.placements.first() else {
+        return Err(usage(
+            "synthesis found no placement with a program for every request",
+        ));
+    };
+    let units = synthesized::units(spec, p, &requests, rank, result.stats.checker, unchecked)
+        .map_err(|e| match e {
+            PickError::NotProved { .. } => Failure {
+                code: exit::UNKNOWN,
+                message: format!("undecided: {e}; emit it with --unchecked to write it anyway"),
+            },
+            PickError::NotEnoughPrograms { .. } | PickError::NoSuchRequest { .. } => {
+                usage(e.to_string())
+            }
+        })?;
+    let which = if chosen.is_some() {
+        "as chosen".to_string()
+    } else {
+        format!("the best of {}", result.stats.placements)
+    };
+    for u in &units {
+        let cost = p
+            .results
+            .iter()
+            .find(|r| Some(r.request) == u.request_index)
+            .and_then(|r| r.programs.get(rank))
+            .map(|x| format_seconds(x.cost_s))
+            .unwrap_or_default();
+        eprintln!(
+            "note: placement {} ({which}), request {}: program {rank} of the ranking, predicted {cost}: {}",
+            p.index,
+            emit::request_text(spec, u),
+            emit::program_text(spec, u)
+        );
+    }
+    Ok(units)
+}
+
 /// Renders units for a target; a program the target cannot express is an input error.
 pub fn render(target: Target, spec: &Spec, units: &[Unit]) -> Result<String, Failure> {
     match target {
@@ -168,8 +286,8 @@ pub fn render(target: Target, spec: &Spec, units: &[Unit]) -> Result<String, Fai
 
 pub(super) fn emit(a: EmitArgs) -> Result<ExitCode, Failure> {
     let spec = load_spec(None, &a.spec)?;
-    let (spec, unit) = resolve_unit(spec, &a.placement, a.request, &a.program, a.unchecked)?;
-    let text = render(a.target, &spec, std::slice::from_ref(&unit))?;
+    let (spec, units) = resolve_units(spec, &a.placement, a.request, &a.program, a.unchecked)?;
+    let text = render(a.target, &spec, &units)?;
     match &a.output {
         None => print(&text)?,
         Some(path) => {
@@ -178,12 +296,16 @@ pub(super) fn emit(a: EmitArgs) -> Result<ExitCode, Failure> {
             if a.target == Target::Mpi4py {
                 make_executable(path);
             }
+            let names: Vec<&str> = units.iter().map(|u| u.name.as_str()).collect();
             eprintln!(
-                "wrote {} ({} target; placement {}, {})",
+                "wrote {} ({} target; placement {}; {})",
                 path.display(),
                 a.target.name(),
-                unit.placement_index,
-                emit::program_text(&spec, &unit)
+                units[0].placement_index,
+                match units.as_slice() {
+                    [u] => emit::program_text(&spec, u),
+                    _ => format!("functions {}", names.join(", ")),
+                }
             );
         }
     }

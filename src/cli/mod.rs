@@ -108,16 +108,18 @@ pub enum Command {
     /// (--engine enumerate, the baseline). Placements are ranked by score: the sum over
     /// requests of count x the best program's time.
     Synth(synth::SynthArgs),
-    /// Write a proven program as a PyTorch module, a JAX module or an mpi4py script
-    /// (exit 1 if the program is not proved correct, unless --unchecked).
+    /// Write proven programs as a PyTorch module, a JAX module or an mpi4py script
+    /// (exit 1 if a program is not proved correct, unless --unchecked).
     ///
-    /// Every file names in its header the spec, placement, request, program and
+    /// By default: the best placement's best synthesized program for every request
+    /// (see the end of --help). Every file names in its header the spec, placement, request, program and
     /// collsynth version it came from.
     Emit(emit::EmitArgs),
-    /// Run a program under mpirun with its numerical check (mpi4py), to try it on a
-    /// laptop before the cluster.
+    /// Run programs under mpirun with their numerical check (mpi4py), to try the
+    /// answer on a laptop before the cluster.
     ///
-    /// Emits the mpi4py script to a temporary file and runs
+    /// By default the programs `emit` takes: the best placement's best synthesized
+    /// program for every request. Emits the mpi4py script to a temporary file and runs
     /// `mpirun -np N python3 SCRIPT --check` (Open MPI: with --oversubscribe and
     /// --allow-run-as-root); exit 0 when every rank holds the right sums, 1 when not.
     RunMpi(run_mpi::RunMpiArgs),

@@ -1,6 +1,8 @@
-//! `collsynth run-mpi`: emit a program's mpi4py script to a temporary file and run
-//! it under `mpirun` with the numerical check on, so a program can be tried on a
-//! laptop before the cluster. Open MPI gets the flags a single machine needs
+//! `collsynth run-mpi`: emit programs' mpi4py script to a temporary file and run it
+//! under `mpirun` with the numerical check on, so the answer can be tried on a
+//! laptop before the cluster. Without `--program-file` the programs are the
+//! synthesized ones `emit` would take (by default the best placement's best program
+//! for every request), all in one script and one `mpirun`. Open MPI gets the flags a single machine needs
 //! (`--oversubscribe`, `--allow-run-as-root`, the container-safe shared-memory
 //! setting); the exact command is printed on stderr.
 
@@ -9,26 +11,29 @@ use std::process::{Command, ExitCode};
 
 use clap::Args;
 
-use super::emit::{render, resolve_unit, ProgramArg};
+use super::emit::{render, resolve_units, ProgramArg, DEFAULTS_HELP};
 use super::{exit, load_spec, usage, Failure, PlacementArg, SpecArg};
 use crate::emit::Target;
 
 /// `collsynth run-mpi`.
 #[derive(Debug, Args)]
+#[command(after_help = DEFAULTS_HELP)]
 pub struct RunMpiArgs {
     /// The spec.
     #[command(flatten)]
     pub spec: SpecArg,
-    /// The placement.
+    /// The placement (default: the best).
     #[command(flatten)]
     pub placement: PlacementArg,
-    /// Which request of the spec (index from 0).
+    /// Which request of the spec (index from 0). Default: every request (one program
+    /// each); with --program-file, the only one or the one whose axes the program names.
     #[arg(long, value_name = "R")]
     pub request: Option<usize>,
     /// The program.
     #[command(flatten)]
     pub program: ProgramArg,
-    /// Number of processes; must be the spec's device count (the default).
+    /// Number of processes [default: the spec's device count]; any other count is
+    /// refused (one process per device).
     #[arg(long, value_name = "N")]
     pub np: Option<u64>,
     /// Also time each step on buffers of this size (e.g. 4MB), after the check.
@@ -118,16 +123,16 @@ fn temp_script() -> PathBuf {
 
 pub(super) fn run_mpi(a: RunMpiArgs) -> Result<ExitCode, Failure> {
     let spec = load_spec(None, &a.spec)?;
-    let (spec, unit) = resolve_unit(spec, &a.placement, a.request, &a.program, a.unchecked)?;
     let devices = spec.devices();
     if let Some(np) = a.np {
         if np != devices {
             return Err(usage(format!(
-                "--np {np}: the program is for {devices} devices, one process each; use --np {devices} (or leave it out)"
+                "--np {np}: the spec has {devices} devices and its programs run one process per device; use --np {devices} (or leave it out)"
             )));
         }
     }
-    let text = render(Target::Mpi4py, &spec, std::slice::from_ref(&unit))?;
+    let (spec, units) = resolve_units(spec, &a.placement, a.request, &a.program, a.unchecked)?;
+    let text = render(Target::Mpi4py, &spec, &units)?;
     let script = temp_script();
     std::fs::write(&script, text)
         .map_err(|e| usage(format!("cannot write {}: {e}", script.display())))?;

@@ -2,7 +2,8 @@
 //! module ([`jax`]) and an mpi4py script ([`mpi`]).
 //!
 //! Every emitter takes [`Unit`]s — a program with the placement and request it was
-//! made for and how it was checked — and returns the text of one Python file. Each
+//! made for and how it was checked ([`synthesized`] makes them from a synthesis) —
+//! and returns the text of one Python file. Each
 //! file names in its header the spec, the placement (index and matrix), the request,
 //! the program's canonical text and the collsynth version ([`header`]); the output is
 //! a pure function of its input, so snapshots are stable. The Python that does not
@@ -11,6 +12,7 @@
 
 pub mod jax;
 pub mod mpi;
+pub mod synthesized;
 pub mod torch;
 
 use std::fmt::Write as _;

@@ -1,17 +1,18 @@
 //! Shared helpers of the end-to-end tests: finding Open MPI and a Python with mpi4py,
-//! the programs to run, and running one `mpirun` over an emitted script.
+//! the programs to run (synthesized), and running one `mpirun` over an emitted script.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use collsynth::emit::{Proof, Unit};
+use collsynth::emit::{synthesized, Proof, Unit};
 use collsynth::lowered;
 use collsynth::placement::{self, Placement};
-use collsynth::program::{Collective, DimRef, Program, Step};
+use collsynth::program::Program;
 use collsynth::semantics;
 use collsynth::spec::Spec;
+use collsynth::synth::{self, backend::Standard, rules::RuleSet, Options, Selection};
 
 /// The Python that has mpi4py and numpy (Debian's), as the project's setup installs it.
 pub const PYTHON: &str = "/usr/bin/python3";
@@ -87,69 +88,6 @@ pub fn text_of(o: &Output) -> String {
     )
 }
 
-/// The dims of a placement that a request over `axes` touches, in significance order.
-pub fn request_dims(p: &Placement, axes: &[usize]) -> Vec<DimRef> {
-    p.dims
-        .iter()
-        .filter(|d| axes.contains(&d.axis))
-        .map(|d| DimRef {
-            level: d.level,
-            axis: d.axis,
-        })
-        .collect()
-}
-
-/// The standard programs of a request on a placement (until the synthesizer lands):
-/// the flat all_reduce over the request's dims, and for every split of those dims
-/// into an outer part O and an inner part I (in significance order) P2's
-/// AllReduce–AllReduce, ReduceScatter–AllReduce–AllGather and
-/// Reduce–AllReduce–Broadcast.
-pub fn standard_programs(p: &Placement, axes: &[usize]) -> Vec<(String, Program)> {
-    let dims = request_dims(p, axes);
-    let mut out = Vec::new();
-    if dims.is_empty() {
-        out.push(("empty".to_string(), Program::default()));
-        return out;
-    }
-    out.push((
-        "flat".to_string(),
-        Program {
-            steps: vec![Step::new(Collective::AllReduce, dims.clone())],
-        },
-    ));
-    for k in 1..dims.len() {
-        let (o, i) = (dims[..k].to_vec(), dims[k..].to_vec());
-        let s = |op, d: &Vec<DimRef>| Step::new(op, d.clone());
-        out.push((
-            format!("ar_ar{k}"),
-            Program {
-                steps: vec![s(Collective::AllReduce, &i), s(Collective::AllReduce, &o)],
-            },
-        ));
-        out.push((
-            format!("rs_ar_ag{k}"),
-            Program {
-                steps: vec![
-                    s(Collective::ReduceScatter, &i),
-                    s(Collective::AllReduce, &o),
-                    s(Collective::AllGather, &i),
-                ],
-            },
-        ));
-        out.push((
-            format!("r_ar_b{k}"),
-            Program {
-                steps: vec![
-                    s(Collective::Reduce, &i),
-                    s(Collective::AllReduce, &o).at_roots(i.clone()),
-                    s(Collective::Broadcast, &i),
-                ],
-            },
-        ));
-    }
-    out
-}
-
 /// A unit to emit for a program on placement `index` and request `r` of a spec.
 pub fn unit(
     spec: &Spec,
@@ -174,24 +112,55 @@ pub fn unit(
     }
 }
 
-/// Every standard program of every placement and request of a spec, each proved by
-/// the reference interpreter (the test fails if one is not).
-pub fn all_standard_units(spec: &Spec) -> Vec<Unit> {
+/// Programs per placement and request that the end-to-end tests run.
+pub const TOP: usize = 3;
+
+/// The `top` best synthesized programs of every request on every placement of a spec
+/// (the library's synthesis, every program checked by z3), named `p<placement>.r<request>.k<rank>`.
+/// Each is also run through the reference interpreter, independently of z3, and the
+/// test fails if synthesis refutes anything, leaves a placement out, or returns a
+/// program the interpreter rejects.
+pub fn synthesized_units(spec: &Spec, top: usize) -> Vec<Unit> {
+    let opts = Options {
+        top,
+        selection: Selection::All,
+        ..Options::default()
+    };
+    let result = synth::synthesize(spec, &Standard::default(), &RuleSet::builtin(), &opts)
+        .expect("e2e specs synthesize");
+    assert!(
+        result.stats.refuted.is_empty(),
+        "{}: refuted: {:?}",
+        spec.source,
+        result.stats.refuted
+    );
+    let count = placement::enumerate(spec).len();
+    let mut indices: Vec<usize> = result.placements.iter().map(|p| p.index).collect();
+    indices.sort_unstable();
+    assert_eq!(indices, (0..count).collect::<Vec<_>>(), "{}", spec.source);
     let mut units = Vec::new();
-    for (index, m) in placement::enumerate(spec).into_iter().enumerate() {
-        let p = Placement::from_valid_matrix(m);
-        for (r, req) in spec.requests.iter().enumerate() {
-            for (label, program) in standard_programs(&p, &req.axes) {
-                let u = unit(
+    for pr in &result.placements {
+        for r in 0..spec.requests.len() {
+            let have = pr.results[r].programs.len();
+            assert!(
+                have >= 1,
+                "{}: placement {} request {r}: no program",
+                spec.source,
+                pr.index
+            );
+            for k in 0..have.min(top) {
+                let u = synthesized::unit(
                     spec,
-                    index,
+                    pr,
                     r,
-                    format!("p{index}.r{r}.{label}"),
-                    program,
-                    Proof::Proved("the reference interpreter".into()),
-                );
-                if let Err(c) = semantics::run(spec, &u.placement, &req.axes, &u.lowered) {
-                    panic!("{} is not correct: {c}", u.name);
+                    k,
+                    format!("p{}.r{r}.k{k}", pr.index),
+                    result.stats.checker,
+                    false,
+                )
+                .unwrap_or_else(|e| panic!("{}: {e}", spec.source));
+                if let Err(c) = semantics::run(spec, &u.placement, &u.request.axes, &u.lowered) {
+                    panic!("{}: {} is not correct: {c}", spec.source, u.name);
                 }
                 units.push(u);
             }
