@@ -245,6 +245,21 @@ pub fn count(spec: &Spec) -> u64 {
     n
 }
 
+/// The placement index of a matrix that fits the spec (its position in [`enumerate`]'s
+/// order), found without keeping the list.
+pub fn index_of(spec: &Spec, matrix: &[Vec<u64>]) -> Option<usize> {
+    let (mut i, mut found) = (0usize, None);
+    for_each_matrix(spec, |m| {
+        if found.is_none() {
+            if m == matrix {
+                found = Some(i);
+            }
+            i += 1;
+        }
+    });
+    found
+}
+
 /// Calls `f` on every matrix, in placement order.
 pub fn for_each_matrix(spec: &Spec, mut f: impl FnMut(&[Vec<u64>])) {
     let rows: Vec<u64> = spec.axes.iter().map(|a| a.size).collect();

@@ -3,8 +3,7 @@
 
 use std::process::ExitCode;
 
-use super::problem::resolve_problem;
-use super::{load_spec, print, usage, CostArgs, Failure};
+use super::{print, usage, CostArgs, Failure};
 use crate::cost;
 use crate::program::Collective;
 use crate::report::{self, cost::CostRow};
@@ -35,8 +34,7 @@ pub(crate) fn sweep_sizes(text: &str) -> Result<Vec<u64>, Failure> {
 }
 
 pub(super) fn cost(a: CostArgs) -> Result<ExitCode, Failure> {
-    let spec = load_spec(None, &a.spec)?;
-    let problem = resolve_problem(spec, &a.program, &a.placement, a.request)?;
+    let problem = a.problem.resolve()?;
     let sizes = match (&a.sweep, &a.bytes) {
         (Some(s), _) => sweep_sizes(s)?,
         (None, Some(b)) => vec![parse_size(b).map_err(|e| usage(format!("--bytes: {}", e.0)))?],

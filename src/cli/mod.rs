@@ -162,9 +162,9 @@ pub struct PlacementsArgs {
     pub coords: bool,
 }
 
-/// `collsynth verify`.
-#[derive(Debug, Args)]
-pub struct VerifyArgs {
+/// A program and the spec, placement and request it is checked or costed on.
+#[derive(Debug, Clone, Args)]
+pub struct ProblemArgs {
     /// Program: a text file, a lowered-JSON file, or `-` for stdin.
     #[arg(value_name = "PROGRAM")]
     pub program: String,
@@ -178,6 +178,22 @@ pub struct VerifyArgs {
     /// whose axes are exactly the axes the program names.
     #[arg(long, value_name = "R")]
     pub request: Option<usize>,
+}
+
+impl ProblemArgs {
+    /// Loads the spec and resolves program, placement and request.
+    pub fn resolve(&self) -> Result<Problem, Failure> {
+        let spec = load_spec(None, &self.spec)?;
+        problem::resolve_problem(spec, &self.program, &self.placement, self.request)
+    }
+}
+
+/// `collsynth verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The program and what it runs on.
+    #[command(flatten)]
+    pub problem: ProblemArgs,
     /// Machine-readable output (schema_version 1).
     #[arg(long)]
     pub json: bool,
@@ -208,19 +224,9 @@ pub enum DecideBy {
 /// `collsynth cost`.
 #[derive(Debug, Args)]
 pub struct CostArgs {
-    /// Program: a text file, a lowered-JSON file, or `-` for stdin.
-    #[arg(value_name = "PROGRAM")]
-    pub program: String,
-    /// The spec.
+    /// The program and what it runs on.
     #[command(flatten)]
-    pub spec: SpecArg,
-    /// The placement.
-    #[command(flatten)]
-    pub placement: PlacementArg,
-    /// Which request of the spec (index from 0). Default: the only one, or the one
-    /// whose axes are exactly the axes the program names.
-    #[arg(long, value_name = "R")]
-    pub request: Option<usize>,
+    pub problem: ProblemArgs,
     /// Buffer size per device, e.g. "256 MB" (default: the request's `bytes`).
     #[arg(long, value_name = "SIZE", conflicts_with = "sweep")]
     pub bytes: Option<String>,
@@ -273,10 +279,7 @@ pub fn chosen_placement(
         let matrix = placement::parse_matrix(m).map_err(|e| usage(format!("--matrix: {e}")))?;
         let p =
             Placement::new(spec, matrix).map_err(|e| usage(format!("--matrix \"{m}\": {e}")))?;
-        let index = placement::enumerate(spec)
-            .iter()
-            .position(|x| *x == p.matrix)
-            .expect("a valid matrix is enumerated");
+        let index = placement::index_of(spec, &p.matrix).expect("a valid matrix is enumerated");
         return Ok(Some((index, p)));
     }
     if let Some(n) = &arg.placement {

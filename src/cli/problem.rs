@@ -146,9 +146,7 @@ pub fn resolve_problem(
                         let p = Placement::new(&spec, m.clone()).map_err(|e| {
                             Failure::from(InputError::file(&source.name, format!("`matrix`: {e}")))
                         })?;
-                        let i = placement::enumerate(&spec)
-                            .iter()
-                            .position(|x| *x == p.matrix)
+                        let i = placement::index_of(&spec, &p.matrix)
                             .expect("valid matrices are enumerated");
                         (i, p)
                     }

@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use super::problem::{resolve_problem, Problem};
-use super::{exit, load_spec, print, DecideBy, Failure, VerifyArgs};
+use super::problem::Problem;
+use super::{exit, print, DecideBy, Failure, VerifyArgs};
 use crate::program::Program;
 use crate::report;
 use crate::semantics::{self, Counterexample};
@@ -77,8 +77,7 @@ fn prove(
 }
 
 pub(super) fn verify(a: VerifyArgs) -> Result<ExitCode, Failure> {
-    let spec = load_spec(None, &a.spec)?;
-    let problem = resolve_problem(spec, &a.program, &a.placement, a.request)?;
+    let problem = a.problem.resolve()?;
     if let Some(path) = &a.dump_smt {
         let Some(program) = &problem.program else {
             return Err(super::usage(
