@@ -157,6 +157,18 @@ impl Placement {
         c
     }
 
+    /// The key of a rank's reduction group for a request over `request_axes`: its
+    /// coordinates on every other axis (DESIGN.md: the group is the devices that agree
+    /// with it on every axis not in the request).
+    pub fn group_key(&self, rank: u64, request_axes: &[usize]) -> Vec<u64> {
+        self.coords(rank)
+            .into_iter()
+            .enumerate()
+            .filter(|(a, _)| !request_axes.contains(a))
+            .map(|(_, c)| c)
+            .collect()
+    }
+
     /// The rank with the given axis coordinates (inverse of [`Placement::coords`]).
     pub fn rank_of_coords(&self, coords: &[u64]) -> u64 {
         let mut rest = coords.to_vec();

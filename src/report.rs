@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::cli::Problem;
 use crate::placement::{self, MatrixText, Placement};
 use crate::semantics::{rank_text, Counterexample};
-use crate::spec::Spec;
+use crate::spec::{Request, Spec};
 
 /// Systems up to this size get per-rank coordinates in JSON without `--coords`.
 pub const COORDS_BY_DEFAULT_UP_TO: u64 = 4096;
@@ -168,6 +168,15 @@ pub fn verify_text(p: &Problem, result: &Result<(), Counterexample>, decided_by:
     out
 }
 
+/// A request as JSON: `{"collective", "axes", "bytes"}` (the lowered form's shape).
+pub fn request_json(spec: &Spec, r: &Request) -> Value {
+    json!({
+        "collective": r.collective.to_string(),
+        "axes": r.axes.iter().map(|&a| spec.axes[a].name.clone()).collect::<Vec<_>>(),
+        "bytes": r.bytes,
+    })
+}
+
 /// `verify --json`.
 pub fn verify_json(p: &Problem, result: &Result<(), Counterexample>, decided_by: &str) -> String {
     let mut v = json!({
@@ -178,11 +187,7 @@ pub fn verify_json(p: &Problem, result: &Result<(), Counterexample>, decided_by:
         "program": p.program.as_ref().map(|x| x.text(&p.spec)),
         "placement": p.index,
         "matrix": p.placement.matrix,
-        "request": {
-            "collective": p.request.collective.to_string(),
-            "axes": p.request.axes.iter().map(|&a| p.spec.axes[a].name.clone()).collect::<Vec<_>>(),
-            "bytes": p.request.bytes,
-        },
+        "request": request_json(&p.spec, &p.request),
     });
     if let Err(c) = result {
         v["counterexample"] = cex_json(c);

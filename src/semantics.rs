@@ -213,15 +213,7 @@ impl<'a> Interpreter<'a> {
             })
             .collect();
         let keys = (0..n as u64)
-            .map(|r| {
-                placement
-                    .coords(r)
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(a, _)| !request_axes.contains(a))
-                    .map(|(_, c)| c)
-                    .collect()
-            })
+            .map(|r| placement.group_key(r, request_axes))
             .collect();
         Interpreter {
             spec,

@@ -245,15 +245,7 @@ fn confirm(
             Err(_) => {}
         }
     }
-    let key = |r: u64| -> Vec<u64> {
-        placement
-            .coords(r)
-            .into_iter()
-            .enumerate()
-            .filter(|(a, _)| !request_axes.contains(a))
-            .map(|(_, c)| c)
-            .collect()
-    };
+    let key = |r: u64| placement.group_key(r, request_axes);
     let skey = key(f.source);
     let in_group = |x: u64| key(x) == skey;
     let got = probe::probe(placement, &lowered, enc.atoms, f.atom, f.source, &in_group);

@@ -142,13 +142,7 @@ fn lcm(a: u64, b: u64) -> u64 {
 pub fn reduction_groups(placement: &Placement, request_axes: &[usize]) -> Vec<Vec<u64>> {
     let mut by_key: std::collections::BTreeMap<Vec<u64>, Vec<u64>> = Default::default();
     for r in 0..placement.devices() {
-        let key: Vec<u64> = placement
-            .coords(r)
-            .into_iter()
-            .enumerate()
-            .filter(|(a, _)| !request_axes.contains(a))
-            .map(|(_, c)| c)
-            .collect();
+        let key = placement.group_key(r, request_axes);
         by_key.entry(key).or_default().push(r);
     }
     let mut groups: Vec<Vec<u64>> = by_key.into_values().collect();

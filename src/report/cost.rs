@@ -100,11 +100,7 @@ fn header_json(p: &Problem, flat: &Program, busbw: (Collective, u64)) -> Map<Str
         "path": if p.program.is_some() { "closed_form" } else { "general" },
         "placement": p.index,
         "matrix": p.placement.matrix,
-        "request": {
-            "collective": p.request.collective.to_string(),
-            "axes": p.request.axes.iter().map(|&a| p.spec.axes[a].name.clone()).collect::<Vec<_>>(),
-            "bytes": p.request.bytes,
-        },
+        "request": super::request_json(&p.spec, &p.request),
         "levels": p.spec.system.levels.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
         "flat_program": flat.text(&p.spec),
         "busbw_factor": {"collective": busbw.0.name(), "n": busbw.1},
