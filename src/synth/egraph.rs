@@ -277,7 +277,11 @@ impl<'r> SaturationCache<'r> {
         let (rules, budgets) = (self.rules, self.budgets);
         let rewrites = &mut self.rewrites;
         self.graphs.entry(dims).or_insert_with(|| {
-            saturate_with(rewrites.get_or_insert_with(|| rules.rewrites()), dims, budgets)
+            saturate_with(
+                rewrites.get_or_insert_with(|| rules.rewrites()),
+                dims,
+                budgets,
+            )
         })
     }
 
