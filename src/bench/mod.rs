@@ -50,6 +50,10 @@ pub struct Settings {
     pub max_steps: usize,
     /// Enumeration's node budget per shape.
     pub enum_budget: u64,
+    /// Enumeration is not run on problems whose synthesized shapes have more
+    /// reduction dims than this: it already stops at its node budget on 4 dims (and
+    /// each node costs more with every dim), so it would only burn the budget.
+    pub enum_max_dims: usize,
     /// Placements above which the every-placement statistics (flat speedup, placement
     /// ratio) are skipped; they need every placement synthesized and its best programs
     /// proven.
@@ -67,6 +71,7 @@ impl Settings {
                 Suite::Quick => 300_000,
                 Suite::Full => 5_000_000,
             },
+            enum_max_dims: 4,
             all_placements_up_to: 10_000,
         }
     }
@@ -77,6 +82,8 @@ impl Settings {
 pub struct EngineResult {
     /// The engine.
     pub engine: Engine,
+    /// Whether it ran at all (enumeration is skipped above `enum_max_dims`).
+    pub ran: bool,
     /// Wall time of the synthesis with proofs.
     pub wall: Duration,
     /// Median time finding candidates.
@@ -266,6 +273,7 @@ fn engine_result(
     let best = first.placements.iter().find(|p| p.best);
     let result = EngineResult {
         engine: opts.engine,
+        ran: true,
         wall: s.total_time,
         engine_time: times[times.len() / 2],
         reps: times.len(),
@@ -346,7 +354,31 @@ pub fn run_problem(
     enum_opts.limits.node_budget = settings.enum_budget;
     let (egraph, eg) = engine_result(spec, backend, rules, &base)?;
     let peak_rss_bytes = memory::peak_rss_bytes();
-    let (enumerate, _) = engine_result(spec, backend, rules, &enum_opts)?;
+    let dims = eg
+        .stats
+        .saturations
+        .iter()
+        .map(|r| r.dims)
+        .max()
+        .unwrap_or(0);
+    let enumerate = if dims <= settings.enum_max_dims {
+        engine_result(spec, backend, rules, &enum_opts)?.0
+    } else {
+        EngineResult {
+            engine: Engine::Enumerate,
+            ran: false,
+            wall: Duration::ZERO,
+            engine_time: Duration::ZERO,
+            reps: 0,
+            finished: false,
+            stops: vec![format!(
+                "not run: shapes of {dims} dims (the suite enumerates up to {} dims; it stops at its node budget already on 4)",
+                settings.enum_max_dims
+            )],
+            best_score_s: None,
+            best_index: None,
+        }
+    };
     let st = &eg.stats;
     let mut proofs = st.proof_times.clone();
     proofs.sort();

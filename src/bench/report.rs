@@ -149,6 +149,7 @@ fn opt_f(x: Option<f64>) -> Value {
 fn problem_json(r: &ProblemResult) -> Value {
     let engine = |e: &super::EngineResult| {
         json!({
+            "ran": e.ran,
             "wall_s": secs(e.wall),
             "engine_s": secs(e.engine_time),
             "reps": e.reps,
@@ -215,6 +216,7 @@ pub fn bench_json(settings: &Settings, machine: &Machine, results: &[ProblemResu
             "top": settings.top,
             "max_steps": settings.max_steps,
             "enum_budget": settings.enum_budget,
+            "enum_max_dims": settings.enum_max_dims,
             "all_placements_up_to": settings.all_placements_up_to,
         },
         "machine": {
@@ -250,7 +252,9 @@ fn t(d: std::time::Duration) -> String {
 }
 
 fn engine_cell(e: &super::EngineResult) -> String {
-    if e.finished {
+    if !e.ran {
+        "not run".into()
+    } else if e.finished {
         format!("{} ({})", t(e.engine_time), t(e.wall))
     } else {
         format!("did not finish ({})", t(e.wall))
@@ -276,6 +280,7 @@ pub fn bench_text(settings: &Settings, machine: &Machine, results: &[ProblemResu
         ));
         let ratio = match r.engine_ratio() {
             Some(x) => format!("{x:.1}x"),
+            None if !r.enumerate.ran => format!("n/a ({})", r.enumerate.stops.join("; ")),
             None => "n/a (enumeration did not finish)".into(),
         };
         let agree = match r.engines_agree() {

@@ -322,6 +322,7 @@ pub fn synthesize(
         backend,
         opts,
         cache: SaturationCache::new(rules, opts.budgets),
+        plans: BTreeMap::new(),
         enumerations: Vec::new(),
         time: Duration::ZERO,
     };
@@ -486,6 +487,8 @@ struct EngineRun<'a, 'r> {
     backend: &'a dyn Backend,
     opts: &'a Options,
     cache: SaturationCache<'r>,
+    /// Extraction plans, by dim count (one per e-graph).
+    plans: BTreeMap<usize, extract::Plan>,
     enumerations: Vec<EnumReport>,
     time: Duration,
 }
@@ -536,8 +539,12 @@ impl EngineRun<'_, '_> {
         };
         let out = match self.opts.engine {
             Engine::Egraph => {
-                let sat = self.cache.get(shape.len());
-                extract::k_best(sat, self.opts.top, &oracle)
+                let cache = &mut self.cache;
+                let plan = self
+                    .plans
+                    .entry(shape.len())
+                    .or_insert_with(|| extract::Plan::new(cache.get(shape.len())));
+                plan.k_best(self.opts.top, &oracle)
             }
             Engine::Enumerate => {
                 let (c, report) =
