@@ -1,6 +1,8 @@
 //! Peak memory of the process: `getrusage(RUSAGE_SELF).ru_maxrss`, and (on Linux)
 //! resetting the peak between problems by writing `5` to `/proc/self/clear_refs`, so
-//! that each problem's figure is its own peak rather than the whole run's.
+//! that each problem's figure is its own peak rather than the whole run's. Before the
+//! reset, freed heap is handed back to the kernel (`malloc_trim`, glibc), or the
+//! previous problem's freed-but-kept memory would count as resident.
 
 /// Whether a peak covers one problem or everything the process did so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +27,11 @@ impl Scope {
 /// Resets the peak resident set size to the current one; `Scope::Process` when the
 /// kernel does not allow it.
 pub fn reset_peak() -> Scope {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it takes no pointers.
+    unsafe {
+        libc::malloc_trim(0);
+    }
     match std::fs::write("/proc/self/clear_refs", "5") {
         Ok(()) => Scope::Problem,
         Err(_) => Scope::Process,
