@@ -9,6 +9,7 @@
 // only add noise at every `?`.
 #![allow(clippy::result_large_err)]
 
+pub mod bench;
 pub mod cli;
 pub mod cost;
 pub mod emit;

@@ -2,6 +2,7 @@
 //! the subcommands. Results go to stdout, diagnostics to stderr; [`Failure`] carries
 //! the exit code of DESIGN.md.
 
+pub mod bench;
 mod cost;
 pub mod emit;
 mod placements;
@@ -123,6 +124,13 @@ pub enum Command {
     /// `mpirun -np N python3 SCRIPT --check` (Open MPI: with --oversubscribe and
     /// --allow-run-as-root); exit 0 when every rank holds the right sums, 1 when not.
     RunMpi(run_mpi::RunMpiArgs),
+    /// Run the performance suite: both engines side by side on the example specs and
+    /// generated hierarchies up to 32,768 devices, with proof times, bounds, speedups
+    /// over the flat all_reduce and peak memory.
+    ///
+    /// Every printed program is proven; exit 4 if any synthesized program is refuted
+    /// or undecided. Nothing is asserted about time.
+    Bench(bench::BenchArgs),
 }
 
 /// Where the spec comes from.
@@ -247,6 +255,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Synth(a) => synth::synth(a),
         Command::Emit(a) => emit::emit(a),
         Command::RunMpi(a) => run_mpi::run_mpi(a),
+        Command::Bench(a) => bench::bench(a),
     }
 }
 

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use egg::{Analysis, DidMerge, EGraph, Id, RecExpr, Runner, SimpleScheduler};
+use egg::{Analysis, DidMerge, EGraph, Id, RecExpr, Rewrite, Runner, SimpleScheduler};
 
 use super::rules::RuleSet;
 use super::shape::{AbsStep, DimSet};
@@ -178,21 +178,43 @@ pub fn add_step(egraph: &mut ProgGraph, s: &AbsStep) -> Id {
 
 /// Saturates the request over `dims` reduction dims under the rules and budgets.
 pub fn saturate(rules: &RuleSet, dims: usize, budgets: Budgets) -> Saturated {
+    saturate_with(&rules.rewrites(), dims, budgets)
+}
+
+/// [`saturate`] with the rules already compiled to egg rewrites
+/// ([`RuleSet::rewrites`]), for callers that saturate more than once.
+///
+/// egg times its iterations with `quanta`, whose first clock calibrates the TSC in a
+/// busy loop (about 0.6 ms, more on a loaded machine) — longer than saturating one or
+/// two dims. Nothing here reads egg's timings, so the run uses a mock quanta clock and
+/// enforces the wall-clock safety net itself, with `std::time::Instant`, in a hook.
+pub fn saturate_with(rewrites: &[Rewrite<Prog, Sets>], dims: usize, budgets: Budgets) -> Saturated {
     let start = Instant::now();
     let expr = request_term(dims);
-    let rewrites = rules.rewrites();
-    let runner: Runner<Prog, Sets> = Runner::new(Sets)
-        .with_scheduler(SimpleScheduler)
-        .with_iter_limit(budgets.iter_limit)
-        .with_node_limit(budgets.node_limit)
-        .with_time_limit(budgets.time_limit)
-        .with_expr(&expr)
-        .run(&rewrites);
+    let time_limit = budgets.time_limit;
+    let (clock, _mock) = quanta::Clock::mock();
+    let runner: Runner<Prog, Sets> = quanta::with_clock(&clock, || {
+        Runner::new(Sets)
+            .with_scheduler(SimpleScheduler)
+            .with_iter_limit(budgets.iter_limit)
+            .with_node_limit(budgets.node_limit)
+            .with_time_limit(time_limit)
+            .with_hook(move |_| {
+                if start.elapsed() > time_limit {
+                    Err(TIME_LIMIT.to_string())
+                } else {
+                    Ok(())
+                }
+            })
+            .with_expr(&expr)
+            .run(rewrites)
+    });
     let stop_reason = match &runner.stop_reason {
         Some(egg::StopReason::Saturated) => "saturated".to_string(),
         Some(egg::StopReason::IterationLimit(_)) => "iteration limit".to_string(),
         Some(egg::StopReason::NodeLimit(_)) => "node limit".to_string(),
         Some(egg::StopReason::TimeLimit(_)) => "time limit".to_string(),
+        Some(egg::StopReason::Other(s)) if s == TIME_LIMIT => "time limit".to_string(),
         Some(egg::StopReason::Other(s)) => format!("other: {s}"),
         None => "not run".to_string(),
     };
@@ -227,10 +249,15 @@ pub fn saturate(rules: &RuleSet, dims: usize, budgets: Budgets) -> Saturated {
     }
 }
 
+/// What the time-limit hook reports when it stops a run.
+const TIME_LIMIT: &str = "time limit";
+
 /// One saturation per dim count, shared by every placement and request.
 pub struct SaturationCache<'r> {
     rules: &'r RuleSet,
     budgets: Budgets,
+    /// The rules as egg rewrites, compiled on first use.
+    rewrites: Option<Vec<Rewrite<Prog, Sets>>>,
     graphs: BTreeMap<usize, Saturated>,
 }
 
@@ -240,6 +267,7 @@ impl<'r> SaturationCache<'r> {
         SaturationCache {
             rules,
             budgets,
+            rewrites: None,
             graphs: BTreeMap::new(),
         }
     }
@@ -247,9 +275,14 @@ impl<'r> SaturationCache<'r> {
     /// The saturated e-graph for `dims` reduction dims (built on first use).
     pub fn get(&mut self, dims: usize) -> &Saturated {
         let (rules, budgets) = (self.rules, self.budgets);
-        self.graphs
-            .entry(dims)
-            .or_insert_with(|| saturate(rules, dims, budgets))
+        let rewrites = &mut self.rewrites;
+        self.graphs.entry(dims).or_insert_with(|| {
+            saturate_with(
+                rewrites.get_or_insert_with(|| rules.rewrites()),
+                dims,
+                budgets,
+            )
+        })
     }
 
     /// Reports of every saturation run, by dim count.

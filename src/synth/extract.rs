@@ -106,6 +106,7 @@ struct Cand {
     steps: Vec<u32>,
 }
 
+#[derive(Debug, Clone, Copy)]
 enum Node {
     Step(u32),
     Seq(usize, usize),
@@ -115,133 +116,187 @@ enum Node {
 /// in practice and converge in one or two).
 const MAX_PASSES: usize = 256;
 
-/// The `k` best distinct programs of the request class of `sat`, best first.
-pub fn k_best(sat: &Saturated, k: usize, oracle: &dyn StepOracle) -> Vec<Candidate> {
-    let eg = &sat.egraph;
-    // Classes reachable from the root, children before parents where acyclic.
-    let mut index: HashMap<Id, usize> = HashMap::new();
-    let mut order: Vec<Id> = Vec::new();
-    let mut stack: Vec<(Id, bool)> = vec![(sat.root, false)];
-    while let Some((id, done)) = stack.pop() {
-        let id = eg.find(id);
-        if done {
-            if let std::collections::hash_map::Entry::Vacant(e) = index.entry(id) {
-                e.insert(order.len());
-                order.push(id);
-            }
-            continue;
-        }
-        if index.contains_key(&id) || stack.iter().any(|&(x, d)| d && x == id) {
-            continue;
-        }
-        stack.push((id, true));
-        for n in &eg[id].nodes {
-            if let Prog::Seq([a, b]) = n {
-                for c in [*b, *a] {
-                    if !index.contains_key(&eg.find(c)) {
-                        stack.push((c, false));
-                    }
+/// The placement-independent half of extraction for one saturated e-graph: the
+/// classes reachable from the request (children first where acyclic), their step and
+/// `seq` nodes, and the distinct steps. Built once per e-graph, it serves every
+/// placement and request with that many dims; [`Plan::k_best`] then only prices steps
+/// and combines lists.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Distinct steps of the reachable classes.
+    steps: Vec<AbsStep>,
+    /// Per class (in post-order), its nodes.
+    nodes: Vec<Vec<Node>>,
+    /// Index of the request's class.
+    root: usize,
+    /// Whether every `seq` node's children come before its class: one pass in this
+    /// order is then the fixpoint.
+    topological: bool,
+}
+
+impl Plan {
+    /// Walks the e-graph of `sat` once.
+    pub fn new(sat: &Saturated) -> Plan {
+        let eg = &sat.egraph;
+        // Classes reachable from the root, children before parents where acyclic.
+        let mut index: HashMap<Id, usize> = HashMap::new();
+        let mut order: Vec<Id> = Vec::new();
+        let mut stack: Vec<(Id, bool)> = vec![(sat.root, false)];
+        while let Some((id, done)) = stack.pop() {
+            let id = eg.find(id);
+            if done {
+                if let std::collections::hash_map::Entry::Vacant(e) = index.entry(id) {
+                    e.insert(order.len());
+                    order.push(id);
                 }
+                continue;
             }
-        }
-    }
-    // Nodes of every class, steps interned.
-    let mut steps: Vec<AbsStep> = Vec::new();
-    let mut step_ids: HashMap<AbsStep, u32> = HashMap::new();
-    let set = |id: Id| eg[id].data.unwrap_or(DimSet::EMPTY);
-    let nodes: Vec<Vec<Node>> = order
-        .iter()
-        .map(|&id| {
-            eg[id]
-                .nodes
-                .iter()
-                .filter_map(|n| {
-                    if let Some((op, [d, s, r])) = n.as_step() {
-                        let st = AbsStep {
-                            op,
-                            dims: set(d),
-                            shard: set(s),
-                            roots: set(r),
-                        };
-                        let next = steps.len() as u32;
-                        let i = *step_ids.entry(st).or_insert_with(|| {
-                            steps.push(st);
-                            next
-                        });
-                        Some(Node::Step(i))
-                    } else if let Prog::Seq([a, b]) = n {
-                        Some(Node::Seq(index[&eg.find(*a)], index[&eg.find(*b)]))
-                    } else {
-                        None
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let table = StepTable::new(steps, oracle);
-    let mut lists: Vec<Vec<Cand>> = vec![Vec::new(); order.len()];
-    for pass in 0..MAX_PASSES {
-        let mut changed = false;
-        for c in 0..order.len() {
-            let mut cands: Vec<Cand> = Vec::new();
-            for n in &nodes[c] {
-                match *n {
-                    Node::Step(i) => cands.push(Cand {
-                        cost: table.cost[i as usize],
-                        steps: vec![i],
-                    }),
-                    Node::Seq(a, b) => {
-                        for x in &lists[a] {
-                            for y in &lists[b] {
-                                let mut s = x.steps.clone();
-                                s.extend_from_slice(&y.steps);
-                                cands.push(Cand {
-                                    cost: x.cost.saturating_add(y.cost),
-                                    steps: s,
-                                });
-                            }
+            if index.contains_key(&id) || stack.iter().any(|&(x, d)| d && x == id) {
+                continue;
+            }
+            stack.push((id, true));
+            for n in &eg[id].nodes {
+                if let Prog::Seq([a, b]) = n {
+                    for c in [*b, *a] {
+                        if !index.contains_key(&eg.find(c)) {
+                            stack.push((c, false));
                         }
                     }
                 }
             }
-            let best = keep_best(&table, cands, k);
-            if best != lists[c] {
-                lists[c] = best;
-                changed = true;
-            }
         }
-        if !changed {
-            tracing::debug!(
-                passes = pass + 1,
-                classes = order.len(),
-                "k-best extraction converged"
-            );
-            break;
-        }
-        if pass + 1 == MAX_PASSES {
-            tracing::warn!(
-                "k-best extraction stopped after {MAX_PASSES} passes without converging"
-            );
+        // Nodes of every class, steps interned.
+        let mut steps: Vec<AbsStep> = Vec::new();
+        let mut step_ids: HashMap<AbsStep, u32> = HashMap::new();
+        let set = |id: Id| eg[id].data.unwrap_or(DimSet::EMPTY);
+        let nodes: Vec<Vec<Node>> = order
+            .iter()
+            .map(|&id| {
+                eg[id]
+                    .nodes
+                    .iter()
+                    .filter_map(|n| {
+                        if let Some((op, [d, s, r])) = n.as_step() {
+                            let st = AbsStep {
+                                op,
+                                dims: set(d),
+                                shard: set(s),
+                                roots: set(r),
+                            };
+                            let next = steps.len() as u32;
+                            let i = *step_ids.entry(st).or_insert_with(|| {
+                                steps.push(st);
+                                next
+                            });
+                            Some(Node::Step(i))
+                        } else if let Prog::Seq([a, b]) = n {
+                            Some(Node::Seq(index[&eg.find(*a)], index[&eg.find(*b)]))
+                        } else {
+                            None
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let topological = nodes.iter().enumerate().all(|(c, ns)| {
+            ns.iter().all(|n| match *n {
+                Node::Step(_) => true,
+                Node::Seq(a, b) => a < c && b < c,
+            })
+        });
+        Plan {
+            steps,
+            nodes,
+            root: index[&eg.find(sat.root)],
+            topological,
         }
     }
-    lists[0..]
-        .get(index[&eg.find(sat.root)])
-        .map(|l| {
-            l.iter()
-                .map(|c| Candidate {
-                    cost_fs: c.cost,
-                    steps: c.steps.iter().map(|&i| table.steps[i as usize]).collect(),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+
+    /// Distinct steps the e-graph can name (each priced once per placement).
+    pub fn step_count(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// The `k` best distinct programs of the request class, best first, for one
+    /// placement's step costs.
+    pub fn k_best(&self, k: usize, oracle: &dyn StepOracle) -> Vec<Candidate> {
+        let table = StepTable::new(self.steps.clone(), oracle);
+        let n = self.nodes.len();
+        let mut lists: Vec<Vec<Cand>> = vec![Vec::new(); n];
+        let mut cands: Vec<Cand> = Vec::new();
+        let passes = if self.topological { 1 } else { MAX_PASSES };
+        for pass in 0..passes {
+            let mut changed = false;
+            for c in 0..n {
+                cands.clear();
+                for node in &self.nodes[c] {
+                    match *node {
+                        Node::Step(i) => cands.push(Cand {
+                            cost: table.cost[i as usize],
+                            steps: vec![i],
+                        }),
+                        Node::Seq(a, b) => {
+                            for x in &lists[a] {
+                                for y in &lists[b] {
+                                    let mut s = Vec::with_capacity(x.steps.len() + y.steps.len());
+                                    s.extend_from_slice(&x.steps);
+                                    s.extend_from_slice(&y.steps);
+                                    cands.push(Cand {
+                                        cost: x.cost.saturating_add(y.cost),
+                                        steps: s,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+                let best = keep_best(&table, &mut cands, k);
+                if best != lists[c] {
+                    lists[c] = best;
+                    changed = true;
+                }
+            }
+            if !changed || self.topological {
+                tracing::trace!(
+                    passes = pass + 1,
+                    classes = n,
+                    topological = self.topological,
+                    "k-best extraction converged"
+                );
+                break;
+            }
+            if pass + 1 == MAX_PASSES {
+                tracing::warn!(
+                    "k-best extraction stopped after {MAX_PASSES} passes without converging"
+                );
+            }
+        }
+        lists
+            .get(self.root)
+            .map(|l| {
+                l.iter()
+                    .map(|c| Candidate {
+                        cost_fs: c.cost,
+                        steps: c.steps.iter().map(|&i| table.steps[i as usize]).collect(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
-/// Sorts by (cost, text), drops repeated texts, keeps `k`.
-fn keep_best(table: &StepTable, mut cands: Vec<Cand>, k: usize) -> Vec<Cand> {
+/// The `k` best distinct programs of the request class of `sat`, best first
+/// ([`Plan::new`] then [`Plan::k_best`]; build the plan once to extract for many
+/// placements).
+pub fn k_best(sat: &Saturated, k: usize, oracle: &dyn StepOracle) -> Vec<Candidate> {
+    Plan::new(sat).k_best(k, oracle)
+}
+
+/// Sorts by (cost, text), drops repeated texts, keeps `k` (drains `cands`).
+fn keep_best(table: &StepTable, cands: &mut Vec<Cand>, k: usize) -> Vec<Cand> {
     cands.sort_by(|a, b| table.compare((a.cost, &a.steps), (b.cost, &b.steps)));
-    let mut out: Vec<Cand> = Vec::with_capacity(k);
-    for c in cands {
+    let mut out: Vec<Cand> = Vec::with_capacity(k.min(cands.len()));
+    for c in cands.drain(..) {
         if out.len() == k {
             break;
         }

@@ -190,6 +190,11 @@ pub struct Stats {
     pub engine_time: Duration,
     /// Time spent checking.
     pub check_time: Duration,
+    /// Wall time of every checker run (one per distinct query; programs whose query
+    /// was already decided reuse its verdict and add nothing here).
+    pub proof_times: Vec<Duration>,
+    /// Printed programs whose verdict was reused from an identical query.
+    pub proofs_reused: usize,
     /// Whole run.
     pub total_time: Duration,
 }
@@ -317,6 +322,7 @@ pub fn synthesize(
         backend,
         opts,
         cache: SaturationCache::new(rules, opts.budgets),
+        plans: BTreeMap::new(),
         enumerations: Vec::new(),
         time: Duration::ZERO,
     };
@@ -357,9 +363,14 @@ pub fn synthesize(
     };
     shown.sort_by(|a, b| scores[a].total_cmp(&scores[b]).then(a.cmp(b)));
     let check_start = Instant::now();
-    // Correctness of a program over reduction dims depends only on their number and
-    // order (see `shape`), so one verdict serves every placement and request.
-    let mut verdicts: BTreeMap<(usize, Vec<AbsStep>), Check> = BTreeMap::new();
+    // One verdict serves every placement and request whose query is the same: the
+    // query of a program over reduction dims encodes exactly those dims (nothing else
+    // is requested or named), with their sizes as constants and `level.axis` names
+    // for them, so equal sizes (in significance order) and an equal abstract program
+    // give the same query up to a renaming of its constants, which preserves
+    // satisfiability. Proofs are never shared across different sizes: the abstract
+    // argument of `shape` that sizes do not matter is not what z3 proved.
+    let mut verdicts: BTreeMap<(Vec<u64>, Vec<AbsStep>), Check> = BTreeMap::new();
     let mut out = Vec::new();
     for pi in shown {
         let p = &placements[pi];
@@ -384,8 +395,14 @@ pub fn synthesize(
                     .collect();
                 let check = if opts.check {
                     verdicts
-                        .entry((shape.len(), structure))
-                        .or_insert_with(|| backend.check(spec, p, request, &program))
+                        .entry((shape.sizes.clone(), structure))
+                        .and_modify(|_| stats.proofs_reused += 1)
+                        .or_insert_with(|| {
+                            let t = Instant::now();
+                            let c = backend.check(spec, p, request, &program);
+                            stats.proof_times.push(t.elapsed());
+                            c
+                        })
                         .clone()
                 } else {
                     Check::Unknown("not checked (checking was turned off)".into())
@@ -470,6 +487,8 @@ struct EngineRun<'a, 'r> {
     backend: &'a dyn Backend,
     opts: &'a Options,
     cache: SaturationCache<'r>,
+    /// Extraction plans, by dim count (one per e-graph).
+    plans: BTreeMap<usize, extract::Plan>,
     enumerations: Vec<EnumReport>,
     time: Duration,
 }
@@ -520,8 +539,12 @@ impl EngineRun<'_, '_> {
         };
         let out = match self.opts.engine {
             Engine::Egraph => {
-                let sat = self.cache.get(shape.len());
-                extract::k_best(sat, self.opts.top, &oracle)
+                let cache = &mut self.cache;
+                let plan = self
+                    .plans
+                    .entry(shape.len())
+                    .or_insert_with(|| extract::Plan::new(cache.get(shape.len())));
+                plan.k_best(self.opts.top, &oracle)
             }
             Engine::Enumerate => {
                 let (c, report) =

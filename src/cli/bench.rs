@@ -1,0 +1,104 @@
+//! `collsynth bench`: runs the performance suite ([`crate::bench`]) and prints its
+//! figures as a report or JSON. Progress goes to stderr, one line per problem.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+use super::{exit, print, Failure};
+use crate::bench::{self, report, Settings, Suite};
+use crate::synth::backend::Standard;
+use crate::synth::rules::RuleSet;
+use crate::verify::SmtOptions;
+
+/// `--suite`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SuiteArg {
+    /// A few small problems (seconds; the CI smoke test).
+    Quick,
+    /// Every example spec and every generated hierarchy up to 32,768 devices.
+    Full,
+}
+
+/// `collsynth bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Which problems.
+    #[arg(long, value_enum, default_value_t = SuiteArg::Quick)]
+    pub suite: SuiteArg,
+    /// Machine-readable output (schema_version 1).
+    #[arg(long)]
+    pub json: bool,
+    /// The example specs folder (default: ./specs, else the source tree's).
+    #[arg(long, value_name = "DIR")]
+    pub specs_dir: Option<PathBuf>,
+    /// Enumeration's node budget per shape (default: 300,000 quick, 5,000,000 full).
+    #[arg(long, value_name = "N")]
+    pub enum_budget: Option<u64>,
+    /// Only the problems whose name contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub only: Option<String>,
+    /// z3's timeout per proof, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub smt_timeout_ms: u64,
+}
+
+pub(super) fn bench(a: BenchArgs) -> Result<ExitCode, Failure> {
+    let suite = match a.suite {
+        SuiteArg::Quick => Suite::Quick,
+        SuiteArg::Full => Suite::Full,
+    };
+    let mut settings = Settings::of(suite);
+    if let Some(b) = a.enum_budget {
+        settings.enum_budget = b;
+    }
+    let dir = bench::suite::specs_dir(a.specs_dir.as_deref())?;
+    let mut problems = bench::suite::problems(suite, &dir)?;
+    if let Some(only) = &a.only {
+        problems.retain(|p| p.name.contains(only.as_str()));
+    }
+    let backend = Standard {
+        smt: SmtOptions {
+            timeout_ms: a.smt_timeout_ms,
+        },
+    };
+    let rules = RuleSet::builtin();
+    let machine = report::Machine::now();
+    let mut results = Vec::new();
+    for p in &problems {
+        eprintln!("bench: {} ...", p.name);
+        let r = bench::run_problem(p, &settings, &backend, &rules).map_err(|e| Failure {
+            code: exit::INPUT,
+            message: format!("error: {}: {e}", p.name),
+        })?;
+        eprintln!(
+            "bench: {}: e-graph {:.3} ms, enumeration {}",
+            p.name,
+            r.egraph.engine_time.as_secs_f64() * 1e3,
+            if r.enumerate.finished {
+                format!("{:.3} ms", r.enumerate.engine_time.as_secs_f64() * 1e3)
+            } else {
+                "did not finish".into()
+            }
+        );
+        results.push(r);
+    }
+    let out = if a.json {
+        report::bench_json(&settings, &machine, &results)
+    } else {
+        report::bench_text(&settings, &machine, &results)
+    };
+    print(&out)?;
+    let s = report::summary(&results);
+    if s.unproven > 0 {
+        return Err(Failure {
+            code: exit::INTERNAL,
+            message: format!(
+                "error: internal inconsistency: {} synthesized program(s) were refuted or left undecided",
+                s.unproven
+            ),
+        });
+    }
+    Ok(ExitCode::SUCCESS)
+}
