@@ -264,7 +264,7 @@ fn engine_cell(e: &super::EngineResult) -> String {
 /// The text report.
 pub fn bench_text(settings: &Settings, machine: &Machine, results: &[ProblemResult]) -> String {
     let mut out = format!(
-        "# collsynth bench --suite {}: {} problems; enumeration up to {} steps, {} nodes per shape; top {}\n# machine: {}\n",
+        "# collsynth bench --suite {}: {} problem(s); enumeration up to {} steps, {} nodes per shape; top {}\n# machine: {}\n",
         settings.suite.name(),
         results.len(),
         settings.max_steps,

@@ -24,7 +24,15 @@ pub enum SuiteArg {
 /// `collsynth bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Which problems.
+    /// Bench this one spec instead of the suite (same as --spec); --suite then only
+    /// sets the budgets.
+    #[arg(value_name = "SPEC", conflicts_with = "spec")]
+    pub positional: Option<PathBuf>,
+    /// Spec file to bench instead of the suite.
+    #[arg(short = 's', long = "spec", value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+    /// Which problems (without a spec: the suite, which includes the embedded default
+    /// and the example specs).
     #[arg(long, value_enum, default_value_t = SuiteArg::Quick)]
     pub suite: SuiteArg,
     /// Machine-readable output (schema_version 1).
@@ -53,8 +61,16 @@ pub(super) fn bench(a: BenchArgs) -> Result<ExitCode, Failure> {
     if let Some(b) = a.enum_budget {
         settings.enum_budget = b;
     }
-    let dir = bench::suite::specs_dir(a.specs_dir.as_deref())?;
-    let mut problems = bench::suite::problems(suite, &dir)?;
+    let mut problems = match a.positional.as_ref().or(a.spec.as_ref()) {
+        Some(path) => vec![bench::suite::Problem {
+            name: path.display().to_string(),
+            spec: crate::spec::Spec::load(path)?,
+        }],
+        None => {
+            let dir = bench::suite::specs_dir(a.specs_dir.as_deref())?;
+            bench::suite::problems(suite, &dir)?
+        }
+    };
     if let Some(only) = &a.only {
         problems.retain(|p| p.name.contains(only.as_str()));
     }
