@@ -5,14 +5,14 @@
 
 mod synth_support;
 
-use collsynth::source::Source;
 use collsynth::placement::Placement;
+use collsynth::source::Source;
 use collsynth::synth::enumerate;
+use collsynth::synth::rules::{read_rules, write_rules, RuleSet, DEFAULT_RULES};
 use collsynth::synth::shape::{AbsStep, Shape};
 use collsynth::synth::state;
-use synth_support::{interpret, Unit};
-use collsynth::synth::rules::{read_rules, write_rules, RuleSet, DEFAULT_RULES};
 use synth_support::{check_rules_on, spec};
+use synth_support::{interpret, Unit};
 
 #[test]
 fn rules_file_round_trips() {

@@ -195,6 +195,9 @@ fn discharge_all(obligations: &[RuleObligation], timeout_ms: u64) -> Vec<Vec<(Ve
     out
 }
 
+/// Counterexamples shown per rule; the rest are counted.
+const SHOWN: usize = 3;
+
 fn check(dir: &Path, obligations: &[RuleObligation], timeout_ms: u64) -> Result<ExitCode, Failure> {
     let start = Instant::now();
     let mut problems: Vec<String> = vec![];
@@ -232,14 +235,18 @@ fn check(dir: &Path, obligations: &[RuleObligation], timeout_ms: u64) -> Result<
         let secs: f64 = answers.iter().map(|(_, t)| t).sum();
         let mut verdict = "unsat".to_string();
         let checks = o.queries.iter().zip(answers).flat_map(|(q, (a, _))| {
-            q.checks.iter().zip(a).map(move |(c, a)| {
-                (format!("{} {}", c.direction.describe(), q.title), a)
-            })
+            q.checks
+                .iter()
+                .zip(a)
+                .map(move |(c, a)| (format!("{} {}", c.direction.describe(), q.title), a))
         });
+        let mut refuted = 0;
         for (title, a) in checks {
             match a {
                 Answer::Unsat => {}
+                Answer::Sat(_) if refuted >= SHOWN => refuted += 1,
                 Answer::Sat(on) => {
+                    refuted += 1;
                     verdict = "SAT".into();
                     problems.push(format!(
                         "rule `{}` is not proved sound: z3 finds a counterexample to `{}` ({})",
@@ -262,6 +269,13 @@ fn check(dir: &Path, obligations: &[RuleObligation], timeout_ms: u64) -> Result<
                     ));
                 }
             }
+        }
+        if refuted > SHOWN {
+            problems.push(format!(
+                "rule `{}`: {} more checks have counterexamples",
+                o.rule,
+                refuted - SHOWN
+            ));
         }
         let file_state = if file.is_some() {
             "DIFFERS"

@@ -85,9 +85,13 @@ impl Direction {
     /// What the implication says, one line.
     pub fn describe(self) -> &'static str {
         match self {
-            Direction::Forward => "forward: lhs well-formed => rhs well-formed and the same final state",
+            Direction::Forward => {
+                "forward: lhs well-formed => rhs well-formed and the same final state"
+            }
             Direction::Backward => "backward: rhs well-formed => lhs well-formed",
-            Direction::Labels => "labels: both well-formed, lhs's first label right => every rhs label right",
+            Direction::Labels => {
+                "labels: both well-formed, lhs's first label right => every rhs label right"
+            }
         }
     }
 }
@@ -108,7 +112,8 @@ pub struct Check {
 /// one `check-sat-assuming` per implication.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query {
-    /// The size assignment, e.g. `[|v0|=2 |v1|=3]`.
+    /// The instance and size assignment, e.g. `with ?g = {v0,v1}, … at sizes
+    /// [|v0|=2 |v1|=3]`.
     pub title: String,
     /// The SMT-LIB2 text, ending in one `(check-sat-assuming ...)` per check.
     pub text: String,
@@ -140,7 +145,11 @@ fn or(parts: &[String]) -> String {
 /// left-hand side's first label in. Sorted.
 pub fn sized_dims(inst: &Instance) -> Vec<usize> {
     let mut out = grid_dims(inst);
-    let first = inst.lhs.first().map(|s| s.shard.clone()).unwrap_or_default();
+    let first = inst
+        .lhs
+        .first()
+        .map(|s| s.shard.clone())
+        .unwrap_or_default();
     for s in &inst.rhs {
         for &d in s.shard.iter().chain(&first) {
             if s.shard.contains(&d) != first.contains(&d) {
@@ -487,7 +496,7 @@ impl Grid {
                     // Chunks of len / k; a length whose constant factor k does not
                     // divide is checked for divisibility (never the case when the
                     // start unit covers every reduce_scatter of the rule).
-                    let chunk = if lead.coef % k == 0 {
+                    let chunk = if lead.coef.is_multiple_of(k) {
                         Dev {
                             coef: lead.coef / k,
                             ..lead.clone()
@@ -554,7 +563,10 @@ impl Grid {
     /// Declares every fault of a side as a named constant equal to its condition.
     fn name_faults(&mut self, faults: &[Fault]) {
         for f in faults {
-            self.line(format!("(declare-const {} Bool) (assert (= {} {}))", f.name, f.name, f.cond));
+            self.line(format!(
+                "(declare-const {} Bool) (assert (= {} {}))",
+                f.name, f.name, f.cond
+            ));
         }
     }
 
@@ -573,7 +585,9 @@ impl Grid {
         let mut names: Vec<String> = faults.iter().map(|f| f.name.clone()).collect();
         for (name, cond) in goals {
             let name = format!("{literal}_{name}");
-            self.line(format!("(declare-const {name} Bool) (assert (= {name} {cond}))"));
+            self.line(format!(
+                "(declare-const {name} Bool) (assert (= {name} {cond}))"
+            ));
             names.push(name);
         }
         self.line(format!("; {}", dir.describe()));
@@ -627,8 +641,8 @@ fn step_text(s: &VStep) -> String {
 pub fn query(inst: &Instance, sizes: &[(usize, u64)]) -> Query {
     let mut g = Grid::new(inst, sizes);
     let shown: Vec<String> = sizes.iter().map(|(d, n)| format!("|v{d}|={n}")).collect();
-    let title = format!("[{}]", shown.join(" "));
-    g.line(format!("; sizes {title}"));
+    g.line(format!("; sizes [{}]", shown.join(" ")));
+    let title = format!("with {} at sizes [{}]", inst.binding, shown.join(" "));
     let u = unit(&g, inst);
     let start = g.start(u);
     let (ls, lf) = g.run('l', &inst.lhs, &start);
@@ -657,9 +671,8 @@ pub fn query(inst: &Instance, sizes: &[(usize, u64)]) -> Query {
     let first = &inst.lhs[0];
     g.line("(declare-const ell Int)".into());
     let mut hyps = vec![];
-    for a in 0..g.devices {
+    for (a, d) in start.iter().enumerate() {
         if first.roots.iter().all(|&r| g.digit(a, r) == 0) {
-            let d = &start[a];
             hyps.push(format!("(=> {} (= {} ell))", d.valid, g.len(d)));
         }
     }
@@ -668,9 +681,8 @@ pub fn query(inst: &Instance, sizes: &[(usize, u64)]) -> Query {
         let more = g.product(&minus(&step.shard, &first.shard));
         let less = g.product(&minus(&first.shard, &step.shard));
         let mut wrong = vec![];
-        for a in 0..g.devices {
+        for (a, d) in rs[t].iter().enumerate() {
             if step.roots.iter().all(|&r| g.digit(a, r) == 0) {
-                let d = &rs[t][a];
                 wrong.push(format!(
                     "(and {} (distinct (* {more} {}) (* {less} ell)))",
                     d.valid,
@@ -802,12 +814,20 @@ pub fn rule_obligation(name: &str, rule_text: &str, instances: &[Instance]) -> R
         let _ = writeln!(
             t,
             ";   lhs: {}",
-            inst.lhs.iter().map(step_text).collect::<Vec<_>>().join(" ; ")
+            inst.lhs
+                .iter()
+                .map(step_text)
+                .collect::<Vec<_>>()
+                .join(" ; ")
         );
         let _ = writeln!(
             t,
             ";   rhs: {}",
-            inst.rhs.iter().map(step_text).collect::<Vec<_>>().join(" ; ")
+            inst.rhs
+                .iter()
+                .map(step_text)
+                .collect::<Vec<_>>()
+                .join(" ; ")
         );
         for q in self::queries(inst) {
             let _ = writeln!(t, "(push 1)");
