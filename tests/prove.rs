@@ -98,6 +98,60 @@ fn every_obligation_in_proofs_is_current_and_unsat() {
     }
 }
 
+/// `--max-size 5` checks the reduce_scatter / all_gather rules at sizes up to 5 in
+/// memory (the files hold 2 to 4) and says so; the other rules need no more sizes.
+#[test]
+fn larger_sizes_are_checked_in_memory_for_the_positional_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules");
+    let names = ["reduce-scatter-split", "all-reduce-split"];
+    let lines: String = names
+        .iter()
+        .map(|n| format!("{}\n", rule_line(n)))
+        .collect();
+    std::fs::write(&rules, lines).expect("rules");
+    let proofs = dir.path().join("proofs");
+    let w = collsynth(&["prove", "--rules", p(&rules), "--write", p(&proofs)]);
+    assert_eq!(w.status.code(), Some(0), "{}", text(&w.stderr));
+    let out = collsynth(&[
+        "prove",
+        "--rules",
+        p(&rules),
+        "--check",
+        p(&proofs),
+        "--max-size",
+        "5",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let line = |n: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{n} ")))
+            .unwrap_or_else(|| panic!("no line for {n} in\n{stdout}"))
+            .to_string()
+    };
+    // 4 instances × 3² size assignments in the file, 4 × (4² − 3²) more in memory.
+    let rs = line("reduce-scatter-split");
+    assert!(
+        rs.contains(" 64 size assignments") && rs.contains("covers sizes 2-5"),
+        "{rs}"
+    );
+    let ar = line("all-reduce-split");
+    assert!(
+        ar.contains(" 36 size assignments") && ar.contains("covers all sizes"),
+        "{ar}"
+    );
+    // Out of range: a usage error.
+    let bad = collsynth(&["prove", "--check", "--max-size", "9"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+}
+
 /// Writes `rules` to a temporary file, writes their obligations, checks them.
 fn check_rules(rules: &str) -> (Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -193,10 +193,15 @@ fn varied_dims(inst: &Instance) -> Vec<usize> {
 /// varies splits the grid into slices that never exchange data, and every slice
 /// with a non-zero digit on it runs the same steps: two slices are all there is).
 pub fn size_assignments(inst: &Instance) -> Vec<Vec<(usize, u64)>> {
+    size_assignments_upto(inst, &SIZES)
+}
+
+/// As [`size_assignments`], with the varied dims taking each of `sizes`.
+pub fn size_assignments_upto(inst: &Instance, sizes: &[u64]) -> Vec<Vec<(usize, u64)>> {
     let varied = varied_dims(inst);
     let mut out: Vec<Vec<(usize, u64)>> = vec![vec![]];
     for d in sized_dims(inst) {
-        let sizes: &[u64] = if varied.contains(&d) { &SIZES } else { &[2] };
+        let sizes: &[u64] = if varied.contains(&d) { sizes } else { &[2] };
         out = out
             .into_iter()
             .flat_map(|a| {
@@ -712,6 +717,19 @@ pub fn queries(inst: &Instance) -> Vec<Query> {
         .collect()
 }
 
+/// The queries of an instance for the size assignments with some varied dim larger
+/// than every size of [`SIZES`], up to `max` (checked in memory by `prove --check
+/// --max-size`, never written).
+pub fn deeper_queries(inst: &Instance, max: u64) -> Vec<Query> {
+    let top = SIZES.iter().copied().max().unwrap_or(0);
+    let sizes: Vec<u64> = (2..=max).collect();
+    size_assignments_upto(inst, &sizes)
+        .iter()
+        .filter(|s| s.iter().any(|&(_, n)| n > top))
+        .map(|s| query(inst, s))
+        .collect()
+}
+
 /// Asks z3 every check of `q`, each within `timeout_ms`.
 pub fn discharge(q: &Query, timeout_ms: u64) -> Vec<Answer> {
     let solver = Solver::new();
@@ -773,6 +791,9 @@ pub struct RuleObligation {
     pub instances: usize,
     /// What the checked sizes prove: every class size only if every instance does.
     pub coverage: Coverage,
+    /// How many of `queries` (at the end) are beyond the file: larger sizes checked
+    /// in memory only (`prove --check --max-size`).
+    pub deeper: usize,
     /// The queries, in file order.
     pub queries: Vec<Query>,
 }
@@ -846,6 +867,7 @@ pub fn rule_obligation(name: &str, rule_text: &str, instances: &[Instance]) -> R
         } else {
             Coverage::Checked
         },
+        deeper: 0,
         queries,
     }
 }
