@@ -70,6 +70,8 @@
 
 mod decode;
 mod encode;
+pub mod instances;
+pub mod obligation;
 mod probe;
 
 use z3::{Params, SatResult, Solver};

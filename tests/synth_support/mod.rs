@@ -2,13 +2,21 @@
 //! through the reference interpreter on a concrete placement.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+
 use collsynth::lowered;
 use collsynth::placement::Placement;
 use collsynth::program::Program;
 use collsynth::semantics;
 use collsynth::source::Source;
 use collsynth::spec::Spec;
+use collsynth::synth::egraph::{add_step, Prog, ProgGraph, Sets};
+use collsynth::synth::enumerate::{self, EnumLimits};
+use collsynth::synth::extract::{Candidate, StepOracle};
+use collsynth::synth::rules::{instances, RuleSet};
 use collsynth::synth::shape::{AbsStep, Shape};
+use collsynth::synth::state;
+use egg::Id;
 
 /// A spec with the given levels (name, arity) and axes (name, size), one all_reduce
 /// request of 1 GB over `request`.
@@ -52,4 +60,100 @@ pub fn interpret(spec: &Spec, p: &Placement, steps: &[AbsStep]) -> Result<(), St
     let prog = program(&shape, steps);
     let low = lowered::lower(p, &prog);
     semantics::run(spec, p, axes, &low).map_err(|c| format!("{}: {}", prog.text(spec), c.message))
+}
+
+/// Unit costs: every program is a candidate; ties are broken by text.
+pub struct Unit<'a>(pub &'a Shape, pub &'a collsynth::spec::Spec);
+
+impl StepOracle for Unit<'_> {
+    fn cost_fs(&self, _: &AbsStep) -> u64 {
+        1
+    }
+    fn text(&self, s: &AbsStep) -> String {
+        collsynth::program::Text(self.1, &self.0.step(s)).to_string()
+    }
+}
+
+/// The right-nested term of `steps`.
+fn term(eg: &mut ProgGraph, steps: &[AbsStep]) -> Id {
+    let first = add_step(eg, &steps[0]);
+    if steps.len() == 1 {
+        return first;
+    }
+    let rest = term(eg, &steps[1..]);
+    eg.add(Prog::Seq([first, rest]))
+}
+
+/// The steps of a term added to a fresh e-graph (one node per class).
+fn flatten(eg: &ProgGraph, id: Id, out: &mut Vec<AbsStep>) {
+    let node = &eg[id].nodes[0];
+    if let Prog::Seq([a, b]) = node {
+        flatten(eg, *a, out);
+        flatten(eg, *b, out);
+    } else if let Some((op, [d, s, r])) = node.as_step() {
+        let set = |i: Id| eg[i].data.expect("a dim set");
+        out.push(AbsStep {
+            op,
+            dims: set(d),
+            shard: set(s),
+            roots: set(r),
+        });
+    }
+}
+
+/// Applies every rule at every place of every correct program of up to `max_steps`
+/// steps and checks each result with the interpreter; returns applications per rule.
+pub fn check_rules_on(
+    rules: &RuleSet,
+    spec: &collsynth::spec::Spec,
+    matrix: Vec<Vec<u64>>,
+    max_steps: usize,
+) -> Result<BTreeMap<String, usize>, String> {
+    let p = Placement::new(spec, matrix).unwrap();
+    let shape = Shape::of(&p, &spec.requests[0].axes);
+    let (programs, report) = enumerate::k_best(
+        shape.len(),
+        1_000_000,
+        EnumLimits {
+            max_steps,
+            node_budget: u64::MAX,
+        },
+        &Unit(&shape, spec),
+    );
+    assert_eq!(report.stop_reason, "complete");
+    let mut applied: BTreeMap<String, usize> = rules.rules().map(|r| (r.name.clone(), 0)).collect();
+    for Candidate { steps, .. } in &programs {
+        interpret(spec, &p, steps).expect("the enumerator only returns correct programs");
+        for i in 0..steps.len() {
+            for j in [i + 1, i + 2, steps.len()] {
+                if j > steps.len() || j <= i {
+                    continue;
+                }
+                for rule in rules.rules() {
+                    let mut eg = ProgGraph::new(Sets);
+                    let id = term(&mut eg, &steps[i..j]);
+                    for inst in instances(rule, &mut eg, id) {
+                        let mut mid = Vec::new();
+                        flatten(&eg, inst, &mut mid);
+                        let rewritten: Vec<AbsStep> = steps[..i]
+                            .iter()
+                            .chain(&mid)
+                            .chain(&steps[j..])
+                            .copied()
+                            .collect();
+                        if let Err(e) = interpret(spec, &p, &rewritten) {
+                            return Err(format!("rule {} is unsound: rewriting steps {i}..{j} of a correct program gives {e}", rule.name));
+                        }
+                        assert_eq!(
+                            state::check(shape.len(), &rewritten),
+                            Ok(true),
+                            "abstract state disagrees on a rule result"
+                        );
+                        *applied.get_mut(&rule.name).unwrap() += 1;
+                    }
+                }
+            }
+        }
+    }
+    Ok(applied)
 }

@@ -1,0 +1,302 @@
+//! `collsynth prove`: every rewrite rule's obligation in proofs/ is what the rules
+//! give and z3 proves it; wrong rules are refuted by z3 *and* by the independent path
+//! (the rule applied inside correct programs on concrete placements, the results run
+//! through the reference interpreter); an edited obligation file is reported.
+
+mod synth_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn collsynth(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_collsynth"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("collsynth runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The line of grammar/rules that defines `name`.
+fn rule_line(name: &str) -> String {
+    let rules = std::fs::read_to_string(root().join("grammar/rules")).expect("grammar/rules");
+    rules
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("rule {name} in grammar/rules"))
+        .to_string()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 temp path")
+}
+
+/// The fast part of `prove --check` on the shipped rules: every file in proofs/ is
+/// exactly the obligation derived from grammar/rules (no z3).
+#[test]
+fn every_file_in_proofs_is_the_derived_obligation() {
+    let rules = collsynth::synth::rules::RuleSet::builtin();
+    let obligations = collsynth::cli::prove::derive(&rules).expect("every rule has an obligation");
+    for o in &obligations {
+        let file = std::fs::read_to_string(root().join("proofs").join(&o.file))
+            .unwrap_or_else(|e| panic!("proofs/{}: {e}", o.file));
+        assert_eq!(
+            collsynth::cli::prove::difference(&file, &o.text),
+            None,
+            "proofs/{} is stale: run `collsynth prove --write proofs/`",
+            o.file
+        );
+    }
+}
+
+/// The whole `prove --check`: every rule, z3 on every check, every file identical.
+#[test]
+fn every_obligation_in_proofs_is_current_and_unsat() {
+    let out = collsynth(&["prove", "--check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    // One line per rule of grammar/rules, each proved and identical to its file.
+    let rules = std::fs::read_to_string(root().join("grammar/rules")).expect("grammar/rules");
+    let names: Vec<&str> = rules
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains("==>"))
+        .filter_map(|l| l.split(':').next())
+        .collect();
+    assert_eq!(names.len(), 12);
+    for n in names {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{n} ")))
+            .unwrap_or_else(|| panic!("no line for {n} in\n{stdout}"));
+        assert!(
+            line.contains(" unsat ") && line.contains("identical"),
+            "{line}"
+        );
+        // The small-model theorem applies exactly to the rules without
+        // reduce_scatter / all_gather (proofs/README.md, "Sizes").
+        let positional =
+            rule_line(n).contains("reduce_scatter") || rule_line(n).contains("all_gather");
+        let covers = if positional {
+            "covers sizes 2-4"
+        } else {
+            "covers all sizes"
+        };
+        assert!(line.contains(covers), "{line}");
+    }
+}
+
+/// `--max-size 5` checks the reduce_scatter / all_gather rules at sizes up to 5 in
+/// memory (the files hold 2 to 4) and says so; the other rules need no more sizes.
+#[test]
+fn larger_sizes_are_checked_in_memory_for_the_positional_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules");
+    let names = ["reduce-scatter-split", "all-reduce-split"];
+    let lines: String = names
+        .iter()
+        .map(|n| format!("{}\n", rule_line(n)))
+        .collect();
+    std::fs::write(&rules, lines).expect("rules");
+    let proofs = dir.path().join("proofs");
+    let w = collsynth(&["prove", "--rules", p(&rules), "--write", p(&proofs)]);
+    assert_eq!(w.status.code(), Some(0), "{}", text(&w.stderr));
+    let out = collsynth(&[
+        "prove",
+        "--rules",
+        p(&rules),
+        "--check",
+        p(&proofs),
+        "--max-size",
+        "5",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let line = |n: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{n} ")))
+            .unwrap_or_else(|| panic!("no line for {n} in\n{stdout}"))
+            .to_string()
+    };
+    // 4 instances × 3² size assignments in the file, 4 × (4² − 3²) more in memory.
+    let rs = line("reduce-scatter-split");
+    assert!(
+        rs.contains(" 64 size assignments") && rs.contains("covers sizes 2-5"),
+        "{rs}"
+    );
+    let ar = line("all-reduce-split");
+    assert!(
+        ar.contains(" 36 size assignments") && ar.contains("covers all sizes"),
+        "{ar}"
+    );
+    // Out of range: a usage error.
+    let bad = collsynth(&["prove", "--check", "--max-size", "9"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+}
+
+/// Writes `rules` to a temporary file, writes their obligations, checks them.
+fn check_rules(rules: &str) -> (Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("rules");
+    std::fs::write(&file, rules).expect("write rules");
+    let proofs = dir.path().join("proofs");
+    let w = collsynth(&["prove", "--rules", p(&file), "--write", p(&proofs)]);
+    assert_eq!(w.status.code(), Some(0), "{}", text(&w.stderr));
+    let out = collsynth(&[
+        "prove",
+        "--rules",
+        p(&file),
+        "--check",
+        p(&proofs),
+        "--smt-timeout-ms",
+        "10000",
+    ]);
+    (out, dir)
+}
+
+/// `rule` is refuted twice: z3 finds a counterexample to its obligation, and the
+/// rule applied inside correct programs on a concrete placement (data = 6 over dims
+/// of 3 and 2 with a model dim in between) gives a program the interpreter rejects.
+fn assert_refuted(rule: &str, name: &str) {
+    let (out, _dir) = check_rules(&format!("{rule}\n"));
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{stderr}",
+        text(&out.stdout)
+    );
+    assert!(
+        stderr.contains(&format!("rule `{name}` is not proved sound")),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).contains("SAT"), "{}", text(&out.stdout));
+    let rules = collsynth::synth::rules::read_rules(&collsynth::source::Source::new("wrong", rule))
+        .expect("the wrong rule parses");
+    let s2 = synth_support::spec(
+        &[("x", 3), ("y", 4)],
+        &[("data", 6), ("model", 2)],
+        &["data"],
+    );
+    let e = synth_support::check_rules_on(&rules, &s2, vec![vec![3, 2], vec![1, 2]], 4)
+        .expect_err("the interpreter rejects a rewritten program");
+    assert!(e.contains(&format!("rule {name} is unsound")), "{e}");
+}
+
+#[test]
+fn all_reduce_is_not_reduce_alone() {
+    assert_refuted(
+        "bad-reduce: (all_reduce ?g ?s ?r) ==> (reduce ?g ?s ?r)",
+        "bad-reduce",
+    );
+}
+
+#[test]
+fn reduce_scatter_split_in_the_wrong_order_is_refuted() {
+    // The less significant part first: chunk positions are not kept.
+    assert_refuted(
+        "bad-rs: (reduce_scatter ?g ?s ?r) ==> (seq (reduce_scatter ?b ?s ?r) (reduce_scatter ?a ?sb ?r)) if split-ordered ?g ?a ?b, union ?s ?b ?sb",
+        "bad-rs",
+    );
+}
+
+#[test]
+fn all_gather_split_in_the_wrong_order_is_refuted() {
+    // The more significant part first: the chunks do not line up.
+    assert_refuted(
+        "bad-ag: (all_gather ?g ?s ?r) ==> (seq (all_gather ?a ?s ?r) (all_gather ?b ?sa ?r)) if split-ordered ?g ?a ?b, diff ?s ?a ?sa",
+        "bad-ag",
+    );
+}
+
+#[test]
+fn broadcast_split_in_the_wrong_order_is_refuted() {
+    // broadcast(A) first: devices off the root's B coordinate never hear from it.
+    assert_refuted(
+        "bad-bcast: (broadcast ?g ?s ?r) ==> (seq (broadcast ?a ?s ?r) (broadcast ?b ?s ?ra)) if split ?g ?a ?b, union ?r ?a ?ra",
+        "bad-bcast",
+    );
+}
+
+#[test]
+fn all_reduce_split_without_one_part_is_refuted() {
+    // all_reduce(A ∪ B) is not all_reduce(A): sources over B are missing.
+    assert_refuted(
+        "bad-part: (all_reduce ?g ?s ?r) ==> (all_reduce ?a ?s ?r) if split ?g ?a ?b",
+        "bad-part",
+    );
+}
+
+#[test]
+fn a_sound_rule_from_a_rules_file_is_proved() {
+    // The boundary pair of the refutations above: the shipped rule, alone.
+    let (out, _dir) = check_rules(&format!("{}\n", rule_line("all-reduce-split")));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn an_edited_obligation_file_is_reported_as_different() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules");
+    std::fs::write(&rules, format!("{}\n", rule_line("all-reduce-split"))).expect("rules");
+    let proofs = dir.path().join("proofs");
+    std::fs::create_dir(&proofs).expect("mkdir");
+    let file = proofs.join("all-reduce-split.smt2");
+    let original = std::fs::read_to_string(root().join("proofs/all-reduce-split.smt2"))
+        .expect("proofs/all-reduce-split.smt2");
+    // Unchanged, the copy checks.
+    std::fs::write(&file, &original).expect("copy");
+    let ok = collsynth(&["prove", "--rules", p(&rules), "--check", p(&proofs)]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    // One assertion weakened: reported, with the file and the line.
+    let edited = original.replacen("(assert (<= 1 buf))", "(assert (<= 0 buf))", 1);
+    assert_ne!(edited, original);
+    std::fs::write(&file, &edited).expect("edit");
+    let out = collsynth(&["prove", "--rules", p(&rules), "--check", p(&proofs)]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("all-reduce-split.smt2 differs") && stderr.contains("line "),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).contains("DIFFERS"));
+    // A stale obligation of a rule that does not exist is reported too.
+    std::fs::write(&file, &original).expect("restore");
+    std::fs::write(
+        proofs.join("gone.smt2"),
+        "; Soundness obligation of rewrite rule `gone`:\n",
+    )
+    .expect("stale");
+    let out = collsynth(&["prove", "--rules", p(&rules), "--check", p(&proofs)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("gone.smt2 is the obligation of a rule that no longer exists")
+    );
+}
+
+#[test]
+fn obligations_are_deterministic() {
+    let rules = collsynth::synth::rules::RuleSet::builtin();
+    let a = collsynth::cli::prove::derive(&rules).expect("every rule has an obligation");
+    let b = collsynth::cli::prove::derive(&rules).expect("every rule has an obligation");
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 12);
+}
