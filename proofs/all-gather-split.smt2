@@ -10,7 +10,7 @@
 ; (valid), [lo_a, lo_a + unit * q_a) (region), h_a (holds the source at p).
 ; unsat = the implication holds.
 
-; instance 1: ?g = {v0,v1}, ?s = {v0,v1}, ?r = {}, ?a = {v0}, ?b = {v1}, ?sb = {v0} (covers sizes 2-4)
+; instance 1: ?g = {v0,v1}, ?s = {v0,v1}, ?r = {}, ?a = {v0}, ?b = {v1}, ?sb = {v0} (covers the checked sizes)
 ;   lhs: all_gather({v0,v1}) shard {v0,v1} roots {}
 ;   rhs: all_gather({v1}) shard {v0,v1} roots {} ; all_gather({v0}) shard {v0} roots {}
 (push 1)
@@ -491,7 +491,7 @@
 (check-sat-assuming (labels))
 (pop 1)
 
-; instance 2: ?g = {v0,v1}, ?s = {v0,v1}, ?r = {v2}, ?a = {v0}, ?b = {v1}, ?sb = {v0} (covers sizes 2-4)
+; instance 2: ?g = {v0,v1}, ?s = {v0,v1}, ?r = {v2}, ?a = {v0}, ?b = {v1}, ?sb = {v0} (covers the checked sizes)
 ;   lhs: all_gather({v0,v1}) shard {v0,v1} roots {v2}
 ;   rhs: all_gather({v1}) shard {v0,v1} roots {v2} ; all_gather({v0}) shard {v0} roots {v2}
 (push 1)
@@ -1134,7 +1134,7 @@
 (check-sat-assuming (labels))
 (pop 1)
 
-; instance 3: ?g = {v0,v1}, ?s = {v0,v1,v2}, ?r = {}, ?a = {v0}, ?b = {v1}, ?sb = {v0,v2} (covers sizes 2-4)
+; instance 3: ?g = {v0,v1}, ?s = {v0,v1,v2}, ?r = {}, ?a = {v0}, ?b = {v1}, ?sb = {v0,v2} (covers the checked sizes)
 ;   lhs: all_gather({v0,v1}) shard {v0,v1,v2} roots {}
 ;   rhs: all_gather({v1}) shard {v0,v1,v2} roots {} ; all_gather({v0}) shard {v0,v2} roots {}
 (push 1)
@@ -1615,7 +1615,7 @@
 (check-sat-assuming (labels))
 (pop 1)
 
-; instance 4: ?g = {v0,v1}, ?s = {v0,v1,v2}, ?r = {v3}, ?a = {v0}, ?b = {v1}, ?sb = {v0,v2} (covers sizes 2-4)
+; instance 4: ?g = {v0,v1}, ?s = {v0,v1,v2}, ?r = {v3}, ?a = {v0}, ?b = {v1}, ?sb = {v0,v2} (covers the checked sizes)
 ;   lhs: all_gather({v0,v1}) shard {v0,v1,v2} roots {v3}
 ;   rhs: all_gather({v1}) shard {v0,v1,v2} roots {v3} ; all_gather({v0}) shard {v0,v2} roots {v3}
 (push 1)

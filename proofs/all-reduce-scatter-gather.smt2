@@ -10,7 +10,7 @@
 ; (valid), [lo_a, lo_a + unit * q_a) (region), h_a (holds the source at p).
 ; unsat = the implication holds.
 
-; instance 1: ?g = {v0}, ?s = {}, ?r = {}, ?sg = {v0} (covers sizes 2-4)
+; instance 1: ?g = {v0}, ?s = {}, ?r = {}, ?sg = {v0} (covers the checked sizes)
 ;   lhs: all_reduce({v0}) shard {} roots {}
 ;   rhs: reduce_scatter({v0}) shard {} roots {} ; all_gather({v0}) shard {v0} roots {}
 (push 1)
@@ -149,7 +149,7 @@
 (check-sat-assuming (labels))
 (pop 1)
 
-; instance 2: ?g = {v0}, ?s = {}, ?r = {v1}, ?sg = {v0} (covers sizes 2-4)
+; instance 2: ?g = {v0}, ?s = {}, ?r = {v1}, ?sg = {v0} (covers the checked sizes)
 ;   lhs: all_reduce({v0}) shard {} roots {v1}
 ;   rhs: reduce_scatter({v0}) shard {} roots {v1} ; all_gather({v0}) shard {v0} roots {v1}
 (push 1)
@@ -306,7 +306,7 @@
 (check-sat-assuming (labels))
 (pop 1)
 
-; instance 3: ?g = {v0}, ?s = {v1}, ?r = {}, ?sg = {v0,v1} (covers sizes 2-4)
+; instance 3: ?g = {v0}, ?s = {v1}, ?r = {}, ?sg = {v0,v1} (covers the checked sizes)
 ;   lhs: all_reduce({v0}) shard {v1} roots {}
 ;   rhs: reduce_scatter({v0}) shard {v1} roots {} ; all_gather({v0}) shard {v0,v1} roots {}
 (push 1)
@@ -445,7 +445,7 @@
 (check-sat-assuming (labels))
 (pop 1)
 
-; instance 4: ?g = {v0}, ?s = {v1}, ?r = {v2}, ?sg = {v0,v1} (covers sizes 2-4)
+; instance 4: ?g = {v0}, ?s = {v1}, ?r = {v2}, ?sg = {v0,v1} (covers the checked sizes)
 ;   lhs: all_reduce({v0}) shard {v1} roots {v2}
 ;   rhs: reduce_scatter({v0}) shard {v1} roots {v2} ; all_gather({v0}) shard {v0,v1} roots {v2}
 (push 1)

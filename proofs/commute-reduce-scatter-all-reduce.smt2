@@ -10,7 +10,7 @@
 ; (valid), [lo_a, lo_a + unit * q_a) (region), h_a (holds the source at p).
 ; unsat = the implication holds.
 
-; instance 1: ?a = {v0}, ?s = {}, ?r = {}, ?b = {v1}, ?sa = {v0} (covers sizes 2-4)
+; instance 1: ?a = {v0}, ?s = {}, ?r = {}, ?b = {v1}, ?sa = {v0} (covers the checked sizes)
 ;   lhs: reduce_scatter({v0}) shard {} roots {} ; all_reduce({v1}) shard {v0} roots {}
 ;   rhs: all_reduce({v1}) shard {} roots {} ; reduce_scatter({v0}) shard {} roots {}
 (push 1)
@@ -914,7 +914,7 @@
 (check-sat-assuming (labels))
 (pop 1)
 
-; instance 2: ?a = {v0}, ?s = {}, ?r = {v1}, ?b = {v2}, ?sa = {v0} (covers sizes 2-4)
+; instance 2: ?a = {v0}, ?s = {}, ?r = {v1}, ?b = {v2}, ?sa = {v0} (covers the checked sizes)
 ;   lhs: reduce_scatter({v0}) shard {} roots {v1} ; all_reduce({v2}) shard {v0} roots {v1}
 ;   rhs: all_reduce({v2}) shard {} roots {v1} ; reduce_scatter({v0}) shard {} roots {v1}
 (push 1)
@@ -1980,7 +1980,7 @@
 (check-sat-assuming (labels))
 (pop 1)
 
-; instance 3: ?a = {v0}, ?s = {v1}, ?r = {}, ?b = {v2}, ?sa = {v0,v1} (covers sizes 2-4)
+; instance 3: ?a = {v0}, ?s = {v1}, ?r = {}, ?b = {v2}, ?sa = {v0,v1} (covers the checked sizes)
 ;   lhs: reduce_scatter({v0}) shard {v1} roots {} ; all_reduce({v2}) shard {v0,v1} roots {}
 ;   rhs: all_reduce({v2}) shard {v1} roots {} ; reduce_scatter({v0}) shard {v1} roots {}
 (push 1)
@@ -2884,7 +2884,7 @@
 (check-sat-assuming (labels))
 (pop 1)
 
-; instance 4: ?a = {v0}, ?s = {v1}, ?r = {v2}, ?b = {v3}, ?sa = {v0,v1} (covers sizes 2-4)
+; instance 4: ?a = {v0}, ?s = {v1}, ?r = {v2}, ?b = {v3}, ?sa = {v0,v1} (covers the checked sizes)
 ;   lhs: reduce_scatter({v0}) shard {v1} roots {v2} ; all_reduce({v3}) shard {v0,v1} roots {v2}
 ;   rhs: all_reduce({v3}) shard {v1} roots {v2} ; reduce_scatter({v0}) shard {v1} roots {v2}
 (push 1)

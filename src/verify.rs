@@ -68,6 +68,7 @@
 //! rank groups (no z3, no digits). If either disagrees, the answer is
 //! [`Verdict::Inconsistent`] (the CLI exits 4).
 
+pub mod composition;
 mod decode;
 mod encode;
 pub mod instances;

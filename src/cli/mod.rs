@@ -141,9 +141,10 @@ pub enum Command {
     /// from the files, and requires z3 to answer unsat to every check. Each rule is
     /// checked on its virtual instances (one virtual dim per class of dims) with every
     /// class size 2, 3 and 4, any buffer size, from an arbitrary starting state; the
-    /// `covers` column says whether that proves the rule for every class size (rules
-    /// without reduce_scatter/all_gather, by a small-model argument) or for the
-    /// checked sizes only. proofs/README.md gives the argument.
+    /// `covers` column names what extends that to every class size: a small-model
+    /// theorem (rules without reduce_scatter/all_gather) or a composition of proved
+    /// equivalences (C1-C5); "sizes 2-4" when neither applies. proofs/README.md gives
+    /// the arguments.
     Prove(prove::ProveArgs),
 }
 

@@ -14,8 +14,8 @@ use clap::Args;
 use super::{exit, print, usage, Failure, SpecArg};
 use crate::source::{InputError, Source};
 use crate::synth::rules::{read_rules, RuleSet};
-use crate::verify::instances;
 use crate::verify::obligation::{self, Answer, Coverage, RuleObligation};
+use crate::verify::{composition, instances};
 
 /// `collsynth prove`.
 #[derive(Debug, Args)]
@@ -66,13 +66,15 @@ const HEADER: &str = "; Soundness obligation of rewrite rule";
 
 /// Every rule's obligation, in file order; a rule the encoding cannot state is an error.
 pub fn derive(rules: &RuleSet) -> Result<Vec<RuleObligation>, String> {
-    rules
+    let mut out = rules
         .rules()
         .map(|r| {
             let inst = instances::instances(r).map_err(|e| e.to_string())?;
             Ok(obligation::rule_obligation(&r.name, &r.to_string(), &inst))
         })
-        .collect()
+        .collect::<Result<Vec<_>, String>>()?;
+    composition::extend(rules, &mut out);
+    Ok(out)
 }
 
 fn io_failure(path: &Path, what: &str, e: std::io::Error) -> Failure {
@@ -294,15 +296,12 @@ fn check(
             "identical"
         };
         out.push_str(&format!(
-            "{:<w$}  {:>2} instances  {:>3} size assignments  {:>3} checks  {verdict:<7}  covers {:<9}  file {file_state:<9}  {:.2} s\n",
+            "{:<w$}  {:>2} instances  {:>3} size assignments  {:>3} checks  {verdict:<7}  covers {:<14}  file {file_state:<9}  {:.2} s\n",
             o.rule,
             o.instances,
             o.queries.len(),
             o.checks(),
-            match o.coverage {
-                Coverage::AllSizes => "all sizes".to_string(),
-                Coverage::Checked => format!("sizes 2-{max_size}"),
-            },
+            o.coverage.words(max_size),
             secs
         ));
     }

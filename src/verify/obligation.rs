@@ -224,18 +224,22 @@ pub enum Coverage {
     /// counterexample at any size has one on a sub-grid of at most 4 digits per dim
     /// (Theorem S), which [`SIZES`] enumerates.
     AllSizes,
+    /// Every class size, by composing equivalences proved for every size (the named
+    /// paragraph of proofs/README.md, "Composition"; `verify::composition`).
+    Composed(&'static str),
     /// The class sizes in [`SIZES`] only: chunk positions of reduce_scatter /
     /// all_gather depend on the group sizes, and no reduction to small sizes is
-    /// proved for them.
+    /// proved for the instance itself.
     Checked,
 }
 
 impl Coverage {
-    /// One word for tables.
-    pub fn word(self) -> &'static str {
+    /// A few words for tables, with `max` the largest size checked.
+    pub fn words(self, max: u64) -> String {
         match self {
-            Coverage::AllSizes => "all sizes",
-            Coverage::Checked => "sizes 2-4",
+            Coverage::AllSizes => "all sizes".into(),
+            Coverage::Composed(arg) => format!("all sizes ({arg})"),
+            Coverage::Checked => format!("sizes 2-{max}"),
         }
     }
 }
@@ -830,7 +834,10 @@ pub fn rule_obligation(name: &str, rule_text: &str, instances: &[Instance]) -> R
             "\n; instance {}: {} (covers {})",
             i + 1,
             inst.binding,
-            coverage(inst).word()
+            match coverage(inst) {
+                Coverage::AllSizes => "all sizes",
+                _ => "the checked sizes",
+            }
         );
         let _ = writeln!(
             t,
