@@ -12,8 +12,7 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{exit, print, usage, Failure, SpecArg};
-use crate::source::{InputError, Source};
-use crate::synth::rules::{read_rules, RuleSet};
+use crate::synth::rules::RuleSet;
 use crate::verify::obligation::{self, Answer, Coverage, RuleObligation};
 use crate::verify::{composition, instances};
 
@@ -49,16 +48,6 @@ pub struct ProveArgs {
     /// Accepted like every subcommand's; rule proofs do not depend on a spec.
     #[command(flatten)]
     pub spec: SpecArg,
-}
-
-fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet, Failure> {
-    let Some(path) = path else {
-        return Ok(RuleSet::builtin());
-    };
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError::file(&name, format!("cannot read the rules file: {e}")))?;
-    Ok(read_rules(&Source::new(name, text))?)
 }
 
 /// The first line of every obligation file collsynth writes.
@@ -330,7 +319,7 @@ fn check(
 }
 
 pub(super) fn prove(a: ProveArgs) -> Result<ExitCode, Failure> {
-    let rules = load_rules(&a.rules)?;
+    let rules = super::synth::load_rules(&a.rules)?;
     let obligations = derive(&rules);
     match (&a.write, &a.check) {
         (Some(dir), None) => {
