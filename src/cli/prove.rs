@@ -18,18 +18,14 @@ use crate::verify::{composition, instances};
 
 /// `collsynth prove`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["write", "check"])))]
 pub struct ProveArgs {
     /// Write every rule's obligation to DIR (one `<rule>.smt2` each), replacing
     /// obligation files of rules that no longer exist.
-    #[arg(
-        long,
-        value_name = "DIR",
-        conflicts_with = "check",
-        required_unless_present = "check"
-    )]
+    #[arg(long, value_name = "DIR")]
     pub write: Option<PathBuf>,
     /// Re-derive every obligation, fail on any difference from the files in DIR
-    /// (default: proofs), and require z3 to answer unsat to every query.
+    /// (default: proofs), and require z3 to answer unsat to every check.
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "proofs")]
     pub check: Option<PathBuf>,
     /// A rules file to use instead of the built-in grammar/rules.
@@ -328,6 +324,13 @@ pub(super) fn prove(a: ProveArgs) -> Result<ExitCode, Failure> {
             write(dir, &obligations)
         }
         (None, Some(dir)) => {
+            if !dir.is_dir() {
+                return Err(usage(format!(
+                    "--check {}: no such directory; write the obligations with `collsynth prove --write {}`",
+                    dir.display(),
+                    dir.display()
+                )));
+            }
             let obligations = obligations.map_err(|e| Failure {
                 code: exit::REFUTED,
                 message: format!("error: cannot state the obligation of {e}"),
