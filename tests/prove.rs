@@ -313,3 +313,25 @@ fn obligations_are_deterministic() {
     assert_eq!(a, b);
     assert_eq!(a.len(), 12);
 }
+
+#[test]
+fn usage_errors_say_what_to_give() {
+    let none = collsynth(&["prove"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        text(&none.stderr).contains("--write <DIR>|--check"),
+        "{}",
+        text(&none.stderr)
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("nothing-here");
+    let out = collsynth(&["prove", "--check", p(&missing)]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("no such directory") && stderr.contains("collsynth prove --write"),
+        "{stderr}"
+    );
+    let both = collsynth(&["prove", "--check", "proofs", "--write", p(dir.path())]);
+    assert_eq!(both.status.code(), Some(2));
+}

@@ -12,25 +12,20 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{exit, print, usage, Failure, SpecArg};
-use crate::source::{InputError, Source};
-use crate::synth::rules::{read_rules, RuleSet};
+use crate::synth::rules::RuleSet;
 use crate::verify::obligation::{self, Answer, Coverage, RuleObligation};
 use crate::verify::{composition, instances};
 
 /// `collsynth prove`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["write", "check"])))]
 pub struct ProveArgs {
     /// Write every rule's obligation to DIR (one `<rule>.smt2` each), replacing
     /// obligation files of rules that no longer exist.
-    #[arg(
-        long,
-        value_name = "DIR",
-        conflicts_with = "check",
-        required_unless_present = "check"
-    )]
+    #[arg(long, value_name = "DIR")]
     pub write: Option<PathBuf>,
     /// Re-derive every obligation, fail on any difference from the files in DIR
-    /// (default: proofs), and require z3 to answer unsat to every query.
+    /// (default: proofs), and require z3 to answer unsat to every check.
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "proofs")]
     pub check: Option<PathBuf>,
     /// A rules file to use instead of the built-in grammar/rules.
@@ -49,16 +44,6 @@ pub struct ProveArgs {
     /// Accepted like every subcommand's; rule proofs do not depend on a spec.
     #[command(flatten)]
     pub spec: SpecArg,
-}
-
-fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet, Failure> {
-    let Some(path) = path else {
-        return Ok(RuleSet::builtin());
-    };
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError::file(&name, format!("cannot read the rules file: {e}")))?;
-    Ok(read_rules(&Source::new(name, text))?)
 }
 
 /// The first line of every obligation file collsynth writes.
@@ -330,7 +315,7 @@ fn check(
 }
 
 pub(super) fn prove(a: ProveArgs) -> Result<ExitCode, Failure> {
-    let rules = load_rules(&a.rules)?;
+    let rules = super::synth::load_rules(&a.rules)?;
     let obligations = derive(&rules);
     match (&a.write, &a.check) {
         (Some(dir), None) => {
@@ -339,6 +324,13 @@ pub(super) fn prove(a: ProveArgs) -> Result<ExitCode, Failure> {
             write(dir, &obligations)
         }
         (None, Some(dir)) => {
+            if !dir.is_dir() {
+                return Err(usage(format!(
+                    "--check {}: no such directory; write the obligations with `collsynth prove --write {}`",
+                    dir.display(),
+                    dir.display()
+                )));
+            }
             let obligations = obligations.map_err(|e| Failure {
                 code: exit::REFUTED,
                 message: format!("error: cannot state the obligation of {e}"),

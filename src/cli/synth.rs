@@ -61,7 +61,8 @@ pub struct SynthArgs {
     pub smt_timeout_ms: u64,
 }
 
-fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet, Failure> {
+/// The rules file given (`--rules FILE`), or the built-in grammar/rules.
+pub(super) fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet, Failure> {
     let Some(path) = path else {
         return Ok(RuleSet::builtin());
     };
