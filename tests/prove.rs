@@ -335,3 +335,45 @@ fn usage_errors_say_what_to_give() {
     let both = collsynth(&["prove", "--check", "proofs", "--write", p(dir.path())]);
     assert_eq!(both.status.code(), Some(2));
 }
+
+#[test]
+fn json_output_names_every_rule_and_its_coverage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules");
+    std::fs::write(
+        &rules,
+        format!(
+            "{}\n{}\n",
+            rule_line("all-reduce-split"),
+            rule_line("all-gather-split")
+        ),
+    )
+    .expect("rules");
+    let proofs = dir.path().join("proofs");
+    let w = collsynth(&["prove", "--rules", p(&rules), "--write", p(&proofs)]);
+    assert_eq!(w.status.code(), Some(0), "{}", text(&w.stderr));
+    let out = collsynth(&[
+        "prove",
+        "--rules",
+        p(&rules),
+        "--check",
+        p(&proofs),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["ok"], true);
+    let rows = doc["rules"].as_array().expect("rules");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["rule"], "all-reduce-split");
+    assert_eq!(rows[0]["covers"], "all sizes");
+    assert_eq!(rows[1]["covers"], "all sizes (C4)");
+    for r in rows {
+        assert_eq!(r["verdict"], "unsat");
+        assert_eq!(r["file_identical"], true);
+        assert_eq!(r["counterexamples"], 0);
+    }
+    let total: u64 = rows.iter().map(|r| r["checks"].as_u64().unwrap_or(0)).sum();
+    assert_eq!(doc["checks"].as_u64(), Some(total));
+}

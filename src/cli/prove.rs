@@ -41,6 +41,9 @@ pub struct ProveArgs {
     /// sizes too.
     #[arg(long, value_name = "N", requires = "check", value_parser = clap::value_parser!(u64).range(4..=8))]
     pub max_size: Option<u64>,
+    /// With --check: machine-readable output (schema_version 1) instead of the table.
+    #[arg(long, requires = "check")]
+    pub json: bool,
     /// Accepted like every subcommand's; rule proofs do not depend on a spec.
     #[command(flatten)]
     pub spec: SpecArg,
@@ -196,6 +199,7 @@ fn check(
     obligations: &[RuleObligation],
     timeout_ms: u64,
     max_size: u64,
+    json: bool,
 ) -> Result<ExitCode, Failure> {
     let start = Instant::now();
     let mut problems: Vec<String> = vec![];
@@ -229,6 +233,7 @@ fn check(
     let answers = discharge_all(obligations, timeout_ms);
     let w = obligations.iter().map(|o| o.rule.len()).max().unwrap_or(4);
     let mut out = String::new();
+    let mut rows = vec![];
     for ((o, file), answers) in obligations.iter().zip(&files).zip(&answers) {
         let secs: f64 = answers.iter().map(|(_, t)| t).sum();
         let mut verdict = "unsat".to_string();
@@ -239,6 +244,7 @@ fn check(
                 .map(move |(c, a)| (format!("{} {}", c.direction.describe(), q.title), a))
         });
         let mut refuted = 0;
+        let mut undecided = 0;
         for (title, a) in checks {
             match a {
                 Answer::Unsat => {}
@@ -258,6 +264,7 @@ fn check(
                     ));
                 }
                 Answer::Unknown(why) => {
+                    undecided += 1;
                     if verdict == "unsat" {
                         verdict = "unknown".into();
                     }
@@ -275,6 +282,20 @@ fn check(
                 refuted - SHOWN
             ));
         }
+        rows.push(serde_json::json!({
+            "rule": o.rule,
+            "file": dir.join(&o.file).display().to_string(),
+            "file_identical": file.is_none(),
+            "instances": o.instances,
+            "size_assignments": o.queries.len(),
+            "checks": o.checks(),
+            "beyond_file": o.deeper,
+            "verdict": verdict.to_lowercase(),
+            "counterexamples": refuted,
+            "undecided": undecided,
+            "covers": o.coverage.words(max_size),
+            "time_s": secs,
+        }));
         let file_state = if file.is_some() {
             "DIFFERS"
         } else {
@@ -297,6 +318,17 @@ fn check(
         obligations.len(),
         start.elapsed().as_secs_f64()
     ));
+    if json {
+        let doc = serde_json::json!({
+            "schema_version": 1,
+            "directory": dir.display().to_string(),
+            "ok": problems.is_empty() && unknown.is_empty(),
+            "rules": rows,
+            "checks": total,
+            "time_s": start.elapsed().as_secs_f64(),
+        });
+        out = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+    }
     print(&out)?;
     if !problems.is_empty() {
         problems.extend(unknown);
@@ -353,7 +385,7 @@ pub(super) fn prove(a: ProveArgs) -> Result<ExitCode, Failure> {
                     o.queries.extend(extra);
                 }
             }
-            check(dir, &obligations, a.smt_timeout_ms, max)
+            check(dir, &obligations, a.smt_timeout_ms, max, a.json)
         }
         _ => Err(usage("give exactly one of --write DIR and --check [DIR]")),
     }
