@@ -105,16 +105,8 @@ fn every_obligation_in_proofs_is_current_and_unsat() {
 /// uses, with their exact texts.
 #[test]
 fn larger_sizes_and_the_composition_argument() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let rules = dir.path().join("rules");
-    let proofs = dir.path().join("proofs");
     let run = |lines: String, extra: &[&str]| {
-        std::fs::write(&rules, lines).expect("rules");
-        let w = collsynth(&["prove", "--rules", p(&rules), "--write", p(&proofs)]);
-        assert_eq!(w.status.code(), Some(0), "{}", text(&w.stderr));
-        let mut args = vec!["prove", "--rules", p(&rules), "--check", p(&proofs)];
-        args.extend(extra);
-        let out = collsynth(&args);
+        let (out, _dir) = check_rules(&lines, extra);
         let stdout = text(&out.stdout);
         assert_eq!(
             out.status.code(),
@@ -165,31 +157,25 @@ fn larger_sizes_and_the_composition_argument() {
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
 }
 
-/// Writes `rules` to a temporary file, writes their obligations, checks them.
-fn check_rules(rules: &str) -> (Output, tempfile::TempDir) {
+/// Writes `rules` to a temporary file, writes their obligations, checks them with
+/// `extra` arguments.
+fn check_rules(rules: &str, extra: &[&str]) -> (Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("rules");
     std::fs::write(&file, rules).expect("write rules");
     let proofs = dir.path().join("proofs");
     let w = collsynth(&["prove", "--rules", p(&file), "--write", p(&proofs)]);
     assert_eq!(w.status.code(), Some(0), "{}", text(&w.stderr));
-    let out = collsynth(&[
-        "prove",
-        "--rules",
-        p(&file),
-        "--check",
-        p(&proofs),
-        "--smt-timeout-ms",
-        "10000",
-    ]);
-    (out, dir)
+    let mut args = vec!["prove", "--rules", p(&file), "--check", p(&proofs)];
+    args.extend(extra);
+    (collsynth(&args), dir)
 }
 
 /// `rule` is refuted twice: z3 finds a counterexample to its obligation, and the
 /// rule applied inside correct programs on a concrete placement (data = 6 over dims
 /// of 3 and 2 with a model dim in between) gives a program the interpreter rejects.
 fn assert_refuted(rule: &str, name: &str) {
-    let (out, _dir) = check_rules(&format!("{rule}\n"));
+    let (out, _dir) = check_rules(&format!("{rule}\n"), &[]);
     let stderr = text(&out.stderr);
     assert_eq!(
         out.status.code(),
@@ -261,7 +247,7 @@ fn all_reduce_split_without_one_part_is_refuted() {
 #[test]
 fn a_sound_rule_from_a_rules_file_is_proved() {
     // The boundary pair of the refutations above: the shipped rule, alone.
-    let (out, _dir) = check_rules(&format!("{}\n", rule_line("all-reduce-split")));
+    let (out, _dir) = check_rules(&format!("{}\n", rule_line("all-reduce-split")), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
@@ -338,28 +324,12 @@ fn usage_errors_say_what_to_give() {
 
 #[test]
 fn json_output_names_every_rule_and_its_coverage() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let rules = dir.path().join("rules");
-    std::fs::write(
-        &rules,
-        format!(
-            "{}\n{}\n",
-            rule_line("all-reduce-split"),
-            rule_line("all-gather-split")
-        ),
-    )
-    .expect("rules");
-    let proofs = dir.path().join("proofs");
-    let w = collsynth(&["prove", "--rules", p(&rules), "--write", p(&proofs)]);
-    assert_eq!(w.status.code(), Some(0), "{}", text(&w.stderr));
-    let out = collsynth(&[
-        "prove",
-        "--rules",
-        p(&rules),
-        "--check",
-        p(&proofs),
-        "--json",
-    ]);
+    let rules = format!(
+        "{}\n{}\n",
+        rule_line("all-reduce-split"),
+        rule_line("all-gather-split")
+    );
+    let (out, _dir) = check_rules(&rules, &["--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(doc["schema_version"], 1);

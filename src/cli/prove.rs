@@ -54,13 +54,26 @@ const HEADER: &str = "; Soundness obligation of rewrite rule";
 
 /// Every rule's obligation, in file order; a rule the encoding cannot state is an error.
 pub fn derive(rules: &RuleSet) -> Result<Vec<RuleObligation>, String> {
-    let mut out = rules
-        .rules()
-        .map(|r| {
-            let inst = instances::instances(r).map_err(|e| e.to_string())?;
-            Ok(obligation::rule_obligation(&r.name, &r.to_string(), &inst))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
+    derive_upto(rules, 0)
+}
+
+/// [`derive`], with the queries of sizes up to `max_size` beyond the files appended
+/// (`--max-size`; nothing is appended up to the largest size the files hold).
+pub fn derive_upto(rules: &RuleSet, max_size: u64) -> Result<Vec<RuleObligation>, String> {
+    let mut out = vec![];
+    for r in rules.rules() {
+        let inst = instances::instances(r).map_err(|e| e.to_string())?;
+        let mut o = obligation::rule_obligation(&r.name, &r.to_string(), &inst);
+        // Theorem S already covers every size of the other instances.
+        let extra: Vec<obligation::Query> = inst
+            .iter()
+            .filter(|i| obligation::coverage(i) == Coverage::Checked)
+            .flat_map(|i| obligation::deeper_queries(i, max_size))
+            .collect();
+        o.deeper = extra.len();
+        o.queries.extend(extra);
+        out.push(o);
+    }
     composition::extend(rules, &mut out);
     Ok(out)
 }
@@ -348,7 +361,8 @@ fn check(
 
 pub(super) fn prove(a: ProveArgs) -> Result<ExitCode, Failure> {
     let rules = super::synth::load_rules(&a.rules)?;
-    let obligations = derive(&rules);
+    let max = a.max_size.unwrap_or(4);
+    let obligations = derive_upto(&rules, max);
     match (&a.write, &a.check) {
         (Some(dir), None) => {
             let obligations =
@@ -367,24 +381,6 @@ pub(super) fn prove(a: ProveArgs) -> Result<ExitCode, Failure> {
                 code: exit::REFUTED,
                 message: format!("error: cannot state the obligation of {e}"),
             })?;
-            let mut obligations = obligations;
-            let max = a.max_size.unwrap_or(4);
-            if max > 4 {
-                for (o, r) in obligations.iter_mut().zip(rules.rules()) {
-                    let inst = instances::instances(r).map_err(|e| Failure {
-                        code: exit::REFUTED,
-                        message: format!("error: cannot state the obligation of {e}"),
-                    })?;
-                    // Theorem S already covers every size of the other instances.
-                    let extra: Vec<obligation::Query> = inst
-                        .iter()
-                        .filter(|i| obligation::coverage(i) == Coverage::Checked)
-                        .flat_map(|i| obligation::deeper_queries(i, max))
-                        .collect();
-                    o.deeper = extra.len();
-                    o.queries.extend(extra);
-                }
-            }
             check(dir, &obligations, a.smt_timeout_ms, max, a.json)
         }
         _ => Err(usage("give exactly one of --write DIR and --check [DIR]")),

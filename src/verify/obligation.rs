@@ -115,8 +115,8 @@ pub struct Query {
     /// The instance and size assignment, e.g. `with ?g = {v0,v1}, … at sizes
     /// [|v0|=2 |v1|=3]`.
     pub title: String,
-    /// The SMT-LIB2 text, ending in one `(check-sat-assuming ...)` per check.
-    pub text: String,
+    /// The SMT-LIB2 declarations and assertions, without the checks.
+    pub body: String,
     /// The implications, in order.
     pub checks: Vec<Check>,
 }
@@ -162,26 +162,25 @@ pub fn sized_dims(inst: &Instance) -> Vec<usize> {
     out
 }
 
-/// The dims the devices of the grid have digits on. Sorted.
+/// The dims the devices of the grid have digits on: every dim a step varies or
+/// roots at. Sorted.
 fn grid_dims(inst: &Instance) -> Vec<usize> {
-    let mut out: Vec<usize> = inst
-        .lhs
-        .iter()
-        .chain(&inst.rhs)
-        .flat_map(|s| s.dims.iter().chain(&s.roots).copied())
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
+    step_dims(inst, true)
 }
 
-/// The dims some step of either side varies.
+/// The dims some step of either side varies. Sorted.
 fn varied_dims(inst: &Instance) -> Vec<usize> {
+    step_dims(inst, false)
+}
+
+/// The dims the steps of either side vary, and with `roots` those they root at.
+fn step_dims(inst: &Instance, roots: bool) -> Vec<usize> {
     let mut out: Vec<usize> = inst
         .lhs
         .iter()
         .chain(&inst.rhs)
-        .flat_map(|s| s.dims.iter().copied())
+        .flat_map(|s| s.dims.iter().chain(if roots { &s.roots[..] } else { &[] }))
+        .copied()
         .collect();
     out.sort_unstable();
     out.dedup();
@@ -702,14 +701,22 @@ pub fn query(inst: &Instance, sizes: &[(usize, u64)]) -> Query {
         goals.push((format!("r{}_label", t + 1), or(&wrong)));
     }
     checks.push(g.check(Direction::Labels, &[&lf, &rf], hyps, &[], goals));
-    let mut text = g.out;
-    for c in &checks {
-        let _ = writeln!(text, "(check-sat-assuming ({}))", c.literal);
-    }
     Query {
         title,
-        text,
+        body: g.out,
         checks,
+    }
+}
+
+impl Query {
+    /// The SMT-LIB2 text as written to a file: the body, then one
+    /// `(check-sat-assuming (literal))` per check.
+    pub fn text(&self) -> String {
+        let mut t = self.body.clone();
+        for c in &self.checks {
+            let _ = writeln!(t, "(check-sat-assuming ({}))", c.literal);
+        }
+        t
     }
 }
 
@@ -740,14 +747,8 @@ pub fn discharge(q: &Query, timeout_ms: u64) -> Vec<Answer> {
     let mut params = Params::new();
     params.set_u32("timeout", timeout_ms.min(u32::MAX as u64) as u32);
     solver.set_params(&params);
-    // The body only: the `check-sat-assuming` commands are run below, one by one.
-    let body = q
-        .text
-        .lines()
-        .filter(|l| !l.starts_with("(check-sat"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    solver.from_string(body.as_str());
+    // The body only: the checks are run below, one by one.
+    solver.from_string(q.body.as_str());
     q.checks
         .iter()
         .map(|c| {
@@ -859,7 +860,7 @@ pub fn rule_obligation(name: &str, rule_text: &str, instances: &[Instance]) -> R
         );
         for q in self::queries(inst) {
             let _ = writeln!(t, "(push 1)");
-            t.push_str(&q.text);
+            t.push_str(&q.text());
             let _ = writeln!(t, "(pop 1)");
             queries.push(q);
         }
