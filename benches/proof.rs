@@ -12,7 +12,8 @@ use collsynth::program::parse_program;
 use collsynth::semantics;
 use collsynth::source::Source;
 use collsynth::spec::{self, Spec};
-use collsynth::verify::{self, SmtOptions, Verdict};
+use collsynth::verdict::Verdict;
+use collsynth::verify::{self, SmtOptions};
 
 fn spec_for(matrix: &[Vec<u64>], request: &[&str]) -> Spec {
     let size = |a: usize| matrix[a].iter().product::<u64>();
@@ -83,7 +84,7 @@ fn bench(c: &mut Criterion) {
         let opts = SmtOptions::default();
         assert_eq!(
             verify::prove(&spec, &placement, &axes, &program, &opts),
-            Verdict::Proved
+            Ok(Verdict::Proved)
         );
         g.bench_function(format!("smt/{name}/{n}"), |b| {
             b.iter(|| verify::prove(&spec, &placement, &axes, &program, &opts))

@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use crate::number::gcd;
 use crate::spec::Spec;
 
 /// One dim of a placement: `level:axis`, spread over `size > 1` children.
@@ -155,6 +156,17 @@ impl Placement {
             c[d.axis] = c[d.axis] * d.size + digit;
         }
         c
+    }
+
+    /// The reduction dims of a request over `request_axes`: the dims whose axis is
+    /// requested, in significance order.
+    pub fn reduction_dims<'a>(
+        &'a self,
+        request_axes: &'a [usize],
+    ) -> impl Iterator<Item = &'a Dim> + 'a {
+        self.dims
+            .iter()
+            .filter(move |d| request_axes.contains(&d.axis))
     }
 
     /// The key of a rank's reduction group for a request over `request_axes`: its
@@ -319,13 +331,6 @@ fn fill(
         row_rem[a] *= v;
         col_rem[l] *= v;
     }
-}
-
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
 }
 
 /// Divisors of `n` in ascending order.

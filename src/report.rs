@@ -2,14 +2,16 @@
 //! Every JSON document carries `"schema_version": 1`; key order is fixed.
 
 pub mod cost;
+pub mod prove;
 pub mod synth;
 
 use serde_json::{json, Value};
 
-use crate::cli::Problem;
 use crate::placement::{self, MatrixText, Placement};
+use crate::problem::Problem;
 use crate::semantics::{rank_text, Counterexample};
 use crate::spec::{Request, Spec};
+use crate::verdict::{Checker, Verdict};
 
 /// Systems up to this size get per-rank coordinates in JSON without `--coords`.
 pub const COORDS_BY_DEFAULT_UP_TO: u64 = 4096;
@@ -20,35 +22,10 @@ fn to_string(v: &Value) -> String {
     s
 }
 
-/// One line describing the spec: name, devices, levels and axes.
-pub fn spec_header(spec: &Spec) -> String {
-    format!(
-        "{} ({}): {} devices = {}; axes {}",
-        if spec.system.name.is_empty() {
-            "system"
-        } else {
-            &spec.system.name
-        },
-        spec.source,
-        spec.devices(),
-        spec.system
-            .levels
-            .iter()
-            .map(|l| format!("{} {}", l.name, l.arity))
-            .collect::<Vec<_>>()
-            .join(" > "),
-        spec.axes
-            .iter()
-            .map(|a| format!("{} = {}", a.name, a.size))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
 /// `placements` as a table.
 pub fn placements_text(spec: &Spec, coords: bool) -> String {
     let mut out = String::new();
-    out.push_str(&format!("# {}\n", spec_header(spec)));
+    out.push_str(&format!("# {}\n", spec.header()));
     out.push_str(&format!(
         "# matrix rows are axes ({}), columns are levels ({}); written as --matrix takes it\n",
         spec.axes
@@ -130,7 +107,7 @@ fn problem_line(p: &Problem) -> String {
         p.spec.describe_request(&p.request),
         p.index,
         MatrixText(&p.placement.matrix),
-        spec_header(&p.spec)
+        p.spec.header()
     )
 }
 
@@ -146,11 +123,13 @@ fn program_text(p: &Problem) -> String {
 }
 
 /// `verify` as text.
-pub fn verify_text(p: &Problem, result: &Result<(), Counterexample>, decided_by: &str) -> String {
+/// An undecided verdict prints nothing: the reason goes to stderr.
+pub fn verify_text(p: &Problem, verdict: &Verdict, decided_by: Checker) -> String {
     let mut out = String::new();
-    match result {
-        Ok(()) => out.push_str(&format!("proved: {}\n", program_text(p))),
-        Err(c) => {
+    match verdict {
+        Verdict::Unknown(_) => return out,
+        Verdict::Proved => out.push_str(&format!("proved: {}\n", program_text(p))),
+        Verdict::Refuted(c) => {
             out.push_str(&format!("refuted: {}\n", program_text(p)));
             out.push_str(&format!("  {}: {}\n", c.kind, c.message));
             if let Some(part) = c.part {
@@ -178,10 +157,21 @@ pub fn request_json(spec: &Spec, r: &Request) -> Value {
 }
 
 /// `verify --json`.
-pub fn verify_json(p: &Problem, result: &Result<(), Counterexample>, decided_by: &str) -> String {
+pub fn verify_json(p: &Problem, verdict: &Verdict, decided_by: Checker) -> String {
+    let decided_by = decided_by.name();
+    if let Verdict::Unknown(reason) = verdict {
+        return to_string(&json!({
+            "schema_version": 1,
+            "verdict": "unknown",
+            "decided_by": decided_by,
+            "reason": reason,
+            "program": p.program.as_ref().map(|x| x.text(&p.spec)),
+            "placement": p.index,
+        }));
+    }
     let mut v = json!({
         "schema_version": 1,
-        "verdict": if result.is_ok() { "proved" } else { "refuted" },
+        "verdict": verdict.name(),
         "decided_by": decided_by,
         "dim_structured": p.program.is_some(),
         "program": p.program.as_ref().map(|x| x.text(&p.spec)),
@@ -189,7 +179,7 @@ pub fn verify_json(p: &Problem, result: &Result<(), Counterexample>, decided_by:
         "matrix": p.placement.matrix,
         "request": request_json(&p.spec, &p.request),
     });
-    if let Err(c) = result {
+    if let Verdict::Refuted(c) = verdict {
         v["counterexample"] = cex_json(c);
     }
     to_string(&v)

@@ -108,6 +108,31 @@ impl System {
 }
 
 impl Spec {
+    /// One line describing the spec: name, devices, levels and axes.
+    pub fn header(&self) -> String {
+        format!(
+            "{} ({}): {} devices = {}; axes {}",
+            if self.system.name.is_empty() {
+                "system"
+            } else {
+                &self.system.name
+            },
+            self.source,
+            self.devices(),
+            self.system
+                .levels
+                .iter()
+                .map(|l| format!("{} {}", l.name, l.arity))
+                .collect::<Vec<_>>()
+                .join(" > "),
+            self.axes
+                .iter()
+                .map(|a| format!("{} = {}", a.name, a.size))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+
     /// Number of devices.
     pub fn devices(&self) -> u64 {
         self.system.devices()

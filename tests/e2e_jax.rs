@@ -54,7 +54,7 @@ fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
             cases.push(json!({
                 "module": path.to_string_lossy(),
                 "function": u.name.replace('.', "_"),
-                "atoms": emit::atoms(&u.lowered),
+                "atoms": u.lowered.atoms(),
                 "reduction_groups": emit::reduction_groups(&u.placement, &u.request.axes),
             }));
         }

@@ -215,7 +215,7 @@ fn torch_modules_run_on_gloo_where_torch_is_installed() {
             .map(|u| {
                 json!({
                     "function": u.name.replace('.', "_"),
-                    "atoms": emit::atoms(&u.lowered),
+                    "atoms": u.lowered.atoms(),
                     "reduction_groups": emit::reduction_groups(&u.placement, &u.request.axes),
                 })
             })
@@ -284,7 +284,7 @@ fn emit_defaults_to_the_best_placements_best_program_for_every_request() {
     let result = collsynth::synth::synthesize(
         &spec,
         &collsynth::synth::backend::Standard::default(),
-        &collsynth::synth::rules::RuleSet::builtin(),
+        &collsynth::rules::RuleSet::builtin(),
         &collsynth::synth::Options {
             top: 2,
             ..Default::default()

@@ -42,13 +42,13 @@ fn p(path: &Path) -> &str {
 /// exactly the obligation derived from grammar/rules (no z3).
 #[test]
 fn every_file_in_proofs_is_the_derived_obligation() {
-    let rules = collsynth::synth::rules::RuleSet::builtin();
-    let obligations = collsynth::cli::prove::derive(&rules).expect("every rule has an obligation");
+    let rules = collsynth::rules::RuleSet::builtin();
+    let obligations = collsynth::soundness::derive(&rules).expect("every rule has an obligation");
     for o in &obligations {
         let file = std::fs::read_to_string(root().join("proofs").join(&o.file))
             .unwrap_or_else(|e| panic!("proofs/{}: {e}", o.file));
         assert_eq!(
-            collsynth::cli::prove::difference(&file, &o.text),
+            collsynth::soundness::difference(&file, &o.text),
             None,
             "proofs/{} is stale: run `collsynth prove --write proofs/`",
             o.file
@@ -188,7 +188,7 @@ fn assert_refuted(rule: &str, name: &str) {
         "{stderr}"
     );
     assert!(text(&out.stdout).contains("SAT"), "{}", text(&out.stdout));
-    let rules = collsynth::synth::rules::read_rules(&collsynth::source::Source::new("wrong", rule))
+    let rules = collsynth::rules::read_rules(&collsynth::source::Source::new("wrong", rule))
         .expect("the wrong rule parses");
     let s2 = synth_support::spec(
         &[("x", 3), ("y", 4)],
@@ -293,9 +293,9 @@ fn an_edited_obligation_file_is_reported_as_different() {
 
 #[test]
 fn obligations_are_deterministic() {
-    let rules = collsynth::synth::rules::RuleSet::builtin();
-    let a = collsynth::cli::prove::derive(&rules).expect("every rule has an obligation");
-    let b = collsynth::cli::prove::derive(&rules).expect("every rule has an obligation");
+    let rules = collsynth::rules::RuleSet::builtin();
+    let a = collsynth::soundness::derive(&rules).expect("every rule has an obligation");
+    let b = collsynth::soundness::derive(&rules).expect("every rule has an obligation");
     assert_eq!(a, b);
     assert_eq!(a.len(), 12);
 }

@@ -5,9 +5,9 @@ mod synth_support;
 
 use std::path::Path;
 
+use collsynth::rules::RuleSet;
 use collsynth::spec::Spec;
 use collsynth::synth::backend::Standard;
-use collsynth::synth::rules::RuleSet;
 use collsynth::synth::{synthesize, Engine, Options, Selection, Synthesis};
 
 fn load(path: &str) -> Spec {
@@ -235,8 +235,9 @@ fn placements_with_one_shape_have_one_cost_per_step() {
     // cost of every step on every shard must then be the same on every placement with
     // those reduction dims.
     use collsynth::placement::{enumerate, Placement};
+    use collsynth::rules::{AbsStep, DimSet};
     use collsynth::synth::enumerate::alphabet;
-    use collsynth::synth::shape::{AbsStep, DimSet, Shape};
+    use collsynth::synth::shape::Shape;
     use std::collections::BTreeMap;
     let mut compared = 0;
     for path in example_specs() {

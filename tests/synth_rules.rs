@@ -6,10 +6,11 @@
 mod synth_support;
 
 use collsynth::placement::Placement;
+use collsynth::rules::AbsStep;
+use collsynth::rules::{read_rules, write_rules, RuleSet, DEFAULT_RULES};
 use collsynth::source::Source;
 use collsynth::synth::enumerate;
-use collsynth::synth::rules::{read_rules, write_rules, RuleSet, DEFAULT_RULES};
-use collsynth::synth::shape::{AbsStep, Shape};
+use collsynth::synth::shape::Shape;
 use collsynth::synth::state;
 use synth_support::{check_rules_on, spec};
 use synth_support::{interpret, Unit};

@@ -9,7 +9,8 @@ use collsynth::program::{Collective, DimRef, Program, Step};
 use collsynth::semantics;
 use collsynth::source::Source;
 use collsynth::spec::{self, Spec};
-use collsynth::verify::{self, SmtOptions, Verdict};
+use collsynth::verdict::Verdict;
+use collsynth::verify::{self, SmtOptions};
 
 /// A spec whose levels and axes fit `matrix` (rows = axes, columns = levels), with
 /// one all_reduce request over `request` (axis indices).
@@ -92,7 +93,8 @@ pub fn mutants(p: &Program, placement: &Placement) -> Vec<Program> {
 pub fn agree(spec: &Spec, placement: &Placement, request: &[usize], program: &Program) -> bool {
     let low = lowered::lower(placement, program);
     let interp = semantics::run(spec, placement, request, &low);
-    let smt = verify::prove(spec, placement, request, program, &SmtOptions::default());
+    let smt = verify::prove(spec, placement, request, program, &SmtOptions::default())
+        .unwrap_or_else(|e| panic!("inconsistent: {e}"));
     let text = program.text(spec);
     match (&interp, &smt) {
         (Ok(()), Verdict::Proved) => true,

@@ -27,10 +27,11 @@ pub mod suite;
 
 use std::time::Duration;
 
+use crate::rules::RuleSet;
 use crate::spec::Spec;
-use crate::synth::backend::{Backend, Check};
-use crate::synth::rules::RuleSet;
+use crate::synth::backend::Backend;
 use crate::synth::{self, Engine, Options, Selection, SynthError, Synthesis};
+use crate::verdict::Verdict;
 
 pub use suite::{Problem, Suite};
 
@@ -299,7 +300,11 @@ fn all_placements(
     let mut speedups = Vec::new();
     for p in &s.placements {
         for r in &p.results {
-            if let Some(best) = r.programs.first().filter(|b| b.check == Check::Proved) {
+            if let Some(best) = r
+                .programs
+                .first()
+                .filter(|b| b.verdict == Some(Verdict::Proved))
+            {
                 speedups.push(r.flat_s / best.cost_s);
             }
         }

@@ -1,7 +1,7 @@
 //! `collsynth emit`: write a proven program as a PyTorch module, a JAX module or an
 //! mpi4py script.
 //!
-//! The programs come from synthesis by default ([`resolve_units`]): on the chosen
+//! The programs come from synthesis by default (`resolve_units`): on the chosen
 //! placement (default: the best, as `collsynth synth` ranks them), the K-th best
 //! program (`--program K`, default 0) of the chosen request (default: every request,
 //! one function each). Synthesis checks every program it returns, so its verdict is
@@ -10,21 +10,44 @@
 //! says so in the file's header.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
-use super::problem::{choose_request, resolve_problem, Problem};
-use super::{chosen_placement, exit, load_spec, print, usage, Failure, PlacementArg, SpecArg};
+use super::outcome::{usage, Error, Outcome, Result};
+use super::{load_spec, print, PlacementArg, SpecArg};
 use crate::emit::synthesized::{self, PickError};
 use crate::emit::{self, Proof, Target, Unit};
-use crate::semantics;
+use crate::problem::{choose_request, chosen_placement, resolve_problem, Problem};
+use crate::rules::RuleSet;
+use crate::semantics::Counterexample;
 use crate::spec::Spec;
 use crate::synth::backend::Standard;
-use crate::synth::rules::RuleSet;
 use crate::synth::{self as synthesis, Options, Selection};
 use crate::units::format_seconds;
-use crate::verify::{self, Verdict};
+use crate::verdict::Verdict;
+use crate::verify::SmtOptions;
+
+/// `--target`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetArg {
+    /// A PyTorch module (`torch.distributed`, `DeviceMesh`).
+    Torch,
+    /// A JAX module (`shard_map` with `psum`, `psum_scatter`, `all_gather`).
+    Jax,
+    /// An mpi4py script for `mpirun -np N`.
+    #[value(name = "mpi4py")]
+    Mpi4py,
+}
+
+impl From<TargetArg> for Target {
+    fn from(t: TargetArg) -> Target {
+        match t {
+            TargetArg::Torch => Target::Torch,
+            TargetArg::Jax => Target::Jax,
+            TargetArg::Mpi4py => Target::Mpi4py,
+        }
+    }
+}
 
 /// How `emit` and `run-mpi` choose what to run; shown under `--help`.
 pub const DEFAULTS_HELP: &str = "\
@@ -42,7 +65,7 @@ program from a file instead (one request), which is proved by z3 before it is em
 pub struct EmitArgs {
     /// What to write: a PyTorch module, a JAX module, or an mpi4py script.
     #[arg(long, value_enum)]
-    pub target: Target,
+    pub target: TargetArg,
     /// The spec.
     #[command(flatten)]
     pub spec: SpecArg,
@@ -79,66 +102,29 @@ pub struct ProgramArg {
 /// The one place that decides whether a program may be emitted: `Ok(Proof::Proved)`
 /// when the SMT verifier proves it correct for its request (z3 `unsat`), exit 1 with
 /// the counterexample when it is refuted, exit 3 when it cannot be decided, exit 4
-/// when z3 and the interpreter disagree. A lowered program with no group form (not
+/// when z3 contradicts itself. A lowered program with no group form (not
 /// dim-structured) is decided by the reference interpreter, and the header says so.
-pub fn prove_for_emit(problem: &Problem) -> Result<Proof, Failure> {
-    let refused = |cex: &crate::semantics::Counterexample| {
-        Failure {
-        code: exit::REFUTED,
-        message: format!(
+pub fn prove_for_emit(problem: &Problem) -> Result<Proof> {
+    let (verdict, by) = match problem.prove(&SmtOptions::default()) {
+        Some(v) => (v?, "the SMT verifier (z3)"),
+        None => (
+            problem.interpret(),
+            "the reference interpreter (explicit groups, not dim-structured)",
+        ),
+    };
+    let refused = |cex: &Counterexample| {
+        Error::Failed(format!(
             "refused: the program is not correct for {}: {}\n(emit it with --unchecked to write it anyway, e.g. to watch the numerical check fail)",
             problem.spec.describe_request(&problem.request),
             cex.message
-        ),
-    }
+        ))
     };
-    let Some(program) = &problem.program else {
-        return prove_by_interpreter(problem, &refused);
-    };
-    match verify::prove(
-        &problem.spec,
-        &problem.placement,
-        &problem.request.axes,
-        program,
-        &verify::SmtOptions::default(),
-    ) {
-        Verdict::Proved => Ok(Proof::Proved("the SMT verifier (z3)".to_string())),
+    match verdict {
+        Verdict::Proved => Ok(Proof::Proved(by.to_string())),
         Verdict::Refuted(cex) => Err(refused(&cex)),
-        Verdict::Unknown(why) => Err(Failure {
-            code: exit::UNKNOWN,
-            message: format!("undecided: {why}; emit it with --unchecked to write it anyway"),
-        }),
-        Verdict::Inconsistent(why) => Err(Failure {
-            code: exit::INTERNAL,
-            message: format!("internal inconsistency: {why}"),
-        }),
-    }
-}
-
-fn prove_by_interpreter(
-    problem: &Problem,
-    refused: &dyn Fn(&crate::semantics::Counterexample) -> Failure,
-) -> Result<Proof, Failure> {
-    let cells = semantics::interpreter_cells(&problem.placement, &problem.lowered);
-    if cells > semantics::MAX_INTERPRETER_CELLS {
-        return Err(Failure {
-            code: exit::UNKNOWN,
-            message: format!(
-                "undecided: the program has steps with no group form, which only the reference interpreter decides, and {} devices is too large for it; emit it with --unchecked to write it anyway",
-                problem.placement.devices()
-            ),
-        });
-    }
-    match semantics::run(
-        &problem.spec,
-        &problem.placement,
-        &problem.request.axes,
-        &problem.lowered,
-    ) {
-        Ok(()) => Ok(Proof::Proved(
-            "the reference interpreter (explicit groups, not dim-structured)".to_string(),
-        )),
-        Err(cex) => Err(refused(&cex)),
+        Verdict::Unknown(why) => Err(Error::Undecided(format!(
+            "{why}; emit it with --unchecked to write it anyway"
+        ))),
     }
 }
 
@@ -151,7 +137,7 @@ pub(super) fn resolve_units(
     request: Option<usize>,
     program: &ProgramArg,
     unchecked: bool,
-) -> Result<(Spec, Vec<Unit>), Failure> {
+) -> Result<(Spec, Vec<Unit>)> {
     match &program.program_file {
         Some(file) => {
             let (spec, unit) = resolve_file(spec, file, placement, request, unchecked)?;
@@ -176,8 +162,8 @@ fn resolve_file(
     placement: &PlacementArg,
     request: Option<usize>,
     unchecked: bool,
-) -> Result<(Spec, Unit), Failure> {
-    let problem = resolve_problem(spec, file, placement, request)?;
+) -> Result<(Spec, Unit)> {
+    let problem = resolve_problem(spec, file, &placement.choice()?, request)?;
     let proof = if unchecked {
         Proof::Unchecked
     } else {
@@ -205,7 +191,7 @@ fn synthesized_units(
     request: Option<usize>,
     rank: usize,
     unchecked: bool,
-) -> Result<Vec<Unit>, Failure> {
+) -> Result<Vec<Unit>> {
     // Validate the request before the (longer) synthesis.
     let requests: Vec<usize> = match request {
         Some(r) => {
@@ -217,7 +203,7 @@ fn synthesized_units(
             (0..spec.requests.len()).collect()
         }
     };
-    let chosen = chosen_placement(spec, placement)?;
+    let chosen = chosen_placement(spec, &placement.choice()?)?;
     let opts = Options {
         top: rank.saturating_add(1),
         selection: chosen
@@ -228,13 +214,10 @@ fn synthesized_units(
     let result = synthesis::synthesize(spec, &Standard::default(), &RuleSet::builtin(), &opts)
         .map_err(|e| usage(e.to_string()))?;
     if !result.stats.refuted.is_empty() {
-        return Err(Failure {
-            code: exit::INTERNAL,
-            message: format!(
-                "error: internal inconsistency: synthesis produced refuted program(s) (a rewrite rule is unsound), so its ranking cannot be trusted:\n  {}",
-                result.stats.refuted.join("\n  ")
-            ),
-        });
+        return Err(Error::Internal(format!(
+            "synthesis produced refuted program(s) (a rewrite rule is unsound), so its ranking cannot be trusted:\n  {}",
+            result.stats.refuted.join("\n  ")
+        )));
     }
     let Some(p) = result.placements.first() else {
         return Err(usage(
@@ -243,10 +226,9 @@ fn synthesized_units(
     };
     let units = synthesized::units(spec, p, &requests, rank, result.stats.checker, unchecked)
         .map_err(|e| match e {
-            PickError::NotProved { .. } => Failure {
-                code: exit::UNKNOWN,
-                message: format!("undecided: {e}; emit it with --unchecked to write it anyway"),
-            },
+            PickError::NotProved { .. } => {
+                Error::Undecided(format!("{e}; emit it with --unchecked to write it anyway"))
+            }
             PickError::NotEnoughPrograms { .. } | PickError::NoSuchRequest { .. } => {
                 usage(e.to_string())
             }
@@ -275,7 +257,7 @@ fn synthesized_units(
 }
 
 /// Renders units for a target; a program the target cannot express is an input error.
-pub fn render(target: Target, spec: &Spec, units: &[Unit]) -> Result<String, Failure> {
+pub fn render(target: Target, spec: &Spec, units: &[Unit]) -> Result<String> {
     match target {
         Target::Torch => emit::torch::render(spec, units),
         Target::Jax => emit::jax::render(spec, units),
@@ -284,23 +266,24 @@ pub fn render(target: Target, spec: &Spec, units: &[Unit]) -> Result<String, Fai
     .map_err(|e| usage(e.to_string()))
 }
 
-pub(super) fn emit(a: EmitArgs) -> Result<ExitCode, Failure> {
+pub(super) fn emit(a: EmitArgs) -> Result {
     let spec = load_spec(None, &a.spec)?;
+    let target = Target::from(a.target);
     let (spec, units) = resolve_units(spec, &a.placement, a.request, &a.program, a.unchecked)?;
-    let text = render(a.target, &spec, &units)?;
+    let text = render(target, &spec, &units)?;
     match &a.output {
-        None => print(&text)?,
+        None => print(&text),
         Some(path) => {
             std::fs::write(path, &text)
                 .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
-            if a.target == Target::Mpi4py {
+            if target == Target::Mpi4py {
                 make_executable(path);
             }
             let names: Vec<&str> = units.iter().map(|u| u.name.as_str()).collect();
             eprintln!(
                 "wrote {} ({} target; placement {}; {})",
                 path.display(),
-                a.target.name(),
+                target.name(),
                 units[0].placement_index,
                 match units.as_slice() {
                     [u] => emit::program_text(&spec, u),
@@ -309,7 +292,7 @@ pub(super) fn emit(a: EmitArgs) -> Result<ExitCode, Failure> {
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
 #[cfg(unix)]

@@ -6,13 +6,15 @@
 //! (`--oversubscribe`, `--allow-run-as-root`, the container-safe shared-memory
 //! setting); the exact command is printed on stderr.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
 
 use clap::Args;
 
 use super::emit::{render, resolve_units, ProgramArg, DEFAULTS_HELP};
-use super::{exit, load_spec, usage, Failure, PlacementArg, SpecArg};
+use super::outcome::{usage, Error, Outcome, Result};
+use super::{load_spec, PlacementArg, SpecArg};
 use crate::emit::Target;
 
 /// `collsynth run-mpi`.
@@ -110,18 +112,7 @@ pub fn shell_text(cmd: &Command) -> String {
     parts.join(" ")
 }
 
-fn temp_script() -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    std::env::temp_dir().join(format!(
-        "collsynth-run-mpi-{}-{nanos}.py",
-        std::process::id()
-    ))
-}
-
-pub(super) fn run_mpi(a: RunMpiArgs) -> Result<ExitCode, Failure> {
+pub(super) fn run_mpi(a: RunMpiArgs) -> Result {
     let spec = load_spec(None, &a.spec)?;
     let devices = spec.devices();
     if let Some(np) = a.np {
@@ -133,9 +124,16 @@ pub(super) fn run_mpi(a: RunMpiArgs) -> Result<ExitCode, Failure> {
     }
     let (spec, units) = resolve_units(spec, &a.placement, a.request, &a.program, a.unchecked)?;
     let text = render(Target::Mpi4py, &spec, &units)?;
-    let script = temp_script();
-    std::fs::write(&script, text)
-        .map_err(|e| usage(format!("cannot write {}: {e}", script.display())))?;
+    // Removed when it goes out of scope, whatever happens to the run.
+    let mut script = tempfile::Builder::new()
+        .prefix("collsynth-run-mpi-")
+        .suffix(".py")
+        .tempfile()
+        .map_err(|e| usage(format!("cannot create a temporary script: {e}")))?;
+    script
+        .write_all(text.as_bytes())
+        .and_then(|()| script.flush())
+        .map_err(|e| usage(format!("cannot write {}: {e}", script.path().display())))?;
     let mut args = vec!["--check".to_string()];
     if let Some(b) = &a.bytes {
         args.extend([
@@ -146,20 +144,18 @@ pub(super) fn run_mpi(a: RunMpiArgs) -> Result<ExitCode, Failure> {
         ]);
     }
     let python = a.python.clone().unwrap_or_else(default_python);
-    let mut cmd = mpirun_command(&a.mpirun, devices, &python, &script, &args);
+    let mut cmd = mpirun_command(&a.mpirun, devices, &python, script.path(), &args);
     eprintln!("running: {}", shell_text(&cmd));
-    let status = cmd.status();
-    let _ = std::fs::remove_file(&script);
-    let status = status.map_err(|e| Failure {
-        code: exit::INPUT,
-        message: format!(
-            "error: cannot run `{}`: {e}; install Open MPI (Debian: apt-get install openmpi-bin python3-mpi4py python3-numpy) or give --mpirun PATH",
+    let status = cmd.status().map_err(|e| {
+        Error::Input(format!(
+            "cannot run `{}`: {e}; install Open MPI (Debian: apt-get install openmpi-bin python3-mpi4py python3-numpy) or give --mpirun PATH",
             a.mpirun
-        ),
+        ))
     })?;
+    // The script exits 0 when every rank holds the right sums, 2 on bad arguments.
     Ok(match status.code() {
-        Some(0) => ExitCode::SUCCESS,
-        Some(2) => ExitCode::from(exit::INPUT),
-        _ => ExitCode::from(exit::REFUTED),
+        Some(0) => Outcome::Success,
+        Some(2) => Outcome::BadInput,
+        _ => Outcome::Refuted,
     })
 }

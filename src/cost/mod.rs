@@ -140,9 +140,7 @@ pub(crate) fn bottleneck(loads: &[f64], levels: &[crate::spec::Level]) -> (Optio
 /// the request names; the empty program when there is none.
 pub fn flat_program(placement: &Placement, request: &Request) -> Program {
     let dims: Vec<DimRef> = placement
-        .dims
-        .iter()
-        .filter(|d| request.axes.contains(&d.axis))
+        .reduction_dims(&request.axes)
         .map(|d| DimRef {
             level: d.level,
             axis: d.axis,
@@ -160,9 +158,7 @@ pub fn flat_program(placement: &Placement, request: &Request) -> Program {
 /// The size of one reduction group of `request` on `placement` (nccl-tests' `n`).
 pub fn group_size(placement: &Placement, request: &Request) -> u64 {
     placement
-        .dims
-        .iter()
-        .filter(|d| request.axes.contains(&d.axis))
+        .reduction_dims(&request.axes)
         .map(|d| d.size)
         .product()
 }

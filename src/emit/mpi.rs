@@ -82,7 +82,7 @@ fn write_program(s: &mut String, spec: &Spec, u: &Unit) {
         "        \"step_texts\": {},",
         py_strs(&step_texts(spec, u))
     );
-    let _ = writeln!(s, "        \"atoms\": {},", super::atoms(&u.lowered));
+    let _ = writeln!(s, "        \"atoms\": {},", u.lowered.atoms());
     let _ = writeln!(
         s,
         "        \"reduction_groups\": {},",

@@ -5,8 +5,8 @@
 use serde_json::{json, Map, Value};
 
 use super::{problem_line, program_text, to_string};
-use crate::cli::Problem;
 use crate::cost::{ProgramCost, StepCost};
+use crate::problem::Problem;
 use crate::program::{Collective, Program};
 use crate::spec::Spec;
 use crate::units::{format_bytes, format_seconds};

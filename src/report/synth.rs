@@ -4,12 +4,13 @@
 
 use serde_json::{json, Value};
 
-use super::{spec_header, COORDS_BY_DEFAULT_UP_TO};
+use super::COORDS_BY_DEFAULT_UP_TO;
 use crate::lowered;
 use crate::spec::Spec;
-use crate::synth::backend::{Backend, Check};
+use crate::synth::backend::Backend;
 use crate::synth::{Engine, PlacementResult, Synthesis};
 use crate::units::{format_bytes, format_seconds};
+use crate::verdict::Verdict;
 
 fn request_line(spec: &Spec, i: usize) -> String {
     let r = &spec.requests[i];
@@ -21,12 +22,13 @@ fn request_line(spec: &Spec, i: usize) -> String {
     )
 }
 
-fn verdict(c: &Check) -> &'static str {
-    match c {
-        Check::Proved => "proved",
-        Check::Refuted(_) => "REFUTED",
-        Check::Unknown(_) => "unknown",
-        Check::Inconsistent(_) => "BUG",
+/// The table's word for a printed program's verdict (refuted programs are never
+/// printed).
+fn verdict(v: &Option<Verdict>) -> &'static str {
+    match v {
+        Some(Verdict::Proved) => "proved",
+        Some(Verdict::Refuted(_)) => "REFUTED",
+        Some(Verdict::Unknown(_)) | None => "unknown",
     }
 }
 
@@ -62,7 +64,7 @@ fn engine_lines(s: &Synthesis) -> Vec<String> {
 /// `synth` as text.
 pub fn synth_text(spec: &Spec, s: &Synthesis, backend: &dyn Backend) -> String {
     let st = &s.stats;
-    let mut out = format!("# {}\n", spec_header(spec));
+    let mut out = format!("# {}\n", spec.header());
     for i in 0..spec.requests.len() {
         out.push_str(&format!("# request {i}: {}\n", request_line(spec, i)));
     }
@@ -147,7 +149,7 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
                 format!("{busbw:.1} GB/s"),
                 ratio(pr.cost_s, r.lower_bound_s),
                 ratio(r.flat_s, pr.cost_s),
-                verdict(&pr.check),
+                verdict(&pr.verdict),
                 if pr.program.steps.is_empty() {
                     "(the empty program: nothing to reduce)".to_string()
                 } else {
@@ -191,7 +193,7 @@ pub fn synth_json(spec: &Spec, s: &Synthesis, coords: bool) -> String {
                                 "text": pr.program.text(spec),
                                 "steps": low.steps,
                                 "cost_s": pr.cost_s,
-                                "verified": pr.check == Check::Proved,
+                                "verified": pr.verdict == Some(Verdict::Proved),
                             })
                         })
                         .collect();
@@ -232,7 +234,7 @@ pub fn synth_json(spec: &Spec, s: &Synthesis, coords: bool) -> String {
             "pruned": st.pruned,
             "pruned_because": "lower bound exceeds the best score",
             "shapes": st.shapes,
-            "checker": st.checker,
+            "checker": st.checker.name(),
             "proved": st.proved,
             "refuted": st.refuted.len(),
             "unknown": st.unknown,

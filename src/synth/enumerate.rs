@@ -16,9 +16,9 @@
 use std::time::{Duration, Instant};
 
 use super::extract::{Candidate, StepOracle, StepTable};
-use super::shape::{AbsStep, DimSet};
 use super::state::{Outcome, State};
 use crate::program::Collective;
+use crate::rules::{AbsStep, DimSet};
 
 /// How an enumeration ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,23 +19,23 @@ pub mod backend;
 pub mod egraph;
 pub mod enumerate;
 pub mod extract;
-pub mod rules;
 pub mod shape;
 pub mod state;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use backend::{Backend, Check};
+use backend::Backend;
 use egraph::{Budgets, SaturationCache, SaturationReport};
 use enumerate::{EnumLimits, EnumReport};
 use extract::{Candidate, StepOracle};
-use rules::RuleSet;
-use shape::{AbsStep, Shape, MAX_DIMS};
+use shape::Shape;
 
 use crate::placement::{self, Placement};
 use crate::program::{Program, Text};
+use crate::rules::{AbsStep, DimSet, RuleSet};
 use crate::spec::Spec;
+use crate::verdict::{Checker, Inconsistency, Verdict};
 
 /// Which engine finds candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +114,7 @@ pub enum SynthError {
     },
     /// A request has more reduction dims than synthesis handles.
     #[error(
-        "a request has {0} reduction dims on some placement; synthesis handles at most {MAX_DIMS}"
+        "a request has {0} reduction dims on some placement; synthesis handles at most {cap}", cap = DimSet::CAPACITY
     )]
     TooManyDims(usize),
 }
@@ -126,8 +126,8 @@ pub struct ProgramResult {
     pub program: Program,
     /// Predicted time.
     pub cost_s: f64,
-    /// The checker's answer.
-    pub check: Check,
+    /// The checker's answer (`None` when checking was turned off).
+    pub verdict: Option<Verdict>,
 }
 
 /// One request on one placement.
@@ -185,7 +185,7 @@ pub struct Stats {
     /// Programs left undecided.
     pub unknown: usize,
     /// What checked them.
-    pub checker: &'static str,
+    pub checker: Checker,
     /// Time spent finding candidates.
     pub engine_time: Duration,
     /// Time spent checking.
@@ -277,7 +277,7 @@ pub fn synthesize(
     let mut stats = Stats {
         engine: Some(opts.engine),
         placements: placements.len(),
-        checker: backend.checker_name(),
+        checker: backend.checker(),
         ..Stats::default()
     };
 
@@ -290,7 +290,7 @@ pub fn synthesize(
         let mut row = Vec::with_capacity(spec.requests.len());
         for (ri, r) in spec.requests.iter().enumerate() {
             let shape = Shape::of(p, &r.axes);
-            if shape.len() > MAX_DIMS {
+            if shape.len() > DimSet::CAPACITY {
                 return Err(SynthError::TooManyDims(shape.len()));
             }
             let k = *key_of.entry((ri, shape.clone())).or_insert_with(|| {
@@ -370,7 +370,8 @@ pub fn synthesize(
     // give the same query up to a renaming of its constants, which preserves
     // satisfiability. Proofs are never shared across different sizes: the abstract
     // argument of `shape` that sizes do not matter is not what z3 proved.
-    let mut verdicts: BTreeMap<(Vec<u64>, Vec<AbsStep>), Check> = BTreeMap::new();
+    let mut verdicts: BTreeMap<(Vec<u64>, Vec<AbsStep>), Result<Verdict, Inconsistency>> =
+        BTreeMap::new();
     let mut out = Vec::new();
     for pi in shown {
         let p = &placements[pi];
@@ -389,51 +390,54 @@ pub fn synthesize(
                     .steps
                     .iter()
                     .map(|st| AbsStep {
-                        shard: shape::DimSet::EMPTY,
+                        shard: DimSet::EMPTY,
                         ..*st
                     })
                     .collect();
-                let check = if opts.check {
+                let verdict = if opts.check {
                     verdicts
                         .entry((shape.sizes.clone(), structure))
                         .and_modify(|_| stats.proofs_reused += 1)
                         .or_insert_with(|| {
                             let t = Instant::now();
-                            let c = backend.check(spec, p, request, &program);
+                            let v = backend.check(spec, p, request, &program);
                             stats.proof_times.push(t.elapsed());
-                            c
+                            v
                         })
                         .clone()
+                        .map(Some)
                 } else {
-                    Check::Unknown("not checked (checking was turned off)".into())
+                    Ok(None)
                 };
-                match &check {
-                    Check::Proved => stats.proved += 1,
-                    Check::Unknown(_) if !opts.check => {}
-                    Check::Unknown(why) => {
+                match &verdict {
+                    Ok(Some(Verdict::Proved)) => stats.proved += 1,
+                    Ok(None) => {}
+                    Ok(Some(Verdict::Unknown(why))) => {
                         stats.unknown += 1;
                         tracing::warn!("undecided: `{text}` on placement {pi}: {why}");
                     }
-                    Check::Inconsistent(why) => {
+                    Err(why) => {
                         stats.refuted.push(format!(
                             "`{text}` for {} on placement {pi}: the verifier contradicted itself: {why}",
                             spec.describe_request(request)
                         ));
                         continue;
                     }
-                    Check::Refuted(why) => {
+                    Ok(Some(Verdict::Refuted(c))) => {
                         stats.refuted.push(format!(
-                            "`{text}` for {} on placement {pi} (matrix {}): {why}",
+                            "`{text}` for {} on placement {pi} (matrix {}): {}",
                             spec.describe_request(request),
-                            p.matrix_text()
+                            p.matrix_text(),
+                            c.message
                         ));
                         continue;
                     }
                 }
+                let Ok(verdict) = verdict else { continue };
                 programs.push(ProgramResult {
                     program,
                     cost_s: seconds(c.cost_fs),
-                    check,
+                    verdict,
                 });
             }
             results.push(RequestResult {

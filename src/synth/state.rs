@@ -15,8 +15,8 @@
 //! ([`Outcome::Unstructured`]); synthesis never needs such programs, and the
 //! enumerator prunes them.
 
-use super::shape::{AbsStep, DimSet};
 use crate::program::Collective;
+use crate::rules::{AbsStep, DimSet};
 
 /// One class of devices.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -1,9 +1,7 @@
 //! Reading a z3 model back as a [`Counterexample`] a person can act on.
 
-use z3::ast::{Bool, BV};
-use z3::Model;
-
 use super::encode::{EDim, Encoding, FaultKind};
+use super::smt::{Assumption, Model};
 use crate::placement::Placement;
 use crate::program::Program;
 use crate::semantics::{rank_text, Counterexample, Kind, Part};
@@ -21,9 +19,7 @@ pub(crate) struct Decoded {
 }
 
 fn value(model: &Model, name: &str, width: u32) -> Option<u64> {
-    model
-        .eval(&BV::new_const(name, width), true)
-        .and_then(|v| v.as_u64())
+    model.bits(name, width)
 }
 
 /// Full digit vectors (every placement dim) of a top-level device unknown; dims not
@@ -37,20 +33,26 @@ fn digits(model: &Model, placement: &Placement, dims: &[EDim], prefix: &str) -> 
 }
 
 /// Assumptions that switch off the selectors of the steps `pred` picks.
-pub(crate) fn assume_not(enc: &Encoding, pred: impl Fn(Option<usize>) -> bool) -> Vec<Bool> {
+pub(crate) fn assume_not(
+    enc: &Encoding,
+    pred: impl Fn(Option<usize>) -> bool,
+) -> Vec<Assumption<'_>> {
     assume_not_where(enc, |f| pred(f.step))
 }
 
 /// Assumptions that leave on only the ill-formedness selectors of step `t`.
-pub(crate) fn assume_not_except_ill_formed(enc: &Encoding, t: usize) -> Vec<Bool> {
+pub(crate) fn assume_not_except_ill_formed(enc: &Encoding, t: usize) -> Vec<Assumption<'_>> {
     assume_not_where(enc, |f| !(f.step == Some(t) && f.kind != FaultKind::Twice))
 }
 
-fn assume_not_where(enc: &Encoding, pred: impl Fn(&super::encode::Fault) -> bool) -> Vec<Bool> {
+fn assume_not_where(
+    enc: &Encoding,
+    pred: impl Fn(&super::encode::Fault) -> bool,
+) -> Vec<Assumption<'_>> {
     enc.faults
         .iter()
         .filter(|f| pred(f))
-        .map(|f| Bool::new_const(f.name.as_str()).not())
+        .map(|f| Assumption::fails(&f.name))
         .collect()
 }
 
@@ -58,17 +60,11 @@ fn assume_not_where(enc: &Encoding, pred: impl Fn(&super::encode::Fault) -> bool
 pub(crate) fn decode(
     spec: &Spec,
     placement: &Placement,
-    _request_axes: &[usize],
     program: &Program,
     enc: &Encoding,
     model: &Model,
 ) -> Option<Decoded> {
-    let fault = enc.faults.iter().find(|f| {
-        model
-            .eval(&Bool::new_const(f.name.as_str()), true)
-            .and_then(|b| b.as_bool())
-            .unwrap_or(false)
-    })?;
+    let fault = enc.faults.iter().find(|f| model.is_true(&f.name))?;
     let xd = digits(model, placement, &enc.dims, "x")?;
     let sd = digits(model, placement, &enc.dims, "s")?;
     let atom = value(model, "p", enc.pos_width)?;

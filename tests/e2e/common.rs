@@ -10,9 +10,10 @@ use collsynth::emit::{synthesized, Proof, Unit};
 use collsynth::lowered;
 use collsynth::placement::{self, Placement};
 use collsynth::program::Program;
+use collsynth::rules::RuleSet;
 use collsynth::semantics;
 use collsynth::spec::Spec;
-use collsynth::synth::{self, backend::Standard, rules::RuleSet, Options, Selection};
+use collsynth::synth::{self, backend::Standard, Options, Selection};
 
 /// The Python that has mpi4py and numpy (Debian's), as the project's setup installs it.
 pub const PYTHON: &str = "/usr/bin/python3";

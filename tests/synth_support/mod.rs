@@ -7,14 +7,15 @@ use std::collections::BTreeMap;
 use collsynth::lowered;
 use collsynth::placement::Placement;
 use collsynth::program::Program;
+use collsynth::rules::AbsStep;
+use collsynth::rules::{add_step, Prog, ProgGraph, Sets};
+use collsynth::rules::{instances, RuleSet};
 use collsynth::semantics;
 use collsynth::source::Source;
 use collsynth::spec::Spec;
-use collsynth::synth::egraph::{add_step, Prog, ProgGraph, Sets};
 use collsynth::synth::enumerate::{self, EnumLimits};
 use collsynth::synth::extract::{Candidate, StepOracle};
-use collsynth::synth::rules::{instances, RuleSet};
-use collsynth::synth::shape::{AbsStep, Shape};
+use collsynth::synth::shape::Shape;
 use collsynth::synth::state;
 use egg::Id;
 
