@@ -99,7 +99,9 @@ fn every_top_level_module_is_in_the_layering() {
         .filter_map(|l| {
             let l = l.trim();
             let l = l.strip_prefix("pub ").unwrap_or(l);
-            l.strip_prefix("mod ")?.strip_suffix(';').map(str::to_string)
+            l.strip_prefix("mod ")?
+                .strip_suffix(';')
+                .map(str::to_string)
         })
         .collect();
     let listed: BTreeSet<String> = LAYERS.iter().map(|s| s.to_string()).collect();

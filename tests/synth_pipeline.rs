@@ -192,7 +192,7 @@ fn both_engines_agree_on_the_best_cost_for_every_example_spec() {
             .stats
             .enumerations
             .iter()
-            .all(|r| r.stop_reason == "complete"));
+            .all(|r| r.stop_reason.exhaustive()));
     }
 }
 

@@ -30,6 +30,7 @@ use std::time::Duration;
 use crate::rules::RuleSet;
 use crate::spec::Spec;
 use crate::synth::backend::Backend;
+use crate::synth::stop::StopReason;
 use crate::synth::{self, Engine, Options, Selection, SynthError, Synthesis};
 use crate::verdict::Verdict;
 
@@ -112,8 +113,8 @@ pub struct EgraphSize {
     pub classes: usize,
     /// Iterations.
     pub iterations: usize,
-    /// Stop reason.
-    pub stop_reason: String,
+    /// Why saturation stopped.
+    pub stop_reason: StopReason,
 }
 
 /// The speedup of the synthesized best program over the flat all_reduce, over every
@@ -264,7 +265,7 @@ fn engine_result(
                 .collect(),
         ),
         Engine::Enumerate => (
-            s.enumerations.iter().all(|r| r.stop_reason == "complete"),
+            s.enumerations.iter().all(|r| r.stop_reason.exhaustive()),
             s.enumerations
                 .iter()
                 .map(|r| format!("{} dims: {}", r.dims, r.stop_reason))

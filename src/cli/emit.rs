@@ -66,23 +66,31 @@ pub struct EmitArgs {
     /// What to write: a PyTorch module, a JAX module, or an mpi4py script.
     #[arg(long, value_enum)]
     pub target: TargetArg,
+    /// Which programs.
+    #[command(flatten)]
+    pub programs: ProgramsArgs,
+    /// Write to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Which programs `emit` and `run-mpi` take (see [`DEFAULTS_HELP`]).
+#[derive(Debug, Args)]
+pub struct ProgramsArgs {
     /// The spec.
     #[command(flatten)]
     pub spec: SpecArg,
     /// The placement (default: the best).
     #[command(flatten)]
     pub placement: PlacementArg,
-    /// Which request of the spec (index from 0). Default: every request (one function
+    /// Which request of the spec (index from 0). Default: every request (one program
     /// each); with --program-file, the only one or the one whose axes the program names.
     #[arg(long, value_name = "R")]
     pub request: Option<usize>,
     /// The program.
     #[command(flatten)]
     pub program: ProgramArg,
-    /// Write to FILE instead of stdout.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Emit even if the program is not proved correct (the header says so).
+    /// Take the program even if it is not proved correct (an emitted header says so).
     #[arg(long)]
     pub unchecked: bool,
 }
@@ -129,15 +137,11 @@ pub fn prove_for_emit(problem: &Problem) -> Result<Proof> {
 }
 
 /// Resolves the programs a command names into [`Unit`]s to emit: the program of
-/// `--program-file` (proved first unless `unchecked`), or synthesized ones (see
+/// `--program-file` (proved first unless `--unchecked`), or synthesized ones (see
 /// [`DEFAULTS_HELP`]). Says on stderr which synthesized programs were taken.
-pub(super) fn resolve_units(
-    spec: Spec,
-    placement: &PlacementArg,
-    request: Option<usize>,
-    program: &ProgramArg,
-    unchecked: bool,
-) -> Result<(Spec, Vec<Unit>)> {
+pub(super) fn resolve_units(spec: Spec, a: &ProgramsArgs) -> Result<(Spec, Vec<Unit>)> {
+    let (placement, request, program, unchecked) =
+        (&a.placement, a.request, &a.program, a.unchecked);
     match &program.program_file {
         Some(file) => {
             let (spec, unit) = resolve_file(spec, file, placement, request, unchecked)?;
@@ -267,9 +271,9 @@ pub fn render(target: Target, spec: &Spec, units: &[Unit]) -> Result<String> {
 }
 
 pub(super) fn emit(a: EmitArgs) -> Result {
-    let spec = load_spec(None, &a.spec)?;
     let target = Target::from(a.target);
-    let (spec, units) = resolve_units(spec, &a.placement, a.request, &a.program, a.unchecked)?;
+    let spec = load_spec(None, &a.programs.spec)?;
+    let (spec, units) = resolve_units(spec, &a.programs)?;
     let text = render(target, &spec, &units)?;
     match &a.output {
         None => print(&text),

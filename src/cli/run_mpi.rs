@@ -12,28 +12,18 @@ use std::process::Command;
 
 use clap::Args;
 
-use super::emit::{render, resolve_units, ProgramArg, DEFAULTS_HELP};
+use super::emit::{render, resolve_units, ProgramsArgs, DEFAULTS_HELP};
+use super::load_spec;
 use super::outcome::{usage, Error, Outcome, Result};
-use super::{load_spec, PlacementArg, SpecArg};
 use crate::emit::Target;
 
 /// `collsynth run-mpi`.
 #[derive(Debug, Args)]
 #[command(after_help = DEFAULTS_HELP)]
 pub struct RunMpiArgs {
-    /// The spec.
+    /// Which programs.
     #[command(flatten)]
-    pub spec: SpecArg,
-    /// The placement (default: the best).
-    #[command(flatten)]
-    pub placement: PlacementArg,
-    /// Which request of the spec (index from 0). Default: every request (one program
-    /// each); with --program-file, the only one or the one whose axes the program names.
-    #[arg(long, value_name = "R")]
-    pub request: Option<usize>,
-    /// The program.
-    #[command(flatten)]
-    pub program: ProgramArg,
+    pub programs: ProgramsArgs,
     /// Number of processes [default: the spec's device count]; any other count is
     /// refused (one process per device).
     #[arg(long, value_name = "N")]
@@ -44,9 +34,6 @@ pub struct RunMpiArgs {
     /// Timed runs for --bytes.
     #[arg(long, value_name = "K", default_value_t = 10)]
     pub iters: u32,
-    /// Run even if the program is not proved correct.
-    #[arg(long)]
-    pub unchecked: bool,
     /// The Python that has mpi4py and numpy (default: $COLLSYNTH_PYTHON, else
     /// /usr/bin/python3 when it exists, else python3).
     #[arg(long, value_name = "PATH")]
@@ -113,7 +100,7 @@ pub fn shell_text(cmd: &Command) -> String {
 }
 
 pub(super) fn run_mpi(a: RunMpiArgs) -> Result {
-    let spec = load_spec(None, &a.spec)?;
+    let spec = load_spec(None, &a.programs.spec)?;
     let devices = spec.devices();
     if let Some(np) = a.np {
         if np != devices {
@@ -122,7 +109,7 @@ pub(super) fn run_mpi(a: RunMpiArgs) -> Result {
             )));
         }
     }
-    let (spec, units) = resolve_units(spec, &a.placement, a.request, &a.program, a.unchecked)?;
+    let (spec, units) = resolve_units(spec, &a.programs)?;
     let text = render(Target::Mpi4py, &spec, &units)?;
     // Removed when it goes out of scope, whatever happens to the run.
     let mut script = tempfile::Builder::new()

@@ -46,7 +46,7 @@ fn engine_lines(s: &Synthesis) -> Vec<String> {
         let e = by_dims.entry(r.dims).or_default();
         e.0 += 1;
         e.1 += r.visited;
-        e.2 |= r.stop_reason != "complete";
+        e.2 |= !r.stop_reason.exhaustive();
     }
     for (dims, (runs, visited, cut)) in by_dims {
         out.push(format!(

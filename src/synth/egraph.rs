@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use egg::{Id, Rewrite, Runner, SimpleScheduler};
 
+use super::stop::StopReason;
 use crate::rules::{request_term, Prog, ProgGraph, RuleSet, Sets};
 
 /// Saturation budgets (egg's `Runner` limits, named the same way). Results never
@@ -47,8 +48,8 @@ impl Default for Budgets {
 pub struct SaturationReport {
     /// Number of reduction dims.
     pub dims: usize,
-    /// `saturated`, `iteration limit`, `node limit`, `time limit` or `other: …`.
-    pub stop_reason: String,
+    /// Why it stopped.
+    pub stop_reason: StopReason,
     /// Iterations run.
     pub iterations: usize,
     /// E-nodes.
@@ -62,7 +63,7 @@ pub struct SaturationReport {
 impl SaturationReport {
     /// Whether every rule was applied to a fixpoint (no budget cut the run short).
     pub fn saturated(&self) -> bool {
-        self.stop_reason == "saturated"
+        self.stop_reason == StopReason::Saturated
     }
 }
 
@@ -110,13 +111,13 @@ pub fn saturate_with(rewrites: &[Rewrite<Prog, Sets>], dims: usize, budgets: Bud
             .run(rewrites)
     });
     let stop_reason = match &runner.stop_reason {
-        Some(egg::StopReason::Saturated) => "saturated".to_string(),
-        Some(egg::StopReason::IterationLimit(_)) => "iteration limit".to_string(),
-        Some(egg::StopReason::NodeLimit(_)) => "node limit".to_string(),
-        Some(egg::StopReason::TimeLimit(_)) => "time limit".to_string(),
-        Some(egg::StopReason::Other(s)) if s == TIME_LIMIT => "time limit".to_string(),
-        Some(egg::StopReason::Other(s)) => format!("other: {s}"),
-        None => "not run".to_string(),
+        Some(egg::StopReason::Saturated) => StopReason::Saturated,
+        Some(egg::StopReason::IterationLimit(_)) => StopReason::IterationLimit,
+        Some(egg::StopReason::NodeLimit(_)) => StopReason::NodeLimit,
+        Some(egg::StopReason::TimeLimit(_)) => StopReason::TimeLimit,
+        Some(egg::StopReason::Other(s)) if s == TIME_LIMIT => StopReason::TimeLimit,
+        Some(egg::StopReason::Other(s)) => StopReason::Other(s.clone()),
+        None => StopReason::NotRun,
     };
     let root = runner.egraph.find(runner.roots[0]);
     let report = SaturationReport {
@@ -136,7 +137,7 @@ pub fn saturate_with(rewrites: &[Rewrite<Prog, Sets>], dims: usize, budgets: Bud
         time_ms = report.time.as_secs_f64() * 1e3,
         "e-graph saturation finished"
     );
-    if report.stop_reason == "time limit" {
+    if report.stop_reason == StopReason::TimeLimit {
         tracing::warn!(
             "saturation over {dims} dims hit its time-limit safety net ({:?}): the answer may depend on machine load; raise the node or iteration budget instead",
             budgets.time_limit
