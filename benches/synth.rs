@@ -1,5 +1,5 @@
 //! The hot paths of synthesis not covered by `cost` and `proof`: placement
-//! enumeration (the 4,601-placement problem), saturation per dim count, k-best
+//! enumeration (the suite's 4,601-placement problem), saturation per dim count, k-best
 //! extraction (plan built once, then per placement), the enumeration baseline on the
 //! same oracle, and a whole `--placement best` synthesis with proofs.
 //! `cargo bench --bench synth`.

@@ -1,7 +1,7 @@
 //! collsynth synthesizes provably correct, hierarchy-aware reduction programs and
 //! chooses where each parallelism axis should live.
 //!
-//! The modules follow the flow of DESIGN.md:
+//! The modules follow the data flow of `docs/design.md` (§8):
 //! `spec` → `placement` → `program` / `lowered` → `semantics` → `cost` → `report` / `cli`.
 
 #![warn(missing_docs)]

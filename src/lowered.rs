@@ -1,5 +1,5 @@
 //! Lowering: programs as explicit rank groups, and the lowered JSON interchange form
-//! of DESIGN.md ("Lowered form").
+//! of `docs/design.md` (§5.4).
 //!
 //! A dim-structured step `op(D) @ roots(R)` lowers to one group per assignment of the
 //! digits outside D, restricted to devices whose R digits are 0; members are listed in

@@ -1,5 +1,5 @@
 //! Placements (parallelism matrices), their dims, and the rank ↔ coordinates
-//! convention of DESIGN.md.
+//! convention of `docs/design.md` (§2).
 //!
 //! A matrix `P[axis][level]` spreads each axis over the levels; the dims are the cells
 //! with `P > 1`, ordered outer level first, then axis order. Because a rank's level
@@ -170,7 +170,7 @@ impl Placement {
     }
 
     /// The key of a rank's reduction group for a request over `request_axes`: its
-    /// coordinates on every other axis (DESIGN.md: the group is the devices that agree
+    /// coordinates on every other axis (`docs/design.md`: the group is the devices that agree
     /// with it on every axis not in the request).
     pub fn group_key(&self, rank: u64, request_axes: &[usize]) -> Vec<u64> {
         self.coords(rank)

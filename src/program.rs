@@ -1,4 +1,4 @@
-//! The program language of DESIGN.md: AST, parser, canonical printer, and the checks
+//! The program language (`docs/design.md`, §3): AST, parser, canonical printer, and the checks
 //! that tie a program to a spec and a placement. Lowering to explicit rank groups and
 //! the lowered JSON form live in [`crate::lowered`].
 //!

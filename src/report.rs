@@ -1,4 +1,4 @@
-//! Tables for people and JSON for machines (DESIGN.md, "Machine-readable output").
+//! Tables for people and JSON for machines (`docs/design.md`, §5.5).
 //! Every JSON document carries `"schema_version": 1`; key order is fixed.
 
 pub mod cost;

@@ -1,4 +1,4 @@
-//! The reference interpreter: DESIGN.md's semantics, run device by device.
+//! The reference interpreter: the semantics of `docs/design.md`, run device by device.
 //!
 //! Simple, explicit and obviously right, at the price of growing with the device
 //! count: every device holds a region `[lo, hi)` of the buffer (in atoms, see below),

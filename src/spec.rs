@@ -1,5 +1,5 @@
 //! Spec files: the system hierarchy, the parallelism axes and the requests, read from
-//! TOML (see DESIGN.md, "Spec files") and validated into [`Spec`].
+//! TOML (see `docs/design.md`, §5.1) and validated into [`Spec`].
 //!
 //! Reading happens in two stages, as in ripgrep's argument handling: serde reads the
 //! syntax into `Raw*` structs that keep every value's place in the file, then

@@ -4,7 +4,7 @@
 //!
 //! # What the query says
 //!
-//! The device state of DESIGN.md ("Semantics and correctness"), exactly as the
+//! The device state of `docs/design.md` (§3.2), exactly as the
 //! reference interpreter [`crate::semantics`] runs it, is written as one family of
 //! functions per step `t` of the device's digits `a` (one bit-vector per encoded dim):
 //! `valid_t(a)`, the region `[lo_t(a), hi_t(a))` in buffer atoms, and

@@ -2,7 +2,7 @@
 //! expected time worked out by hand here, in this file's own arithmetic (never by
 //! calling the model twice).
 //!
-//! Figures (sources as cited in the spec files and REFERENCE.md):
+//! Figures (sources as cited in the spec files):
 //! - DGX A100, measured: gpu 235 GB/s (nccl-tests issues 175, 119, 100: 232–235 GB/s
 //!   all_reduce busbw on 8 GPUs), node 100 GB/s (same issues: 86–96 GB/s across nodes,
 //!   rounded); latency 1 us per NVLink hop, 5 us per network step (NVIDIA/nccl

@@ -1,6 +1,6 @@
 //! Placements: counts and matrices against a brute force written here, numbering
 //! order, and the rank ↔ coordinates convention against an implementation written
-//! from DESIGN.md's words.
+//! from the words of docs/design.md.
 
 mod common;
 
@@ -266,7 +266,7 @@ fn coords_follow_the_convention_and_round_trip() {
 
 #[test]
 fn design_example_coords() {
-    // DESIGN.md: rank = c_node * 8 + c_gpu; with data = 8 as [2, 4] and model = 2 as
+    // docs/design.md: rank = c_node * 8 + c_gpu; with data = 8 as [2, 4] and model = 2 as
     // [1, 2] on 2 nodes × 8 GPUs, GPU digit g splits into data digit g / 2 and model
     // digit g % 2.
     let s = generated(&[2, 8], &[8, 2]);

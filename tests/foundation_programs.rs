@@ -1,4 +1,4 @@
-//! The four programs of issue 2 (P2's AllReduce, AllReduce–AllReduce,
+//! The four programs of P2 (P2's AllReduce, AllReduce–AllReduce,
 //! Reduce–AllReduce–Broadcast, ReduceScatter–AllReduce–AllGather) verified on 2- and
 //! 3-level placements, through `semantics::run` and through `collsynth verify`; their
 //! mutants refuted, every verdict matching the independent simulator and every
@@ -228,7 +228,7 @@ fn nested_reduce_scatter_over_three_levels() {
     assert_eq!(check(&case, &placement, &program, "nested"), Ok(()));
     assert_eq!(verify_cli(&case, dir.path(), good), 0);
     // Undoing the scatters in the wrong order is ill-formed at the first gather
-    // (DESIGN.md: regions are contiguous).
+    // (docs/design.md: regions are contiguous).
     let bad = "reduce_scatter(gpu:data) ; reduce_scatter(node:data) ; all_reduce(rack:data) ; all_gather(gpu:data) ; all_gather(node:data)";
     let program = parse_program(&case.spec, bad).unwrap();
     assert_eq!(

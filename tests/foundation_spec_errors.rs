@@ -1,4 +1,4 @@
-//! Every bad-input class of issue 2 (item 2) gives its message: `collsynth placements
+//! Every bad-input class gives its message: `collsynth placements
 //! SPEC` on small spec files in a tempdir exits 2, and its stderr (tempdir path
 //! replaced by `[TMP]`) is snapshotted. Messages with a place name file:line:col.
 //! Plus: `spec::parse` never panics on random bytes or mutated valid specs.

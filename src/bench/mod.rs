@@ -1,6 +1,6 @@
 //! `collsynth bench`: the performance suite. Each problem of [`suite`] is synthesized
 //! by both engines side by side, with the same backend (cost model and SMT proofs of
-//! every printed program), and the figures of issue 7 are collected into a
+//! every printed program), and the suite's figures are collected into a
 //! [`ProblemResult`]: engine times and their ratio, the e-graph's size and stop
 //! reason, candidates found / proven / refuted, proof times, the best program's
 //! ratio to the lower bound, the speedup over the flat all_reduce over every

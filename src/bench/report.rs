@@ -74,7 +74,7 @@ fn secs(d: std::time::Duration) -> f64 {
     d.as_secs_f64()
 }
 
-/// Aggregates over the problems: where the suite stands on the targets.
+/// Aggregates over the problems: where the suite stands on its targets (docs/benchmarks.md).
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     /// Problems.

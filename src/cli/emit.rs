@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::outcome::{usage, Error, Outcome, Result};
-use super::{load_spec, print, PlacementArg, SpecArg};
+use super::{load_spec, print, PlacementArg, SmtArgs, SpecArg};
 use crate::emit::synthesized::{self, PickError};
 use crate::emit::{self, Proof, Target, Unit};
 use crate::problem::{choose_request, chosen_placement, resolve_problem, Problem};
@@ -55,9 +55,9 @@ Which programs, by default: collsynth synthesizes (as `collsynth synth` does; ev
 program it returns is proved by z3) and takes, on the placement of --placement or
 --matrix (default: the best placement, as `synth` ranks them), the K-th best program
 (--program K, default 0: the best) of the request of --request (default: every request
-of the spec, one function each). So with no flag but --target it emits the best
+of the spec, one function each). So without these flags it takes the best
 placement's best program for every request of the spec. --program-file F takes a
-program from a file instead (one request), which is proved by z3 before it is emitted.";
+program from a file instead (one request), which is proved by z3 first.";
 
 /// `collsynth emit`.
 #[derive(Debug, Args)]
@@ -93,6 +93,9 @@ pub struct ProgramsArgs {
     /// Take the program even if it is not proved correct (an emitted header says so).
     #[arg(long)]
     pub unchecked: bool,
+    /// z3's budgets, for synthesis and for a --program-file's proof.
+    #[command(flatten)]
+    pub smt: SmtArgs,
 }
 
 /// Which program to emit.
@@ -112,8 +115,8 @@ pub struct ProgramArg {
 /// the counterexample when it is refuted, exit 3 when it cannot be decided, exit 4
 /// when z3 contradicts itself. A lowered program with no group form (not
 /// dim-structured) is decided by the reference interpreter, and the header says so.
-pub fn prove_for_emit(problem: &Problem) -> Result<Proof> {
-    let (verdict, by) = match problem.prove(&SmtOptions::default()) {
+pub fn prove_for_emit(problem: &Problem, smt: &SmtOptions) -> Result<Proof> {
+    let (verdict, by) = match problem.prove(smt) {
         Some(v) => (v?, "the SMT verifier (z3)"),
         None => (
             problem.interpret(),
@@ -140,38 +143,24 @@ pub fn prove_for_emit(problem: &Problem) -> Result<Proof> {
 /// `--program-file` (proved first unless `--unchecked`), or synthesized ones (see
 /// [`DEFAULTS_HELP`]). Says on stderr which synthesized programs were taken.
 pub(super) fn resolve_units(spec: Spec, a: &ProgramsArgs) -> Result<(Spec, Vec<Unit>)> {
-    let (placement, request, program, unchecked) =
-        (&a.placement, a.request, &a.program, a.unchecked);
-    match &program.program_file {
+    match &a.program.program_file {
         Some(file) => {
-            let (spec, unit) = resolve_file(spec, file, placement, request, unchecked)?;
+            let (spec, unit) = resolve_file(spec, file, a)?;
             Ok((spec, vec![unit]))
         }
         None => {
-            let units = synthesized_units(
-                &spec,
-                placement,
-                request,
-                program.rank.unwrap_or(0),
-                unchecked,
-            )?;
+            let units = synthesized_units(&spec, a)?;
             Ok((spec, units))
         }
     }
 }
 
-fn resolve_file(
-    spec: Spec,
-    file: &str,
-    placement: &PlacementArg,
-    request: Option<usize>,
-    unchecked: bool,
-) -> Result<(Spec, Unit)> {
-    let problem = resolve_problem(spec, file, &placement.choice()?, request)?;
-    let proof = if unchecked {
+fn resolve_file(spec: Spec, file: &str, a: &ProgramsArgs) -> Result<(Spec, Unit)> {
+    let problem = resolve_problem(spec, file, &a.placement.choice()?, a.request)?;
+    let proof = if a.unchecked {
         Proof::Unchecked
     } else {
-        prove_for_emit(&problem)?
+        prove_for_emit(&problem, &a.smt.options())?
     };
     let name = emit::request_function_name(&problem.spec, &problem.request);
     let unit = Unit {
@@ -189,13 +178,9 @@ fn resolve_file(
 
 /// The `rank`-th best synthesized program of the chosen request (default: every
 /// request) on the chosen placement (default: the best).
-fn synthesized_units(
-    spec: &Spec,
-    placement: &PlacementArg,
-    request: Option<usize>,
-    rank: usize,
-    unchecked: bool,
-) -> Result<Vec<Unit>> {
+fn synthesized_units(spec: &Spec, a: &ProgramsArgs) -> Result<Vec<Unit>> {
+    let (request, rank, unchecked) = (a.request, a.program.rank.unwrap_or(0), a.unchecked);
+    let smt = a.smt.options();
     // Validate the request before the (longer) synthesis.
     let requests: Vec<usize> = match request {
         Some(r) => {
@@ -207,7 +192,7 @@ fn synthesized_units(
             (0..spec.requests.len()).collect()
         }
     };
-    let chosen = chosen_placement(spec, &placement.choice()?)?;
+    let chosen = chosen_placement(spec, &a.placement.choice()?)?;
     let opts = Options {
         top: rank.saturating_add(1),
         selection: chosen
@@ -215,7 +200,8 @@ fn synthesized_units(
             .map_or(Selection::Best, |(i, _)| Selection::One(*i)),
         ..Options::default()
     };
-    let result = synthesis::synthesize(spec, &Standard::default(), &RuleSet::builtin(), &opts)
+    let backend = Standard { smt };
+    let result = synthesis::synthesize(spec, &backend, &RuleSet::builtin(), &opts)
         .map_err(|e| usage(e.to_string()))?;
     if !result.stats.refuted.is_empty() {
         return Err(Error::Internal(format!(

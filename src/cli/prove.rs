@@ -34,7 +34,7 @@ pub struct ProveArgs {
     #[command(flatten)]
     pub smt: SmtArgs,
     /// With --check: also check, in memory, every size assignment whose varied dims
-    /// go up to N (5 to 8; the files hold sizes 2 to 4) for the rules the small-model
+    /// go up to N (4 to 8; the files hold sizes 2 to 4, so 4 adds nothing) for the rules the small-model
     /// theorem does not cover (reduce_scatter / all_gather): proves them for those
     /// sizes too.
     #[arg(long, value_name = "N", requires = "check", value_parser = clap::value_parser!(u64).range(4..=8))]

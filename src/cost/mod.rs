@@ -1,5 +1,5 @@
 //! The cost model: a contention-aware α-β simulator of programs on a placement, its
-//! lower bound, and the nccl-tests bandwidth figures (DESIGN.md, "cost";
+//! lower bound, and the nccl-tests bandwidth figures (`docs/design.md`, §8;
 //! docs/cost-model.md derives every formula here).
 //!
 //! **Links.** Level `l` of the hierarchy gives every one of its child subtrees (the

@@ -25,7 +25,7 @@ use crate::spec::{Request, Spec};
 /// The collsynth version named in every emitted header.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Region tracking shared by the torch and mpi4py runtimes (DESIGN.md's semantics).
+/// Region tracking shared by the torch and mpi4py runtimes (the semantics of docs/design.md).
 pub(crate) const REGIONS_PY: &str = include_str!("regions.py");
 
 /// What to emit.
@@ -64,7 +64,7 @@ pub enum Proof {
 pub struct Unit {
     /// A short name, unique within one emitted file (letters, digits, `_`, `.`, `-`).
     pub name: String,
-    /// The placement's index (DESIGN.md numbering).
+    /// The placement's index (numbering of `docs/design.md`, §1).
     pub placement_index: usize,
     /// The placement.
     pub placement: Placement,
@@ -116,7 +116,7 @@ pub enum EmitError {
     },
 }
 
-/// The reduction groups of a request (DESIGN.md): devices that agree on every axis
+/// The reduction groups of a request (`docs/design.md`): devices that agree on every axis
 /// not requested, each ascending, ordered by their first member.
 pub fn reduction_groups(placement: &Placement, request_axes: &[usize]) -> Vec<Vec<u64>> {
     let mut by_key: std::collections::BTreeMap<Vec<u64>, Vec<u64>> = Default::default();

@@ -7,7 +7,7 @@
 //! ascending. Steps use `all_reduce`, `reduce_scatter_tensor`,
 //! `all_gather_into_tensor`, `reduce` and `broadcast` (roots as global ranks: the
 //! first member of each group) on slices of the flattened tensor, tracking every
-//! rank's region as DESIGN.md's semantics does. It runs on NCCL and on gloo; where
+//! rank's region as the semantics of docs/design.md does. It runs on NCCL and on gloo; where
 //! gloo lacks reduce_scatter_tensor or all_gather_into_tensor the module falls back
 //! to all_reduce (keeping its chunk) and all_gather into chunk views, and says so.
 //! `GROUPS` exposes the groups so they can be compared with the lowered form.

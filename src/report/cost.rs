@@ -1,5 +1,5 @@
 //! `cost` output: per-step tables and summaries for people, and the `cost --json`
-//! document of DESIGN.md (`total_s`, `algbw_gbs`, `busbw_gbs`, `lower_bound_s`,
+//! document of `docs/design.md` (§5.5) (`total_s`, `algbw_gbs`, `busbw_gbs`, `lower_bound_s`,
 //! `flat_s`, `steps`; with `--sweep`, one such row per size under `sweep`).
 
 use serde_json::{json, Map, Value};

@@ -1,5 +1,5 @@
 //! `synth` output: a table per placement and request for people, and the JSON of
-//! DESIGN.md ("Machine-readable output") for machines. Nothing printed depends on
+//! `docs/design.md` (§5.5) for machines. Nothing printed depends on
 //! wall-clock time (timings go to the log).
 
 use serde_json::{json, Value};

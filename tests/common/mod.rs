@@ -1,4 +1,4 @@
-//! Helpers shared by the foundation tests, written from DESIGN.md's words rather than
+//! Helpers shared by the foundation tests, written from the words of docs/design.md rather than
 //! from the library: spec text for generated systems, the rank ↔ coordinates
 //! convention, dim-structured groups, and an independent simulator of the collectives
 //! (random integer buffers for the numbers, source bitmasks and regions for validity).
@@ -41,7 +41,7 @@ pub fn spec(text: &str) -> Spec {
     collsynth::spec::parse(&Source::new("test.toml", text), None).expect("valid test spec")
 }
 
-/// Axis coordinates of a rank, straight from DESIGN.md's convention: the rank's level
+/// Axis coordinates of a rank, straight from the convention of docs/design.md: the rank's level
 /// digits (outer level most significant), each level digit split into one digit per
 /// axis (first axis most significant), each axis coordinate the mixed radix of that
 /// axis's per-level digits (outer level most significant).
@@ -72,7 +72,7 @@ pub fn convention_digits(arities: &[u64], matrix: &[Vec<u64>], rank: u64) -> Vec
     out
 }
 
-/// The groups of `op(dims) @ roots(roots)` by DESIGN.md's words: the group of x is
+/// The groups of `op(dims) @ roots(roots)` by the words of docs/design.md: the group of x is
 /// every device agreeing with x on every digit except `dims`; only devices with digit
 /// 0 on every roots dim take part; members ascending, groups by first member.
 /// Dims are `(level, axis)`.
@@ -121,7 +121,7 @@ pub fn reduction_keys(arities: &[u64], matrix: &[Vec<u64>], request: &[usize]) -
 
 // ------------------------------------------------------------------ simulator
 
-/// What the simulator found wrong (kind as in DESIGN.md's JSON).
+/// What the simulator found wrong (kind as in the JSON of docs/design.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     /// "missing", "twice", "extra" or "ill_formed".
