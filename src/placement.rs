@@ -24,6 +24,25 @@ pub struct Dim {
 }
 
 /// A parallelism matrix with its derived dims.
+///
+/// ```
+/// use collsynth::placement::Placement;
+/// use collsynth::spec::Spec;
+///
+/// // The embedded default: 4 nodes x 8 GPUs; data = 8 spread 2 x 4, model = 4 as 2 x 2.
+/// let spec = Spec::embedded_default();
+/// let p = Placement::new(&spec, vec![vec![2, 4], vec![2, 2]]).unwrap();
+/// assert_eq!(p.dim_names(&spec), ["node:data", "node:model", "gpu:data", "gpu:model"]);
+/// // A rank is the mixed-radix number of its dim digits in dim order (sizes 2, 2,
+/// // 4, 2): 13 = 0·16 + 1·8 + 2·2 + 1.
+/// assert_eq!(p.digits(13), vec![0, 1, 2, 1]);
+/// // An axis coordinate is the mixed radix of its digits, outer level first:
+/// // data = 0·4 + 2, model = 1·2 + 1.
+/// assert_eq!(p.coords(13), vec![2, 3]);
+/// assert_eq!(p.rank_of_coords(&[2, 3]), 13);
+/// // A matrix that does not fit is refused with the reason.
+/// assert!(Placement::new(&spec, vec![vec![8, 1], vec![1, 4]]).is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Placement {
     /// `matrix[axis][level]`.

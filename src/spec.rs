@@ -27,6 +27,32 @@ pub const DEFAULT_SPEC: &str = include_str!("../specs/default.toml");
 pub const DEFAULT_SPEC_NAME: &str = "<embedded default spec>";
 
 /// A validated problem: system, axes and requests.
+///
+/// ```
+/// use collsynth::source::Source;
+/// use collsynth::spec;
+///
+/// let text = r#"
+/// axes = [ { name = "data", size = 8 }, { name = "model", size = 2 } ]
+/// [system]
+/// name = "2 x DGX A100"
+/// levels = [
+///   { name = "node", arity = 2, bandwidth = "100 GB/s", latency = "5 us" },
+///   { name = "gpu",  arity = 8, bandwidth = "235 GB/s", latency = "1 us" },
+/// ]
+/// [[request]]
+/// collective = "all_reduce"
+/// axes = ["data"]
+/// bytes = "1 GB"
+/// "#;
+/// let s = spec::parse(&Source::new("example.toml", text), None).unwrap();
+/// assert_eq!(s.devices(), 16);
+/// assert_eq!(s.requests[0].bytes, 1_000_000_000);
+///
+/// // Bad input names the file, line and column and says what to change.
+/// let bad = spec::parse(&Source::new("bad.toml", &text.replace("size = 2", "size = 3")), None);
+/// assert!(bad.unwrap_err().to_string().starts_with("bad.toml:2:"));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     /// Where the spec came from (a path or the embedded default's name).

@@ -111,7 +111,10 @@ fn an_exhausted_solver_budget_exits_3_and_says_why() {
     let with = |extra: &[&str]| run(&[&args[..], extra].concat());
     let (code, out, err) = with(&["--smt-rlimit", "1"]);
     assert_eq!(code, 3, "{out}{err}");
-    assert!(err.contains("undecided") && err.contains("resource limit 1"), "{err}");
+    assert!(
+        err.contains("undecided") && err.contains("resource limit 1"),
+        "{err}"
+    );
     assert!(out.is_empty(), "{out}");
     let (code, out, _) = with(&["--smt-rlimit", "1", "--json"]);
     assert_eq!(code, 3);
