@@ -110,7 +110,13 @@ impl Solver {
             params.set_u32("rlimit", r.min(u32::MAX as u64) as u32);
         }
         inner.set_params(&params);
+        let start = std::time::Instant::now();
         inner.from_string(query);
+        tracing::debug!(
+            bytes = query.len(),
+            ms = start.elapsed().as_secs_f64() * 1e3,
+            "z3 parsed the query"
+        );
         Solver { inner }
     }
 
@@ -127,11 +133,18 @@ impl Solver {
                 }
             })
             .collect();
+        let start = std::time::Instant::now();
         let result = if lits.is_empty() {
             self.inner.check()
         } else {
             self.inner.check_assumptions(&lits)
         };
+        tracing::debug!(
+            assumptions = lits.len(),
+            answer = ?result,
+            ms = start.elapsed().as_secs_f64() * 1e3,
+            "z3 check"
+        );
         match result {
             SatResult::Unsat => Answer::Unsat,
             SatResult::Unknown => Answer::Unknown(
