@@ -5,31 +5,12 @@
 //! refutation is confirmed (the verifier itself confirms it with the interpreter and
 //! the probe; `agree` also checks the step). Deterministic: a fixed seed.
 
-#[path = "verify_smt_support.rs"]
 mod support;
 
 use collsynth::placement::Placement;
 use collsynth::program::{Collective, DimRef, Program, Step};
-use support::{agree, mutants, spec_for};
-
-/// splitmix64: a small deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, pct: u64) -> bool {
-        self.below(100) < pct
-    }
-}
+use support::rng::Rng;
+use support::verify::{agree, mutants, problem_spec};
 
 fn matrix(rng: &mut Rng, levels: usize, axes: usize) -> Vec<Vec<u64>> {
     loop {
@@ -120,16 +101,9 @@ fn smt_agrees_with_the_interpreter_on_1000_random_problems() {
         if request.is_empty() {
             request.push(rng.below(axes as u64) as usize);
         }
-        let spec = spec_for(&LEVELS[4 - levels..], &AXES[..axes], &m, &request);
+        let spec = problem_spec(&LEVELS[4 - levels..], &AXES[..axes], &m, &request);
         let placement = Placement::new(&spec, m).unwrap();
-        let all: Vec<DimRef> = placement
-            .dims
-            .iter()
-            .map(|d| DimRef {
-                level: d.level,
-                axis: d.axis,
-            })
-            .collect();
+        let all = support::dim_refs(&placement);
         let q: Vec<DimRef> = all
             .iter()
             .copied()
