@@ -9,6 +9,7 @@ mod support;
 
 use collsynth::placement::Placement;
 use collsynth::program::{Collective, DimRef, Program, Step};
+use collsynth::spec::Spec;
 use support::rng::Rng;
 use support::verify::{agree, mutants, problem_spec};
 
@@ -87,51 +88,74 @@ fn random_program(rng: &mut Rng, dims: &[DimRef]) -> Program {
     Program { steps }
 }
 
-#[test]
-fn smt_agrees_with_the_interpreter_on_1000_random_problems() {
+/// One random problem: a spec, a placement, the requested axes and a program.
+struct Problem {
+    spec: Spec,
+    placement: Placement,
+    request: Vec<usize>,
+    program: Program,
+}
+
+/// `n` random problems from a fixed seed, one after another from one generator (so
+/// the same problems whatever checks them, and however many threads).
+fn problems(n: usize) -> Vec<Problem> {
     const LEVELS: [&str; 4] = ["rack", "node", "board", "gpu"];
     const AXES: [&str; 3] = ["data", "model", "pipe"];
     let mut rng = Rng(0x5eed_c011_5917);
-    let (mut proved, mut refuted) = (0, 0);
-    for _ in 0..1000 {
-        let levels = 2 + rng.below(3) as usize;
-        let axes = 1 + rng.below(3) as usize;
-        let m = matrix(&mut rng, levels, axes);
-        let mut request: Vec<usize> = (0..axes).filter(|_| rng.chance(50)).take(2).collect();
-        if request.is_empty() {
-            request.push(rng.below(axes as u64) as usize);
-        }
-        let spec = problem_spec(&LEVELS[4 - levels..], &AXES[..axes], &m, &request);
-        let placement = Placement::new(&spec, m).unwrap();
-        let all = support::dim_refs(&placement);
-        let q: Vec<DimRef> = all
-            .iter()
-            .copied()
-            .filter(|d| request.contains(&d.axis))
-            .collect();
-        let program = if q.is_empty() || rng.chance(25) {
-            random_program(&mut rng, &all)
-        } else {
-            let mut steps = Vec::new();
-            template(&mut rng, &q, &[], &mut steps);
-            let p = Program { steps };
-            if rng.chance(50) {
-                let ms = mutants(&p, &placement);
-                if ms.is_empty() {
-                    p
-                } else {
-                    ms[rng.below(ms.len() as u64) as usize].clone()
-                }
-            } else {
-                p
+    (0..n)
+        .map(|_| {
+            let levels = 2 + rng.below(3) as usize;
+            let axes = 1 + rng.below(3) as usize;
+            let m = matrix(&mut rng, levels, axes);
+            let mut request: Vec<usize> = (0..axes).filter(|_| rng.chance(50)).take(2).collect();
+            if request.is_empty() {
+                request.push(rng.below(axes as u64) as usize);
             }
-        };
-        if agree(&spec, &placement, &request, &program) {
-            proved += 1;
-        } else {
-            refuted += 1;
-        }
-    }
+            let spec = problem_spec(&LEVELS[4 - levels..], &AXES[..axes], &m, &request);
+            let placement = Placement::new(&spec, m).unwrap();
+            let all = support::dim_refs(&placement);
+            let q: Vec<DimRef> = all
+                .iter()
+                .copied()
+                .filter(|d| request.contains(&d.axis))
+                .collect();
+            let program = if q.is_empty() || rng.chance(25) {
+                random_program(&mut rng, &all)
+            } else {
+                let mut steps = Vec::new();
+                template(&mut rng, &q, &[], &mut steps);
+                let p = Program { steps };
+                if rng.chance(50) {
+                    let ms = mutants(&p, &placement);
+                    if ms.is_empty() {
+                        p
+                    } else {
+                        ms[rng.below(ms.len() as u64) as usize].clone()
+                    }
+                } else {
+                    p
+                }
+            };
+            Problem {
+                spec,
+                placement,
+                request,
+                program,
+            }
+        })
+        .collect()
+}
+
+/// Nearly all the time is z3's (each problem is one solver, refutations a few
+/// checks), so the problems are checked on every core.
+#[test]
+fn smt_agrees_with_the_interpreter_on_1000_random_problems() {
+    let problems = problems(1000);
+    let correct = support::par::map(&problems, |p| {
+        agree(&p.spec, &p.placement, &p.request, &p.program)
+    });
+    let proved = correct.iter().filter(|&&c| c).count();
+    let refuted = correct.len() - proved;
     eprintln!("{proved} proved, {refuted} refuted");
     assert!(proved >= 200, "only {proved} correct programs among 1000");
     assert!(refuted >= 200, "only {refuted} refuted programs among 1000");

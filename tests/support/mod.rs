@@ -7,12 +7,13 @@
 //! - [`synth`]: abstract programs through the reference interpreter; rule checks.
 //! - [`verify`]: program mutants and the SMT-vs-interpreter agreement check.
 //! - [`e2e`]: MPI, JAX and torch end-to-end helpers, and the tools they need.
-//! - [`rng`]: a small deterministic generator.
+//! - [`rng`]: a small deterministic generator; [`par`]: checks on every core.
 
 #![allow(dead_code)]
 
 pub mod cli;
 pub mod e2e;
+pub mod par;
 pub mod rng;
 pub mod sim;
 pub mod spec;
