@@ -1,17 +1,16 @@
 //! SAT/UNSAT pairs: every standard program and every one of its mutants gets the same
 //! verdict from z3 as from the reference interpreter, on 2- and 3-level placements.
 
-#[path = "verify_smt_support.rs"]
 mod support;
 
 use collsynth::placement::Placement;
 use collsynth::program::parse_program;
 use collsynth::verdict::Verdict;
 use collsynth::verify::{self, SmtOptions};
-use support::{agree, mutants, spec_for, STANDARD};
+use support::verify::{agree, mutants, problem_spec, standard_problem, STANDARD};
 
 fn pairs(levels: &[&str], axes: &[&str], matrix: Vec<Vec<u64>>, expect: [bool; 5]) {
-    let spec = spec_for(levels, axes, &matrix, &[0]);
+    let spec = problem_spec(levels, axes, &matrix, &[0]);
     let placement = Placement::new(&spec, matrix).unwrap();
     let (mut proved, mut refuted) = (0, 0);
     for (text, want) in STANDARD.iter().zip(expect) {
@@ -76,13 +75,7 @@ fn three_levels_with_an_unnamed_requested_dim() {
 
 #[test]
 fn refutations_name_a_device_a_part_and_a_source() {
-    let spec = spec_for(
-        &["node", "gpu"],
-        &["data", "model"],
-        &[vec![2, 4], vec![2, 2]],
-        &[0],
-    );
-    let placement = Placement::new(&spec, vec![vec![2, 4], vec![2, 2]]).unwrap();
+    let (spec, placement) = standard_problem();
     let p = parse_program(
         &spec,
         "reduce_scatter(gpu:data) ; all_reduce(node:data, node:model) ; all_gather(gpu:data)",
@@ -105,13 +98,7 @@ fn refutations_name_a_device_a_part_and_a_source() {
 /// answer is "unknown", never "proved", on any machine.
 #[test]
 fn an_exhausted_budget_is_never_a_proof() {
-    let spec = spec_for(
-        &["node", "gpu"],
-        &["data", "model"],
-        &[vec![2, 4], vec![2, 2]],
-        &[0],
-    );
-    let placement = Placement::new(&spec, vec![vec![2, 4], vec![2, 2]]).unwrap();
+    let (spec, placement) = standard_problem();
     let p = parse_program(&spec, STANDARD[4]).unwrap();
     let opts = SmtOptions {
         rlimit: Some(1),
@@ -136,13 +123,7 @@ fn proofs_run_in_parallel_threads() {
     let handles: Vec<_> = (0..4)
         .map(|i| {
             std::thread::spawn(move || {
-                let spec = spec_for(
-                    &["node", "gpu"],
-                    &["data", "model"],
-                    &[vec![2, 4], vec![2, 2]],
-                    &[0],
-                );
-                let placement = Placement::new(&spec, vec![vec![2, 4], vec![2, 2]]).unwrap();
+                let (spec, placement) = standard_problem();
                 let p = parse_program(&spec, STANDARD[i % 5]).unwrap();
                 matches!(
                     verify::prove(&spec, &placement, &[0], &p, &SmtOptions::default()),
