@@ -1,53 +1,36 @@
 //! Costing one dim-structured step of a 32,768-device placement: the closed form
 //! visits levels and dims, never devices, so this stays far under 1 ms.
 
+#[path = "../tests/support/spec.rs"]
+mod spec;
+
 use std::hint::black_box;
 
 use collsynth::cost::{lower_bound, step_cost};
 use collsynth::placement::Placement;
 use collsynth::program::{Collective, DimRef, Step};
-use collsynth::spec::{Axis, Level, Request, RequestKind, Spec, System};
+use collsynth::spec::Spec;
 use criterion::{criterion_group, criterion_main, Criterion};
+use spec::SpecText;
 
 /// A 5-level system with the given arities and a placement of four axes (data,
 /// model, pipe, expert) given as a matrix; the axis sizes are the row products.
 fn system(arities: [u64; 5], matrix: Vec<Vec<u64>>) -> (Spec, Placement) {
-    let level = |name: &str, arity: u64, gbs: f64, us: f64| Level {
-        name: name.into(),
-        arity,
-        bandwidth_bps: gbs * 1e9,
-        latency_s: us * 1e-6,
-    };
-    let axis = |name: &str, size: u64| Axis {
-        name: name.into(),
-        size,
-    };
-    let request = Request {
-        collective: RequestKind::AllReduce,
-        axes: vec![0],
-        bytes: 1_000_000_000,
-        count: 1,
-    };
-    let spec = Spec {
-        source: "<bench>".into(),
-        axes: ["data", "model", "pipe", "expert"]
-            .iter()
-            .zip(&matrix)
-            .map(|(n, row)| axis(n, row.iter().product()))
-            .collect(),
-        system: System {
-            name: "32k".into(),
-            launch_s: 5e-6,
-            levels: vec![
-                level("pod", arities[0], 25.0, 10.0),
-                level("rack", arities[1], 50.0, 5.0),
-                level("node", arities[2], 100.0, 5.0),
-                level("board", arities[3], 200.0, 2.0),
-                level("gpu", arities[4], 235.0, 1.0),
-            ],
-        },
-        requests: vec![request],
-    };
+    let links = [
+        ("pod", "25 GB/s", "10 us"),
+        ("rack", "50 GB/s", "5 us"),
+        ("node", "100 GB/s", "5 us"),
+        ("board", "200 GB/s", "2 us"),
+        ("gpu", "235 GB/s", "1 us"),
+    ];
+    let mut t = SpecText::new().named("32k").launch("5 us");
+    for ((name, bandwidth, latency), arity) in links.into_iter().zip(arities) {
+        t = t.level(name, arity).link(bandwidth, latency);
+    }
+    for (name, row) in ["data", "model", "pipe", "expert"].iter().zip(&matrix) {
+        t = t.axis(name, row.iter().product());
+    }
+    let spec = t.all_reduce(&["data"]).bytes(1_000_000_000).spec();
     let placement = Placement::new(&spec, matrix).expect("the matrix fits");
     (spec, placement)
 }

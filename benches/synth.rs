@@ -1,5 +1,5 @@
 //! The hot paths of synthesis not covered by `cost` and `proof`: placement
-//! enumeration (the 4,601-placement problem), saturation per dim count, k-best
+//! enumeration (the suite's 4,601-placement problem), saturation per dim count, k-best
 //! extraction (plan built once, then per placement), the enumeration baseline on the
 //! same oracle, and a whole `--placement best` synthesis with proofs.
 //! `cargo bench --bench synth`.
@@ -13,14 +13,15 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use collsynth::bench::suite::generated_toml;
 use collsynth::placement::{self, Placement};
 use collsynth::program::Text;
+use collsynth::rules::AbsStep;
+use collsynth::rules::RuleSet;
 use collsynth::source::Source;
 use collsynth::spec::{self, Spec};
 use collsynth::synth::backend::Standard;
 use collsynth::synth::egraph::{self, Budgets};
 use collsynth::synth::enumerate::{self, EnumLimits};
 use collsynth::synth::extract::{self, Plan, StepOracle};
-use collsynth::synth::rules::RuleSet;
-use collsynth::synth::shape::{AbsStep, Shape};
+use collsynth::synth::shape::Shape;
 use collsynth::synth::{self, Options};
 
 fn generated(name: &str) -> Spec {

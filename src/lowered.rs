@@ -1,5 +1,5 @@
 //! Lowering: programs as explicit rank groups, and the lowered JSON interchange form
-//! of DESIGN.md ("Lowered form").
+//! of `docs/design.md` (§5.4).
 //!
 //! A dim-structured step `op(D) @ roots(R)` lowers to one group per assignment of the
 //! digits outside D, restricted to devices whose R digits are 0; members are listed in
@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::number::lcm;
 use crate::placement::Placement;
 use crate::program::{Collective, DimRef, Program, Step};
 use crate::source::{InputError, Source};
@@ -29,6 +30,19 @@ pub struct LoweredStep {
 pub struct Lowered {
     /// The steps.
     pub steps: Vec<LoweredStep>,
+}
+
+impl Lowered {
+    /// The atoms of the semantics: the buffer is cut into this many equal atoms, the
+    /// product over reduce_scatter steps of the lcm of their group sizes, so that
+    /// every chunk a reduce_scatter makes is whole (saturating at `u64::MAX`).
+    pub fn atoms(&self) -> u64 {
+        self.steps
+            .iter()
+            .filter(|s| s.collective == Collective::ReduceScatter)
+            .map(|s| s.groups.iter().fold(1u64, |a, g| lcm(a, g.len() as u64)))
+            .fold(1u64, |a, l| a.saturating_mul(l))
+    }
 }
 
 /// The request as written in lowered JSON.

@@ -4,25 +4,26 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use collsynth::cli::{self, exit_code, Outcome};
+
 fn main() -> ExitCode {
-    let cli = match collsynth::cli::Cli::try_parse() {
+    let args = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() {
-                collsynth::cli::exit::INPUT
-            } else {
-                0
-            };
             let _ = e.print();
-            return ExitCode::from(code);
+            return exit_code(if e.use_stderr() {
+                Outcome::BadInput
+            } else {
+                Outcome::Success
+            });
         }
     };
-    init_logging(cli.verbose);
-    match collsynth::cli::run(cli) {
-        Ok(code) => code,
-        Err(f) => {
-            eprintln!("{}", f.message);
-            ExitCode::from(f.code)
+    init_logging(args.verbose);
+    match cli::run(args) {
+        Ok(outcome) => exit_code(outcome),
+        Err(e) => {
+            eprintln!("{e}");
+            exit_code(e.outcome())
         }
     }
 }

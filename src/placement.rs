@@ -1,5 +1,5 @@
 //! Placements (parallelism matrices), their dims, and the rank ↔ coordinates
-//! convention of DESIGN.md.
+//! convention of `docs/design.md` (§2).
 //!
 //! A matrix `P[axis][level]` spreads each axis over the levels; the dims are the cells
 //! with `P > 1`, ordered outer level first, then axis order. Because a rank's level
@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use crate::number::gcd;
 use crate::spec::Spec;
 
 /// One dim of a placement: `level:axis`, spread over `size > 1` children.
@@ -23,6 +24,25 @@ pub struct Dim {
 }
 
 /// A parallelism matrix with its derived dims.
+///
+/// ```
+/// use collsynth::placement::Placement;
+/// use collsynth::spec::Spec;
+///
+/// // The embedded default: 4 nodes x 8 GPUs; data = 8 spread 2 x 4, model = 4 as 2 x 2.
+/// let spec = Spec::embedded_default();
+/// let p = Placement::new(&spec, vec![vec![2, 4], vec![2, 2]]).unwrap();
+/// assert_eq!(p.dim_names(&spec), ["node:data", "node:model", "gpu:data", "gpu:model"]);
+/// // A rank is the mixed-radix number of its dim digits in dim order (sizes 2, 2,
+/// // 4, 2): 13 = 0·16 + 1·8 + 2·2 + 1.
+/// assert_eq!(p.digits(13), vec![0, 1, 2, 1]);
+/// // An axis coordinate is the mixed radix of its digits, outer level first:
+/// // data = 0·4 + 2, model = 1·2 + 1.
+/// assert_eq!(p.coords(13), vec![2, 3]);
+/// assert_eq!(p.rank_of_coords(&[2, 3]), 13);
+/// // A matrix that does not fit is refused with the reason.
+/// assert!(Placement::new(&spec, vec![vec![8, 1], vec![1, 4]]).is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Placement {
     /// `matrix[axis][level]`.
@@ -157,8 +177,19 @@ impl Placement {
         c
     }
 
+    /// The reduction dims of a request over `request_axes`: the dims whose axis is
+    /// requested, in significance order.
+    pub fn reduction_dims<'a>(
+        &'a self,
+        request_axes: &'a [usize],
+    ) -> impl Iterator<Item = &'a Dim> + 'a {
+        self.dims
+            .iter()
+            .filter(move |d| request_axes.contains(&d.axis))
+    }
+
     /// The key of a rank's reduction group for a request over `request_axes`: its
-    /// coordinates on every other axis (DESIGN.md: the group is the devices that agree
+    /// coordinates on every other axis (`docs/design.md`: the group is the devices that agree
     /// with it on every axis not in the request).
     pub fn group_key(&self, rank: u64, request_axes: &[usize]) -> Vec<u64> {
         self.coords(rank)
@@ -319,13 +350,6 @@ fn fill(
         row_rem[a] *= v;
         col_rem[l] *= v;
     }
-}
-
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
 }
 
 /// Divisors of `n` in ascending order.

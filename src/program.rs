@@ -1,4 +1,4 @@
-//! The program language of DESIGN.md: AST, parser, canonical printer, and the checks
+//! The program language (`docs/design.md`, §3): AST, parser, canonical printer, and the checks
 //! that tie a program to a spec and a placement. Lowering to explicit rank groups and
 //! the lowered JSON form live in [`crate::lowered`].
 //!
@@ -90,6 +90,25 @@ pub struct Step {
 }
 
 /// A sequence of steps (possibly empty).
+///
+/// ```
+/// use collsynth::placement::Placement;
+/// use collsynth::program::{parse_program, Collective};
+/// use collsynth::spec::Spec;
+///
+/// let spec = Spec::embedded_default();
+/// let p = parse_program(&spec, "reduce_scatter(gpu:data);all_reduce(node:data);all_gather(gpu:data)")
+///     .unwrap();
+/// assert_eq!(p.steps[1].op, Collective::AllReduce);
+/// // The canonical text, used in output and for tie-breaking:
+/// assert_eq!(
+///     p.text(&spec),
+///     "reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)"
+/// );
+/// // It names only dims of a placement that spreads data over nodes and GPUs.
+/// assert!(p.fits(&Placement::new(&spec, vec![vec![4, 2], vec![1, 4]]).unwrap()));
+/// assert!(!p.fits(&Placement::new(&spec, vec![vec![1, 8], vec![4, 1]]).unwrap()));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Program {
     /// The steps, in order.

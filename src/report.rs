@@ -1,54 +1,45 @@
-//! Tables for people and JSON for machines (DESIGN.md, "Machine-readable output").
-//! Every JSON document carries `"schema_version": 1`; key order is fixed.
+//! Tables for people and JSON for machines (`docs/design.md`, §5.5).
+//! Every JSON document carries `"schema_version": 1`; key order is fixed. Each
+//! document is one `#[derive(Serialize)]` struct next to the function that fills
+//! it: a struct's field order is its key order (serde_json's `preserve_order`).
 
 pub mod cost;
+pub mod prove;
 pub mod synth;
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use crate::cli::Problem;
+use crate::lowered::RequestJson;
 use crate::placement::{self, MatrixText, Placement};
+use crate::problem::Problem;
 use crate::semantics::{rank_text, Counterexample};
 use crate::spec::{Request, Spec};
+use crate::verdict::{Checker, Verdict};
 
 /// Systems up to this size get per-rank coordinates in JSON without `--coords`.
 pub const COORDS_BY_DEFAULT_UP_TO: u64 = 4096;
 
-fn to_string(v: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(v).expect("JSON values serialize");
+/// A document as printed: pretty JSON and a final newline.
+pub(crate) fn to_string<T: Serialize>(doc: &T) -> String {
+    let mut s = serde_json::to_string_pretty(doc).expect("the document serializes");
     s.push('\n');
     s
 }
 
-/// One line describing the spec: name, devices, levels and axes.
-pub fn spec_header(spec: &Spec) -> String {
-    format!(
-        "{} ({}): {} devices = {}; axes {}",
-        if spec.system.name.is_empty() {
-            "system"
-        } else {
-            &spec.system.name
-        },
-        spec.source,
-        spec.devices(),
-        spec.system
-            .levels
-            .iter()
-            .map(|l| format!("{} {}", l.name, l.arity))
-            .collect::<Vec<_>>()
-            .join(" > "),
-        spec.axes
-            .iter()
-            .map(|a| format!("{} = {}", a.name, a.size))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+/// A float that JSON can carry: `None` (printed `null`) when not finite.
+pub(crate) fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// `coords[rank][axis]` of every rank of a placement (§2's rank ↔ coordinates).
+pub(crate) fn all_coords(p: &Placement) -> Vec<Vec<u64>> {
+    (0..p.devices()).map(|r| p.coords(r)).collect()
 }
 
 /// `placements` as a table.
 pub fn placements_text(spec: &Spec, coords: bool) -> String {
     let mut out = String::new();
-    out.push_str(&format!("# {}\n", spec_header(spec)));
+    out.push_str(&format!("# {}\n", spec.header()));
     out.push_str(&format!(
         "# matrix rows are axes ({}), columns are levels ({}); written as --matrix takes it\n",
         spec.axes
@@ -94,34 +85,49 @@ pub fn placements_text(spec: &Spec, coords: bool) -> String {
 }
 
 /// `placements --json`.
+#[derive(Serialize)]
+struct PlacementsDoc {
+    /// Always 1.
+    schema_version: u32,
+    /// Every placement of the spec, in index order.
+    placements: Vec<PlacementDoc>,
+}
+
+/// One placement of `placements --json`.
+#[derive(Serialize)]
+struct PlacementDoc {
+    /// The placement's index (what `--placement N` takes).
+    index: usize,
+    /// `matrix[axis][level]`: the factor of each level's arity given to each axis.
+    matrix: Vec<Vec<u64>>,
+    /// The dims as `"level:axis"`, in significance order.
+    dims: Vec<String>,
+    /// `coords[rank][axis]`; present when the system has at most
+    /// [`COORDS_BY_DEFAULT_UP_TO`] devices or `--coords` is given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coords: Option<Vec<Vec<u64>>>,
+}
+
+/// `placements --json`.
 pub fn placements_json(spec: &Spec, coords: bool) -> String {
     let with_coords = coords || spec.devices() <= COORDS_BY_DEFAULT_UP_TO;
-    let placements: Vec<Value> = placement::enumerate(spec)
+    let placements = placement::enumerate(spec)
         .into_iter()
         .enumerate()
         .map(|(i, m)| {
             let p = Placement::from_valid_matrix(m);
-            let mut v = json!({
-                "index": i,
-                "matrix": p.matrix,
-                "dims": p.dim_names(spec),
-            });
-            if with_coords {
-                let c: Vec<Vec<u64>> = (0..p.devices()).map(|r| p.coords(r)).collect();
-                v["coords"] = json!(c);
+            PlacementDoc {
+                index: i,
+                dims: p.dim_names(spec),
+                coords: with_coords.then(|| all_coords(&p)),
+                matrix: p.matrix,
             }
-            v
         })
         .collect();
-    to_string(&json!({"schema_version": 1, "placements": placements}))
-}
-
-fn cex_json(c: &Counterexample) -> Value {
-    let mut v = serde_json::to_value(c).expect("counterexamples serialize");
-    if c.step.is_none() {
-        v["step"] = Value::Null;
-    }
-    v
+    to_string(&PlacementsDoc {
+        schema_version: 1,
+        placements,
+    })
 }
 
 fn problem_line(p: &Problem) -> String {
@@ -130,7 +136,7 @@ fn problem_line(p: &Problem) -> String {
         p.spec.describe_request(&p.request),
         p.index,
         MatrixText(&p.placement.matrix),
-        spec_header(&p.spec)
+        p.spec.header()
     )
 }
 
@@ -146,11 +152,13 @@ fn program_text(p: &Problem) -> String {
 }
 
 /// `verify` as text.
-pub fn verify_text(p: &Problem, result: &Result<(), Counterexample>, decided_by: &str) -> String {
+/// An undecided verdict prints nothing: the reason goes to stderr.
+pub fn verify_text(p: &Problem, verdict: &Verdict, decided_by: Checker) -> String {
     let mut out = String::new();
-    match result {
-        Ok(()) => out.push_str(&format!("proved: {}\n", program_text(p))),
-        Err(c) => {
+    match verdict {
+        Verdict::Unknown(_) => return out,
+        Verdict::Proved => out.push_str(&format!("proved: {}\n", program_text(p))),
+        Verdict::Refuted(c) => {
             out.push_str(&format!("refuted: {}\n", program_text(p)));
             out.push_str(&format!("  {}: {}\n", c.kind, c.message));
             if let Some(part) = c.part {
@@ -168,29 +176,85 @@ pub fn verify_text(p: &Problem, result: &Result<(), Counterexample>, decided_by:
     out
 }
 
-/// A request as JSON: `{"collective", "axes", "bytes"}` (the lowered form's shape).
-pub fn request_json(spec: &Spec, r: &Request) -> Value {
-    json!({
-        "collective": r.collective.to_string(),
-        "axes": r.axes.iter().map(|&a| spec.axes[a].name.clone()).collect::<Vec<_>>(),
-        "bytes": r.bytes,
-    })
+/// A request as JSON: `{collective, axes, bytes}`, the lowered form's request (the
+/// collective's keyword, the axis names, bytes per device).
+pub fn request_json(spec: &Spec, r: &Request) -> RequestJson {
+    RequestJson {
+        collective: r.collective.to_string(),
+        axes: r.axes.iter().map(|&a| spec.axes[a].name.clone()).collect(),
+        bytes: r.bytes,
+    }
+}
+
+/// `verify --json` when the verdict is decided (proved or refuted).
+#[derive(Serialize)]
+struct VerifyDoc<'a> {
+    /// Always 1.
+    schema_version: u32,
+    /// `proved` or `refuted`.
+    verdict: &'static str,
+    /// `smt`, `interpreter`, or `smt+interpreter` (`--by both`).
+    decided_by: &'static str,
+    /// Whether the program has a group form (dims rather than explicit groups).
+    dim_structured: bool,
+    /// The program's canonical text; `null` when it is not dim-structured.
+    program: Option<String>,
+    /// The placement's index.
+    placement: usize,
+    /// The placement's `matrix[axis][level]`.
+    matrix: &'a [Vec<u64>],
+    /// The request checked.
+    request: RequestJson,
+    /// What shows the program wrong, `{kind, step, rank, coords, part?, source?,
+    /// message}` (`step` 1-based, `null` for the final state); present when refuted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    counterexample: Option<&'a Counterexample>,
+}
+
+/// `verify --json` when the check is undecided (exit 3).
+#[derive(Serialize)]
+struct UndecidedDoc<'a> {
+    /// Always 1.
+    schema_version: u32,
+    /// Always `unknown`.
+    verdict: &'static str,
+    /// `smt`, `interpreter`, or `smt+interpreter` (`--by both`).
+    decided_by: &'static str,
+    /// Why, in a sentence (e.g. z3's timeout in ms or resource limit was hit).
+    reason: &'a str,
+    /// The program's canonical text; `null` when it is not dim-structured.
+    program: Option<String>,
+    /// The placement's index.
+    placement: usize,
 }
 
 /// `verify --json`.
-pub fn verify_json(p: &Problem, result: &Result<(), Counterexample>, decided_by: &str) -> String {
-    let mut v = json!({
-        "schema_version": 1,
-        "verdict": if result.is_ok() { "proved" } else { "refuted" },
-        "decided_by": decided_by,
-        "dim_structured": p.program.is_some(),
-        "program": p.program.as_ref().map(|x| x.text(&p.spec)),
-        "placement": p.index,
-        "matrix": p.placement.matrix,
-        "request": request_json(&p.spec, &p.request),
-    });
-    if let Err(c) = result {
-        v["counterexample"] = cex_json(c);
-    }
-    to_string(&v)
+pub fn verify_json(p: &Problem, verdict: &Verdict, decided_by: Checker) -> String {
+    let decided_by = decided_by.name();
+    let program = p.program.as_ref().map(|x| x.text(&p.spec));
+    let counterexample = match verdict {
+        Verdict::Unknown(reason) => {
+            return to_string(&UndecidedDoc {
+                schema_version: 1,
+                verdict: "unknown",
+                decided_by,
+                reason,
+                program,
+                placement: p.index,
+            });
+        }
+        Verdict::Proved => None,
+        Verdict::Refuted(c) => Some(c),
+    };
+    to_string(&VerifyDoc {
+        schema_version: 1,
+        verdict: verdict.name(),
+        decided_by,
+        dim_structured: p.program.is_some(),
+        program,
+        placement: p.index,
+        matrix: &p.placement.matrix,
+        request: request_json(&p.spec, &p.request),
+        counterexample,
+    })
 }

@@ -1,4 +1,4 @@
-//! The reference interpreter: DESIGN.md's semantics, run device by device.
+//! The reference interpreter: the semantics of `docs/design.md`, run device by device.
 //!
 //! Simple, explicit and obviously right, at the price of growing with the device
 //! count: every device holds a region `[lo, hi)` of the buffer (in atoms, see below),
@@ -17,6 +17,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::lowered::Lowered;
+use crate::number::gcd;
 use crate::placement::Placement;
 use crate::program::Collective;
 use crate::spec::Spec;
@@ -111,13 +112,6 @@ impl Serialize for Part {
     }
 }
 
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
-}
-
 /// A refutation a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Counterexample {
@@ -188,16 +182,7 @@ impl<'a> Interpreter<'a> {
         program: &Lowered,
     ) -> Self {
         let n = placement.devices() as usize;
-        let mut atoms: u64 = 1;
-        for s in &program.steps {
-            if s.collective == Collective::ReduceScatter {
-                let l = s
-                    .groups
-                    .iter()
-                    .fold(1u64, |acc, g| lcm(acc, g.len() as u64));
-                atoms = atoms.saturating_mul(l);
-            }
-        }
+        let atoms = program.atoms();
         let devices = (0..n)
             .map(|x| {
                 let mut sums = vec![0u8; atoms as usize * n];
@@ -564,13 +549,6 @@ impl<'a> Interpreter<'a> {
     }
 }
 
-fn lcm(a: u64, b: u64) -> u64 {
-    if a == 0 || b == 0 {
-        return a.max(b);
-    }
-    (a / gcd(a, b)).saturating_mul(b)
-}
-
 /// Runs `program` on `placement` for a request over `request_axes` (indices into the
 /// spec's axes): `Ok(())` when it is correct, otherwise the first fault found (in
 /// step order, then rank order).
@@ -595,15 +573,5 @@ pub const MAX_INTERPRETER_CELLS: u128 = 1 << 31;
 /// How many counters the interpreter would hold for this program.
 pub fn interpreter_cells(placement: &Placement, program: &Lowered) -> u128 {
     let n = placement.devices() as u128;
-    let mut atoms: u128 = 1;
-    for s in &program.steps {
-        if s.collective == Collective::ReduceScatter {
-            let l = s
-                .groups
-                .iter()
-                .fold(1u64, |acc, g| lcm(acc, g.len() as u64));
-            atoms = atoms.saturating_mul(l as u128);
-        }
-    }
-    n.saturating_mul(n).saturating_mul(atoms)
+    n.saturating_mul(n).saturating_mul(program.atoms() as u128)
 }

@@ -1,5 +1,5 @@
 //! Spec files: the system hierarchy, the parallelism axes and the requests, read from
-//! TOML (see DESIGN.md, "Spec files") and validated into [`Spec`].
+//! TOML (see `docs/design.md`, §5.1) and validated into [`Spec`].
 //!
 //! Reading happens in two stages, as in ripgrep's argument handling: serde reads the
 //! syntax into `Raw*` structs that keep every value's place in the file, then
@@ -27,6 +27,32 @@ pub const DEFAULT_SPEC: &str = include_str!("../specs/default.toml");
 pub const DEFAULT_SPEC_NAME: &str = "<embedded default spec>";
 
 /// A validated problem: system, axes and requests.
+///
+/// ```
+/// use collsynth::source::Source;
+/// use collsynth::spec;
+///
+/// let text = r#"
+/// axes = [ { name = "data", size = 8 }, { name = "model", size = 2 } ]
+/// [system]
+/// name = "2 x DGX A100"
+/// levels = [
+///   { name = "node", arity = 2, bandwidth = "100 GB/s", latency = "5 us" },
+///   { name = "gpu",  arity = 8, bandwidth = "235 GB/s", latency = "1 us" },
+/// ]
+/// [[request]]
+/// collective = "all_reduce"
+/// axes = ["data"]
+/// bytes = "1 GB"
+/// "#;
+/// let s = spec::parse(&Source::new("example.toml", text), None).unwrap();
+/// assert_eq!(s.devices(), 16);
+/// assert_eq!(s.requests[0].bytes, 1_000_000_000);
+///
+/// // Bad input names the file, line and column and says what to change.
+/// let bad = spec::parse(&Source::new("bad.toml", &text.replace("size = 2", "size = 3")), None);
+/// assert!(bad.unwrap_err().to_string().starts_with("bad.toml:2:"));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     /// Where the spec came from (a path or the embedded default's name).
@@ -108,6 +134,31 @@ impl System {
 }
 
 impl Spec {
+    /// One line describing the spec: name, devices, levels and axes.
+    pub fn header(&self) -> String {
+        format!(
+            "{} ({}): {} devices = {}; axes {}",
+            if self.system.name.is_empty() {
+                "system"
+            } else {
+                &self.system.name
+            },
+            self.source,
+            self.devices(),
+            self.system
+                .levels
+                .iter()
+                .map(|l| format!("{} {}", l.name, l.arity))
+                .collect::<Vec<_>>()
+                .join(" > "),
+            self.axes
+                .iter()
+                .map(|a| format!("{} = {}", a.name, a.size))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+
     /// Number of devices.
     pub fn devices(&self) -> u64 {
         self.system.devices()
@@ -300,10 +351,30 @@ impl<'de> Deserialize<'de> for Scalar {
 /// Parses and validates spec text. `dir` resolves a `system = "path"` reference.
 pub fn parse(source: &Source, dir: Option<&Path>) -> Result<Spec, InputError> {
     let raw: RawSpec = from_toml(source)?;
-    let at = |span: Range<usize>, msg: String| source.error(span, msg);
+    let (axes, axes_span) = parse_axes(source, raw.axes)?;
+    let system = parse_system_ref(source, dir, raw.system)?;
+    check_axis_product(source, &axes, axes_span, &system)?;
+    let requests = raw
+        .request
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| parse_request(source, &axes, r.into_inner()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Spec {
+        source: source.name.clone(),
+        axes,
+        system,
+        requests,
+    })
+}
 
-    // axes
-    let Some(raw_axes) = raw.axes else {
+/// The `axes` array, validated, and its span.
+fn parse_axes(
+    source: &Source,
+    raw_axes: Option<Spanned<Vec<Spanned<RawAxis>>>>,
+) -> Result<(Vec<Axis>, Range<usize>), InputError> {
+    let at = |span: Range<usize>, msg: String| source.error(span, msg);
+    let Some(raw_axes) = raw_axes else {
         return Err(InputError::file(&source.name, "the spec has no `axes`").with_help(
             "add `axes = [ { name = \"data\", size = 8 } ]` at the top of the file, before any table header",
         ));
@@ -335,14 +406,24 @@ pub fn parse(source: &Source, dir: Option<&Path>) -> Result<Spec, InputError> {
         });
     }
 
-    // system
-    let Some(sys_ref) = raw.system else {
+    Ok((axes, axes_span))
+}
+
+/// The `[system]` table, or the system file `system = "path"` names (relative to the
+/// spec's folder `dir`).
+fn parse_system_ref(
+    source: &Source,
+    dir: Option<&Path>,
+    raw: Option<Spanned<RawSystemRef>>,
+) -> Result<System, InputError> {
+    let at = |span: Range<usize>, msg: String| source.error(span, msg);
+    let Some(sys_ref) = raw else {
         return Err(InputError::file(&source.name, "the spec has no `system`").with_help(
             "add a [system] table with `name` and `levels`, or `system = \"path/to/system.toml\"` before any table header",
         ));
     };
     let sys_span = sys_ref.span();
-    let system = match sys_ref.into_inner() {
+    Ok(match sys_ref.into_inner() {
         RawSystemRef::Inline(s) => validate_system(source, s, sys_span)?,
         RawSystemRef::Path(p) => {
             let path = dir.unwrap_or(Path::new(".")).join(&p);
@@ -359,8 +440,17 @@ pub fn parse(source: &Source, dir: Option<&Path>) -> Result<Spec, InputError> {
             let raw_sys: RawSystem = from_toml(&sys_source)?;
             validate_system(&sys_source, raw_sys, 0..0)?
         }
-    };
+    })
+}
 
+/// The axis sizes must multiply to the device count.
+fn check_axis_product(
+    source: &Source,
+    axes: &[Axis],
+    axes_span: Range<usize>,
+    system: &System,
+) -> Result<(), InputError> {
+    let at = |span: Range<usize>, msg: String| source.error(span, msg);
     let devices: u128 = system.levels.iter().map(|l| l.arity as u128).product();
     // Saturating: sizes are up to 2^63 each, so a plain product can overflow u128.
     let axis_product = axes
@@ -393,70 +483,68 @@ pub fn parse(source: &Source, dir: Option<&Path>) -> Result<Spec, InputError> {
         ));
     }
 
-    // requests
-    let mut requests = Vec::new();
-    for r in raw.request.unwrap_or_default() {
-        let r = r.into_inner();
-        let collective = match r.collective.get_ref().as_str() {
-            "all_reduce" => RequestKind::AllReduce,
-            c @ ("reduce_scatter" | "all_gather") => {
-                return Err(at(
-                    r.collective.span(),
-                    format!("`{c}` requests are not supported yet: only `all_reduce` is"),
-                ))
-            }
-            c => {
-                return Err(at(
-                    r.collective.span(),
-                    format!("`{c}` is not a request collective: use `all_reduce`"),
-                ))
-            }
-        };
-        if r.axes.get_ref().is_empty() {
+    Ok(())
+}
+
+/// One `[[request]]`, validated against the axes.
+fn parse_request(source: &Source, axes: &[Axis], r: RawRequest) -> Result<Request, InputError> {
+    let at = |span: Range<usize>, msg: String| source.error(span, msg);
+    let collective = match r.collective.get_ref().as_str() {
+        "all_reduce" => RequestKind::AllReduce,
+        c @ ("reduce_scatter" | "all_gather") => {
             return Err(at(
-                r.axes.span(),
-                "the request's `axes` is empty: name at least one axis to reduce over, like [\"data\"]".into(),
+                r.collective.span(),
+                format!("`{c}` requests are not supported yet: only `all_reduce` is"),
+            ))
+        }
+        c => {
+            return Err(at(
+                r.collective.span(),
+                format!("`{c}` is not a request collective: use `all_reduce`"),
+            ))
+        }
+    };
+    if r.axes.get_ref().is_empty() {
+        return Err(at(
+            r.axes.span(),
+            "the request's `axes` is empty: name at least one axis to reduce over, like [\"data\"]"
+                .into(),
+        ));
+    }
+    let mut idx = Vec::new();
+    for a in r.axes.get_ref() {
+        let name = &a.get_ref().0;
+        let Some(i) = axes.iter().position(|x| x.name == *name) else {
+            return Err(at(
+                a.span(),
+                format!(
+                    "the request names axis `{name}`, which the spec does not have: use one of {}",
+                    axes.iter()
+                        .map(|x| format!("`{}`", x.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        if idx.contains(&i) {
+            return Err(at(
+                a.span(),
+                format!("the request names axis `{name}` twice: name each axis once"),
             ));
         }
-        let mut idx = Vec::new();
-        for a in r.axes.get_ref() {
-            let name = &a.get_ref().0;
-            let Some(i) = axes.iter().position(|x| x.name == *name) else {
-                return Err(at(
-                    a.span(),
-                    format!(
-                        "the request names axis `{name}`, which the spec does not have: use one of {}",
-                        axes.iter().map(|x| format!("`{}`", x.name)).collect::<Vec<_>>().join(", ")
-                    ),
-                ));
-            };
-            if idx.contains(&i) {
-                return Err(at(
-                    a.span(),
-                    format!("the request names axis `{name}` twice: name each axis once"),
-                ));
-            }
-            idx.push(i);
-        }
-        idx.sort_unstable();
-        let bytes = size_of(source, &r.bytes)?;
-        let count = match &r.count {
-            Some(c) => positive_int(source, c, "a request count")?,
-            None => 1,
-        };
-        requests.push(Request {
-            collective,
-            axes: idx,
-            bytes,
-            count,
-        });
+        idx.push(i);
     }
-
-    Ok(Spec {
-        source: source.name.clone(),
-        axes,
-        system,
-        requests,
+    idx.sort_unstable();
+    let bytes = size_of(source, &r.bytes)?;
+    let count = match &r.count {
+        Some(c) => positive_int(source, c, "a request count")?,
+        None => 1,
+    };
+    Ok(Request {
+        collective,
+        axes: idx,
+        bytes,
+        count,
     })
 }
 

@@ -1,10 +1,10 @@
 //! The SMT verifier: every dim-structured program is proven correct by z3 (or refuted
 //! with a confirmed counterexample) without enumerating devices. All z3 code of
-//! collsynth lives here; the rest of the program sees [`Verdict`].
+//! collsynth lives here ([`smt`]); the rest of the program sees [`Verdict`].
 //!
 //! # What the query says
 //!
-//! The device state of DESIGN.md ("Semantics and correctness"), exactly as the
+//! The device state of `docs/design.md` (§3.2), exactly as the
 //! reference interpreter [`crate::semantics`] runs it, is written as one family of
 //! functions per step `t` of the device's digits `a` (one bit-vector per encoded dim):
 //! `valid_t(a)`, the region `[lo_t(a), hi_t(a))` in buffer atoms, and
@@ -66,52 +66,23 @@
 //! ([`CONFIRM_INTERPRETER_CELLS`]), and always by the probe (`verify::probe`), the interpreter's
 //! semantics projected onto the decoded position and source and run on the lowered
 //! rank groups (no z3, no digits). If either disagrees, the answer is
-//! [`Verdict::Inconsistent`] (the CLI exits 4).
+//! an [`Inconsistency`] (the CLI exits 4).
 
-pub mod composition;
 mod decode;
 mod encode;
-pub mod instances;
-pub mod obligation;
 mod probe;
-
-use z3::{Params, SatResult, Solver};
+pub mod smt;
 
 use crate::lowered;
 use crate::placement::Placement;
 use crate::program::Program;
-use crate::semantics::{self, Counterexample, Kind};
+use crate::semantics::{self, Kind};
 use crate::spec::Spec;
+use crate::verdict::{Inconsistency, Verdict};
 
 pub use encode::EncodeError;
-
-/// The answer of the verifier.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// z3 answered `unsat`: no device, position or source witnesses a fault.
-    Proved,
-    /// A fault, decoded from z3's model and confirmed independently.
-    Refuted(Counterexample),
-    /// z3 could not decide (timeout, resource limit) or the query could not be
-    /// built; never a proof.
-    Unknown(String),
-    /// z3's counterexample was not confirmed by the independent check: a bug in
-    /// collsynth (the CLI exits 4).
-    Inconsistent(String),
-}
-
-/// Solver options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SmtOptions {
-    /// z3's timeout per check, in milliseconds.
-    pub timeout_ms: u64,
-}
-
-impl Default for SmtOptions {
-    fn default() -> Self {
-        SmtOptions { timeout_ms: 10_000 }
-    }
-}
+pub use smt::SmtOptions;
+use smt::{Answer, Assumption, Solver};
 
 /// Placements whose interpreter run holds at most this many counters are also
 /// confirmed by the full reference interpreter.
@@ -136,50 +107,37 @@ pub fn smt2(
 }
 
 /// Proves `program` correct for a request over `request_axes` (indices into
-/// `spec.axes`) on `placement`. Safe to call from several threads (each thread uses
-/// its own z3 context).
+/// `spec.axes`) on `placement`; an [`Inconsistency`] when z3's refutation is not
+/// confirmed independently. Safe to call from several threads (each thread uses its
+/// own z3 context).
 pub fn prove(
     spec: &Spec,
     placement: &Placement,
     request_axes: &[usize],
     program: &Program,
     opts: &SmtOptions,
-) -> Verdict {
+) -> Result<Verdict, Inconsistency> {
     let enc = match encode::encode(spec, placement, request_axes, program) {
         Ok(e) => e,
-        Err(e) => return Verdict::Unknown(format!("cannot build the query: {e}")),
+        Err(e) => return Ok(Verdict::Unknown(format!("cannot build the query: {e}"))),
     };
-    let solver = Solver::new_for_logic("BV").unwrap_or_default();
-    let mut params = Params::new();
-    params.set_u32("timeout", opts.timeout_ms.min(u32::MAX as u64) as u32);
-    solver.set_params(&params);
-    solver.from_string(enc.query());
-    let model_fault = |result: SatResult| -> Result<Option<decode::Decoded>, Verdict> {
-        match result {
-            SatResult::Unsat => Ok(None),
-            SatResult::Unknown => {
-                let why = solver
-                    .get_reason_unknown()
-                    .unwrap_or_else(|| "no reason given".into());
-                Err(Verdict::Unknown(format!(
-                    "z3 could not decide within {} ms: {why}",
-                    opts.timeout_ms
-                )))
-            }
-            SatResult::Sat => {
-                let model = solver
-                    .get_model()
-                    .ok_or_else(|| Verdict::Unknown("z3 answered sat without a model".into()))?;
-                decode::decode(spec, placement, request_axes, program, &enc, &model)
-                    .map(Some)
-                    .ok_or_else(|| Verdict::Unknown("z3's model sets no fault selector".into()))
-            }
+    let solver = Solver::new(Some("BV"), opts, &enc.query());
+    let model_fault = |assumptions: &[Assumption]| -> Result<Option<decode::Decoded>, Verdict> {
+        match solver.check(assumptions) {
+            Answer::Unsat => Ok(None),
+            Answer::Unknown(why) => Err(Verdict::Unknown(format!(
+                "z3 could not decide within {}: {why}",
+                opts.budget_text()
+            ))),
+            Answer::Sat(model) => decode::decode(spec, placement, program, &enc, &model)
+                .map(Some)
+                .ok_or_else(|| Verdict::Unknown("z3's model sets no fault selector".into())),
         }
     };
-    let mut found = match model_fault(solver.check()) {
+    let mut found = match model_fault(&[]) {
         Ok(Some(f)) => f,
-        Ok(None) => return Verdict::Proved,
-        Err(v) => return v,
+        Ok(None) => return Ok(Verdict::Proved),
+        Err(v) => return Ok(v),
     };
     // Push the fault back to the earliest faulty step: switch off every selector of
     // that step and later ones, and ask again.
@@ -190,24 +148,23 @@ pub fn prove(
             (Some(_), None) => false,
             (Some(u), Some(t)) => u >= t,
         });
-        match model_fault(solver.check_assumptions(&later)) {
+        match model_fault(&later) {
             Ok(Some(f)) => found = f,
             Ok(None) => break,
-            Err(v) => return v,
+            Err(v) => return Ok(v),
         }
     }
     // Within that step the interpreter checks the members' data before it sums: a
     // "twice" is only shown when the step has no ill-formed group.
     if let (Some(t), Kind::Twice) = (found.cex.step, found.cex.kind) {
         let others = decode::assume_not_except_ill_formed(&enc, t);
-        match model_fault(solver.check_assumptions(&others)) {
+        match model_fault(&others) {
             Ok(Some(f)) => found = f,
             Ok(None) => {}
-            Err(v) => return v,
+            Err(v) => return Ok(v),
         }
     }
-    let f = found;
-    confirm(spec, placement, request_axes, program, &enc, f)
+    confirm(spec, placement, request_axes, program, &enc, found)
 }
 
 /// Confirms a decoded refutation with the interpreter (small placements) and the probe.
@@ -218,32 +175,32 @@ fn confirm(
     program: &Program,
     enc: &encode::Encoding,
     f: decode::Decoded,
-) -> Verdict {
+) -> Result<Verdict, Inconsistency> {
     let cex = f.cex;
     if placement.devices() > CONFIRM_PROBE_DEVICES {
-        return Verdict::Unknown(format!(
+        return Ok(Verdict::Unknown(format!(
             "z3 refutes the program ({}), but with {} devices the counterexample is too large to confirm independently",
             cex.message,
             placement.devices()
-        ));
+        )));
     }
     let lowered = lowered::lower(placement, program);
     if semantics::interpreter_cells(placement, &lowered) <= CONFIRM_INTERPRETER_CELLS {
         match semantics::run(spec, placement, request_axes, &lowered) {
             Ok(()) => {
-                return Verdict::Inconsistent(format!(
+                return Err(Inconsistency(format!(
                     "z3 refutes the program ({}) but the reference interpreter accepts it",
                     cex.message
-                ))
+                )))
             }
             Err(c) if c.step != cex.step => {
-                return Verdict::Inconsistent(format!(
+                return Err(Inconsistency(format!(
                     "z3's first fault is at {} ({}) but the reference interpreter's is at {} ({})",
                     step_name(cex.step),
                     cex.message,
                     step_name(c.step),
                     c.message
-                ))
+                )))
             }
             Err(_) => {}
         }
@@ -254,9 +211,9 @@ fn confirm(
     let got = probe::probe(placement, &lowered, enc.atoms, f.atom, f.source, &in_group);
     match got {
         Some(r) if r.step == cex.step && r.faults.contains(&(cex.kind, cex.rank)) => {
-            Verdict::Refuted(cex)
+            Ok(Verdict::Refuted(cex))
         }
-        Some(r) => Verdict::Inconsistent(format!(
+        Some(r) => Err(Inconsistency(format!(
             "z3 claims {} {} at {}, but the independent probe (atom {}, source {}) finds {:?} at {}",
             cex.kind,
             semantics::rank_text(spec, placement, cex.rank),
@@ -265,11 +222,11 @@ fn confirm(
             f.source,
             r.faults.iter().take(4).collect::<Vec<_>>(),
             step_name(r.step)
-        )),
-        None => Verdict::Inconsistent(format!(
+        ))),
+        None => Err(Inconsistency(format!(
             "z3 claims {} ({}), but the independent probe finds no fault at atom {}, source {}",
             cex.kind, cex.message, f.atom, f.source
-        )),
+        ))),
     }
 }
 

@@ -3,7 +3,7 @@
 //! program at least its lower bound, both engines equally good where both finished,
 //! counts that add up, every printed program proven.
 
-mod common;
+mod support;
 
 use serde_json::Value;
 
@@ -19,13 +19,9 @@ fn count(v: &Value, what: &str) -> u64 {
 
 #[test]
 fn quick_suite_json_holds_its_invariants() {
-    let out = common::collsynth(&["bench", "--suite", "quick", "--json"], None);
-    assert!(
-        out.status.success(),
-        "bench failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("bench --json is JSON");
+    let out = support::cli::run(&["bench", "--suite", "quick", "--json"], None);
+    let stdout = support::cli::success(&out);
+    let doc: Value = serde_json::from_str(&stdout).expect("bench --json is JSON");
     assert_eq!(doc["schema_version"], 1);
     assert_eq!(doc["suite"], "quick");
     assert!(count(&doc["machine"]["nproc"], "nproc") >= 1);

@@ -1,52 +1,27 @@
 //! `collsynth cost` end to end: the binary's text and JSON output, and its exit codes.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Output;
 
 use serde_json::Value;
 
-fn spec(file: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("specs")
-        .join(file)
-        .display()
-        .to_string()
-}
+/// The spec of every case, relative to the repository root (the binary runs there).
+const SPEC: &str = "specs/dgx-a100-x2-dp16.toml";
 
 /// Runs `collsynth cost` with the program on stdin.
 fn cost(program: &str, args: &[&str]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_collsynth"))
-        .arg("cost")
-        .arg("-")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    // A binary that rejects its arguments exits before reading stdin; the broken
-    // pipe that leaves is not the test's concern (the exit code is).
-    let _ = child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(program.as_bytes());
-    child.wait_with_output().expect("the binary finishes")
+    let mut all = vec!["cost", "-"];
+    all.extend(args);
+    support::cli::run(&all, Some(program))
 }
 
 const HIER: &str = "reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)";
 
 #[test]
 fn text_names_steps_bottlenecks_bound_and_flat() {
-    let out = cost(HIER, &["--spec", &spec("dgx-a100-x2-dp16.toml")]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let out = cost(HIER, &["--spec", SPEC]);
+    let text = support::cli::success(&out);
     for needle in [
         "reduce_scatter",
         "node link",
@@ -64,7 +39,7 @@ fn text_names_steps_bottlenecks_bound_and_flat() {
 
 #[test]
 fn json_has_the_design_keys() {
-    let out = cost(HIER, &["--spec", &spec("dgx-a100-x2-dp16.toml"), "--json"]);
+    let out = cost(HIER, &["--spec", SPEC, "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     assert_eq!(v["schema_version"], 1);
@@ -96,16 +71,7 @@ fn json_has_the_design_keys() {
 
 #[test]
 fn sweep_gives_one_row_per_power_of_four() {
-    let out = cost(
-        HIER,
-        &[
-            "--spec",
-            &spec("dgx-a100-x2-dp16.toml"),
-            "--sweep",
-            "4KB..1MB",
-            "--json",
-        ],
-    );
+    let out = cost(HIER, &["--spec", SPEC, "--sweep", "4KB..1MB", "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = v["sweep"].as_array().expect("sweep");
@@ -114,40 +80,18 @@ fn sweep_gives_one_row_per_power_of_four() {
     assert!(rows
         .iter()
         .all(|r| r["flat_s"].is_number() && r["total_s"].is_number()));
-    let text = cost(
-        HIER,
-        &[
-            "--spec",
-            &spec("dgx-a100-x2-dp16.toml"),
-            "--sweep",
-            "4KB..1MB",
-        ],
-    );
+    let text = cost(HIER, &["--spec", SPEC, "--sweep", "4KB..1MB"]);
     assert_eq!(text.status.code(), Some(0));
-    assert_eq!(
-        String::from_utf8(text.stdout)
-            .unwrap()
-            .matches(" KB ")
-            .count(),
-        4
-    );
+    assert_eq!(support::cli::stdout(&text).matches(" KB ").count(), 4);
 }
 
 #[test]
 fn bad_sizes_are_input_errors() {
-    let s = spec("dgx-a100-x2-dp16.toml");
     for args in [
-        vec!["--spec", s.as_str(), "--bytes", "0"],
-        vec!["--spec", s.as_str(), "--bytes", "lots"],
-        vec!["--spec", s.as_str(), "--sweep", "4GB..4KB"],
-        vec![
-            "--spec",
-            s.as_str(),
-            "--bytes",
-            "1GB",
-            "--sweep",
-            "4KB..4GB",
-        ],
+        vec!["--spec", SPEC, "--bytes", "0"],
+        vec!["--spec", SPEC, "--bytes", "lots"],
+        vec!["--spec", SPEC, "--sweep", "4GB..4KB"],
+        vec!["--spec", SPEC, "--bytes", "1GB", "--sweep", "4KB..4GB"],
     ] {
         let out = cost(HIER, &args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -2,7 +2,7 @@
 //! expected time worked out by hand here, in this file's own arithmetic (never by
 //! calling the model twice).
 //!
-//! Figures (sources as cited in the spec files and REFERENCE.md):
+//! Figures (sources as cited in the spec files):
 //! - DGX A100, measured: gpu 235 GB/s (nccl-tests issues 175, 119, 100: 232–235 GB/s
 //!   all_reduce busbw on 8 GPUs), node 100 GB/s (same issues: 86–96 GB/s across nodes,
 //!   rounded); latency 1 us per NVLink hop, 5 us per network step (NVIDIA/nccl
@@ -12,7 +12,7 @@
 //! - GCP a2-megagpu-16g (cloud.google.com GPU network bandwidth): 100 Gb/s =
 //!   12.5 GB/s per VM; 16 A100s on NVSwitch at the DGX A100 measured 235 GB/s.
 
-use std::path::{Path, PathBuf};
+mod support;
 
 use collsynth::cost::{busbw_gbs, lower_bound, program_cost, step_cost};
 use collsynth::placement::Placement;
@@ -23,17 +23,18 @@ use collsynth::spec::{self, Spec};
 const GB: f64 = 1e9;
 const US: f64 = 1e-6;
 
-fn specs_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("specs")
-}
-
+/// A spec file of specs/.
 fn load(file: &str) -> Spec {
-    Spec::load(&specs_dir().join(file)).expect("spec file loads")
+    support::load(format!("specs/{file}"))
 }
 
 /// A spec from text, resolving `system = "systems/..."` against specs/.
 fn inline(text: &str) -> Spec {
-    spec::parse(&Source::new("<test>", text), Some(&specs_dir())).expect("inline spec is valid")
+    spec::parse(
+        &Source::new("<test>", text),
+        Some(&support::root().join("specs")),
+    )
+    .expect("inline spec is valid")
 }
 
 fn time(spec: &Spec, placement: &Placement, program: &str, bytes: u64) -> f64 {

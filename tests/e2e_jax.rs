@@ -4,46 +4,22 @@
 //!
 //! Needs a Python with jax: `$COLLSYNTH_JAX_PYTHON`, else the venv that
 //! `scripts/setup` makes (`${XDG_CACHE_HOME:-$HOME/.cache}/collsynth/jax-venv`).
-//! Without one the test is skipped with a printed notice.
+//! Without one the test is skipped with a printed notice, and fails under `CI=true`.
 
-#[path = "e2e/common.rs"]
-mod common;
+mod support;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use collsynth::emit::{self, EmitError, Proof, Unit};
 use collsynth::program::parse_program;
-use common::*;
 use serde_json::json;
-
-fn jax_python() -> Option<PathBuf> {
-    let mut candidates = Vec::new();
-    if let Ok(p) = std::env::var("COLLSYNTH_JAX_PYTHON") {
-        candidates.push(PathBuf::from(p));
-    }
-    let cache = std::env::var("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|_| std::env::var("HOME").map(|h| PathBuf::from(h).join(".cache")));
-    if let Ok(c) = cache {
-        candidates.push(c.join("collsynth/jax-venv/bin/python"));
-    }
-    candidates.push(PathBuf::from("/usr/bin/python3"));
-    candidates.into_iter().find(|p| {
-        Command::new(p)
-            .args(["-c", "import jax, numpy"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
-}
+use support::e2e::*;
+use support::{load, root, tempdir};
 
 #[test]
 fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
-    let Some(python) = jax_python() else {
-        return skip(
-            "e2e_jax",
-            "no Python with jax (run scripts/setup, or set COLLSYNTH_JAX_PYTHON)",
-        );
+    let Some(python) = require("e2e_jax", jax_python()) else {
+        return;
     };
     let dir = tempdir();
     let mut cases = Vec::new();
@@ -54,7 +30,7 @@ fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
             cases.push(json!({
                 "module": path.to_string_lossy(),
                 "function": u.name.replace('.', "_"),
-                "atoms": emit::atoms(&u.lowered),
+                "atoms": u.lowered.atoms(),
                 "reduction_groups": emit::reduction_groups(&u.placement, &u.request.axes),
             }));
         }
@@ -79,7 +55,7 @@ fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
         }
     }
     // A mutant that reduces over an extra dim of another axis.
-    let spec = load(&root().join("specs/e2e/two-node-dp4-mp2.toml"));
+    let spec = load("specs/e2e/two-node-dp4-mp2.toml");
     let wrong = parse_program(
         &spec,
         "all_reduce(gpu:data, gpu:model) ; all_reduce(node:data)",
@@ -109,7 +85,7 @@ fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
         .arg(&cases_file)
         .output()
         .unwrap();
-    let text = text_of(&out);
+    let text = support::cli::text(&out);
     eprintln!(
         "jax: {} cases in {:.1} s with {} ({} synthesized programs have rooted reduce_scatter/all_gather, which JAX cannot express: {:?})",
         expected_ok + 1,

@@ -2,24 +2,24 @@
 //! the requests ask for, on random integers, and wrong programs are caught.
 //!
 //! Skipped with a printed notice (not a silent pass) only when `mpirun` or
-//! `/usr/bin/python3` with mpi4py and numpy is missing; the project's setup installs
-//! them (openmpi-bin, python3-mpi4py, python3-numpy).
+//! `/usr/bin/python3` with mpi4py and numpy is missing, and then failed under
+//! `CI=true`; the project's setup installs them (openmpi-bin, python3-mpi4py,
+//! python3-numpy).
 
-#[path = "e2e/common.rs"]
-mod common;
-
-use std::process::Command;
+mod support;
 
 use collsynth::emit::{self, Proof};
 use collsynth::program::parse_program;
-use common::*;
+use support::cli::{self, code, run};
+use support::e2e::*;
+use support::{load, path, tempdir};
 
 /// For every spec under specs/e2e/: the top synthesized programs of every placement
 /// and request, all in one script, one mpirun per spec, --check on random integers.
 #[test]
 fn top_synthesized_programs_of_every_e2e_placement_compute_exact_sums_under_open_mpi() {
-    if let Some(why) = mpi_missing() {
-        return skip("e2e_mpi synthesized programs", &why);
+    if require("e2e_mpi synthesized programs", mpi()).is_none() {
+        return;
     }
     let dir = tempdir();
     for path in e2e_specs() {
@@ -29,7 +29,7 @@ fn top_synthesized_programs_of_every_e2e_placement_compute_exact_sums_under_open
         std::fs::write(&script, emit::mpi::render(&spec, &units).unwrap()).unwrap();
         let started = std::time::Instant::now();
         let out = mpirun(spec.devices(), &script, &["--check", "--seed", "7"]);
-        let text = text_of(&out);
+        let text = cli::text(&out);
         eprintln!(
             "{}: {} programs on {} ranks checked in {:.1} s",
             path.display(),
@@ -58,10 +58,10 @@ fn top_synthesized_programs_of_every_e2e_placement_compute_exact_sums_under_open
 /// emitted without a proof, fail the numerical check, and the output names the rank.
 #[test]
 fn wrong_programs_fail_the_numerical_check_and_name_the_rank() {
-    if let Some(why) = mpi_missing() {
-        return skip("e2e_mpi mutants", &why);
+    if require("e2e_mpi mutants", mpi()).is_none() {
+        return;
     }
-    let spec = load(&root().join("specs/e2e/two-node-dp4-mp2.toml"));
+    let spec = load("specs/e2e/two-node-dp4-mp2.toml");
     // Placement 1: data over node 2 x gpu 2, model over gpu 2.
     let mutants = [
         // the all_gather's pair step dropped: each rank holds only its chunk
@@ -115,7 +115,7 @@ fn wrong_programs_fail_the_numerical_check_and_name_the_rank() {
     let script = dir.path().join("mutants.py");
     std::fs::write(&script, emit::mpi::render(&spec, &units).unwrap()).unwrap();
     let out = mpirun(8, &script, &["--check"]);
-    let text = text_of(&out);
+    let text = cli::text(&out);
     assert!(!out.status.success(), "mutants passed:\n{text}");
     for (name, _) in mutants {
         let line = text
@@ -140,53 +140,48 @@ fn wrong_programs_fail_the_numerical_check_and_name_the_rank() {
     );
 }
 
-fn collsynth() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_collsynth"))
-}
-
 /// Through the command line: `emit` refuses a wrong program (exit 1), writes it with
 /// --unchecked, and the written script fails its check naming ranks; `run-mpi` runs a
 /// correct one to exit 0.
 #[test]
 fn emit_refuses_unproven_programs_and_run_mpi_checks_them() {
-    if let Some(why) = mpi_missing() {
-        return skip("e2e_mpi command line", &why);
+    if require("e2e_mpi command line", mpi()).is_none() {
+        return;
     }
     let dir = tempdir();
-    let spec = root().join("specs/e2e/two-node-dp8.toml");
+    let spec = "specs/e2e/two-node-dp8.toml";
     let bad = dir.path().join("bad.txt");
     std::fs::write(&bad, "all_reduce(gpu:data) ; all_reduce(gpu:data)\n").unwrap();
     let script = dir.path().join("bad.py");
-    let args = |extra: &[&str]| {
-        let mut c = collsynth();
-        c.args(["emit", "--target", "mpi4py", "--spec"])
-            .arg(&spec)
-            .args(["--placement", "0", "--program-file"])
-            .arg(&bad)
-            .arg("-o")
-            .arg(&script)
-            .args(extra);
-        c
+    let emit = |extra: &[&str]| {
+        let mut args = vec!["emit", "--target", "mpi4py", "--spec", spec];
+        args.extend(["--placement", "0", "--program-file", path(&bad)]);
+        args.extend(["-o", path(&script)]);
+        args.extend(extra);
+        run(&args, None)
     };
-    let refused = args(&[]).output().unwrap();
-    assert_eq!(refused.status.code(), Some(1), "{}", text_of(&refused));
+    let refused = emit(&[]);
+    assert_eq!(code(&refused), 1, "{}", cli::text(&refused));
     assert!(
-        text_of(&refused).contains("refused"),
+        cli::text(&refused).contains("refused"),
         "{}",
-        text_of(&refused)
+        cli::text(&refused)
     );
     assert!(!script.exists());
-    let written = args(&["--unchecked"]).output().unwrap();
-    assert_eq!(written.status.code(), Some(0), "{}", text_of(&written));
+    let written = emit(&["--unchecked"]);
+    assert_eq!(code(&written), 0, "{}", cli::text(&written));
     let body = std::fs::read_to_string(&script).unwrap();
     assert!(
         body.contains("# proof:     NONE: emitted with --unchecked"),
         "{body}"
     );
     let out = mpirun(8, &script, &[]);
-    let text = text_of(&out);
-    assert!(!out.status.success(), "{text}");
-    assert!(text.contains("FAIL all_reduce_data: rank "), "{text}");
+    let text_out = cli::text(&out);
+    assert!(!out.status.success(), "{text_out}");
+    assert!(
+        text_out.contains("FAIL all_reduce_data: rank "),
+        "{text_out}"
+    );
 
     let good = dir.path().join("good.txt");
     std::fs::write(
@@ -194,16 +189,24 @@ fn emit_refuses_unproven_programs_and_run_mpi_checks_them() {
         "reduce(gpu:data) ; all_reduce(node:data) @ roots(gpu:data) ; broadcast(gpu:data)\n",
     )
     .unwrap();
-    let run = collsynth()
-        .args(["run-mpi", "--spec"])
-        .arg(&spec)
-        .args(["--placement", "0", "--program-file"])
-        .arg(&good)
-        .args(["--bytes", "64KB", "--iters", "2"])
-        .output()
-        .unwrap();
-    let text = text_of(&run);
-    assert_eq!(run.status.code(), Some(0), "{text}");
+    let ran = run(
+        &[
+            "run-mpi",
+            "--spec",
+            spec,
+            "--placement",
+            "0",
+            "--program-file",
+            path(&good),
+            "--bytes",
+            "64KB",
+            "--iters",
+            "2",
+        ],
+        None,
+    );
+    let text = cli::text(&ran);
+    assert_eq!(code(&ran), 0, "{text}");
     assert!(
         text.contains("check: 1 programs, 1 correct, 0 wrong"),
         "{text}"
@@ -228,29 +231,20 @@ fn emit_refuses_unproven_programs_and_run_mpi_checks_them() {
 /// refused before anything runs.
 #[test]
 fn run_mpi_without_a_program_runs_the_best_synthesized_programs() {
-    if let Some(why) = mpi_missing() {
-        return skip("e2e_mpi run-mpi synthesized", &why);
+    if require("e2e_mpi run-mpi synthesized", mpi()).is_none() {
+        return;
     }
-    let spec = root().join("specs/e2e/four-node-dp8-mp2.toml");
-    let refused = collsynth()
-        .args(["run-mpi", "--spec"])
-        .arg(&spec)
-        .args(["--np", "4"])
-        .output()
-        .unwrap();
-    assert_eq!(refused.status.code(), Some(2), "{}", text_of(&refused));
+    let spec = "specs/e2e/four-node-dp8-mp2.toml";
+    let refused = run(&["run-mpi", "--spec", spec, "--np", "4"], None);
+    assert_eq!(code(&refused), 2, "{}", cli::text(&refused));
     assert!(
-        text_of(&refused).contains("use --np 16"),
+        cli::text(&refused).contains("use --np 16"),
         "{}",
-        text_of(&refused)
+        cli::text(&refused)
     );
-    let run = collsynth()
-        .args(["run-mpi", "--spec"])
-        .arg(&spec)
-        .output()
-        .unwrap();
-    let text = text_of(&run);
-    assert_eq!(run.status.code(), Some(0), "{text}");
+    let ran = run(&["run-mpi", "--spec", spec], None);
+    let text = cli::text(&ran);
+    assert_eq!(code(&ran), 0, "{text}");
     assert!(text.contains(" -np 16 "), "{text}");
     assert!(
         text.contains("check: 2 programs, 2 correct, 0 wrong"),

@@ -4,10 +4,10 @@
 //! group handles are read back with a torch stand-in (tests/e2e/torch_stub, on
 //! sys.path only for that) and compared with the lowered form. Wherever a Python
 //! with torch exists (`$COLLSYNTH_TORCH_PYTHON`, `/usr/bin/python3`, `python3`), the
-//! modules also run for real on gloo and are checked on random integers.
+//! modules also run for real on gloo and are checked on random integers; where none
+//! does, that test is skipped with a notice, and fails under `CI=true`.
 
-#[path = "e2e/common.rs"]
-mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,15 +16,10 @@ use std::process::Command;
 use collsynth::emit::{self, Unit};
 use collsynth::placement::Placement;
 use collsynth::spec::Spec;
-use common::*;
 use serde_json::{json, Value};
-
-fn python_with(module: &str) -> bool {
-    Command::new(PYTHON)
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use support::cli::{self, run};
+use support::e2e::*;
+use support::{load, path, root, tempdir};
 
 fn py_compile(path: &Path) {
     let out = Command::new(PYTHON)
@@ -36,7 +31,7 @@ fn py_compile(path: &Path) {
         out.status.success(),
         "{}: {}",
         path.display(),
-        text_of(&out)
+        cli::text(&out)
     );
 }
 
@@ -118,8 +113,8 @@ fn modules_of_every_e2e_placement(dir: &Path) -> Vec<(PathBuf, Spec, Vec<Unit>)>
 
 #[test]
 fn torch_modules_compile_and_create_exactly_the_lowered_groups() {
-    if !python_with("numpy") {
-        return skip("e2e_torch", &format!("{PYTHON} cannot import numpy"));
+    if require("e2e_torch", python_with("numpy")).is_none() {
+        return;
     }
     let dir = tempdir();
     let modules = modules_of_every_e2e_placement(dir.path());
@@ -134,7 +129,7 @@ fn torch_modules_compile_and_create_exactly_the_lowered_groups() {
             .arg(&exp)
             .output()
             .unwrap();
-        let text = text_of(&out);
+        let text = cli::text(&out);
         assert!(out.status.success(), "{}:\n{text}", file.display());
         assert!(text.contains("torch groups ok"), "{text}");
     }
@@ -143,11 +138,11 @@ fn torch_modules_compile_and_create_exactly_the_lowered_groups() {
 /// The comparison can fail: a module whose groups were tampered with is caught.
 #[test]
 fn torch_group_comparison_catches_a_wrong_group() {
-    if !python_with("numpy") {
-        return skip("e2e_torch tamper", &format!("{PYTHON} cannot import numpy"));
+    if require("e2e_torch tamper", python_with("numpy")).is_none() {
+        return;
     }
     let dir = tempdir();
-    let spec = load(&root().join("specs/e2e/two-node-dp4-mp2.toml"));
+    let spec = load("specs/e2e/two-node-dp4-mp2.toml");
     let units: Vec<Unit> = synthesized_units(&spec, TOP)
         .into_iter()
         .filter(|u| u.placement_index == 1)
@@ -178,31 +173,22 @@ fn torch_group_comparison_catches_a_wrong_group() {
         .arg(&exp)
         .output()
         .unwrap();
-    assert!(!out.status.success(), "{}", text_of(&out));
-    assert!(text_of(&out).contains("FAIL"), "{}", text_of(&out));
+    assert!(!out.status.success(), "{}", cli::text(&out));
+    assert!(cli::text(&out).contains("FAIL"), "{}", cli::text(&out));
 }
 
-/// Where torch is installed, the modules run for real on gloo (CPU).
+/// Where torch is installed, the modules run for real on gloo (CPU); under `CI=true`
+/// torch must be installed.
 #[test]
 fn torch_modules_run_on_gloo_where_torch_is_installed() {
-    let python = std::env::var("COLLSYNTH_TORCH_PYTHON")
-        .ok()
-        .into_iter()
-        .chain([PYTHON.to_string(), "python3".to_string()])
-        .find(|p| {
-            Command::new(p)
-                .args(["-c", "import torch.distributed, numpy"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-    let Some(python) = python else {
-        return skip(
-            "e2e_torch gloo run",
-            "no Python with torch here (set COLLSYNTH_TORCH_PYTHON); the torch output was byte-compiled and its groups compared instead",
-        );
+    let torch = torch_python().map_err(|why| {
+        format!("{why}; the torch output was byte-compiled and its groups compared instead")
+    });
+    let Some(python) = require("e2e_torch gloo run", torch) else {
+        return;
     };
     let dir = tempdir();
-    let spec = load(&root().join("specs/e2e/two-node-dp4-mp2.toml"));
+    let spec = load("specs/e2e/two-node-dp4-mp2.toml");
     let mut by_placement: BTreeMap<usize, Vec<Unit>> = BTreeMap::new();
     for u in synthesized_units(&spec, TOP) {
         by_placement.entry(u.placement_index).or_default().push(u);
@@ -215,7 +201,7 @@ fn torch_modules_run_on_gloo_where_torch_is_installed() {
             .map(|u| {
                 json!({
                     "function": u.name.replace('.', "_"),
-                    "atoms": emit::atoms(&u.lowered),
+                    "atoms": u.lowered.atoms(),
                     "reduction_groups": emit::reduction_groups(&u.placement, &u.request.axes),
                 })
             })
@@ -232,7 +218,7 @@ fn torch_modules_run_on_gloo_where_torch_is_installed() {
             .arg(&cases_file)
             .output()
             .unwrap();
-        assert!(out.status.success(), "placement {p}:\n{}", text_of(&out));
+        assert!(out.status.success(), "placement {p}:\n{}", cli::text(&out));
     }
 }
 
@@ -247,16 +233,23 @@ fn emit_torch_names_spec_placement_request_and_program() {
     )
     .unwrap();
     let file = dir.path().join("m.py");
-    let out = Command::new(env!("CARGO_BIN_EXE_collsynth"))
-        .args(["emit", "--target", "torch", "--spec"])
-        .arg(root().join("specs/e2e/two-node-dp4-mp2.toml"))
-        .args(["--matrix", "2,2;1,2", "--program-file"])
-        .arg(&prog)
-        .arg("-o")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text_of(&out));
+    let out = run(
+        &[
+            "emit",
+            "--target",
+            "torch",
+            "--spec",
+            "specs/e2e/two-node-dp4-mp2.toml",
+            "--matrix",
+            "2,2;1,2",
+            "--program-file",
+            path(&prog),
+            "-o",
+            path(&file),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", cli::text(&out));
     let text = std::fs::read_to_string(&file).unwrap();
     for want in [
         "# Generated by collsynth ",
@@ -269,7 +262,7 @@ fn emit_torch_names_spec_placement_request_and_program() {
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
-    if python_with("numpy") {
+    if require("e2e_torch header py_compile", python_with("numpy")).is_some() {
         py_compile(&file);
     }
 }
@@ -279,12 +272,12 @@ fn emit_torch_names_spec_placement_request_and_program() {
 /// K-th and names it in the header; a K past the ranking is an input error.
 #[test]
 fn emit_defaults_to_the_best_placements_best_program_for_every_request() {
-    let spec_path = root().join("specs/e2e/four-node-dp8-mp2.toml");
-    let spec = load(&spec_path);
+    let spec_path = "specs/e2e/four-node-dp8-mp2.toml";
+    let spec = load(spec_path);
     let result = collsynth::synth::synthesize(
         &spec,
         &collsynth::synth::backend::Standard::default(),
-        &collsynth::synth::rules::RuleSet::builtin(),
+        &collsynth::rules::RuleSet::builtin(),
         &collsynth::synth::Options {
             top: 2,
             ..Default::default()
@@ -294,21 +287,16 @@ fn emit_defaults_to_the_best_placements_best_program_for_every_request() {
     let best = &result.placements[0];
     assert_eq!(Some(best.index), result.best_index);
     let dir = tempdir();
-    let run = |extra: &[&str], file: &str| {
-        let path = dir.path().join(file);
-        let out = Command::new(env!("CARGO_BIN_EXE_collsynth"))
-            .args(["emit", "--target", "torch", "--spec"])
-            .arg(&spec_path)
-            .args(extra)
-            .arg("-o")
-            .arg(&path)
-            .output()
-            .unwrap();
-        (out, path)
+    let emit = |extra: &[&str], file: &str| {
+        let out_path = dir.path().join(file);
+        let mut args = vec!["emit", "--target", "torch", "--spec", spec_path];
+        args.extend(extra);
+        args.extend(["-o", path(&out_path)]);
+        (run(&args, None), out_path)
     };
     for (k, extra) in [(0, vec![]), (1, vec!["--program", "1"])] {
-        let (out, path) = run(&extra, &format!("k{k}.py"));
-        assert!(out.status.success(), "{}", text_of(&out));
+        let (out, path) = emit(&extra, &format!("k{k}.py"));
+        assert!(out.status.success(), "{}", cli::text(&out));
         let text = std::fs::read_to_string(&path).unwrap();
         let matrix = best.placement.matrix_text();
         assert!(
@@ -329,16 +317,16 @@ fn emit_defaults_to_the_best_placements_best_program_for_every_request() {
             text.contains("# proof:     proved correct by the SMT verifier (z3), during synthesis"),
             "{text}"
         );
-        if python_with("numpy") {
+        if require("e2e_torch default py_compile", python_with("numpy")).is_some() {
             py_compile(&path);
         }
     }
-    let (out, path) = run(&["--program", "1000"], "far.py");
-    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    let (out, path) = emit(&["--program", "1000"], "far.py");
+    assert_eq!(out.status.code(), Some(2), "{}", cli::text(&out));
     assert!(
-        text_of(&out).contains("--program 1000: synthesis found"),
+        cli::text(&out).contains("--program 1000: synthesis found"),
         "{}",
-        text_of(&out)
+        cli::text(&out)
     );
     assert!(!path.exists());
 }

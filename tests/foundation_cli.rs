@@ -2,45 +2,18 @@
 //! against the convention; coords omitted above 4,096 devices), and `verify` on text
 //! and lowered-JSON programs, stdin, exit codes, JSON keys and input errors.
 
-mod common;
+mod support;
 
 use collsynth::lowered;
 use collsynth::placement::{self, Placement};
 use collsynth::program::parse_program;
 use collsynth::semantics;
 use collsynth::spec::Spec;
-use common::{collsynth, convention_coords, spec_toml, write};
 use serde_json::Value;
-
-fn flat_snapshot_names() -> insta::internals::SettingsBindDropGuard {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_prepend_module_to_snapshot(false);
-    settings.bind_to_scope()
-}
-
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-/// Example spec files, relative to the repository root.
-fn example_files() -> Vec<String> {
-    let mut out = Vec::new();
-    for dir in ["specs", "specs/e2e"] {
-        let mut v: Vec<String> = std::fs::read_dir(common::root().join(dir))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-            .filter(|f| f.ends_with(".toml"))
-            .map(|f| format!("{dir}/{f}"))
-            .collect();
-        v.sort();
-        out.extend(v);
-    }
-    out
-}
+use support::cli::{run, stderr, stdout};
+use support::sim::convention_coords;
+use support::spec::SpecText;
+use support::{flat_snapshot_names, tempdir, write};
 
 /// The JSON placements, one compact line each (coords included), for a reviewable
 /// snapshot; the exact pretty form is snapshotted for the embedded default.
@@ -82,20 +55,17 @@ fn check_json(spec: &Spec, json: &Value, with_coords: bool) {
 #[test]
 fn placements_of_the_example_specs() {
     let _g = flat_snapshot_names();
-    for file in example_files() {
-        let path = common::root().join(&file);
-        let spec = Spec::load(&path).unwrap();
+    for file in support::example_spec_files() {
+        let file = support::path(&file);
+        let spec = support::load(file);
         let name = file.trim_end_matches(".toml").replace('/', "_");
-        // Run from the root with a relative path so the output is machine-independent.
-        let run = |extra: &[&str]| {
-            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_collsynth"));
-            cmd.current_dir(common::root())
-                .arg("placements")
-                .arg(&file)
-                .args(extra);
-            cmd.output().unwrap()
+        // From the root with a relative path, so the output is machine-independent.
+        let placements = |extra: &[&str]| {
+            let mut args = vec!["placements", file];
+            args.extend(extra);
+            run(&args, None)
         };
-        let text = run(&[]);
+        let text = placements(&[]);
         assert_eq!(text.status.code(), Some(0), "{file}: {}", stderr(&text));
         assert!(stderr(&text).is_empty(), "{file}: {}", stderr(&text));
         let out = stdout(&text);
@@ -103,7 +73,7 @@ fn placements_of_the_example_specs() {
         assert!(out.ends_with(&format!("\n{n} placements\n")), "{file}");
         insta::assert_snapshot!(format!("placements_{name}"), out);
         if spec.devices() <= 4096 {
-            let json = run(&["--json"]);
+            let json = placements(&["--json"]);
             assert_eq!(json.status.code(), Some(0));
             let v: Value = serde_json::from_str(&stdout(&json)).unwrap();
             check_json(&spec, &v, true);
@@ -117,7 +87,7 @@ fn placements_of_the_example_specs() {
 #[test]
 fn placements_of_the_embedded_default() {
     let _g = flat_snapshot_names();
-    let text = collsynth(&["placements"], None);
+    let text = run(&["placements"], None);
     assert_eq!(text.status.code(), Some(0));
     assert!(
         stderr(&text).contains("embedded default"),
@@ -125,20 +95,13 @@ fn placements_of_the_embedded_default() {
         stderr(&text)
     );
     insta::assert_snapshot!("placements_embedded_default", stdout(&text));
-    let json = collsynth(&["placements", "--json"], None);
+    let json = run(&["placements", "--json"], None);
     let v: Value = serde_json::from_str(&stdout(&json)).unwrap();
     check_json(&Spec::embedded_default(), &v, true);
     insta::assert_snapshot!("placements_json_embedded_default", stdout(&json));
     // The same placements as the spec file it is a copy of.
-    let file = collsynth(
-        &[
-            "placements",
-            &common::root()
-                .join("specs/dgx-a100-x4-dp8-mp4.toml")
-                .display()
-                .to_string(),
-            "--json",
-        ],
+    let file = run(
+        &["placements", "specs/dgx-a100-x4-dp8-mp4.toml", "--json"],
         None,
     );
     let w: Value = serde_json::from_str(&stdout(&file)).unwrap();
@@ -147,19 +110,19 @@ fn placements_of_the_embedded_default() {
 
 #[test]
 fn json_coords_only_up_to_4096_devices_unless_asked() {
-    let dir = tempfile::tempdir().unwrap();
-    let at = write(
-        dir.path(),
-        "4096.toml",
-        &spec_toml(&[("node", 2), ("gpu", 2048)], &[("data", 4096)], &[]),
-    );
-    let over = write(
-        dir.path(),
-        "4098.toml",
-        &spec_toml(&[("node", 3), ("gpu", 1366)], &[("data", 4098)], &[]),
-    );
+    let dir = tempdir();
+    // node × gpu devices, all on one data axis.
+    let spec_file = |name: &str, nodes: u64, gpus: u64| {
+        let text = SpecText::new()
+            .levels(&[("node", nodes), ("gpu", gpus)])
+            .axes(&[("data", nodes * gpus)])
+            .toml();
+        write(dir.path(), name, &text)
+    };
+    let at = spec_file("4096.toml", 2, 2048);
+    let over = spec_file("4098.toml", 3, 1366);
     let json = |args: &[&str]| -> Value {
-        let o = collsynth(args, None);
+        let o = run(args, None);
         assert_eq!(o.status.code(), Some(0));
         serde_json::from_str(&stdout(&o)).unwrap()
     };
@@ -180,17 +143,17 @@ const RAB: &str =
 #[test]
 fn verify_text_programs_exit_codes_and_json() {
     let _g = flat_snapshot_names();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let m = "2,4;2,2";
     let good = write(
         dir.path(),
         "good.txt",
         &format!("# P2's Reduce-AllReduce-Broadcast\n{RAB}\n"),
     );
-    let o = collsynth(&["verify", &good, "--matrix", m], None);
+    let o = run(&["verify", &good, "--matrix", m], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     insta::assert_snapshot!("verify_text_proved", stdout(&o));
-    let o = collsynth(&["verify", &good, "--matrix", m, "--json"], None);
+    let o = run(&["verify", &good, "--matrix", m, "--json"], None);
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["verdict"], "proved");
@@ -200,10 +163,10 @@ fn verify_text_programs_exit_codes_and_json() {
     // Broadcast dropped: refuted, and the JSON counterexample is the interpreter's.
     let bad_text = "reduce(gpu:data) ; all_reduce(node:data) @ roots(gpu:data)";
     let bad = write(dir.path(), "bad.txt", bad_text);
-    let o = collsynth(&["verify", &bad, "--matrix", m], None);
+    let o = run(&["verify", &bad, "--matrix", m], None);
     assert_eq!(o.status.code(), Some(1));
     insta::assert_snapshot!("verify_text_refuted", stdout(&o));
-    let o = collsynth(&["verify", &bad, "--matrix", m, "--json"], None);
+    let o = run(&["verify", &bad, "--matrix", m, "--json"], None);
     assert_eq!(o.status.code(), Some(1));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["verdict"], "refuted");
@@ -232,15 +195,15 @@ fn verify_text_programs_exit_codes_and_json() {
         .position(|x| *x == p.matrix)
         .unwrap()
         .to_string();
-    let o = collsynth(&["verify", "-", "--placement", &index], Some(RAB));
+    let o = run(&["verify", "-", "--placement", &index], Some(RAB));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = collsynth(&["verify", "-", "--placement", &index], Some(bad_text));
+    let o = run(&["verify", "-", "--placement", &index], Some(bad_text));
     assert_eq!(o.status.code(), Some(1));
 }
 
 #[test]
 fn verify_lowered_json_programs() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let s = Spec::embedded_default();
     let p = Placement::new(&s, vec![vec![2, 4], vec![2, 2]]).unwrap();
     let prog = parse_program(&s, RAB).unwrap();
@@ -251,7 +214,7 @@ fn verify_lowered_json_programs() {
         &serde_json::to_string_pretty(&doc).unwrap(),
     );
     // The matrix comes from the document.
-    let o = collsynth(&["verify", &file, "--json"], None);
+    let o = run(&["verify", &file, "--json"], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["verdict"], "proved");
@@ -268,10 +231,10 @@ fn verify_lowered_json_programs() {
         "odd.json",
         &serde_json::to_string(&odd).unwrap(),
     );
-    let o = collsynth(&["verify", &file], None);
+    let o = run(&["verify", &file], None);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).contains("not dim-structured"), "{}", stdout(&o));
-    let o = collsynth(&["verify", &file, "--json"], None);
+    let o = run(&["verify", &file, "--json"], None);
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["dim_structured"], false);
     // Rank 5 (model = 1) now holds rank 0's sum over the model = 0 data group.
@@ -286,11 +249,11 @@ fn verify_lowered_json_programs() {
         "bare.json",
         &serde_json::to_string(&bare).unwrap(),
     );
-    let o = collsynth(&["verify", &file], None);
+    let o = run(&["verify", &file], None);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--placement"), "{}", stderr(&o));
     // From stdin too.
-    let o = collsynth(
+    let o = run(
         &["verify", "-"],
         Some(&serde_json::to_string(&doc).unwrap()),
     );
@@ -300,10 +263,10 @@ fn verify_lowered_json_programs() {
 #[test]
 fn verify_input_errors() {
     let _g = flat_snapshot_names();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let root = dir.path().display().to_string();
     let err = |args: &[&str], stdin: Option<&str>| {
-        let o = collsynth(args, stdin);
+        let o = run(args, stdin);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stdout(&o).is_empty());
         stderr(&o).replace(&root, "[TMP]")

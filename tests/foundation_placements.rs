@@ -1,12 +1,13 @@
 //! Placements: counts and matrices against a brute force written here, numbering
 //! order, and the rank ↔ coordinates convention against an implementation written
-//! from DESIGN.md's words.
+//! from the words of docs/design.md.
 
-mod common;
+mod support;
 
 use collsynth::placement::{self, Placement};
 use collsynth::spec::Spec;
-use common::{convention_coords, spec, spec_toml};
+use support::sim::convention_coords;
+use support::spec::SpecText;
 
 /// Every matrix by brute force: each row is any choice of one divisor of each level's
 /// arity (nested loops over all candidates) whose product is the axis size; keep
@@ -115,20 +116,17 @@ fn tables(rows: &[u32], cols: &[u32]) -> u64 {
         .sum()
 }
 
+/// A spec with levels `l0, l1, …` of these arities and axes `a0, a1, …` of these
+/// sizes, no request.
 fn generated(levels: &[u64], axes: &[u64]) -> Spec {
-    let ln: Vec<String> = (0..levels.len()).map(|i| format!("l{i}")).collect();
-    let an: Vec<String> = (0..axes.len()).map(|i| format!("a{i}")).collect();
-    let l: Vec<(&str, u64)> = ln
-        .iter()
-        .map(|s| s.as_str())
-        .zip(levels.iter().copied())
-        .collect();
-    let a: Vec<(&str, u64)> = an
-        .iter()
-        .map(|s| s.as_str())
-        .zip(axes.iter().copied())
-        .collect();
-    spec(&spec_toml(&l, &a, &[]))
+    let mut t = SpecText::new();
+    for (i, &a) in levels.iter().enumerate() {
+        t = t.level(&format!("l{i}"), a);
+    }
+    for (i, &s) in axes.iter().enumerate() {
+        t = t.axis(&format!("a{i}"), s);
+    }
+    t.spec()
 }
 
 fn sizes(s: &Spec) -> (Vec<u64>, Vec<u64>) {
@@ -140,19 +138,7 @@ fn sizes(s: &Spec) -> (Vec<u64>, Vec<u64>) {
 
 fn example_specs() -> Vec<Spec> {
     let mut out = vec![Spec::embedded_default()];
-    for dir in ["specs", "specs/e2e"] {
-        let mut paths: Vec<_> = std::fs::read_dir(common::root().join(dir))
-            .expect("specs folder")
-            .map(|e| e.expect("dir entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        paths.sort();
-        out.extend(
-            paths
-                .iter()
-                .map(|p| Spec::load(p).expect("example specs are valid")),
-        );
-    }
+    out.extend(support::example_spec_files().iter().map(support::load));
     out
 }
 
@@ -266,7 +252,7 @@ fn coords_follow_the_convention_and_round_trip() {
 
 #[test]
 fn design_example_coords() {
-    // DESIGN.md: rank = c_node * 8 + c_gpu; with data = 8 as [2, 4] and model = 2 as
+    // docs/design.md: rank = c_node * 8 + c_gpu; with data = 8 as [2, 4] and model = 2 as
     // [1, 2] on 2 nodes × 8 GPUs, GPU digit g splits into data digit g / 2 and model
     // digit g % 2.
     let s = generated(&[2, 8], &[8, 2]);

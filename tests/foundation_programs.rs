@@ -1,17 +1,18 @@
-//! The four programs of issue 2 (P2's AllReduce, AllReduce–AllReduce,
+//! The four programs of P2 (P2's AllReduce, AllReduce–AllReduce,
 //! Reduce–AllReduce–Broadcast, ReduceScatter–AllReduce–AllGather) verified on 2- and
 //! 3-level placements, through `semantics::run` and through `collsynth verify`; their
 //! mutants refuted, every verdict matching the independent simulator and every
 //! counterexample re-checked.
 
-mod common;
+mod support;
 
 use collsynth::lowered;
 use collsynth::placement::Placement;
 use collsynth::program::{parse_program, Collective, Program, Step};
 use collsynth::semantics::{self, Kind};
 use collsynth::spec::Spec;
-use common::{compare, spec, spec_toml};
+use support::sim::compare;
+use support::spec::SpecText;
 
 /// A problem: spec, placement and request, with the dims the templates use.
 struct Case {
@@ -25,13 +26,12 @@ struct Case {
 }
 
 fn cases(dir: &std::path::Path) -> Vec<Case> {
-    let e2e = |f: &str| common::root().join("specs/e2e").join(f);
-    let three = spec_toml(
-        &[("rack", 2), ("node", 2), ("gpu", 4)],
-        &[("data", 8), ("model", 2)],
-        &["data"],
-    );
-    let three_path = common::write(dir, "three.toml", &three);
+    let e2e = |f: &str| support::root().join("specs/e2e").join(f);
+    let three = SpecText::new()
+        .levels(&[("rack", 2), ("node", 2), ("gpu", 4)])
+        .axes(&[("data", 8), ("model", 2)])
+        .all_reduce(&["data"]);
+    let three_path = support::write(dir, "three.toml", &three.toml());
     vec![
         Case {
             name: "default 4x8, data over node and gpu",
@@ -53,7 +53,7 @@ fn cases(dir: &std::path::Path) -> Vec<Case> {
         },
         Case {
             name: "3 levels, inner gpu, outer rack+node",
-            spec: spec(&three),
+            spec: three.spec(),
             spec_arg: Some(three_path.clone()),
             matrix: vec![vec![2, 2, 2], vec![1, 1, 2]],
             request: 0,
@@ -62,7 +62,7 @@ fn cases(dir: &std::path::Path) -> Vec<Case> {
         },
         Case {
             name: "3 levels, inner node+gpu, outer rack",
-            spec: spec(&three),
+            spec: three.spec(),
             spec_arg: Some(three_path),
             matrix: vec![vec![2, 2, 2], vec![1, 1, 2]],
             request: 0,
@@ -154,20 +154,20 @@ fn check(case: &Case, placement: &Placement, program: &Program, what: &str) -> R
 }
 
 fn verify_cli(case: &Case, dir: &std::path::Path, text: &str) -> i32 {
-    let file = common::write(dir, "program.txt", text);
+    let file = support::write(dir, "program.txt", text);
     let matrix = collsynth::placement::MatrixText(&case.matrix).to_string();
     let request = case.request.to_string();
     let mut args = vec!["verify", &file, "--matrix", &matrix, "--request", &request];
     if let Some(s) = &case.spec_arg {
         args.extend(["--spec", s]);
     }
-    let out = common::collsynth(&args, None);
+    let out = support::cli::run(&args, None);
     out.status.code().expect("exit code")
 }
 
 #[test]
 fn the_four_programs_are_proved_and_their_mutants_refuted() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::tempdir();
     let mut kinds = std::collections::BTreeSet::new();
     let mut refuted = 0;
     for case in cases(dir.path()) {
@@ -220,7 +220,7 @@ fn the_four_programs_are_proved_and_their_mutants_refuted() {
 
 #[test]
 fn nested_reduce_scatter_over_three_levels() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::tempdir();
     let case = cases(dir.path()).remove(2);
     let placement = Placement::new(&case.spec, case.matrix.clone()).unwrap();
     let good = "reduce_scatter(gpu:data) ; reduce_scatter(node:data) ; all_reduce(rack:data) ; all_gather(node:data) ; all_gather(gpu:data)";
@@ -228,7 +228,7 @@ fn nested_reduce_scatter_over_three_levels() {
     assert_eq!(check(&case, &placement, &program, "nested"), Ok(()));
     assert_eq!(verify_cli(&case, dir.path(), good), 0);
     // Undoing the scatters in the wrong order is ill-formed at the first gather
-    // (DESIGN.md: regions are contiguous).
+    // (docs/design.md: regions are contiguous).
     let bad = "reduce_scatter(gpu:data) ; reduce_scatter(node:data) ; all_reduce(rack:data) ; all_gather(gpu:data) ; all_gather(node:data)";
     let program = parse_program(&case.spec, bad).unwrap();
     assert_eq!(
@@ -252,11 +252,11 @@ fn nested_reduce_scatter_over_three_levels() {
 #[test]
 fn empty_program_is_correct_only_without_dims() {
     // data = 1: the request has no dims, and the empty program is correct.
-    let s = spec(&spec_toml(
-        &[("node", 2), ("gpu", 4)],
-        &[("data", 1), ("model", 8)],
-        &["data"],
-    ));
+    let s = SpecText::new()
+        .levels(&[("node", 2), ("gpu", 4)])
+        .axes(&[("data", 1), ("model", 8)])
+        .all_reduce(&["data"])
+        .spec();
     let p = Placement::new(&s, vec![vec![1, 1], vec![2, 4]]).unwrap();
     assert_eq!(
         semantics::run(&s, &p, &[0], &lowered::lower(&p, &Program::default())),

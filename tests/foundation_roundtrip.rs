@@ -3,29 +3,30 @@
 //! detection of lowered programs that are not dim-structured, and the grammar file
 //! against the parser.
 
-mod common;
+mod support;
 
 use collsynth::lowered::{self, LoweredStep};
 use collsynth::placement::{self, Placement};
 use collsynth::program::{parse_program, Collective, DimRef, Program, Step};
 use collsynth::source::Source;
 use collsynth::spec::Spec;
-use common::{convention_groups, spec, spec_toml};
 use proptest::prelude::*;
+use support::sim::convention_groups;
+use support::spec::SpecText;
 
 fn specs() -> Vec<Spec> {
     vec![
         Spec::embedded_default(),
-        spec(&spec_toml(
-            &[("rack", 2), ("node", 2), ("gpu", 4)],
-            &[("data", 4), ("model", 2), ("pipe", 2)],
-            &["data", "pipe"],
-        )),
-        spec(&spec_toml(
-            &[("vm", 3), ("gpu", 4)],
-            &[("x_1", 6), ("y", 2)],
-            &["x_1"],
-        )),
+        SpecText::new()
+            .levels(&[("rack", 2), ("node", 2), ("gpu", 4)])
+            .axes(&[("data", 4), ("model", 2), ("pipe", 2)])
+            .all_reduce(&["data", "pipe"])
+            .spec(),
+        SpecText::new()
+            .levels(&[("vm", 3), ("gpu", 4)])
+            .axes(&[("x_1", 6), ("y", 2)])
+            .all_reduce(&["x_1"])
+            .spec(),
     ]
 }
 
@@ -42,14 +43,7 @@ fn arb_case() -> impl Strategy<Value = (usize, usize, Program)> {
             let all = placement::enumerate(s);
             let pi = pi % all.len();
             let p = Placement::from_valid_matrix(all[pi].clone());
-            let dims: Vec<DimRef> = p
-                .dims
-                .iter()
-                .map(|d| DimRef {
-                    level: d.level,
-                    axis: d.axis,
-                })
-                .collect();
+            let dims = support::dim_refs(&p);
             let mut steps = Vec::new();
             for (op, dmask, rmask, with_roots) in raw {
                 if dims.is_empty() {
@@ -237,7 +231,7 @@ fn non_dim_structured_lowered_programs_are_detected() {
 /// Terminals of the EBNF file, with comments (which nest) and special sequences
 /// removed, in order of appearance.
 fn grammar_terminals() -> Vec<String> {
-    let text = std::fs::read_to_string(common::root().join("grammar/program.ebnf")).unwrap();
+    let text = std::fs::read_to_string(support::root().join("grammar/program.ebnf")).unwrap();
     let mut plain = String::new();
     let (mut depth, mut chars) = (0, text.chars().peekable());
     while let Some(c) = chars.next() {

@@ -1,9 +1,9 @@
 //! Property test: on random small placements (2–3 levels, 1–3 axes, at most 64
 //! devices) and random programs (random steps over random dims, with and without
 //! roots, plus mutants of correct templates), `semantics::run` agrees with the
-//! independent simulator of `common`, and every counterexample re-checks.
+//! independent simulator of `support::sim`, and every counterexample re-checks.
 
-mod common;
+mod support;
 
 use std::cell::Cell;
 
@@ -11,9 +11,11 @@ use collsynth::placement::Placement;
 use collsynth::program::{Collective, DimRef, Program, Step};
 use collsynth::semantics::{self, Kind};
 use collsynth::spec::Spec;
-use common::{buffer_len, compare, spec, spec_toml};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
+use support::dim_refs;
+use support::sim::{buffer_len, compare};
+use support::spec::SpecText;
 
 /// Reads choices off a tape of random numbers (so proptest can shrink them).
 struct Tape<'a>(&'a [u32], Cell<usize>);
@@ -58,35 +60,15 @@ fn problem(t: &Tape) -> (Spec, Placement, Vec<usize>) {
             matrix[t.pick(na)][l] *= p;
         }
     }
-    let levels: Vec<(String, u64)> = ["rack", "node", "gpu"][3 - nl..]
-        .iter()
-        .map(|s| s.to_string())
-        .zip(arities)
-        .collect();
-    let axes: Vec<(String, u64)> = ["data", "model", "pipe"][..na]
-        .iter()
-        .map(|s| s.to_string())
-        .zip(matrix.iter().map(|r| r.iter().product()))
-        .collect();
     let mut request = t.subset(&(0..na).collect::<Vec<_>>());
     if request.len() == na && na > 1 && t.coin() {
         request.remove(t.pick(na));
     }
-    let lv: Vec<(&str, u64)> = levels.iter().map(|(n, a)| (n.as_str(), *a)).collect();
-    let av: Vec<(&str, u64)> = axes.iter().map(|(n, a)| (n.as_str(), *a)).collect();
-    let s = spec(&spec_toml(&lv, &av, &[]));
+    // Each level's arity is its column's product, by construction.
+    let levels = &["rack", "node", "gpu"][3 - nl..];
+    let s = SpecText::fitting(levels, &["data", "model", "pipe"][..na], &matrix).spec();
     let p = Placement::new(&s, matrix).expect("generated matrices fit");
     (s, p, request)
-}
-
-fn dim_refs(p: &Placement) -> Vec<DimRef> {
-    p.dims
-        .iter()
-        .map(|d| DimRef {
-            level: d.level,
-            axis: d.axis,
-        })
-        .collect()
 }
 
 /// A random step over random dims, with roots among the other dims half the time.
@@ -264,11 +246,11 @@ fn generator_covers_every_verdict() {
 /// that receives the chunk where it happens, not always at the group's first member.
 #[test]
 fn twice_in_reduce_scatter_names_the_member_receiving_that_chunk() {
-    let s = spec(&spec_toml(
-        &[("node", 2), ("gpu", 2)],
-        &[("data", 4)],
-        &["data"],
-    ));
+    let s = SpecText::new()
+        .levels(&[("node", 2), ("gpu", 2)])
+        .axes(&[("data", 4)])
+        .all_reduce(&["data"])
+        .spec();
     let p = Placement::new(&s, vec![vec![2, 2]]).unwrap();
     // After step 3, ranks 0 and 1 hold {0,1} everywhere; ranks 2 and 3 hold {2,3} on
     // the first half and {0,1} on the second, so step 4 counts 0 and 1 twice on the
@@ -292,6 +274,6 @@ fn twice_in_reduce_scatter_names_the_member_receiving_that_chunk() {
     let c = semantics::run(&s, &p, &[0], &lowered).unwrap_err();
     assert_eq!((c.kind, c.step, c.rank), (Kind::Twice, Some(4), 2), "{c:?}");
     let arities = [2, 2];
-    let keys = common::reduction_keys(&arities, &p.matrix, &[0]);
-    common::recheck(&c, &arities, &p.matrix, &keys, &steps);
+    let keys = support::sim::reduction_keys(&arities, &p.matrix, &[0]);
+    support::sim::recheck(&c, &arities, &p.matrix, &keys, &steps);
 }

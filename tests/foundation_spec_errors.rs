@@ -1,9 +1,9 @@
-//! Every bad-input class of issue 2 (item 2) gives its message: `collsynth placements
+//! Every bad-input class gives its message: `collsynth placements
 //! SPEC` on small spec files in a tempdir exits 2, and its stderr (tempdir path
 //! replaced by `[TMP]`) is snapshotted. Messages with a place name file:line:col.
 //! Plus: `spec::parse` never panics on random bytes or mutated valid specs.
 
-mod common;
+mod support;
 
 use collsynth::source::Source;
 use proptest::prelude::*;
@@ -25,10 +25,10 @@ fn valid_with(from: &str, to: &str) -> String {
 
 /// Runs `collsynth placements` on `text` and returns stderr with the path replaced.
 fn run(dir: &std::path::Path, name: &str, text: &str) -> (i32, String) {
-    let path = common::write(dir, "spec.toml", text);
-    let out = common::collsynth(&["placements", &path], None);
+    let path = support::write(dir, "spec.toml", text);
+    let out = support::cli::run(&["placements", &path], None);
     assert!(out.stdout.is_empty(), "{name}: no result on stdout");
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = support::cli::stderr(&out);
     let root = dir.display().to_string();
     (out.status.code().unwrap_or(-1), err.replace(&root, "[TMP]"))
 }
@@ -100,17 +100,10 @@ fn cases() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Snapshots named `tests/snapshots/<name>.snap`, without the test file's prefix.
-fn flat_snapshot_names() -> insta::internals::SettingsBindDropGuard {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_prepend_module_to_snapshot(false);
-    settings.bind_to_scope()
-}
-
 #[test]
 fn every_bad_input_class_has_its_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let _guard = flat_snapshot_names();
+    let dir = support::tempdir();
+    let _guard = support::flat_snapshot_names();
     for (name, text) in cases() {
         let (code, err) = run(dir.path(), name, &text);
         assert_eq!(code, 2, "{name}: exit code\n{err}");
@@ -133,14 +126,12 @@ fn every_bad_input_class_has_its_message() {
 
 #[test]
 fn missing_spec_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let _guard = flat_snapshot_names();
+    let dir = support::tempdir();
+    let _guard = support::flat_snapshot_names();
     let path = dir.path().join("absent.toml").display().to_string();
-    let out = common::collsynth(&["placements", &path], None);
+    let out = support::cli::run(&["placements", &path], None);
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr)
-        .unwrap()
-        .replace(&dir.path().display().to_string(), "[TMP]");
+    let err = support::cli::stderr(&out).replace(&dir.path().display().to_string(), "[TMP]");
     insta::assert_snapshot!("spec_error_missing_spec_file", err);
 }
 
@@ -150,7 +141,7 @@ proptest! {
     #[test]
     fn parse_never_panics_on_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         let text = String::from_utf8_lossy(&bytes).to_string();
-        let dir = tempfile::tempdir().unwrap();
+        let dir = support::tempdir();
         let _ = collsynth::spec::parse(&Source::new("fuzz.toml", text), Some(dir.path()));
     }
 
@@ -179,7 +170,7 @@ proptest! {
                 _ => text = text.replacen(&piece, "1e308", 1),
             }
         }
-        let dir = tempfile::tempdir().unwrap();
+        let dir = support::tempdir();
         if let Ok(s) = collsynth::spec::parse(&Source::new("fuzz.toml", text), Some(dir.path())) {
             // A spec that parses is usable: its placements enumerate when small.
             if s.devices() <= 4096 {

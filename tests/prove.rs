@@ -3,26 +3,12 @@
 //! (the rule applied inside correct programs on concrete placements, the results run
 //! through the reference interpreter); an edited obligation file is reported.
 
-mod synth_support;
+mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn collsynth(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_collsynth"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("collsynth runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use support::cli;
+use support::{path, root};
 
 /// The line of grammar/rules that defines `name`.
 fn rule_line(name: &str) -> String {
@@ -34,21 +20,17 @@ fn rule_line(name: &str) -> String {
         .to_string()
 }
 
-fn p(path: &Path) -> &str {
-    path.to_str().expect("utf-8 temp path")
-}
-
 /// The fast part of `prove --check` on the shipped rules: every file in proofs/ is
 /// exactly the obligation derived from grammar/rules (no z3).
 #[test]
 fn every_file_in_proofs_is_the_derived_obligation() {
-    let rules = collsynth::synth::rules::RuleSet::builtin();
-    let obligations = collsynth::cli::prove::derive(&rules).expect("every rule has an obligation");
+    let rules = collsynth::rules::RuleSet::builtin();
+    let obligations = collsynth::soundness::derive(&rules).expect("every rule has an obligation");
     for o in &obligations {
         let file = std::fs::read_to_string(root().join("proofs").join(&o.file))
             .unwrap_or_else(|e| panic!("proofs/{}: {e}", o.file));
         assert_eq!(
-            collsynth::cli::prove::difference(&file, &o.text),
+            collsynth::soundness::difference(&file, &o.text),
             None,
             "proofs/{} is stale: run `collsynth prove --write proofs/`",
             o.file
@@ -59,15 +41,15 @@ fn every_file_in_proofs_is_the_derived_obligation() {
 /// The whole `prove --check`: every rule, z3 on every check, every file identical.
 #[test]
 fn every_obligation_in_proofs_is_current_and_unsat() {
-    let out = collsynth(&["prove", "--check"]);
+    let out = cli::run(&["prove", "--check"], None);
     assert_eq!(
         out.status.code(),
         Some(0),
         "stdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
+        cli::stdout(&out),
+        cli::stderr(&out)
     );
-    let stdout = text(&out.stdout);
+    let stdout = cli::stdout(&out);
     // One line per rule of grammar/rules, each proved and identical to its file.
     let rules = std::fs::read_to_string(root().join("grammar/rules")).expect("grammar/rules");
     let names: Vec<&str> = rules
@@ -107,12 +89,12 @@ fn every_obligation_in_proofs_is_current_and_unsat() {
 fn larger_sizes_and_the_composition_argument() {
     let run = |lines: String, extra: &[&str]| {
         let (out, _dir) = check_rules(&lines, extra);
-        let stdout = text(&out.stdout);
+        let stdout = cli::stdout(&out);
         assert_eq!(
             out.status.code(),
             Some(0),
             "{stdout}\n{}",
-            text(&out.stderr)
+            cli::stderr(&out)
         );
         stdout
     };
@@ -153,22 +135,25 @@ fn larger_sizes_and_the_composition_argument() {
     let rs = line(&stdout, "reduce-scatter-split");
     assert!(rs.contains("covers all sizes (C3)"), "{rs}");
     // Out of range: a usage error.
-    let bad = collsynth(&["prove", "--check", "--max-size", "9"]);
-    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    let bad = cli::run(&["prove", "--check", "--max-size", "9"], None);
+    assert_eq!(bad.status.code(), Some(2), "{}", cli::stderr(&bad));
 }
 
 /// Writes `rules` to a temporary file, writes their obligations, checks them with
 /// `extra` arguments.
 fn check_rules(rules: &str, extra: &[&str]) -> (Output, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = support::tempdir();
     let file = dir.path().join("rules");
     std::fs::write(&file, rules).expect("write rules");
     let proofs = dir.path().join("proofs");
-    let w = collsynth(&["prove", "--rules", p(&file), "--write", p(&proofs)]);
-    assert_eq!(w.status.code(), Some(0), "{}", text(&w.stderr));
-    let mut args = vec!["prove", "--rules", p(&file), "--check", p(&proofs)];
+    let w = cli::run(
+        &["prove", "--rules", path(&file), "--write", path(&proofs)],
+        None,
+    );
+    assert_eq!(w.status.code(), Some(0), "{}", cli::stderr(&w));
+    let mut args = vec!["prove", "--rules", path(&file), "--check", path(&proofs)];
     args.extend(extra);
-    (collsynth(&args), dir)
+    (cli::run(&args, None), dir)
 }
 
 /// `rule` is refuted twice: z3 finds a counterexample to its obligation, and the
@@ -176,26 +161,22 @@ fn check_rules(rules: &str, extra: &[&str]) -> (Output, tempfile::TempDir) {
 /// of 3 and 2 with a model dim in between) gives a program the interpreter rejects.
 fn assert_refuted(rule: &str, name: &str) {
     let (out, _dir) = check_rules(&format!("{rule}\n"), &[]);
-    let stderr = text(&out.stderr);
+    let stderr = cli::stderr(&out);
     assert_eq!(
         out.status.code(),
         Some(1),
         "{}\n{stderr}",
-        text(&out.stdout)
+        cli::stdout(&out)
     );
     assert!(
         stderr.contains(&format!("rule `{name}` is not proved sound")),
         "{stderr}"
     );
-    assert!(text(&out.stdout).contains("SAT"), "{}", text(&out.stdout));
-    let rules = collsynth::synth::rules::read_rules(&collsynth::source::Source::new("wrong", rule))
+    assert!(cli::stdout(&out).contains("SAT"), "{}", cli::stdout(&out));
+    let rules = collsynth::rules::read_rules(&collsynth::source::Source::new("wrong", rule))
         .expect("the wrong rule parses");
-    let s2 = synth_support::spec(
-        &[("x", 3), ("y", 4)],
-        &[("data", 6), ("model", 2)],
-        &["data"],
-    );
-    let e = synth_support::check_rules_on(&rules, &s2, vec![vec![3, 2], vec![1, 2]], 4)
+    let (s2, m2) = support::synth::two_dims();
+    let e = support::synth::check_rules_on(&rules, &s2, m2, 4)
         .expect_err("the interpreter rejects a rewritten program");
     assert!(e.contains(&format!("rule {name} is unsound")), "{e}");
 }
@@ -248,12 +229,12 @@ fn all_reduce_split_without_one_part_is_refuted() {
 fn a_sound_rule_from_a_rules_file_is_proved() {
     // The boundary pair of the refutations above: the shipped rule, alone.
     let (out, _dir) = check_rules(&format!("{}\n", rule_line("all-reduce-split")), &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", cli::stderr(&out));
 }
 
 #[test]
 fn an_edited_obligation_file_is_reported_as_different() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = support::tempdir();
     let rules = dir.path().join("rules");
     std::fs::write(&rules, format!("{}\n", rule_line("all-reduce-split"))).expect("rules");
     let proofs = dir.path().join("proofs");
@@ -263,20 +244,26 @@ fn an_edited_obligation_file_is_reported_as_different() {
         .expect("proofs/all-reduce-split.smt2");
     // Unchanged, the copy checks.
     std::fs::write(&file, &original).expect("copy");
-    let ok = collsynth(&["prove", "--rules", p(&rules), "--check", p(&proofs)]);
-    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    let ok = cli::run(
+        &["prove", "--rules", path(&rules), "--check", path(&proofs)],
+        None,
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", cli::stderr(&ok));
     // One assertion weakened: reported, with the file and the line.
     let edited = original.replacen("(assert (<= 1 buf))", "(assert (<= 0 buf))", 1);
     assert_ne!(edited, original);
     std::fs::write(&file, &edited).expect("edit");
-    let out = collsynth(&["prove", "--rules", p(&rules), "--check", p(&proofs)]);
-    let stderr = text(&out.stderr);
+    let out = cli::run(
+        &["prove", "--rules", path(&rules), "--check", path(&proofs)],
+        None,
+    );
+    let stderr = cli::stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("all-reduce-split.smt2 differs") && stderr.contains("line "),
         "{stderr}"
     );
-    assert!(text(&out.stdout).contains("DIFFERS"));
+    assert!(cli::stdout(&out).contains("DIFFERS"));
     // A stale obligation of a rule that does not exist is reported too.
     std::fs::write(&file, &original).expect("restore");
     std::fs::write(
@@ -284,41 +271,47 @@ fn an_edited_obligation_file_is_reported_as_different() {
         "; Soundness obligation of rewrite rule `gone`:\n",
     )
     .expect("stale");
-    let out = collsynth(&["prove", "--rules", p(&rules), "--check", p(&proofs)]);
+    let out = cli::run(
+        &["prove", "--rules", path(&rules), "--check", path(&proofs)],
+        None,
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("gone.smt2 is the obligation of a rule that no longer exists")
+        cli::stderr(&out).contains("gone.smt2 is the obligation of a rule that no longer exists")
     );
 }
 
 #[test]
 fn obligations_are_deterministic() {
-    let rules = collsynth::synth::rules::RuleSet::builtin();
-    let a = collsynth::cli::prove::derive(&rules).expect("every rule has an obligation");
-    let b = collsynth::cli::prove::derive(&rules).expect("every rule has an obligation");
+    let rules = collsynth::rules::RuleSet::builtin();
+    let a = collsynth::soundness::derive(&rules).expect("every rule has an obligation");
+    let b = collsynth::soundness::derive(&rules).expect("every rule has an obligation");
     assert_eq!(a, b);
     assert_eq!(a.len(), 12);
 }
 
 #[test]
 fn usage_errors_say_what_to_give() {
-    let none = collsynth(&["prove"]);
+    let none = cli::run(&["prove"], None);
     assert_eq!(none.status.code(), Some(2));
     assert!(
-        text(&none.stderr).contains("--write <DIR>|--check"),
+        cli::stderr(&none).contains("--write <DIR>|--check"),
         "{}",
-        text(&none.stderr)
+        cli::stderr(&none)
     );
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = support::tempdir();
     let missing = dir.path().join("nothing-here");
-    let out = collsynth(&["prove", "--check", p(&missing)]);
+    let out = cli::run(&["prove", "--check", path(&missing)], None);
     assert_eq!(out.status.code(), Some(2));
-    let stderr = text(&out.stderr);
+    let stderr = cli::stderr(&out);
     assert!(
         stderr.contains("no such directory") && stderr.contains("collsynth prove --write"),
         "{stderr}"
     );
-    let both = collsynth(&["prove", "--check", "proofs", "--write", p(dir.path())]);
+    let both = cli::run(
+        &["prove", "--check", "proofs", "--write", path(dir.path())],
+        None,
+    );
     assert_eq!(both.status.code(), Some(2));
 }
 
@@ -330,7 +323,7 @@ fn json_output_names_every_rule_and_its_coverage() {
         rule_line("all-gather-split")
     );
     let (out, _dir) = check_rules(&rules, &["--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", cli::stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(doc["schema_version"], 1);
     assert_eq!(doc["ok"], true);

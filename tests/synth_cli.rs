@@ -2,14 +2,15 @@
 //! under snapshots, every program of `--json` re-run through the reference
 //! interpreter, and the exit codes.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Output;
 
 use collsynth::lowered::{Lowered, LoweredStep};
 use collsynth::placement::Placement;
 use collsynth::semantics;
-use collsynth::spec::Spec;
 use serde_json::Value;
+use support::cli::success;
 
 const SMALL_SPECS: &[&str] = &[
     "specs/default.toml",
@@ -26,29 +27,17 @@ const SMALL_SPECS: &[&str] = &[
     "specs/e2e/three-level-dp4-mp2x2.toml",
 ];
 
+/// Runs `collsynth synth` with `args` (from the repository root).
 fn synth(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_collsynth"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("synth")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
+    let mut all = vec!["synth"];
+    all.extend(args);
+    support::cli::run(&all, None)
 }
 
 #[test]
 fn ranked_programs_of_the_small_example_specs() {
     for spec in SMALL_SPECS {
-        let out = stdout(&synth(&[spec, "--placement", "all"]));
+        let out = success(&synth(&[spec, "--placement", "all"]));
         let name = spec
             .trim_start_matches("specs/")
             .trim_end_matches(".toml")
@@ -59,11 +48,10 @@ fn ranked_programs_of_the_small_example_specs() {
 
 #[test]
 fn every_json_program_passes_the_interpreter() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut checked = 0;
     for spec_path in SMALL_SPECS {
-        let spec = Spec::load(&root.join(spec_path)).unwrap();
-        let doc: Value = serde_json::from_str(&stdout(&synth(&[
+        let spec = support::load(spec_path);
+        let doc: Value = serde_json::from_str(&success(&synth(&[
             spec_path,
             "--placement",
             "all",
@@ -132,21 +120,21 @@ fn every_json_program_passes_the_interpreter() {
 
 #[test]
 fn best_is_the_first_of_all() {
-    let all: Value = serde_json::from_str(&stdout(&synth(&[
+    let all: Value = serde_json::from_str(&success(&synth(&[
         "specs/dgx-h100-x4-training-step.toml",
         "--placement",
         "all",
         "--json",
     ])))
     .unwrap();
-    let best: Value = serde_json::from_str(&stdout(&synth(&[
+    let best: Value = serde_json::from_str(&success(&synth(&[
         "specs/dgx-h100-x4-training-step.toml",
         "--json",
     ])))
     .unwrap();
     assert_eq!(best["placements"].as_array().unwrap().len(), 1);
     assert_eq!(best["placements"][0], all["placements"][0]);
-    let one: Value = serde_json::from_str(&stdout(&synth(&[
+    let one: Value = serde_json::from_str(&success(&synth(&[
         "specs/dgx-h100-x4-training-step.toml",
         "--json",
         "--matrix",
@@ -174,7 +162,7 @@ fn bad_arguments_exit_2() {
             o.status.code(),
             Some(2),
             "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
+            support::cli::stderr(&o)
         );
         assert!(o.stdout.is_empty());
     }
@@ -182,16 +170,16 @@ fn bad_arguments_exit_2() {
 
 #[test]
 fn a_malformed_rules_file_names_its_line() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::tempdir();
     let path = dir.path().join("rules");
     std::fs::write(
         &path,
         "# ok\nx: (all_reduce ?g ?s ?r) ==> (all_reduce ?g ?s ?r) if nope ?g\n",
     )
     .unwrap();
-    let o = synth(&["specs/default.toml", "--rules", path.to_str().unwrap()]);
+    let o = synth(&["specs/default.toml", "--rules", support::path(&path)]);
     assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = support::cli::stderr(&o);
     assert!(
         err.contains(":2:") && err.contains("unknown relation `nope`"),
         "{err}"
@@ -201,7 +189,7 @@ fn a_malformed_rules_file_names_its_line() {
 #[test]
 fn an_unsound_rule_is_an_internal_inconsistency() {
     // reduce_scatter split in either order (only one order keeps chunk positions).
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::tempdir();
     let path = dir.path().join("rules");
     std::fs::write(
         &path,
@@ -213,22 +201,17 @@ fn an_unsound_rule_is_an_internal_inconsistency() {
     let o = synth(&[
         "specs/gcp-a2-megagpu-16g-x2-dp32.toml",
         "--rules",
-        path.to_str().unwrap(),
+        support::path(&path),
         "--top",
         "10",
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(4),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(4), "{}", support::cli::stderr(&o));
+    let err = support::cli::stderr(&o);
     assert!(
         err.contains("internal inconsistency") && err.contains("refuted"),
         "{err}"
     );
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = support::cli::stdout(&o);
     // The sound order is printed and proved; the refuted ones are named on stderr only.
     assert!(out.contains("proved    reduce_scatter(vm:data) ; reduce_scatter(gpu:data) ; all_gather(gpu:data) ; all_gather(vm:data)"));
     let bad = "reduce_scatter(gpu:data) ; reduce_scatter(vm:data) ; all_gather(gpu:data) ; all_gather(vm:data)";
@@ -243,7 +226,7 @@ fn engines_print_the_same_best_programs() {
         "specs/e2e/three-level-dp4-mp2x2.toml",
     ] {
         let best = |engine: &str| -> Vec<(String, String)> {
-            let doc: Value = serde_json::from_str(&stdout(&synth(&[
+            let doc: Value = serde_json::from_str(&success(&synth(&[
                 spec,
                 "--placement",
                 "all",

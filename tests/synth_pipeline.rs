@@ -1,18 +1,12 @@
 //! Facts about synthesis results, with the figures computed by hand from the cost
 //! formulas, and the two engines measured against each other.
 
-mod synth_support;
+mod support;
 
-use std::path::Path;
-
+use collsynth::rules::RuleSet;
 use collsynth::spec::Spec;
 use collsynth::synth::backend::Standard;
-use collsynth::synth::rules::RuleSet;
 use collsynth::synth::{synthesize, Engine, Options, Selection, Synthesis};
-
-fn load(path: &str) -> Spec {
-    Spec::load(Path::new(env!("CARGO_MANIFEST_DIR")).join(path).as_path()).unwrap()
-}
 
 fn run(spec: &Spec, opts: &Options) -> Synthesis {
     synthesize(spec, &Standard::default(), &RuleSet::builtin(), opts).unwrap()
@@ -25,7 +19,7 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn gcp_megagpu_hierarchical_program_ranks_first() {
     // 2 VMs x 16 A100s; data = 32 over both; 1 GB all_reduce.
-    let spec = load("specs/gcp-a2-megagpu-16g-x2-dp32.toml");
+    let spec = support::load("specs/gcp-a2-megagpu-16g-x2-dp32.toml");
     let s = run(&spec, &Options::default());
     let r = &s.placements[0].results[0];
     let texts: Vec<String> = r.programs.iter().map(|p| p.program.text(&spec)).collect();
@@ -77,7 +71,7 @@ fn gcp_megagpu_hierarchical_program_ranks_first() {
 #[test]
 fn a_reduction_inside_one_node_is_one_all_reduce() {
     // Placement 0 of the default spec keeps data inside a DGX A100 (8 GPUs).
-    let spec = load("specs/default.toml");
+    let spec = support::load("specs/default.toml");
     let s = run(
         &spec,
         &Options {
@@ -102,7 +96,7 @@ fn a_reduction_inside_one_node_is_one_all_reduce() {
 
 #[test]
 fn results_are_identical_run_to_run() {
-    let spec = load("specs/e2e/three-level-dp4-mp2x2.toml");
+    let spec = support::load("specs/e2e/three-level-dp4-mp2x2.toml");
     let opts = Options {
         selection: Selection::All,
         top: 8,
@@ -120,7 +114,7 @@ fn pruning_keeps_the_best_placement() {
         "specs/dgx-h100-x4-training-step.toml",
         "specs/e2e/three-level-dp4-mp2x2.toml",
     ] {
-        let spec = load(path);
+        let spec = support::load(path);
         let all = run(
             &spec,
             &Options {
@@ -148,25 +142,11 @@ fn pruning_keeps_the_best_placement() {
     }
 }
 
-fn example_specs() -> Vec<String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut out = Vec::new();
-    for dir in ["specs", "specs/e2e"] {
-        for e in std::fs::read_dir(root.join(dir)).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "toml") {
-                out.push(p.strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn both_engines_agree_on_the_best_cost_for_every_example_spec() {
-    for path in example_specs() {
-        let spec = load(&path);
+    for file in support::example_spec_files() {
+        let path = support::path(&file);
+        let spec = support::load(path);
         let opts = |engine| Options {
             engine,
             selection: Selection::All,
@@ -192,7 +172,7 @@ fn both_engines_agree_on_the_best_cost_for_every_example_spec() {
             .stats
             .enumerations
             .iter()
-            .all(|r| r.stop_reason == "complete"));
+            .all(|r| r.stop_reason.exhaustive()));
     }
 }
 
@@ -200,8 +180,9 @@ fn both_engines_agree_on_the_best_cost_for_every_example_spec() {
 fn printed_costs_match_the_cost_model_program_by_program() {
     // The engines add up per-step costs on the shard each step runs under; the cost
     // model's own program_cost tracks the region independently.
-    for path in example_specs() {
-        let spec = load(&path);
+    for file in support::example_spec_files() {
+        let path = support::path(&file);
+        let spec = support::load(path);
         let s = run(
             &spec,
             &Options {
@@ -235,12 +216,14 @@ fn placements_with_one_shape_have_one_cost_per_step() {
     // cost of every step on every shard must then be the same on every placement with
     // those reduction dims.
     use collsynth::placement::{enumerate, Placement};
+    use collsynth::rules::{AbsStep, DimSet};
     use collsynth::synth::enumerate::alphabet;
-    use collsynth::synth::shape::{AbsStep, DimSet, Shape};
+    use collsynth::synth::shape::Shape;
     use std::collections::BTreeMap;
     let mut compared = 0;
-    for path in example_specs() {
-        let spec = load(&path);
+    for file in support::example_spec_files() {
+        let path = support::path(&file);
+        let spec = support::load(path);
         for (ri, req) in spec.requests.iter().enumerate() {
             let mut seen: BTreeMap<Shape, Vec<f64>> = BTreeMap::new();
             for m in enumerate(&spec) {

@@ -3,16 +3,16 @@
 //! applied inside correct programs on concrete placements (dim sizes 2 and 3, with a
 //! dim that is not reduced in between), the result passes the reference interpreter.
 
-mod synth_support;
+mod support;
 
 use collsynth::placement::Placement;
+use collsynth::rules::AbsStep;
+use collsynth::rules::{read_rules, write_rules, RuleSet, DEFAULT_RULES};
 use collsynth::source::Source;
 use collsynth::synth::enumerate;
-use collsynth::synth::rules::{read_rules, write_rules, RuleSet, DEFAULT_RULES};
-use collsynth::synth::shape::{AbsStep, Shape};
+use collsynth::synth::shape::Shape;
 use collsynth::synth::state;
-use synth_support::{check_rules_on, spec};
-use synth_support::{interpret, Unit};
+use support::synth::{check_rules_on, interpret, three_dims, two_dims, Unit};
 
 #[test]
 fn rules_file_round_trips() {
@@ -101,20 +101,12 @@ fn bad_rule_files_name_the_line() {
 #[test]
 fn every_rule_is_sound_on_concrete_placements() {
     // k = 2: data over x (3) and y (2), with y:model (2) between nothing reduced.
-    let s2 = spec(
-        &[("x", 3), ("y", 4)],
-        &[("data", 6), ("model", 2)],
-        &["data"],
-    );
+    let (s2, m2) = two_dims();
     let rules = RuleSet::builtin();
-    let mut total = check_rules_on(&rules, &s2, vec![vec![3, 2], vec![1, 2]], 4).unwrap();
+    let mut total = check_rules_on(&rules, &s2, m2, 4).unwrap();
     // k = 3: data over a (2), b (3), c (2), with b:model (2) in between.
-    let s3 = spec(
-        &[("a", 2), ("b", 6), ("c", 2)],
-        &[("data", 12), ("model", 2)],
-        &["data"],
-    );
-    for (r, n) in check_rules_on(&rules, &s3, vec![vec![2, 3, 2], vec![1, 2, 1]], 3).unwrap() {
+    let (s3, m3) = three_dims();
+    for (r, n) in check_rules_on(&rules, &s3, m3, 3).unwrap() {
         *total.get_mut(&r).unwrap() += n;
     }
     for (rule, n) in &total {
@@ -128,12 +120,8 @@ fn an_unsound_rule_is_caught() {
     // reduce_scatter split in the wrong order: chunk positions change.
     let bad = "rs-split-any: (reduce_scatter ?g ?s ?r) ==> (seq (reduce_scatter ?a ?s ?r) (reduce_scatter ?b ?sa ?r)) if split ?g ?a ?b, union ?s ?a ?sa";
     let rules = read_rules(&Source::new("bad", bad)).unwrap();
-    let s2 = spec(
-        &[("x", 3), ("y", 4)],
-        &[("data", 6), ("model", 2)],
-        &["data"],
-    );
-    let e = check_rules_on(&rules, &s2, vec![vec![3, 2], vec![1, 2]], 4).unwrap_err();
+    let (s2, m2) = two_dims();
+    let e = check_rules_on(&rules, &s2, m2, 4).unwrap_err();
     assert!(e.contains("rs-split-any is unsound"), "{e}");
 }
 
@@ -141,12 +129,8 @@ fn an_unsound_rule_is_caught() {
 fn abstract_state_agrees_with_the_interpreter() {
     // Every program of up to 3 steps over 2 dims of sizes 3 and 2 (plus a dim not
     // reduced): whenever the abstract state decides, the interpreter agrees.
-    let s = spec(
-        &[("x", 3), ("y", 4)],
-        &[("data", 6), ("model", 2)],
-        &["data"],
-    );
-    let p = Placement::new(&s, vec![vec![3, 2], vec![1, 2]]).unwrap();
+    let (s, m) = two_dims();
+    let p = Placement::new(&s, m).unwrap();
     let alphabet = enumerate::alphabet(2);
     let (mut decided, mut correct, mut ill) = (0, 0, 0);
     for len in 1..=3u32 {
@@ -197,12 +181,8 @@ fn every_extracted_program_is_correct() {
     use collsynth::synth::egraph::{saturate, Budgets};
     use collsynth::synth::extract::k_best;
     let rules = RuleSet::builtin();
-    let s3 = spec(
-        &[("a", 2), ("b", 6), ("c", 2)],
-        &[("data", 12), ("model", 2)],
-        &["data"],
-    );
-    let p = Placement::new(&s3, vec![vec![2, 3, 2], vec![1, 2, 1]]).unwrap();
+    let (s3, m3) = three_dims();
+    let p = Placement::new(&s3, m3).unwrap();
     let shape = Shape::of(&p, &s3.requests[0].axes);
     let sat = saturate(&rules, 3, Budgets::default());
     assert!(sat.report.saturated());

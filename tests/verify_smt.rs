@@ -1,16 +1,16 @@
 //! SAT/UNSAT pairs: every standard program and every one of its mutants gets the same
 //! verdict from z3 as from the reference interpreter, on 2- and 3-level placements.
 
-#[path = "verify_smt_support.rs"]
 mod support;
 
 use collsynth::placement::Placement;
 use collsynth::program::parse_program;
-use collsynth::verify::{self, SmtOptions, Verdict};
-use support::{agree, mutants, spec_for, STANDARD};
+use collsynth::verdict::Verdict;
+use collsynth::verify::{self, SmtOptions};
+use support::verify::{agree, mutants, problem_spec, standard_problem, STANDARD};
 
 fn pairs(levels: &[&str], axes: &[&str], matrix: Vec<Vec<u64>>, expect: [bool; 5]) {
-    let spec = spec_for(levels, axes, &matrix, &[0]);
+    let spec = problem_spec(levels, axes, &matrix, &[0]);
     let placement = Placement::new(&spec, matrix).unwrap();
     let (mut proved, mut refuted) = (0, 0);
     for (text, want) in STANDARD.iter().zip(expect) {
@@ -75,20 +75,14 @@ fn three_levels_with_an_unnamed_requested_dim() {
 
 #[test]
 fn refutations_name_a_device_a_part_and_a_source() {
-    let spec = spec_for(
-        &["node", "gpu"],
-        &["data", "model"],
-        &[vec![2, 4], vec![2, 2]],
-        &[0],
-    );
-    let placement = Placement::new(&spec, vec![vec![2, 4], vec![2, 2]]).unwrap();
+    let (spec, placement) = standard_problem();
     let p = parse_program(
         &spec,
         "reduce_scatter(gpu:data) ; all_reduce(node:data, node:model) ; all_gather(gpu:data)",
     )
     .unwrap();
     match verify::prove(&spec, &placement, &[0], &p, &SmtOptions::default()) {
-        Verdict::Refuted(c) => {
+        Ok(Verdict::Refuted(c)) => {
             assert_eq!(c.kind.to_string(), "extra");
             assert_eq!(c.step, None);
             let s = c.source.expect("a source");
@@ -100,21 +94,28 @@ fn refutations_name_a_device_a_part_and_a_source() {
     }
 }
 
+/// z3's resource limit is deterministic: a limit of 1 cannot prove anything, so the
+/// answer is "unknown", never "proved", on any machine.
 #[test]
-fn a_timeout_is_never_a_proof() {
-    let spec = spec_for(
-        &["node", "gpu"],
-        &["data", "model"],
-        &[vec![2, 4], vec![2, 2]],
-        &[0],
-    );
-    let placement = Placement::new(&spec, vec![vec![2, 4], vec![2, 2]]).unwrap();
+fn an_exhausted_budget_is_never_a_proof() {
+    let (spec, placement) = standard_problem();
     let p = parse_program(&spec, STANDARD[4]).unwrap();
-    let v = verify::prove(&spec, &placement, &[0], &p, &SmtOptions { timeout_ms: 1 });
-    assert!(matches!(v, Verdict::Proved | Verdict::Unknown(_)), "{v:?}");
-    if let Verdict::Unknown(r) = v {
-        assert!(r.contains("could not decide"), "{r}");
+    let opts = SmtOptions {
+        rlimit: Some(1),
+        ..SmtOptions::default()
+    };
+    match verify::prove(&spec, &placement, &[0], &p, &opts) {
+        Ok(Verdict::Unknown(r)) => {
+            assert!(r.contains("could not decide"), "{r}");
+            assert!(r.contains("resource limit 1"), "{r}");
+        }
+        v => panic!("{v:?}"),
     }
+    // The same query with the default budgets is proved.
+    assert_eq!(
+        verify::prove(&spec, &placement, &[0], &p, &SmtOptions::default()),
+        Ok(Verdict::Proved)
+    );
 }
 
 #[test]
@@ -122,17 +123,11 @@ fn proofs_run_in_parallel_threads() {
     let handles: Vec<_> = (0..4)
         .map(|i| {
             std::thread::spawn(move || {
-                let spec = spec_for(
-                    &["node", "gpu"],
-                    &["data", "model"],
-                    &[vec![2, 4], vec![2, 2]],
-                    &[0],
-                );
-                let placement = Placement::new(&spec, vec![vec![2, 4], vec![2, 2]]).unwrap();
+                let (spec, placement) = standard_problem();
                 let p = parse_program(&spec, STANDARD[i % 5]).unwrap();
                 matches!(
                     verify::prove(&spec, &placement, &[0], &p, &SmtOptions::default()),
-                    Verdict::Proved
+                    Ok(Verdict::Proved)
                 )
             })
         })

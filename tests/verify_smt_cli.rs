@@ -1,73 +1,70 @@
 //! `collsynth verify` with the proof: exit codes, `decided_by`, `--dump-smt`, and the
 //! interpreter fallback for lowered programs that are not dim-structured.
 
-use std::process::Command;
+mod support;
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_collsynth"))
-        .args(args)
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
-    let p = dir.path().join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
-}
+use support::cli::{parts, run};
+use support::{tempdir, write};
 
 #[test]
 fn proof_is_the_default_and_both_agree() {
-    let dir = tempfile::tempdir().unwrap();
-    let good = file(
-        &dir,
+    let dir = tempdir();
+    let good = write(
+        dir.path(),
         "good.txt",
         "reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)",
     );
-    let bad = file(
-        &dir,
+    let bad = write(
+        dir.path(),
         "bad.txt",
         "reduce_scatter(gpu:data) ; all_reduce(node:data)",
     );
-    let (code, out, _) = run(&["verify", &good, "--matrix", "2,4;2,2", "--json"]);
+    let (code, out, _) = parts(&run(
+        &["verify", &good, "--matrix", "2,4;2,2", "--json"],
+        None,
+    ));
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("\"decided_by\": \"smt\""), "{out}");
-    let (code, out, _) = run(&[
-        "verify", &bad, "--matrix", "2,4;2,2", "--by", "both", "--json",
-    ]);
+    let (code, out, _) = parts(&run(
+        &[
+            "verify", &bad, "--matrix", "2,4;2,2", "--by", "both", "--json",
+        ],
+        None,
+    ));
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("\"decided_by\": \"smt+interpreter\""), "{out}");
     assert!(out.contains("\"kind\": \"missing\""), "{out}");
-    let (code, out, _) = run(&[
-        "verify",
-        &good,
-        "--matrix",
-        "2,4;2,2",
-        "--by",
-        "interpreter",
-    ]);
+    let (code, out, _) = parts(&run(
+        &[
+            "verify",
+            &good,
+            "--matrix",
+            "2,4;2,2",
+            "--by",
+            "interpreter",
+        ],
+        None,
+    ));
     assert_eq!(code, 0);
     assert!(out.contains("decided by: interpreter"), "{out}");
 }
 
 #[test]
 fn dump_smt_writes_the_query() {
-    let dir = tempfile::tempdir().unwrap();
-    let good = file(&dir, "good.txt", "all_reduce(node:data, gpu:data)");
+    let dir = tempdir();
+    let good = write(dir.path(), "good.txt", "all_reduce(node:data, gpu:data)");
     let q = dir.path().join("q.smt2");
-    let (code, _, _) = run(&[
-        "verify",
-        &good,
-        "--matrix",
-        "2,4;2,2",
-        "--dump-smt",
-        q.to_str().unwrap(),
-    ]);
+    let (code, _, _) = parts(&run(
+        &[
+            "verify",
+            &good,
+            "--matrix",
+            "2,4;2,2",
+            "--dump-smt",
+            q.to_str().unwrap(),
+        ],
+        None,
+    ));
     assert_eq!(code, 0);
     let text = std::fs::read_to_string(&q).unwrap();
     assert!(
@@ -79,7 +76,7 @@ fn dump_smt_writes_the_query() {
 
 #[test]
 fn lowered_programs_without_a_group_form_go_to_the_interpreter() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     // Pairs (0,1), (2,3), ... over 32 devices, then (0,2), ...: not dim-structured on
     // matrix 2,4;2,2 where rank bit 0 is gpu:model.
     let groups: Vec<Vec<u64>> = (0..16).map(|i| vec![2 * i, 2 * i + 1]).collect();
@@ -88,32 +85,40 @@ fn lowered_programs_without_a_group_form_go_to_the_interpreter() {
         "matrix": [[2, 4], [2, 2]],
         "steps": [{"collective": "all_reduce", "groups": [[0, 5], [1, 4]]}, {"collective": "all_reduce", "groups": groups}]
     });
-    let p = file(&dir, "low.json", &json.to_string());
-    let (code, out, err) = run(&["verify", &p, "--json"]);
+    let p = write(dir.path(), "low.json", &json.to_string());
+    let (code, out, err) = parts(&run(&["verify", &p, "--json"], None));
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("\"decided_by\": \"interpreter\""), "{out}");
     assert!(err.contains("not dim-structured"), "{err}");
 }
 
+/// z3's resource limit is deterministic, so the test knows the answer: a limit of 1
+/// cannot decide anything (exit 3, "undecided"), and --json says "unknown"; with no
+/// limit the same six-step program is decided: refuted, since it also reduces
+/// `model`, which the embedded default's request does not ask for.
 #[test]
-fn a_timeout_exits_3_and_says_why() {
-    let dir = tempfile::tempdir().unwrap();
-    let good = file(
-        &dir,
-        "good.txt",
+fn an_exhausted_solver_budget_exits_3_and_says_why() {
+    let dir = tempdir();
+    let prog = write(
+        dir.path(),
+        "six-steps.txt",
         "reduce_scatter(gpu:data) ; reduce_scatter(gpu:model) ; all_reduce(node:data) ; all_reduce(node:model) ; all_gather(gpu:model) ; all_gather(gpu:data)",
     );
-    let (code, _, err) = run(&[
-        "verify",
-        &good,
-        "--matrix",
-        "2,4;2,2",
-        "--smt-timeout-ms",
-        "1",
-    ]);
-    // One millisecond is too short for z3 here; if it ever is enough, it must prove.
-    assert!(code == 3 || code == 0 || code == 1, "{code} {err}");
-    if code == 3 {
-        assert!(err.contains("undecided"), "{err}");
-    }
+    let args = ["verify", prog.as_str(), "--matrix", "2,4;2,2"];
+    let with = |extra: &[&str]| parts(&run(&[&args[..], extra].concat(), None));
+    let (code, out, err) = with(&["--smt-rlimit", "1"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("undecided") && err.contains("resource limit 1"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "{out}");
+    let (code, out, _) = with(&["--smt-rlimit", "1", "--json"]);
+    assert_eq!(code, 3);
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(doc["verdict"], "unknown");
+    assert_eq!(doc["decided_by"], "smt");
+    let (code, out, err) = with(&[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.starts_with("refuted:"), "{out}");
 }

@@ -5,31 +5,13 @@
 //! refutation is confirmed (the verifier itself confirms it with the interpreter and
 //! the probe; `agree` also checks the step). Deterministic: a fixed seed.
 
-#[path = "verify_smt_support.rs"]
 mod support;
 
 use collsynth::placement::Placement;
 use collsynth::program::{Collective, DimRef, Program, Step};
-use support::{agree, mutants, spec_for};
-
-/// splitmix64: a small deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, pct: u64) -> bool {
-        self.below(100) < pct
-    }
-}
+use collsynth::spec::Spec;
+use support::rng::Rng;
+use support::verify::{agree, mutants, problem_spec};
 
 fn matrix(rng: &mut Rng, levels: usize, axes: usize) -> Vec<Vec<u64>> {
     loop {
@@ -106,58 +88,74 @@ fn random_program(rng: &mut Rng, dims: &[DimRef]) -> Program {
     Program { steps }
 }
 
-#[test]
-fn smt_agrees_with_the_interpreter_on_1000_random_problems() {
+/// One random problem: a spec, a placement, the requested axes and a program.
+struct Problem {
+    spec: Spec,
+    placement: Placement,
+    request: Vec<usize>,
+    program: Program,
+}
+
+/// `n` random problems from a fixed seed, one after another from one generator (so
+/// the same problems whatever checks them, and however many threads).
+fn problems(n: usize) -> Vec<Problem> {
     const LEVELS: [&str; 4] = ["rack", "node", "board", "gpu"];
     const AXES: [&str; 3] = ["data", "model", "pipe"];
     let mut rng = Rng(0x5eed_c011_5917);
-    let (mut proved, mut refuted) = (0, 0);
-    for _ in 0..1000 {
-        let levels = 2 + rng.below(3) as usize;
-        let axes = 1 + rng.below(3) as usize;
-        let m = matrix(&mut rng, levels, axes);
-        let mut request: Vec<usize> = (0..axes).filter(|_| rng.chance(50)).take(2).collect();
-        if request.is_empty() {
-            request.push(rng.below(axes as u64) as usize);
-        }
-        let spec = spec_for(&LEVELS[4 - levels..], &AXES[..axes], &m, &request);
-        let placement = Placement::new(&spec, m).unwrap();
-        let all: Vec<DimRef> = placement
-            .dims
-            .iter()
-            .map(|d| DimRef {
-                level: d.level,
-                axis: d.axis,
-            })
-            .collect();
-        let q: Vec<DimRef> = all
-            .iter()
-            .copied()
-            .filter(|d| request.contains(&d.axis))
-            .collect();
-        let program = if q.is_empty() || rng.chance(25) {
-            random_program(&mut rng, &all)
-        } else {
-            let mut steps = Vec::new();
-            template(&mut rng, &q, &[], &mut steps);
-            let p = Program { steps };
-            if rng.chance(50) {
-                let ms = mutants(&p, &placement);
-                if ms.is_empty() {
-                    p
-                } else {
-                    ms[rng.below(ms.len() as u64) as usize].clone()
-                }
-            } else {
-                p
+    (0..n)
+        .map(|_| {
+            let levels = 2 + rng.below(3) as usize;
+            let axes = 1 + rng.below(3) as usize;
+            let m = matrix(&mut rng, levels, axes);
+            let mut request: Vec<usize> = (0..axes).filter(|_| rng.chance(50)).take(2).collect();
+            if request.is_empty() {
+                request.push(rng.below(axes as u64) as usize);
             }
-        };
-        if agree(&spec, &placement, &request, &program) {
-            proved += 1;
-        } else {
-            refuted += 1;
-        }
-    }
+            let spec = problem_spec(&LEVELS[4 - levels..], &AXES[..axes], &m, &request);
+            let placement = Placement::new(&spec, m).unwrap();
+            let all = support::dim_refs(&placement);
+            let q: Vec<DimRef> = all
+                .iter()
+                .copied()
+                .filter(|d| request.contains(&d.axis))
+                .collect();
+            let program = if q.is_empty() || rng.chance(25) {
+                random_program(&mut rng, &all)
+            } else {
+                let mut steps = Vec::new();
+                template(&mut rng, &q, &[], &mut steps);
+                let p = Program { steps };
+                if rng.chance(50) {
+                    let ms = mutants(&p, &placement);
+                    if ms.is_empty() {
+                        p
+                    } else {
+                        ms[rng.below(ms.len() as u64) as usize].clone()
+                    }
+                } else {
+                    p
+                }
+            };
+            Problem {
+                spec,
+                placement,
+                request,
+                program,
+            }
+        })
+        .collect()
+}
+
+/// Nearly all the time is z3's (each problem is one solver, refutations a few
+/// checks), so the problems are checked on every core.
+#[test]
+fn smt_agrees_with_the_interpreter_on_1000_random_problems() {
+    let problems = problems(1000);
+    let correct = support::par::map(&problems, |p| {
+        agree(&p.spec, &p.placement, &p.request, &p.program)
+    });
+    let proved = correct.iter().filter(|&&c| c).count();
+    let refuted = correct.len() - proved;
     eprintln!("{proved} proved, {refuted} refuted");
     assert!(proved >= 200, "only {proved} correct programs among 1000");
     assert!(refuted >= 200, "only {refuted} refuted programs among 1000");

@@ -2,22 +2,14 @@
 //! change shows up in review; and each dump, handed back to z3 as text, answers
 //! unsat for the correct programs and sat for the mutant.
 
-#[path = "verify_smt_support.rs"]
 mod support;
 
-use collsynth::placement::Placement;
 use collsynth::program::parse_program;
 use collsynth::verify;
-use support::{spec_for, STANDARD};
+use support::verify::{standard_problem, STANDARD};
 
 fn dump(text: &str) -> String {
-    let spec = spec_for(
-        &["node", "gpu"],
-        &["data", "model"],
-        &[vec![2, 4], vec![2, 2]],
-        &[0],
-    );
-    let placement = Placement::new(&spec, vec![vec![2, 4], vec![2, 2]]).unwrap();
+    let (spec, placement) = standard_problem();
     let p = parse_program(&spec, text).unwrap();
     verify::smt2(&spec, &placement, &[0], &p)
 }

@@ -1,6 +1,6 @@
 //! `collsynth bench`: the performance suite. Each problem of [`suite`] is synthesized
 //! by both engines side by side, with the same backend (cost model and SMT proofs of
-//! every printed program), and the figures of issue 7 are collected into a
+//! every printed program), and the suite's figures are collected into a
 //! [`ProblemResult`]: engine times and their ratio, the e-graph's size and stop
 //! reason, candidates found / proven / refuted, proof times, the best program's
 //! ratio to the lower bound, the speedup over the flat all_reduce over every
@@ -27,10 +27,12 @@ pub mod suite;
 
 use std::time::Duration;
 
+use crate::rules::RuleSet;
 use crate::spec::Spec;
-use crate::synth::backend::{Backend, Check};
-use crate::synth::rules::RuleSet;
+use crate::synth::backend::Backend;
+use crate::synth::stop::StopReason;
 use crate::synth::{self, Engine, Options, Selection, SynthError, Synthesis};
+use crate::verdict::Verdict;
 
 pub use suite::{Problem, Suite};
 
@@ -111,8 +113,8 @@ pub struct EgraphSize {
     pub classes: usize,
     /// Iterations.
     pub iterations: usize,
-    /// Stop reason.
-    pub stop_reason: String,
+    /// Why saturation stopped.
+    pub stop_reason: StopReason,
 }
 
 /// The speedup of the synthesized best program over the flat all_reduce, over every
@@ -263,7 +265,7 @@ fn engine_result(
                 .collect(),
         ),
         Engine::Enumerate => (
-            s.enumerations.iter().all(|r| r.stop_reason == "complete"),
+            s.enumerations.iter().all(|r| r.stop_reason.exhaustive()),
             s.enumerations
                 .iter()
                 .map(|r| format!("{} dims: {}", r.dims, r.stop_reason))
@@ -299,7 +301,11 @@ fn all_placements(
     let mut speedups = Vec::new();
     for p in &s.placements {
         for r in &p.results {
-            if let Some(best) = r.programs.first().filter(|b| b.check == Check::Proved) {
+            if let Some(best) = r
+                .programs
+                .first()
+                .filter(|b| b.verdict == Some(Verdict::Proved))
+            {
                 speedups.push(r.flat_s / best.cost_s);
             }
         }

@@ -1,13 +1,16 @@
 //! `collsynth bench` output: a table per problem for people, JSON for machines
 //! (`schema_version` 1), and the machine the figures came from.
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::{ProblemResult, Settings};
+use crate::report::{finite, to_string};
+use crate::synth::stop::StopReason;
 use crate::units::format_seconds;
 
-/// The machine: CPUs, CPU model, memory, load (from `/proc`, where available).
-#[derive(Debug, Clone, Default)]
+/// The machine: CPUs, CPU model, memory, load (from `/proc`, where available). It
+/// serializes as `machine` of `bench --json` (`null` where unavailable).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Machine {
     /// Logical CPUs available to the process.
     pub nproc: usize,
@@ -74,7 +77,7 @@ fn secs(d: std::time::Duration) -> f64 {
     d.as_secs_f64()
 }
 
-/// Aggregates over the problems: where the suite stands on the targets.
+/// Aggregates over the problems: where the suite stands on its targets (docs/benchmarks.md).
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     /// Problems.
@@ -141,110 +144,350 @@ pub fn summary(results: &[ProblemResult]) -> Summary {
     s
 }
 
-fn opt_f(x: Option<f64>) -> Value {
-    x.filter(|v| v.is_finite())
-        .map_or(Value::Null, |v| json!(v))
+/// `bench --json`. Times are seconds measured on this machine; floats that are not
+/// finite print as `null`.
+#[derive(Serialize)]
+struct BenchDoc<'a> {
+    /// Always 1.
+    schema_version: u32,
+    /// `quick` or `full`.
+    suite: &'static str,
+    /// The settings the suite ran with.
+    settings: SettingsDoc,
+    /// The machine the figures came from.
+    machine: &'a Machine,
+    /// One per problem, in suite order.
+    problems: Vec<ProblemDoc<'a>>,
+    /// Aggregates over the problems.
+    summary: SummaryDoc,
 }
 
-fn problem_json(r: &ProblemResult) -> Value {
-    let engine = |e: &super::EngineResult| {
-        json!({
-            "ran": e.ran,
-            "wall_s": secs(e.wall),
-            "engine_s": secs(e.engine_time),
-            "reps": e.reps,
-            "finished": e.finished,
-            "stops": e.stops,
-            "best_score_s": opt_f(e.best_score_s),
-            "best_placement": e.best_index,
-        })
-    };
-    let all = r.all.as_ref().map_or(Value::Null, |a| {
-        json!({
-            "placements": a.placements,
-            "cases": a.flat.cases,
-            "wins": a.flat.wins,
-            "win_share": if a.flat.cases == 0 { Value::Null } else { json!(a.flat.wins as f64 / a.flat.cases as f64) },
-            "mean_speedup": a.flat.mean,
-            "max_speedup": a.flat.max,
-            "placement_ratio": a.placement_ratio,
-            "wall_s": secs(a.wall),
-            "proved": a.proved,
-        })
-    });
-    json!({
-        "name": r.name,
-        "devices": r.devices,
-        "levels": r.levels,
-        "axes": r.axes,
-        "requests": r.requests,
-        "placements": r.placements,
-        "engines": {"egraph": engine(&r.egraph), "enumerate": engine(&r.enumerate)},
-        "engine_ratio": opt_f(r.engine_ratio()),
-        "wall_ratio": opt_f(r.enumerate.finished.then(|| secs(r.enumerate.wall) / secs(r.egraph.wall).max(1e-9))),
-        "engines_agree": r.engines_agree(),
-        "max_steps": r.max_steps,
-        "egraphs": r.egraphs.iter().map(|g| json!({
-            "dims": g.dims, "nodes": g.nodes, "classes": g.classes,
-            "iterations": g.iterations, "stop_reason": g.stop_reason,
-        })).collect::<Vec<_>>(),
-        "candidates": {"found": r.found, "proven": r.proven, "refuted": r.refuted, "unknown": r.unknown},
-        "proofs": {
-            "run": r.proofs_run,
-            "reused": r.proofs_reused,
-            "median_s": r.proof_median.map(secs),
-            "max_s": r.proof_max.map(secs),
+/// `settings` of `bench --json` (see [`Settings`]).
+#[derive(Serialize)]
+struct SettingsDoc {
+    /// Programs per placement and request in the `best` runs.
+    top: usize,
+    /// Longest program enumeration tries.
+    max_steps: usize,
+    /// Enumeration's node budget per shape.
+    enum_budget: u64,
+    /// Most reduction dims enumeration is run on.
+    enum_max_dims: usize,
+    /// Placements above which the every-placement statistics are skipped.
+    all_placements_up_to: usize,
+}
+
+/// One problem of `bench --json`.
+#[derive(Serialize)]
+struct ProblemDoc<'a> {
+    /// Problem name (a spec path or a generated hierarchy's name).
+    name: &'a str,
+    /// Devices.
+    devices: u64,
+    /// Levels.
+    levels: usize,
+    /// Axes.
+    axes: usize,
+    /// Requests.
+    requests: usize,
+    /// Placements of the spec.
+    placements: usize,
+    /// Both engines' runs.
+    engines: EnginesDoc<'a>,
+    /// Enumeration / e-graph engine time; `null` unless enumeration finished.
+    engine_ratio: Option<f64>,
+    /// Enumeration / e-graph wall time; `null` unless enumeration finished.
+    wall_ratio: Option<f64>,
+    /// Whether the best scores are equal; `null` unless both engines finished.
+    engines_agree: Option<bool>,
+    /// Most steps enumeration was allowed.
+    max_steps: usize,
+    /// The e-graphs the e-graph run built.
+    egraphs: Vec<EgraphDoc<'a>>,
+    /// Printed programs of the e-graph run.
+    candidates: CandidatesDoc,
+    /// The proofs behind them.
+    proofs: ProofsDoc,
+    /// Per request of the best placement: best program time / lower bound.
+    bound_ratios: Vec<Option<f64>>,
+    /// Placements synthesized and pruned in the best run.
+    pruning: PruningDoc,
+    /// The `--placement all --top 1` run; `null` above `all_placements_up_to`
+    /// placements.
+    all_placements: Option<AllPlacementsDoc>,
+    /// Peak resident memory.
+    memory: MemoryDoc,
+}
+
+/// `engines` of a problem.
+#[derive(Serialize)]
+struct EnginesDoc<'a> {
+    /// Equality saturation.
+    egraph: EngineDoc<'a>,
+    /// Enumeration (the baseline).
+    enumerate: EngineDoc<'a>,
+}
+
+/// One engine on one problem.
+#[derive(Serialize)]
+struct EngineDoc<'a> {
+    /// Whether it ran at all.
+    ran: bool,
+    /// Wall time of the synthesis with proofs.
+    wall_s: f64,
+    /// Median time finding candidates.
+    engine_s: f64,
+    /// Timing repetitions behind the median.
+    reps: usize,
+    /// Whether every saturation saturated / every enumeration completed.
+    finished: bool,
+    /// Why runs stopped, one per e-graph or enumeration.
+    stops: &'a [String],
+    /// The best placement's score (Σ count × best time); `null` if none.
+    best_score_s: Option<f64>,
+    /// The best placement's index; `null` if none.
+    best_placement: Option<usize>,
+}
+
+/// An e-graph's size and how its saturation ended.
+#[derive(Serialize)]
+struct EgraphDoc<'a> {
+    /// Reduction dims.
+    dims: usize,
+    /// E-nodes.
+    nodes: usize,
+    /// E-classes.
+    classes: usize,
+    /// Iterations.
+    iterations: usize,
+    /// Why saturation stopped.
+    stop_reason: &'a StopReason,
+}
+
+/// `candidates` of a problem: printed programs of the e-graph run.
+#[derive(Serialize)]
+struct CandidatesDoc {
+    /// Found (and checked).
+    found: usize,
+    /// Proven.
+    proven: usize,
+    /// Refuted (a rewrite rule is unsound).
+    refuted: usize,
+    /// Undecided.
+    unknown: usize,
+}
+
+/// `proofs` of a problem.
+#[derive(Serialize)]
+struct ProofsDoc {
+    /// Proofs run (distinct queries).
+    run: usize,
+    /// Verdicts reused from an identical query.
+    reused: usize,
+    /// Median proof time; `null` without proofs.
+    median_s: Option<f64>,
+    /// Slowest proof; `null` without proofs.
+    max_s: Option<f64>,
+}
+
+/// `pruning` of a problem: the best run's placements.
+#[derive(Serialize)]
+struct PruningDoc {
+    /// Synthesized.
+    synthesized: usize,
+    /// Pruned.
+    pruned: usize,
+    /// Why they were pruned.
+    reason: &'static str,
+}
+
+/// `all_placements` of a problem: the every-placement run.
+#[derive(Serialize)]
+struct AllPlacementsDoc {
+    /// Placements synthesized.
+    placements: usize,
+    /// Placement × request cases with a proven best program.
+    cases: usize,
+    /// Cases where the best program beats the flat all_reduce.
+    wins: usize,
+    /// `wins / cases`; `null` without cases.
+    win_share: Option<f64>,
+    /// Mean flat / best time over the cases.
+    mean_speedup: f64,
+    /// Largest flat / best time.
+    max_speedup: f64,
+    /// Worst finite score / best score.
+    placement_ratio: f64,
+    /// Wall time of the run.
+    wall_s: f64,
+    /// Programs proved in it.
+    proved: usize,
+}
+
+/// `memory` of a problem.
+#[derive(Serialize)]
+struct MemoryDoc {
+    /// Peak resident memory of the e-graph `best` synthesis, bytes.
+    peak_rss_bytes: Option<u64>,
+    /// Peak resident memory of the whole problem, bytes.
+    peak_rss_problem_bytes: Option<u64>,
+    /// `problem` (the peak was reset before it) or `process` (the process's peak).
+    scope: &'static str,
+}
+
+/// `summary` of `bench --json` (see [`Summary`]).
+#[derive(Serialize)]
+struct SummaryDoc {
+    /// Problems.
+    problems: usize,
+    /// Slowest e-graph `best` synthesis among problems of at most 64 devices.
+    paper_scale_max_wall_s: Option<f64>,
+    /// Smallest enumeration / e-graph engine-time ratio where enumeration finished.
+    min_engine_ratio: Option<f64>,
+    /// Problems where both engines finished.
+    engines_compared: usize,
+    /// Of those, agreeing on the best score.
+    engines_agree: usize,
+    /// Largest best-program / lower-bound ratio over every problem and request.
+    max_bound_ratio: Option<f64>,
+    /// Placement × request cases of the every-placement runs.
+    flat_cases: usize,
+    /// Cases where the best program beats the flat all_reduce.
+    flat_wins: usize,
+    /// `flat_wins / flat_cases`; `null` without cases.
+    flat_win_share: Option<f64>,
+    /// Mean flat / best time over all cases.
+    flat_mean_speedup: f64,
+    /// Largest flat / best time.
+    flat_max_speedup: f64,
+    /// Largest worst/best placement ratio.
+    max_placement_ratio: Option<f64>,
+    /// Printed programs refuted or undecided anywhere (must be 0).
+    unproven: usize,
+}
+
+/// `Some` finite number, else `None` (`null`).
+fn opt_f(x: Option<f64>) -> Option<f64> {
+    x.and_then(finite)
+}
+
+/// `num / den`, `None` when `den` is 0.
+fn share(num: usize, den: usize) -> Option<f64> {
+    (den != 0).then(|| num as f64 / den as f64)
+}
+
+fn engine_doc(e: &super::EngineResult) -> EngineDoc<'_> {
+    EngineDoc {
+        ran: e.ran,
+        wall_s: secs(e.wall),
+        engine_s: secs(e.engine_time),
+        reps: e.reps,
+        finished: e.finished,
+        stops: &e.stops,
+        best_score_s: opt_f(e.best_score_s),
+        best_placement: e.best_index,
+    }
+}
+
+fn problem_doc(r: &ProblemResult) -> ProblemDoc<'_> {
+    ProblemDoc {
+        name: &r.name,
+        devices: r.devices,
+        levels: r.levels,
+        axes: r.axes,
+        requests: r.requests,
+        placements: r.placements,
+        engines: EnginesDoc {
+            egraph: engine_doc(&r.egraph),
+            enumerate: engine_doc(&r.enumerate),
         },
-        "bound_ratios": r.bound_ratios.iter().map(|&b| opt_f(Some(b))).collect::<Vec<_>>(),
-        "pruning": {"synthesized": r.synthesized, "pruned": r.pruned, "reason": r.pruned_reason},
-        "all_placements": all,
-        "memory": {
-            "peak_rss_bytes": r.peak_rss_bytes,
-            "peak_rss_problem_bytes": r.peak_rss_problem_bytes,
-            "scope": r.memory_scope.name(),
+        engine_ratio: opt_f(r.engine_ratio()),
+        wall_ratio: opt_f(
+            r.enumerate
+                .finished
+                .then(|| secs(r.enumerate.wall) / secs(r.egraph.wall).max(1e-9)),
+        ),
+        engines_agree: r.engines_agree(),
+        max_steps: r.max_steps,
+        egraphs: r
+            .egraphs
+            .iter()
+            .map(|g| EgraphDoc {
+                dims: g.dims,
+                nodes: g.nodes,
+                classes: g.classes,
+                iterations: g.iterations,
+                stop_reason: &g.stop_reason,
+            })
+            .collect(),
+        candidates: CandidatesDoc {
+            found: r.found,
+            proven: r.proven,
+            refuted: r.refuted,
+            unknown: r.unknown,
         },
-    })
+        proofs: ProofsDoc {
+            run: r.proofs_run,
+            reused: r.proofs_reused,
+            median_s: r.proof_median.map(secs),
+            max_s: r.proof_max.map(secs),
+        },
+        bound_ratios: r.bound_ratios.iter().map(|&b| finite(b)).collect(),
+        pruning: PruningDoc {
+            synthesized: r.synthesized,
+            pruned: r.pruned,
+            reason: r.pruned_reason,
+        },
+        all_placements: r.all.as_ref().map(|a| AllPlacementsDoc {
+            placements: a.placements,
+            cases: a.flat.cases,
+            wins: a.flat.wins,
+            win_share: share(a.flat.wins, a.flat.cases),
+            mean_speedup: a.flat.mean,
+            max_speedup: a.flat.max,
+            placement_ratio: a.placement_ratio,
+            wall_s: secs(a.wall),
+            proved: a.proved,
+        }),
+        memory: MemoryDoc {
+            peak_rss_bytes: r.peak_rss_bytes,
+            peak_rss_problem_bytes: r.peak_rss_problem_bytes,
+            scope: r.memory_scope.name(),
+        },
+    }
 }
 
 /// The JSON document.
 pub fn bench_json(settings: &Settings, machine: &Machine, results: &[ProblemResult]) -> String {
     let s = summary(results);
-    let doc = json!({
-        "schema_version": 1,
-        "suite": settings.suite.name(),
-        "settings": {
-            "top": settings.top,
-            "max_steps": settings.max_steps,
-            "enum_budget": settings.enum_budget,
-            "enum_max_dims": settings.enum_max_dims,
-            "all_placements_up_to": settings.all_placements_up_to,
+    to_string(&BenchDoc {
+        schema_version: 1,
+        suite: settings.suite.name(),
+        settings: SettingsDoc {
+            top: settings.top,
+            max_steps: settings.max_steps,
+            enum_budget: settings.enum_budget,
+            enum_max_dims: settings.enum_max_dims,
+            all_placements_up_to: settings.all_placements_up_to,
         },
-        "machine": {
-            "nproc": machine.nproc,
-            "cpu": machine.cpu,
-            "mem_bytes": machine.mem_bytes,
-            "load": machine.load,
+        machine,
+        problems: results.iter().map(problem_doc).collect(),
+        summary: SummaryDoc {
+            problems: s.problems,
+            paper_scale_max_wall_s: opt_f(s.paper_scale_max_wall_s),
+            min_engine_ratio: opt_f(s.min_engine_ratio),
+            engines_compared: s.compared,
+            engines_agree: s.agree,
+            max_bound_ratio: opt_f(s.max_bound_ratio),
+            flat_cases: s.flat_cases,
+            flat_wins: s.flat_wins,
+            flat_win_share: share(s.flat_wins, s.flat_cases),
+            flat_mean_speedup: s.flat_mean,
+            flat_max_speedup: s.flat_max,
+            max_placement_ratio: opt_f(s.max_placement_ratio),
+            unproven: s.unproven,
         },
-        "problems": results.iter().map(problem_json).collect::<Vec<_>>(),
-        "summary": {
-            "problems": s.problems,
-            "paper_scale_max_wall_s": opt_f(s.paper_scale_max_wall_s),
-            "min_engine_ratio": opt_f(s.min_engine_ratio),
-            "engines_compared": s.compared,
-            "engines_agree": s.agree,
-            "max_bound_ratio": opt_f(s.max_bound_ratio),
-            "flat_cases": s.flat_cases,
-            "flat_wins": s.flat_wins,
-            "flat_win_share": if s.flat_cases == 0 { Value::Null } else { json!(s.flat_wins as f64 / s.flat_cases as f64) },
-            "flat_mean_speedup": s.flat_mean,
-            "flat_max_speedup": s.flat_max,
-            "max_placement_ratio": opt_f(s.max_placement_ratio),
-            "unproven": s.unproven,
-        },
-    });
-    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    out.push('\n');
-    out
+    })
 }
 
 fn t(d: std::time::Duration) -> String {

@@ -46,7 +46,7 @@ struct Generated {
 }
 
 /// Level names, links and latencies, outermost first; a hierarchy of `n` levels takes
-/// the innermost `n` (figures in the range of REFERENCE.md's systems: NVLink-class
+/// the innermost `n` (figures in the range of the example specs' systems: NVLink-class
 /// inside a board, NIC-class between nodes, thinner uplinks above).
 const LEVELS: [(&str, &str, &str); 5] = [
     ("pod", "25 GB/s", "10 us"),
@@ -102,7 +102,7 @@ const FULL_GENERATED: &[Generated] = &[
         axes: &[("data", 512), ("model", 64)],
         requests: &[(&["data"], "1 GB")],
     },
-    // The issue's problem: 4,601 placements.
+    // The largest problem of the suite: 4,601 placements.
     Generated {
         name: "gen-5l-32768-4ax",
         arities: &[2, 4, 8, 64, 8],
@@ -264,7 +264,7 @@ mod tests {
         let issue = all
             .iter()
             .find(|p| p.name == "gen-5l-32768-4ax")
-            .expect("the issue's problem");
+            .expect("the 4,601-placement problem");
         assert_eq!(placement::count(&issue.spec), 4_601);
     }
 

@@ -2,15 +2,14 @@
 //! figures as a report or JSON. Progress goes to stderr, one line per problem.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::{exit, print, Failure};
+use super::outcome::{Error, Outcome, Result};
+use super::{print, SmtArgs};
 use crate::bench::{self, report, Settings, Suite};
+use crate::rules::RuleSet;
 use crate::synth::backend::Standard;
-use crate::synth::rules::RuleSet;
-use crate::verify::SmtOptions;
 
 /// `--suite`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -47,12 +46,12 @@ pub struct BenchArgs {
     /// Only the problems whose name contains this text.
     #[arg(long, value_name = "TEXT")]
     pub only: Option<String>,
-    /// z3's timeout per proof, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
-    pub smt_timeout_ms: u64,
+    /// z3's budgets per proof.
+    #[command(flatten)]
+    pub smt: SmtArgs,
 }
 
-pub(super) fn bench(a: BenchArgs) -> Result<ExitCode, Failure> {
+pub(super) fn bench(a: BenchArgs) -> Result {
     let suite = match a.suite {
         SuiteArg::Quick => Suite::Quick,
         SuiteArg::Full => Suite::Full,
@@ -75,19 +74,15 @@ pub(super) fn bench(a: BenchArgs) -> Result<ExitCode, Failure> {
         problems.retain(|p| p.name.contains(only.as_str()));
     }
     let backend = Standard {
-        smt: SmtOptions {
-            timeout_ms: a.smt_timeout_ms,
-        },
+        smt: a.smt.options(),
     };
     let rules = RuleSet::builtin();
     let machine = report::Machine::now();
     let mut results = Vec::new();
     for p in &problems {
         eprintln!("bench: {} ...", p.name);
-        let r = bench::run_problem(p, &settings, &backend, &rules).map_err(|e| Failure {
-            code: exit::INPUT,
-            message: format!("error: {}: {e}", p.name),
-        })?;
+        let r = bench::run_problem(p, &settings, &backend, &rules)
+            .map_err(|e| Error::Input(format!("{}: {e}", p.name)))?;
         eprintln!(
             "bench: {}: e-graph {:.3} ms, enumeration {}",
             p.name,
@@ -105,16 +100,13 @@ pub(super) fn bench(a: BenchArgs) -> Result<ExitCode, Failure> {
     } else {
         report::bench_text(&settings, &machine, &results)
     };
-    print(&out)?;
+    print(&out);
     let s = report::summary(&results);
     if s.unproven > 0 {
-        return Err(Failure {
-            code: exit::INTERNAL,
-            message: format!(
-                "error: internal inconsistency: {} synthesized program(s) were refuted or left undecided",
-                s.unproven
-            ),
-        });
+        return Err(Error::Internal(format!(
+            "{} synthesized program(s) were refuted or left undecided",
+            s.unproven
+        )));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }

@@ -1,16 +1,15 @@
 //! `collsynth cost`: predict a program's time on a placement, next to the lower bound
 //! and the flat single-step all_reduce, for one size or a sweep of sizes.
 
-use std::process::ExitCode;
-
-use super::{print, usage, CostArgs, Failure};
+use super::outcome::{usage, Outcome, Result};
+use super::{print, CostArgs};
 use crate::cost;
 use crate::program::Collective;
 use crate::report::{self, cost::CostRow};
 use crate::units::parse_size;
 
 /// Sizes `a, 4a, 16a, ...` up to `b`, from `A..B` text.
-pub(crate) fn sweep_sizes(text: &str) -> Result<Vec<u64>, Failure> {
+pub(crate) fn sweep_sizes(text: &str) -> Result<Vec<u64>> {
     let Some((lo, hi)) = text.split_once("..") else {
         return Err(usage(format!(
             "--sweep takes two sizes joined by `..`, like \"4KB..4GB\", not `{text}`"
@@ -33,7 +32,7 @@ pub(crate) fn sweep_sizes(text: &str) -> Result<Vec<u64>, Failure> {
     Ok(sizes)
 }
 
-pub(super) fn cost(a: CostArgs) -> Result<ExitCode, Failure> {
+pub(super) fn cost(a: CostArgs) -> Result {
     let problem = a.problem.resolve()?;
     let sizes = match (&a.sweep, &a.bytes) {
         (Some(s), _) => sweep_sizes(s)?,
@@ -82,8 +81,8 @@ pub(super) fn cost(a: CostArgs) -> Result<ExitCode, Failure> {
         (false, false, Some(row)) => report::cost::cost_text(&problem, &flat, factor, row),
         (_, false, None) => return Err(usage("no size to cost")),
     };
-    print(&out)?;
-    Ok(ExitCode::SUCCESS)
+    print(&out);
+    Ok(Outcome::Success)
 }
 
 #[cfg(test)]

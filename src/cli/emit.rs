@@ -1,7 +1,7 @@
 //! `collsynth emit`: write a proven program as a PyTorch module, a JAX module or an
 //! mpi4py script.
 //!
-//! The programs come from synthesis by default ([`resolve_units`]): on the chosen
+//! The programs come from synthesis by default (`resolve_units`): on the chosen
 //! placement (default: the best, as `collsynth synth` ranks them), the K-th best
 //! program (`--program K`, default 0) of the chosen request (default: every request,
 //! one function each). Synthesis checks every program it returns, so its verdict is
@@ -10,21 +10,44 @@
 //! says so in the file's header.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
-use super::problem::{choose_request, resolve_problem, Problem};
-use super::{chosen_placement, exit, load_spec, print, usage, Failure, PlacementArg, SpecArg};
+use super::outcome::{usage, Error, Outcome, Result};
+use super::{load_spec, print, PlacementArg, SmtArgs, SpecArg};
 use crate::emit::synthesized::{self, PickError};
 use crate::emit::{self, Proof, Target, Unit};
-use crate::semantics;
+use crate::problem::{choose_request, chosen_placement, resolve_problem, Problem};
+use crate::rules::RuleSet;
+use crate::semantics::Counterexample;
 use crate::spec::Spec;
 use crate::synth::backend::Standard;
-use crate::synth::rules::RuleSet;
 use crate::synth::{self as synthesis, Options, Selection};
 use crate::units::format_seconds;
-use crate::verify::{self, Verdict};
+use crate::verdict::Verdict;
+use crate::verify::SmtOptions;
+
+/// `--target`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetArg {
+    /// A PyTorch module (`torch.distributed`, `DeviceMesh`).
+    Torch,
+    /// A JAX module (`shard_map` with `psum`, `psum_scatter`, `all_gather`).
+    Jax,
+    /// An mpi4py script for `mpirun -np N`.
+    #[value(name = "mpi4py")]
+    Mpi4py,
+}
+
+impl From<TargetArg> for Target {
+    fn from(t: TargetArg) -> Target {
+        match t {
+            TargetArg::Torch => Target::Torch,
+            TargetArg::Jax => Target::Jax,
+            TargetArg::Mpi4py => Target::Mpi4py,
+        }
+    }
+}
 
 /// How `emit` and `run-mpi` choose what to run; shown under `--help`.
 pub const DEFAULTS_HELP: &str = "\
@@ -32,9 +55,9 @@ Which programs, by default: collsynth synthesizes (as `collsynth synth` does; ev
 program it returns is proved by z3) and takes, on the placement of --placement or
 --matrix (default: the best placement, as `synth` ranks them), the K-th best program
 (--program K, default 0: the best) of the request of --request (default: every request
-of the spec, one function each). So with no flag but --target it emits the best
+of the spec, one function each). So without these flags it takes the best
 placement's best program for every request of the spec. --program-file F takes a
-program from a file instead (one request), which is proved by z3 before it is emitted.";
+program from a file instead (one request), which is proved by z3 first.";
 
 /// `collsynth emit`.
 #[derive(Debug, Args)]
@@ -42,26 +65,37 @@ program from a file instead (one request), which is proved by z3 before it is em
 pub struct EmitArgs {
     /// What to write: a PyTorch module, a JAX module, or an mpi4py script.
     #[arg(long, value_enum)]
-    pub target: Target,
+    pub target: TargetArg,
+    /// Which programs.
+    #[command(flatten)]
+    pub programs: ProgramsArgs,
+    /// Write to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Which programs `emit` and `run-mpi` take (see [`DEFAULTS_HELP`]).
+#[derive(Debug, Args)]
+pub struct ProgramsArgs {
     /// The spec.
     #[command(flatten)]
     pub spec: SpecArg,
     /// The placement (default: the best).
     #[command(flatten)]
     pub placement: PlacementArg,
-    /// Which request of the spec (index from 0). Default: every request (one function
+    /// Which request of the spec (index from 0). Default: every request (one program
     /// each); with --program-file, the only one or the one whose axes the program names.
     #[arg(long, value_name = "R")]
     pub request: Option<usize>,
     /// The program.
     #[command(flatten)]
     pub program: ProgramArg,
-    /// Write to FILE instead of stdout.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Emit even if the program is not proved correct (the header says so).
+    /// Take the program even if it is not proved correct (an emitted header says so).
     #[arg(long)]
     pub unchecked: bool,
+    /// z3's budgets, for synthesis and for a --program-file's proof.
+    #[command(flatten)]
+    pub smt: SmtArgs,
 }
 
 /// Which program to emit.
@@ -79,109 +113,54 @@ pub struct ProgramArg {
 /// The one place that decides whether a program may be emitted: `Ok(Proof::Proved)`
 /// when the SMT verifier proves it correct for its request (z3 `unsat`), exit 1 with
 /// the counterexample when it is refuted, exit 3 when it cannot be decided, exit 4
-/// when z3 and the interpreter disagree. A lowered program with no group form (not
+/// when z3 contradicts itself. A lowered program with no group form (not
 /// dim-structured) is decided by the reference interpreter, and the header says so.
-pub fn prove_for_emit(problem: &Problem) -> Result<Proof, Failure> {
-    let refused = |cex: &crate::semantics::Counterexample| {
-        Failure {
-        code: exit::REFUTED,
-        message: format!(
+pub fn prove_for_emit(problem: &Problem, smt: &SmtOptions) -> Result<Proof> {
+    let (verdict, by) = match problem.prove(smt) {
+        Some(v) => (v?, "the SMT verifier (z3)"),
+        None => (
+            problem.interpret(),
+            "the reference interpreter (explicit groups, not dim-structured)",
+        ),
+    };
+    let refused = |cex: &Counterexample| {
+        Error::Failed(format!(
             "refused: the program is not correct for {}: {}\n(emit it with --unchecked to write it anyway, e.g. to watch the numerical check fail)",
             problem.spec.describe_request(&problem.request),
             cex.message
-        ),
-    }
+        ))
     };
-    let Some(program) = &problem.program else {
-        return prove_by_interpreter(problem, &refused);
-    };
-    match verify::prove(
-        &problem.spec,
-        &problem.placement,
-        &problem.request.axes,
-        program,
-        &verify::SmtOptions::default(),
-    ) {
-        Verdict::Proved => Ok(Proof::Proved("the SMT verifier (z3)".to_string())),
+    match verdict {
+        Verdict::Proved => Ok(Proof::Proved(by.to_string())),
         Verdict::Refuted(cex) => Err(refused(&cex)),
-        Verdict::Unknown(why) => Err(Failure {
-            code: exit::UNKNOWN,
-            message: format!("undecided: {why}; emit it with --unchecked to write it anyway"),
-        }),
-        Verdict::Inconsistent(why) => Err(Failure {
-            code: exit::INTERNAL,
-            message: format!("internal inconsistency: {why}"),
-        }),
-    }
-}
-
-fn prove_by_interpreter(
-    problem: &Problem,
-    refused: &dyn Fn(&crate::semantics::Counterexample) -> Failure,
-) -> Result<Proof, Failure> {
-    let cells = semantics::interpreter_cells(&problem.placement, &problem.lowered);
-    if cells > semantics::MAX_INTERPRETER_CELLS {
-        return Err(Failure {
-            code: exit::UNKNOWN,
-            message: format!(
-                "undecided: the program has steps with no group form, which only the reference interpreter decides, and {} devices is too large for it; emit it with --unchecked to write it anyway",
-                problem.placement.devices()
-            ),
-        });
-    }
-    match semantics::run(
-        &problem.spec,
-        &problem.placement,
-        &problem.request.axes,
-        &problem.lowered,
-    ) {
-        Ok(()) => Ok(Proof::Proved(
-            "the reference interpreter (explicit groups, not dim-structured)".to_string(),
-        )),
-        Err(cex) => Err(refused(&cex)),
+        Verdict::Unknown(why) => Err(Error::Undecided(format!(
+            "{why}; emit it with --unchecked to write it anyway"
+        ))),
     }
 }
 
 /// Resolves the programs a command names into [`Unit`]s to emit: the program of
-/// `--program-file` (proved first unless `unchecked`), or synthesized ones (see
+/// `--program-file` (proved first unless `--unchecked`), or synthesized ones (see
 /// [`DEFAULTS_HELP`]). Says on stderr which synthesized programs were taken.
-pub(super) fn resolve_units(
-    spec: Spec,
-    placement: &PlacementArg,
-    request: Option<usize>,
-    program: &ProgramArg,
-    unchecked: bool,
-) -> Result<(Spec, Vec<Unit>), Failure> {
-    match &program.program_file {
+pub(super) fn resolve_units(spec: Spec, a: &ProgramsArgs) -> Result<(Spec, Vec<Unit>)> {
+    match &a.program.program_file {
         Some(file) => {
-            let (spec, unit) = resolve_file(spec, file, placement, request, unchecked)?;
+            let (spec, unit) = resolve_file(spec, file, a)?;
             Ok((spec, vec![unit]))
         }
         None => {
-            let units = synthesized_units(
-                &spec,
-                placement,
-                request,
-                program.rank.unwrap_or(0),
-                unchecked,
-            )?;
+            let units = synthesized_units(&spec, a)?;
             Ok((spec, units))
         }
     }
 }
 
-fn resolve_file(
-    spec: Spec,
-    file: &str,
-    placement: &PlacementArg,
-    request: Option<usize>,
-    unchecked: bool,
-) -> Result<(Spec, Unit), Failure> {
-    let problem = resolve_problem(spec, file, placement, request)?;
-    let proof = if unchecked {
+fn resolve_file(spec: Spec, file: &str, a: &ProgramsArgs) -> Result<(Spec, Unit)> {
+    let problem = resolve_problem(spec, file, &a.placement.choice()?, a.request)?;
+    let proof = if a.unchecked {
         Proof::Unchecked
     } else {
-        prove_for_emit(&problem)?
+        prove_for_emit(&problem, &a.smt.options())?
     };
     let name = emit::request_function_name(&problem.spec, &problem.request);
     let unit = Unit {
@@ -199,13 +178,9 @@ fn resolve_file(
 
 /// The `rank`-th best synthesized program of the chosen request (default: every
 /// request) on the chosen placement (default: the best).
-fn synthesized_units(
-    spec: &Spec,
-    placement: &PlacementArg,
-    request: Option<usize>,
-    rank: usize,
-    unchecked: bool,
-) -> Result<Vec<Unit>, Failure> {
+fn synthesized_units(spec: &Spec, a: &ProgramsArgs) -> Result<Vec<Unit>> {
+    let (request, rank, unchecked) = (a.request, a.program.rank.unwrap_or(0), a.unchecked);
+    let smt = a.smt.options();
     // Validate the request before the (longer) synthesis.
     let requests: Vec<usize> = match request {
         Some(r) => {
@@ -217,7 +192,7 @@ fn synthesized_units(
             (0..spec.requests.len()).collect()
         }
     };
-    let chosen = chosen_placement(spec, placement)?;
+    let chosen = chosen_placement(spec, &a.placement.choice()?)?;
     let opts = Options {
         top: rank.saturating_add(1),
         selection: chosen
@@ -225,16 +200,14 @@ fn synthesized_units(
             .map_or(Selection::Best, |(i, _)| Selection::One(*i)),
         ..Options::default()
     };
-    let result = synthesis::synthesize(spec, &Standard::default(), &RuleSet::builtin(), &opts)
+    let backend = Standard { smt };
+    let result = synthesis::synthesize(spec, &backend, &RuleSet::builtin(), &opts)
         .map_err(|e| usage(e.to_string()))?;
     if !result.stats.refuted.is_empty() {
-        return Err(Failure {
-            code: exit::INTERNAL,
-            message: format!(
-                "error: internal inconsistency: synthesis produced refuted program(s) (a rewrite rule is unsound), so its ranking cannot be trusted:\n  {}",
-                result.stats.refuted.join("\n  ")
-            ),
-        });
+        return Err(Error::Internal(format!(
+            "synthesis produced refuted program(s) (a rewrite rule is unsound), so its ranking cannot be trusted:\n  {}",
+            result.stats.refuted.join("\n  ")
+        )));
     }
     let Some(p) = result.placements.first() else {
         return Err(usage(
@@ -243,10 +216,9 @@ fn synthesized_units(
     };
     let units = synthesized::units(spec, p, &requests, rank, result.stats.checker, unchecked)
         .map_err(|e| match e {
-            PickError::NotProved { .. } => Failure {
-                code: exit::UNKNOWN,
-                message: format!("undecided: {e}; emit it with --unchecked to write it anyway"),
-            },
+            PickError::NotProved { .. } => {
+                Error::Undecided(format!("{e}; emit it with --unchecked to write it anyway"))
+            }
             PickError::NotEnoughPrograms { .. } | PickError::NoSuchRequest { .. } => {
                 usage(e.to_string())
             }
@@ -275,7 +247,7 @@ fn synthesized_units(
 }
 
 /// Renders units for a target; a program the target cannot express is an input error.
-pub fn render(target: Target, spec: &Spec, units: &[Unit]) -> Result<String, Failure> {
+pub fn render(target: Target, spec: &Spec, units: &[Unit]) -> Result<String> {
     match target {
         Target::Torch => emit::torch::render(spec, units),
         Target::Jax => emit::jax::render(spec, units),
@@ -284,23 +256,24 @@ pub fn render(target: Target, spec: &Spec, units: &[Unit]) -> Result<String, Fai
     .map_err(|e| usage(e.to_string()))
 }
 
-pub(super) fn emit(a: EmitArgs) -> Result<ExitCode, Failure> {
-    let spec = load_spec(None, &a.spec)?;
-    let (spec, units) = resolve_units(spec, &a.placement, a.request, &a.program, a.unchecked)?;
-    let text = render(a.target, &spec, &units)?;
+pub(super) fn emit(a: EmitArgs) -> Result {
+    let target = Target::from(a.target);
+    let spec = load_spec(None, &a.programs.spec)?;
+    let (spec, units) = resolve_units(spec, &a.programs)?;
+    let text = render(target, &spec, &units)?;
     match &a.output {
-        None => print(&text)?,
+        None => print(&text),
         Some(path) => {
             std::fs::write(path, &text)
                 .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
-            if a.target == Target::Mpi4py {
+            if target == Target::Mpi4py {
                 make_executable(path);
             }
             let names: Vec<&str> = units.iter().map(|u| u.name.as_str()).collect();
             eprintln!(
                 "wrote {} ({} target; placement {}; {})",
                 path.display(),
-                a.target.name(),
+                target.name(),
                 units[0].placement_index,
                 match units.as_slice() {
                     [u] => emit::program_text(&spec, u),
@@ -309,7 +282,7 @@ pub(super) fn emit(a: EmitArgs) -> Result<ExitCode, Failure> {
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
 #[cfg(unix)]

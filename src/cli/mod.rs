@@ -1,67 +1,29 @@
 //! The command line: argument syntax (clap), then validation into real objects, then
-//! the subcommands. Results go to stdout, diagnostics to stderr; [`Failure`] carries
-//! the exit code of DESIGN.md.
+//! the subcommands. Results go to stdout, diagnostics to stderr; every subcommand
+//! returns an [`Outcome`] or an [`Error`], and [`exit_code`] alone turns them into the
+//! exit code (`docs/design.md`, "Command line"). clap is used here and nowhere else.
 
 pub mod bench;
 mod cost;
 pub mod emit;
+pub mod outcome;
 mod placements;
-pub mod problem;
 pub mod prove;
 pub mod run_mpi;
 pub mod synth;
 mod verify;
 
-pub use problem::Problem;
-
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::placement::{self, Placement};
-use crate::source::InputError;
+pub use outcome::{exit_code, Error, Outcome};
+use outcome::{usage, Result};
+
+use crate::problem::{self, PlacementChoice, Problem};
 use crate::spec::{Spec, SpecSource};
-
-/// Exit codes (DESIGN.md, "Command line").
-pub mod exit {
-    /// Success, or proved.
-    pub const OK: u8 = 0;
-    /// Refuted, or a check failed.
-    pub const REFUTED: u8 = 1;
-    /// Bad input or usage.
-    pub const INPUT: u8 = 2;
-    /// Could not decide.
-    pub const UNKNOWN: u8 = 3;
-    /// Internal inconsistency.
-    pub const INTERNAL: u8 = 4;
-}
-
-/// A command that could not finish: what to print on stderr and the exit code.
-#[derive(Debug)]
-pub struct Failure {
-    /// Exit code.
-    pub code: u8,
-    /// Message for stderr.
-    pub message: String,
-}
-
-impl From<InputError> for Failure {
-    fn from(e: InputError) -> Self {
-        Failure {
-            code: exit::INPUT,
-            message: format!("error: {e}"),
-        }
-    }
-}
-
-pub(crate) fn usage(msg: impl Into<String>) -> Failure {
-    Failure {
-        code: exit::INPUT,
-        message: format!("error: {}", msg.into()),
-    }
-}
+use crate::verify::SmtOptions;
 
 /// collsynth: where should each parallelism axis live, and how should I reduce over
 /// the axes I name — provably correct and fast?
@@ -167,6 +129,47 @@ pub struct PlacementArg {
     pub matrix: Option<String>,
 }
 
+impl PlacementArg {
+    /// The choice, with the index parsed.
+    pub fn choice(&self) -> Result<PlacementChoice> {
+        if let Some(m) = &self.matrix {
+            return Ok(PlacementChoice::Matrix(m.clone()));
+        }
+        match &self.placement {
+            None => Ok(PlacementChoice::Unspecified),
+            Some(n) => n.parse().map(PlacementChoice::Index).map_err(|_| {
+                usage(format!(
+                    "--placement takes an index from 0 (see `collsynth placements`), not `{n}`"
+                ))
+            }),
+        }
+    }
+}
+
+/// z3's budgets, for every subcommand that proves.
+#[derive(Debug, Clone, Args)]
+pub struct SmtArgs {
+    /// z3's timeout per check, in milliseconds (wall clock); a timeout is
+    /// "undecided" (exit 3), never a proof.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub smt_timeout_ms: u64,
+    /// z3's resource limit per check (`rlimit`, solver operations): a deterministic
+    /// budget, the same answer on any machine; hitting it is "undecided" (exit 3).
+    /// Default: none.
+    #[arg(long, value_name = "N")]
+    pub smt_rlimit: Option<u64>,
+}
+
+impl SmtArgs {
+    /// The solver options.
+    pub fn options(&self) -> SmtOptions {
+        SmtOptions {
+            timeout_ms: self.smt_timeout_ms,
+            rlimit: self.smt_rlimit,
+        }
+    }
+}
+
 /// `collsynth placements`.
 #[derive(Debug, Args)]
 pub struct PlacementsArgs {
@@ -205,9 +208,14 @@ pub struct ProblemArgs {
 
 impl ProblemArgs {
     /// Loads the spec and resolves program, placement and request.
-    pub fn resolve(&self) -> Result<Problem, Failure> {
+    pub fn resolve(&self) -> Result<Problem> {
         let spec = load_spec(None, &self.spec)?;
-        problem::resolve_problem(spec, &self.program, &self.placement, self.request)
+        Ok(problem::resolve_problem(
+            spec,
+            &self.program,
+            &self.placement.choice()?,
+            self.request,
+        )?)
     }
 }
 
@@ -225,9 +233,9 @@ pub struct VerifyArgs {
     /// the interpreter.
     #[arg(long, value_enum, default_value = "smt")]
     pub by: DecideBy,
-    /// z3's timeout per check, in milliseconds; a timeout is "undecided" (exit 3).
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
-    pub smt_timeout_ms: u64,
+    /// z3's budgets.
+    #[command(flatten)]
+    pub smt: SmtArgs,
     /// Write the z3 query as SMT-LIB2 to FILE.
     #[arg(long, value_name = "FILE")]
     pub dump_smt: Option<PathBuf>,
@@ -262,7 +270,7 @@ pub struct CostArgs {
 }
 
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
+pub fn run(cli: Cli) -> Result {
     match cli.command {
         Command::Placements(a) => placements::placements(a),
         Command::Verify(a) => verify::verify(a),
@@ -276,7 +284,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
 }
 
 /// Loads the spec a command names, or the embedded default (saying so on stderr).
-pub fn load_spec(positional: Option<PathBuf>, flag: &SpecArg) -> Result<Spec, Failure> {
+pub fn load_spec(positional: Option<PathBuf>, flag: &SpecArg) -> Result<Spec> {
     let src = match positional.or_else(|| flag.spec.clone()) {
         Some(p) => SpecSource::File(p),
         None => {
@@ -287,41 +295,10 @@ pub fn load_spec(positional: Option<PathBuf>, flag: &SpecArg) -> Result<Spec, Fa
     Ok(src.load()?)
 }
 
-pub(crate) fn print(out: &str) -> Result<(), Failure> {
+/// Writes a result to stdout; a closed pipe (`| head`) is not an error worth a
+/// message.
+pub(crate) fn print(out: &str) {
     let mut so = std::io::stdout().lock();
-    // A closed pipe (`| head`) is not an error worth a message.
     let _ = so.write_all(out.as_bytes());
     let _ = so.flush();
-    Ok(())
-}
-
-/// A placement chosen on the command line, with its index.
-pub fn chosen_placement(
-    spec: &Spec,
-    arg: &PlacementArg,
-) -> Result<Option<(usize, Placement)>, Failure> {
-    if let Some(m) = &arg.matrix {
-        let matrix = placement::parse_matrix(m).map_err(|e| usage(format!("--matrix: {e}")))?;
-        let p =
-            Placement::new(spec, matrix).map_err(|e| usage(format!("--matrix \"{m}\": {e}")))?;
-        let index = placement::index_of(spec, &p.matrix).expect("a valid matrix is enumerated");
-        return Ok(Some((index, p)));
-    }
-    if let Some(n) = &arg.placement {
-        let index: usize = n.parse().map_err(|_| {
-            usage(format!(
-                "--placement takes an index from 0 (see `collsynth placements`), not `{n}`"
-            ))
-        })?;
-        let all = placement::enumerate(spec);
-        let Some(m) = all.get(index) else {
-            return Err(usage(format!(
-                "--placement {index}: the spec has {} placements (0..{})",
-                all.len(),
-                all.len().saturating_sub(1)
-            )));
-        };
-        return Ok(Some((index, Placement::from_valid_matrix(m.clone()))));
-    }
-    Ok(None)
 }

@@ -6,32 +6,24 @@
 //! (`--oversubscribe`, `--allow-run-as-root`, the container-safe shared-memory
 //! setting); the exact command is printed on stderr.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
 
 use clap::Args;
 
-use super::emit::{render, resolve_units, ProgramArg, DEFAULTS_HELP};
-use super::{exit, load_spec, usage, Failure, PlacementArg, SpecArg};
+use super::emit::{render, resolve_units, ProgramsArgs, DEFAULTS_HELP};
+use super::load_spec;
+use super::outcome::{usage, Error, Outcome, Result};
 use crate::emit::Target;
 
 /// `collsynth run-mpi`.
 #[derive(Debug, Args)]
 #[command(after_help = DEFAULTS_HELP)]
 pub struct RunMpiArgs {
-    /// The spec.
+    /// Which programs.
     #[command(flatten)]
-    pub spec: SpecArg,
-    /// The placement (default: the best).
-    #[command(flatten)]
-    pub placement: PlacementArg,
-    /// Which request of the spec (index from 0). Default: every request (one program
-    /// each); with --program-file, the only one or the one whose axes the program names.
-    #[arg(long, value_name = "R")]
-    pub request: Option<usize>,
-    /// The program.
-    #[command(flatten)]
-    pub program: ProgramArg,
+    pub programs: ProgramsArgs,
     /// Number of processes [default: the spec's device count]; any other count is
     /// refused (one process per device).
     #[arg(long, value_name = "N")]
@@ -42,9 +34,6 @@ pub struct RunMpiArgs {
     /// Timed runs for --bytes.
     #[arg(long, value_name = "K", default_value_t = 10)]
     pub iters: u32,
-    /// Run even if the program is not proved correct.
-    #[arg(long)]
-    pub unchecked: bool,
     /// The Python that has mpi4py and numpy (default: $COLLSYNTH_PYTHON, else
     /// /usr/bin/python3 when it exists, else python3).
     #[arg(long, value_name = "PATH")]
@@ -110,19 +99,8 @@ pub fn shell_text(cmd: &Command) -> String {
     parts.join(" ")
 }
 
-fn temp_script() -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    std::env::temp_dir().join(format!(
-        "collsynth-run-mpi-{}-{nanos}.py",
-        std::process::id()
-    ))
-}
-
-pub(super) fn run_mpi(a: RunMpiArgs) -> Result<ExitCode, Failure> {
-    let spec = load_spec(None, &a.spec)?;
+pub(super) fn run_mpi(a: RunMpiArgs) -> Result {
+    let spec = load_spec(None, &a.programs.spec)?;
     let devices = spec.devices();
     if let Some(np) = a.np {
         if np != devices {
@@ -131,11 +109,18 @@ pub(super) fn run_mpi(a: RunMpiArgs) -> Result<ExitCode, Failure> {
             )));
         }
     }
-    let (spec, units) = resolve_units(spec, &a.placement, a.request, &a.program, a.unchecked)?;
+    let (spec, units) = resolve_units(spec, &a.programs)?;
     let text = render(Target::Mpi4py, &spec, &units)?;
-    let script = temp_script();
-    std::fs::write(&script, text)
-        .map_err(|e| usage(format!("cannot write {}: {e}", script.display())))?;
+    // Removed when it goes out of scope, whatever happens to the run.
+    let mut script = tempfile::Builder::new()
+        .prefix("collsynth-run-mpi-")
+        .suffix(".py")
+        .tempfile()
+        .map_err(|e| usage(format!("cannot create a temporary script: {e}")))?;
+    script
+        .write_all(text.as_bytes())
+        .and_then(|()| script.flush())
+        .map_err(|e| usage(format!("cannot write {}: {e}", script.path().display())))?;
     let mut args = vec!["--check".to_string()];
     if let Some(b) = &a.bytes {
         args.extend([
@@ -146,20 +131,18 @@ pub(super) fn run_mpi(a: RunMpiArgs) -> Result<ExitCode, Failure> {
         ]);
     }
     let python = a.python.clone().unwrap_or_else(default_python);
-    let mut cmd = mpirun_command(&a.mpirun, devices, &python, &script, &args);
+    let mut cmd = mpirun_command(&a.mpirun, devices, &python, script.path(), &args);
     eprintln!("running: {}", shell_text(&cmd));
-    let status = cmd.status();
-    let _ = std::fs::remove_file(&script);
-    let status = status.map_err(|e| Failure {
-        code: exit::INPUT,
-        message: format!(
-            "error: cannot run `{}`: {e}; install Open MPI (Debian: apt-get install openmpi-bin python3-mpi4py python3-numpy) or give --mpirun PATH",
+    let status = cmd.status().map_err(|e| {
+        Error::Input(format!(
+            "cannot run `{}`: {e}; install Open MPI (Debian: apt-get install openmpi-bin python3-mpi4py python3-numpy) or give --mpirun PATH",
             a.mpirun
-        ),
+        ))
     })?;
+    // The script exits 0 when every rank holds the right sums, 2 on bad arguments.
     Ok(match status.code() {
-        Some(0) => ExitCode::SUCCESS,
-        Some(2) => ExitCode::from(exit::INPUT),
-        _ => ExitCode::from(exit::REFUTED),
+        Some(0) => Outcome::Success,
+        Some(2) => Outcome::BadInput,
+        _ => Outcome::Refuted,
     })
 }

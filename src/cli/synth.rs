@@ -1,17 +1,17 @@
 //! `collsynth synth`: the best programs for every request, per placement, ranked.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::{chosen_placement, exit, load_spec, print, usage, Failure, PlacementArg, SpecArg};
+use super::outcome::{usage, Error, Outcome, Result};
+use super::{load_spec, print, SmtArgs, SpecArg};
+use crate::problem::{chosen_placement, PlacementChoice};
 use crate::report::synth as report;
+use crate::rules::{read_rules, RuleSet};
 use crate::source::{InputError, Source};
 use crate::synth::backend::{Backend, Standard};
-use crate::synth::rules::{read_rules, RuleSet};
 use crate::synth::{self, Engine, Options, Selection, SynthError};
-use crate::verify::SmtOptions;
 
 /// `--engine`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -56,13 +56,13 @@ pub struct SynthArgs {
     /// Include every rank's axis coordinates in JSON even above 4,096 devices.
     #[arg(long)]
     pub coords: bool,
-    /// z3's timeout per proof, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
-    pub smt_timeout_ms: u64,
+    /// z3's budgets per proof.
+    #[command(flatten)]
+    pub smt: SmtArgs,
 }
 
 /// The rules file given (`--rules FILE`), or the built-in grammar/rules.
-pub(super) fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet, Failure> {
+pub(super) fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet> {
     let Some(path) = path else {
         return Ok(RuleSet::builtin());
     };
@@ -72,7 +72,7 @@ pub(super) fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet, Failure> {
     Ok(read_rules(&Source::new(name, text))?)
 }
 
-pub(super) fn synth(a: SynthArgs) -> Result<ExitCode, Failure> {
+pub(super) fn synth(a: SynthArgs) -> Result {
     let spec = load_spec(a.positional.clone(), &a.spec)?;
     if a.top == 0 {
         return Err(usage("--top must be at least 1"));
@@ -82,12 +82,9 @@ pub(super) fn synth(a: SynthArgs) -> Result<ExitCode, Failure> {
     }
     let rules = load_rules(&a.rules)?;
     let selection = match (&a.placement, &a.matrix) {
-        (_, Some(_)) => {
-            let arg = PlacementArg {
-                placement: None,
-                matrix: a.matrix.clone(),
-            };
-            let (i, _) = chosen_placement(&spec, &arg)?.expect("a matrix was given");
+        (_, Some(m)) => {
+            let (i, _) = chosen_placement(&spec, &PlacementChoice::Matrix(m.clone()))?
+                .expect("a matrix was given");
             Selection::One(i)
         }
         (None, None) => Selection::Best,
@@ -110,9 +107,7 @@ pub(super) fn synth(a: SynthArgs) -> Result<ExitCode, Failure> {
     };
     opts.limits.max_steps = a.max_steps;
     let backend: Box<dyn Backend> = Box::new(Standard {
-        smt: SmtOptions {
-            timeout_ms: a.smt_timeout_ms,
-        },
+        smt: a.smt.options(),
     });
     let result =
         synth::synthesize(&spec, backend.as_ref(), &rules, &opts).map_err(|e| match e {
@@ -131,20 +126,17 @@ pub(super) fn synth(a: SynthArgs) -> Result<ExitCode, Failure> {
     } else {
         report::synth_text(&spec, &result, backend.as_ref())
     };
-    print(&out)?;
+    print(&out);
     if !result.stats.refuted.is_empty() {
         let mut msg = format!(
-            "internal inconsistency: {} synthesized program(s) were refuted by the {} (a rewrite rule is unsound) or the verifier contradicted itself; they are left out of the output:",
+            "{} synthesized program(s) were refuted by the {} (a rewrite rule is unsound) or the verifier contradicted itself; they are left out of the output:",
             result.stats.refuted.len(),
             result.stats.checker
         );
         for r in &result.stats.refuted {
             msg.push_str(&format!("\n  {r}"));
         }
-        return Err(Failure {
-            code: exit::INTERNAL,
-            message: format!("error: {msg}"),
-        });
+        return Err(Error::Internal(msg));
     }
     if result.stats.unknown > 0 {
         eprintln!(
@@ -152,5 +144,5 @@ pub(super) fn synth(a: SynthArgs) -> Result<ExitCode, Failure> {
             result.stats.unknown, result.stats.checker
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }

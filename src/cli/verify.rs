@@ -1,139 +1,82 @@
 //! `collsynth verify`: decide whether a program is correct for a request, by the z3
 //! proof (default), the reference interpreter, or both.
 
-use std::process::ExitCode;
-
-use super::problem::Problem;
-use super::{exit, print, DecideBy, Failure, VerifyArgs};
-use crate::program::Program;
+use super::outcome::{usage, Error, Outcome, Result};
+use super::{print, DecideBy, VerifyArgs};
+use crate::problem::Problem;
 use crate::report;
-use crate::semantics::{self, Counterexample};
-use crate::verify::{self, SmtOptions, Verdict};
+use crate::verdict::{Checker, Verdict};
 
-fn interpret(problem: &Problem) -> Result<Result<(), Counterexample>, Failure> {
-    let cells = semantics::interpreter_cells(&problem.placement, &problem.lowered);
-    if cells > semantics::MAX_INTERPRETER_CELLS {
-        return Err(Failure {
-            code: exit::UNKNOWN,
-            message: format!(
-                "undecided: the reference interpreter would track {cells} counters for this placement ({} devices), more than its limit of {}; use --by smt for systems this large",
-                problem.placement.devices(),
-                semantics::MAX_INTERPRETER_CELLS
-            ),
-        });
-    }
-    Ok(semantics::run(
-        &problem.spec,
-        &problem.placement,
-        &problem.request.axes,
-        &problem.lowered,
-    ))
-}
-
-fn undecided(problem: &Problem, json: bool, reason: &str) -> Failure {
-    if json {
-        let v = serde_json::json!({
-            "schema_version": 1,
-            "verdict": "unknown",
-            "decided_by": "smt",
-            "reason": reason,
-            "program": problem.program.as_ref().map(|x| x.text(&problem.spec)),
-            "placement": problem.index,
-        });
-        let _ = print(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&v).unwrap_or_default()
-        ));
-    }
-    Failure {
-        code: exit::UNKNOWN,
-        message: format!("undecided: {reason}"),
-    }
-}
-
-fn prove(
-    problem: &Problem,
-    program: &Program,
-    a: &VerifyArgs,
-) -> Result<Result<(), Counterexample>, Failure> {
-    let opts = SmtOptions {
-        timeout_ms: a.smt_timeout_ms,
+/// The verdict of z3, or of the interpreter for a program with no group form.
+fn decide(problem: &Problem, a: &VerifyArgs) -> Result<(Verdict, Checker)> {
+    let smt = || -> Result<Verdict> {
+        Ok(problem
+            .prove(&a.smt.options())
+            .expect("a dim-structured program has a query")?)
     };
-    match verify::prove(
-        &problem.spec,
-        &problem.placement,
-        &problem.request.axes,
-        program,
-        &opts,
-    ) {
-        Verdict::Proved => Ok(Ok(())),
-        Verdict::Refuted(c) => Ok(Err(c)),
-        Verdict::Unknown(r) => Err(undecided(problem, a.json, &r)),
-        Verdict::Inconsistent(r) => Err(Failure {
-            code: exit::INTERNAL,
-            message: format!("internal inconsistency: {r}"),
-        }),
-    }
+    Ok(match (&problem.program, a.by) {
+        (None, by) => {
+            if by != DecideBy::Interpreter {
+                eprintln!("note: the lowered program is not dim-structured; it is decided by the reference interpreter");
+            }
+            (problem.interpret(), Checker::Interpreter)
+        }
+        (Some(_), DecideBy::Interpreter) => (problem.interpret(), Checker::Interpreter),
+        (Some(_), DecideBy::Smt) => (smt()?, Checker::Smt),
+        (Some(_), DecideBy::Both) => {
+            let by_smt = smt()?;
+            let by_interpreter = problem.interpret();
+            match (&by_smt, &by_interpreter) {
+                (Verdict::Unknown(_), _) => (by_smt, Checker::Smt),
+                (_, Verdict::Unknown(_)) => (by_interpreter, Checker::Interpreter),
+                (x, y) if x.is_proved() != y.is_proved() => {
+                    return Err(Error::Internal(format!(
+                        "z3 says {} but the reference interpreter says {}",
+                        describe(x),
+                        describe(y)
+                    )))
+                }
+                _ => (by_smt, Checker::SmtAndInterpreter),
+            }
+        }
+    })
 }
 
-pub(super) fn verify(a: VerifyArgs) -> Result<ExitCode, Failure> {
+pub(super) fn verify(a: VerifyArgs) -> Result {
     let problem = a.problem.resolve()?;
     if let Some(path) = &a.dump_smt {
         let Some(program) = &problem.program else {
-            return Err(super::usage(
+            return Err(usage(
                 "--dump-smt: the lowered program is not dim-structured, so it has no SMT query (it is decided by the interpreter)",
             ));
         };
-        let text = verify::smt2(
+        let text = crate::verify::smt2(
             &problem.spec,
             &problem.placement,
             &problem.request.axes,
             program,
         );
-        std::fs::write(path, text).map_err(|e| {
-            super::usage(format!("--dump-smt {}: cannot write: {e}", path.display()))
-        })?;
+        std::fs::write(path, text)
+            .map_err(|e| usage(format!("--dump-smt {}: cannot write: {e}", path.display())))?;
     }
-    let (result, decided_by) = match (&problem.program, a.by) {
-        (None, by) => {
-            if by != DecideBy::Interpreter {
-                eprintln!("note: the lowered program is not dim-structured; it is decided by the reference interpreter");
-            }
-            (interpret(&problem)?, "interpreter")
-        }
-        (Some(_), DecideBy::Interpreter) => (interpret(&problem)?, "interpreter"),
-        (Some(program), DecideBy::Smt) => (prove(&problem, program, &a)?, "smt"),
-        (Some(program), DecideBy::Both) => {
-            let smt = prove(&problem, program, &a)?;
-            let interp = interpret(&problem)?;
-            if smt.is_ok() != interp.is_ok() {
-                return Err(Failure {
-                    code: exit::INTERNAL,
-                    message: format!(
-                        "internal inconsistency: z3 says {} but the reference interpreter says {}",
-                        describe(&smt),
-                        describe(&interp)
-                    ),
-                });
-            }
-            (smt, "smt+interpreter")
-        }
-    };
-    let out = if a.json {
-        report::verify_json(&problem, &result, decided_by)
+    let (verdict, checker) = decide(&problem, &a)?;
+    print(&if a.json {
+        report::verify_json(&problem, &verdict, checker)
     } else {
-        report::verify_text(&problem, &result, decided_by)
-    };
-    print(&out)?;
-    Ok(match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(_) => ExitCode::from(exit::REFUTED),
-    })
+        report::verify_text(&problem, &verdict, checker)
+    });
+    match &verdict {
+        Verdict::Unknown(reason) if checker == Checker::Interpreter => Err(Error::Undecided(
+            format!("{reason}; use --by smt for systems this large"),
+        )),
+        Verdict::Unknown(reason) => Err(Error::Undecided(reason.clone())),
+        v => Ok(Outcome::of(v)),
+    }
 }
 
-fn describe(r: &Result<(), Counterexample>) -> String {
-    match r {
-        Ok(()) => "proved".into(),
-        Err(c) => format!("refuted ({})", c.message),
+fn describe(v: &Verdict) -> String {
+    match v {
+        Verdict::Refuted(c) => format!("refuted ({})", c.message),
+        v => v.name().to_string(),
     }
 }

@@ -1,5 +1,5 @@
 //! The cost model: a contention-aware α-β simulator of programs on a placement, its
-//! lower bound, and the nccl-tests bandwidth figures (DESIGN.md, "cost";
+//! lower bound, and the nccl-tests bandwidth figures (`docs/design.md`, §8;
 //! docs/cost-model.md derives every formula here).
 //!
 //! **Links.** Level `l` of the hierarchy gives every one of its child subtrees (the
@@ -140,9 +140,7 @@ pub(crate) fn bottleneck(loads: &[f64], levels: &[crate::spec::Level]) -> (Optio
 /// the request names; the empty program when there is none.
 pub fn flat_program(placement: &Placement, request: &Request) -> Program {
     let dims: Vec<DimRef> = placement
-        .dims
-        .iter()
-        .filter(|d| request.axes.contains(&d.axis))
+        .reduction_dims(&request.axes)
         .map(|d| DimRef {
             level: d.level,
             axis: d.axis,
@@ -160,9 +158,7 @@ pub fn flat_program(placement: &Placement, request: &Request) -> Program {
 /// The size of one reduction group of `request` on `placement` (nccl-tests' `n`).
 pub fn group_size(placement: &Placement, request: &Request) -> u64 {
     placement
-        .dims
-        .iter()
-        .filter(|d| request.axes.contains(&d.axis))
+        .reduction_dims(&request.axes)
         .map(|d| d.size)
         .product()
 }

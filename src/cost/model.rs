@@ -87,7 +87,7 @@ pub fn step_cost(spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64)
 /// holds `1/k` of it, after `all_gather` over `k`, `k` times it.
 ///
 /// One size is tracked for all participants, which is exact whenever every step's
-/// participants hold regions of one size (every well-formed program of DESIGN.md's
+/// participants hold regions of one size (every well-formed program of `docs/design.md`'s
 /// semantics whose roots never leave some participants of a later step with a
 /// different region); [`super::lowered_cost`] tracks every device.
 pub fn program_cost(

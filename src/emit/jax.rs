@@ -59,7 +59,7 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, EmitError> {
     s.push_str("# The buffer length must be a multiple of ATOMS[name] (whole chunks).\n");
     s.push_str("ATOMS = {\n");
     for (u, n) in units.iter().zip(&names) {
-        let _ = writeln!(s, "    {}: {},", py_str(n), super::atoms(&u.lowered));
+        let _ = writeln!(s, "    {}: {},", py_str(n), u.lowered.atoms());
     }
     s.push_str("}\n\n\n");
     s.push_str(HELPERS);

@@ -4,7 +4,7 @@
 //! The script builds one communicator per distinct set of groups with `Comm.Split`
 //! (color = the group, `MPI.UNDEFINED` for idle ranks, key = rank, so members are
 //! ordered by rank), tracks every rank's region (offset, length, validity) as
-//! DESIGN.md's semantics does, and runs the steps with `Allreduce`,
+//! the semantics of docs/design.md does, and runs the steps with `Allreduce`,
 //! `Reduce_scatter_block`, `Allgather`, `Reduce` and `Bcast` on numpy buffers.
 //! `--check` (the default) fills int64 buffers from a seed and compares every rank's
 //! result with the sum over its reduction group, computed independently of the
@@ -82,7 +82,7 @@ fn write_program(s: &mut String, spec: &Spec, u: &Unit) {
         "        \"step_texts\": {},",
         py_strs(&step_texts(spec, u))
     );
-    let _ = writeln!(s, "        \"atoms\": {},", super::atoms(&u.lowered));
+    let _ = writeln!(s, "        \"atoms\": {},", u.lowered.atoms());
     let _ = writeln!(
         s,
         "        \"reduction_groups\": {},",

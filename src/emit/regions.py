@@ -1,5 +1,5 @@
 # ---------------------------------------------------------------- regions
-# Every rank's region of the buffer, as DESIGN.md's semantics tracks it: an offset
+# Every rank's region of the buffer, as the semantics of docs/design.md tracks it: an offset
 # and a length (in elements) and whether the data there is valid. All ranks compute
 # the same table for all ranks, so each one knows where its peers' chunks and the
 # roots' data lie without asking them.

@@ -2,14 +2,14 @@
 //! synthesized placement, carrying the synthesizer's verdict as its proof.
 //!
 //! `collsynth synth` checks every program it prints, so a synthesized program needs
-//! no second proof before it is emitted: a [`Check::Proved`] becomes
+//! no second proof before it is emitted: a [`Verdict::Proved`] becomes
 //! [`Proof::Proved`]; an undecided one is refused unless the caller allows unproved
 //! programs (`--unchecked`), and then the header says nothing was proved.
 
 use crate::lowered;
 use crate::spec::Spec;
-use crate::synth::backend::Check;
 use crate::synth::PlacementResult;
+use crate::verdict::{Checker, Verdict};
 
 use super::{request_function_name, Proof, Unit};
 
@@ -54,11 +54,13 @@ pub enum PickError {
 
 /// What decided the programs of a synthesis, for the header (`checker` is
 /// [`crate::synth::Stats::checker`]).
-pub fn proved_by(checker: &str) -> String {
+pub fn proved_by(checker: Checker) -> String {
     match checker {
-        "smt" => "the SMT verifier (z3), during synthesis".to_string(),
-        "interpreter" => "the reference interpreter, during synthesis".to_string(),
-        other => format!("{other}, during synthesis"),
+        Checker::Smt => "the SMT verifier (z3), during synthesis".to_string(),
+        Checker::Interpreter => "the reference interpreter, during synthesis".to_string(),
+        Checker::SmtAndInterpreter => {
+            "the SMT verifier (z3) and the reference interpreter, during synthesis".to_string()
+        }
     }
 }
 
@@ -71,7 +73,7 @@ pub fn unit(
     request: usize,
     rank: usize,
     name: String,
-    checker: &str,
+    checker: Checker,
     allow_unproved: bool,
 ) -> Result<Unit, PickError> {
     let req = spec.requests.get(request).ok_or(PickError::NoSuchRequest {
@@ -97,16 +99,12 @@ pub fn unit(
         text: chosen.program.text(spec),
         why: why.to_string(),
     };
-    let proof = match &chosen.check {
-        Check::Proved => Proof::Proved(proved_by(checker)),
-        Check::Unknown(_) if allow_unproved => Proof::Unchecked,
-        Check::Unknown(why) => return Err(not_proved(&format!("undecided: {why}"))),
-        Check::Refuted(why) => return Err(not_proved(&format!("refuted: {why}"))),
-        Check::Inconsistent(why) => {
-            return Err(not_proved(&format!(
-                "the checker contradicted itself: {why}"
-            )))
-        }
+    let proof = match &chosen.verdict {
+        Some(Verdict::Proved) => Proof::Proved(proved_by(checker)),
+        None | Some(Verdict::Unknown(_)) if allow_unproved => Proof::Unchecked,
+        None => return Err(not_proved("not checked")),
+        Some(Verdict::Unknown(why)) => return Err(not_proved(&format!("undecided: {why}"))),
+        Some(Verdict::Refuted(c)) => return Err(not_proved(&format!("refuted: {}", c.message))),
     };
     Ok(Unit {
         name,
@@ -129,7 +127,7 @@ pub fn units(
     result: &PlacementResult,
     requests: &[usize],
     rank: usize,
-    checker: &str,
+    checker: Checker,
     allow_unproved: bool,
 ) -> Result<Vec<Unit>, PickError> {
     let base: Vec<String> = requests
@@ -184,10 +182,10 @@ bytes = "2 MB"
     fn fixture() -> (Spec, PlacementResult) {
         let spec = crate::spec::parse(&Source::new("t.toml", SPEC), None).unwrap();
         let placement = Placement::new(&spec, vec![vec![2, 2]]).unwrap();
-        let prog = |t: &str, check: Check| ProgramResult {
+        let prog = |t: &str, verdict: Verdict| ProgramResult {
             program: parse_program(&spec, t).unwrap(),
             cost_s: 1.0,
-            check,
+            verdict: Some(verdict),
         };
         let results = (0..2)
             .map(|request| RequestResult {
@@ -196,10 +194,10 @@ bytes = "2 MB"
                 flat_s: 0.0,
                 group_size: 4,
                 programs: vec![
-                    prog("all_reduce(node:data, gpu:data)", Check::Proved),
+                    prog("all_reduce(node:data, gpu:data)", Verdict::Proved),
                     prog(
                         "all_reduce(gpu:data) ; all_reduce(node:data)",
-                        Check::Unknown("timeout".into()),
+                        Verdict::Unknown("timeout".into()),
                     ),
                 ],
             })
@@ -217,7 +215,7 @@ bytes = "2 MB"
     #[test]
     fn requests_sharing_a_name_get_their_index_appended() {
         let (spec, result) = fixture();
-        let us = units(&spec, &result, &[0, 1], 0, "smt", false).unwrap();
+        let us = units(&spec, &result, &[0, 1], 0, Checker::Smt, false).unwrap();
         let names: Vec<&str> = us.iter().map(|u| u.name.as_str()).collect();
         assert_eq!(names, ["all_reduce_data_r0", "all_reduce_data_r1"]);
         assert_eq!(us[1].request.bytes, 2_000_000);
@@ -227,19 +225,19 @@ bytes = "2 MB"
         );
         // One group of all four devices, lowered from the program.
         assert_eq!(us[0].lowered.steps[0].groups, vec![vec![0, 1, 2, 3]]);
-        let one = units(&spec, &result, &[1], 0, "smt", false).unwrap();
+        let one = units(&spec, &result, &[1], 0, Checker::Smt, false).unwrap();
         assert_eq!(one[0].name, "all_reduce_data");
     }
 
     #[test]
     fn undecided_programs_are_refused_unless_allowed_and_ranks_are_bounded() {
         let (spec, result) = fixture();
-        let e = unit(&spec, &result, 0, 1, "x".into(), "smt", false).unwrap_err();
+        let e = unit(&spec, &result, 0, 1, "x".into(), Checker::Smt, false).unwrap_err();
         assert!(matches!(e, PickError::NotProved { rank: 1, .. }), "{e}");
         assert!(e.to_string().contains("undecided: timeout"), "{e}");
-        let u = unit(&spec, &result, 0, 1, "x".into(), "smt", true).unwrap();
+        let u = unit(&spec, &result, 0, 1, "x".into(), Checker::Smt, true).unwrap();
         assert_eq!(u.proof, Proof::Unchecked);
-        let e = unit(&spec, &result, 0, 2, "x".into(), "smt", false).unwrap_err();
+        let e = unit(&spec, &result, 0, 2, "x".into(), Checker::Smt, false).unwrap_err();
         assert_eq!(
             e,
             PickError::NotEnoughPrograms {
@@ -250,7 +248,7 @@ bytes = "2 MB"
             }
         );
         assert!(e.to_string().contains("ranks 0..1"), "{e}");
-        let e = unit(&spec, &result, 5, 0, "x".into(), "smt", false).unwrap_err();
+        let e = unit(&spec, &result, 5, 0, "x".into(), Checker::Smt, false).unwrap_err();
         assert!(matches!(
             e,
             PickError::NoSuchRequest {

@@ -7,7 +7,7 @@
 //! ascending. Steps use `all_reduce`, `reduce_scatter_tensor`,
 //! `all_gather_into_tensor`, `reduce` and `broadcast` (roots as global ranks: the
 //! first member of each group) on slices of the flattened tensor, tracking every
-//! rank's region as DESIGN.md's semantics does. It runs on NCCL and on gloo; where
+//! rank's region as the semantics of docs/design.md does. It runs on NCCL and on gloo; where
 //! gloo lacks reduce_scatter_tensor or all_gather_into_tensor the module falls back
 //! to all_reduce (keeping its chunk) and all_gather into chunk views, and says so.
 //! `GROUPS` exposes the groups so they can be compared with the lowered form.
@@ -88,7 +88,7 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
     s.push_str("# The number of elements must be a multiple of ATOMS[name] (whole chunks).\n");
     s.push_str("ATOMS = {\n");
     for (u, n) in units.iter().zip(&names) {
-        let _ = writeln!(s, "    {}: {},", py_str(n), super::atoms(&u.lowered));
+        let _ = writeln!(s, "    {}: {},", py_str(n), u.lowered.atoms());
     }
     s.push_str("}\n\n\n");
     for (u, n) in units.iter().zip(&names) {

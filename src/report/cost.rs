@@ -1,12 +1,13 @@
 //! `cost` output: per-step tables and summaries for people, and the `cost --json`
-//! document of DESIGN.md (`total_s`, `algbw_gbs`, `busbw_gbs`, `lower_bound_s`,
+//! document of `docs/design.md` (§5.5) (`total_s`, `algbw_gbs`, `busbw_gbs`, `lower_bound_s`,
 //! `flat_s`, `steps`; with `--sweep`, one such row per size under `sweep`).
 
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 
-use super::{problem_line, program_text, to_string};
-use crate::cli::Problem;
+use super::{finite, problem_line, program_text, to_string};
 use crate::cost::{ProgramCost, StepCost};
+use crate::lowered::RequestJson;
+use crate::problem::Problem;
 use crate::program::{Collective, Program};
 use crate::spec::Spec;
 use crate::units::{format_bytes, format_seconds};
@@ -40,15 +41,6 @@ impl CostRow {
     }
 }
 
-/// A finite number, or JSON null.
-fn num(x: f64) -> Value {
-    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
-}
-
-fn opt(x: Option<f64>) -> Value {
-    x.map_or(Value::Null, num)
-}
-
 fn level_name(spec: &Spec, l: Option<usize>) -> Option<String> {
     l.and_then(|l| spec.system.levels.get(l))
         .map(|x| x.name.clone())
@@ -62,77 +54,187 @@ fn flat_text(spec: &Spec, flat: &Program) -> String {
     }
 }
 
-fn step_json(spec: &Spec, s: &StepCost) -> Value {
-    let mut per_level = Map::new();
-    for (level, bytes) in spec.system.levels.iter().zip(&s.bytes_per_level) {
-        per_level.insert(level.name.clone(), num(*bytes));
+/// `cost --json`: the problem, then the figures of one size (flattened in) or, with
+/// `--sweep`, of every size under `sweep`. Times are seconds; floats that are not
+/// finite print as `null`.
+#[derive(Serialize)]
+struct CostDoc<'a> {
+    /// Always 1.
+    schema_version: u32,
+    /// The program's canonical text; `null` when it is not dim-structured.
+    program: Option<String>,
+    /// `closed_form` (a dim-structured program) or `general` (explicit groups).
+    path: &'static str,
+    /// The placement's index.
+    placement: usize,
+    /// The placement's `matrix[axis][level]`.
+    matrix: &'a [Vec<u64>],
+    /// The request; its `bytes` are always the spec's (the costed size is `bytes`).
+    request: RequestJson,
+    /// Level names, outer to inner.
+    levels: Vec<&'a str>,
+    /// The flat single-step all_reduce over every reduction dim (canonical text).
+    flat_program: String,
+    /// The nccl-tests busbw factor used.
+    busbw_factor: BusbwFactor,
+    /// The figures of the costed size (without `--sweep`).
+    #[serde(flatten)]
+    size: Option<RowDoc<'a>>,
+    /// The figures of each size `A, 4A, 16A, … ≤ B` (with `--sweep A..B`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sweep: Option<Vec<RowDoc<'a>>>,
+}
+
+/// The nccl-tests factor turning algbw into busbw.
+#[derive(Serialize)]
+struct BusbwFactor {
+    /// The collective whose factor it is.
+    collective: &'static str,
+    /// The group size in the factor.
+    n: u64,
+}
+
+/// The figures of one size.
+#[derive(Serialize)]
+struct RowDoc<'a> {
+    /// Bytes per device costed.
+    bytes: u64,
+    /// The program's predicted time.
+    total_s: f64,
+    /// nccl-tests algbw, GB/s.
+    algbw_gbs: f64,
+    /// nccl-tests busbw, GB/s.
+    busbw_gbs: f64,
+    /// The request's lower bound.
+    lower_bound_s: f64,
+    /// `total_s / lower_bound_s`; `null` when the bound is 0.
+    ratio_to_bound: Option<f64>,
+    /// The flat all_reduce's predicted time.
+    flat_s: f64,
+    /// `flat_s / total_s`; `null` when the program takes no time.
+    speedup_vs_flat: Option<f64>,
+    /// The program's steps, in order.
+    steps: Vec<StepDoc<'a>>,
+}
+
+/// One step's cost: `time_s = bandwidth_s + latency_s + launch_s`.
+#[derive(Serialize)]
+struct StepDoc<'a> {
+    /// The step's collective.
+    collective: &'static str,
+    /// The step's time.
+    time_s: f64,
+    /// The level whose link decides `bandwidth_s`; `null` when nothing moves.
+    bottleneck: Option<String>,
+    /// Bandwidth term.
+    bandwidth_s: f64,
+    /// Latency term.
+    latency_s: f64,
+    /// Launch cost.
+    launch_s: f64,
+    /// Bytes each participant holds at the step's start.
+    bytes_in: f64,
+    /// Each level's name → the bytes on its heaviest link.
+    bytes_per_level: PerLevel<'a>,
+}
+
+/// Level name → bytes, as a JSON object in level order (level names are unique).
+struct PerLevel<'a>(Vec<(&'a str, f64)>);
+
+impl Serialize for PerLevel<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().copied())
     }
-    json!({
-        "collective": s.collective.name(),
-        "time_s": num(s.time_s),
-        "bottleneck": level_name(spec, s.bottleneck),
-        "bandwidth_s": num(s.bandwidth_s),
-        "latency_s": num(s.latency_s),
-        "launch_s": num(s.launch_s),
-        "bytes_in": num(s.bytes_in),
-        "bytes_per_level": per_level,
-    })
 }
 
-fn row_json(spec: &Spec, row: &CostRow) -> Value {
-    json!({
-        "bytes": row.bytes,
-        "total_s": num(row.program.total_s),
-        "algbw_gbs": num(row.algbw_gbs),
-        "busbw_gbs": num(row.busbw_gbs),
-        "lower_bound_s": num(row.lower_bound_s),
-        "ratio_to_bound": opt(row.ratio_to_bound()),
-        "flat_s": num(row.flat.total_s),
-        "speedup_vs_flat": opt(row.speedup_vs_flat()),
-        "steps": row.program.steps.iter().map(|s| step_json(spec, s)).collect::<Vec<_>>(),
-    })
+fn step_doc<'a>(spec: &'a Spec, s: &StepCost) -> StepDoc<'a> {
+    StepDoc {
+        collective: s.collective.name(),
+        time_s: s.time_s,
+        bottleneck: level_name(spec, s.bottleneck),
+        bandwidth_s: s.bandwidth_s,
+        latency_s: s.latency_s,
+        launch_s: s.launch_s,
+        bytes_in: s.bytes_in,
+        bytes_per_level: PerLevel(
+            spec.system
+                .levels
+                .iter()
+                .map(|l| l.name.as_str())
+                .zip(s.bytes_per_level.iter().copied())
+                .collect(),
+        ),
+    }
 }
 
-fn header_json(p: &Problem, flat: &Program, busbw: (Collective, u64)) -> Map<String, Value> {
-    let v = json!({
-        "schema_version": 1,
-        "program": p.program.as_ref().map(|x| x.text(&p.spec)),
-        "path": if p.program.is_some() { "closed_form" } else { "general" },
-        "placement": p.index,
-        "matrix": p.placement.matrix,
-        "request": super::request_json(&p.spec, &p.request),
-        "levels": p.spec.system.levels.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
-        "flat_program": flat.text(&p.spec),
-        "busbw_factor": {"collective": busbw.0.name(), "n": busbw.1},
-    });
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
+fn row_doc<'a>(spec: &'a Spec, row: &CostRow) -> RowDoc<'a> {
+    RowDoc {
+        bytes: row.bytes,
+        total_s: row.program.total_s,
+        algbw_gbs: row.algbw_gbs,
+        busbw_gbs: row.busbw_gbs,
+        lower_bound_s: row.lower_bound_s,
+        ratio_to_bound: row.ratio_to_bound().and_then(finite),
+        flat_s: row.flat.total_s,
+        speedup_vs_flat: row.speedup_vs_flat().and_then(finite),
+        steps: row
+            .program
+            .steps
+            .iter()
+            .map(|s| step_doc(spec, s))
+            .collect(),
+    }
+}
+
+/// The document's problem keys; `size` and `sweep` are left to the caller.
+fn cost_doc<'a>(p: &'a Problem, flat: &Program, busbw: (Collective, u64)) -> CostDoc<'a> {
+    CostDoc {
+        schema_version: 1,
+        program: p.program.as_ref().map(|x| x.text(&p.spec)),
+        path: if p.program.is_some() {
+            "closed_form"
+        } else {
+            "general"
+        },
+        placement: p.index,
+        matrix: &p.placement.matrix,
+        request: super::request_json(&p.spec, &p.request),
+        levels: p
+            .spec
+            .system
+            .levels
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect(),
+        flat_program: flat.text(&p.spec),
+        busbw_factor: BusbwFactor {
+            collective: busbw.0.name(),
+            n: busbw.1,
+        },
+        size: None,
+        sweep: None,
     }
 }
 
 /// `cost --json` for one size.
 pub fn cost_json(p: &Problem, flat: &Program, busbw: (Collective, u64), row: &CostRow) -> String {
-    let mut m = header_json(p, flat, busbw);
-    if let Value::Object(r) = row_json(&p.spec, row) {
-        m.extend(r);
-    }
-    to_string(&Value::Object(m))
+    to_string(&CostDoc {
+        size: Some(row_doc(&p.spec, row)),
+        ..cost_doc(p, flat, busbw)
+    })
 }
 
-/// `cost --sweep --json`: the header keys and one row per size under `sweep`.
+/// `cost --sweep --json`: the problem keys and one row per size under `sweep`.
 pub fn sweep_json(
     p: &Problem,
     flat: &Program,
     busbw: (Collective, u64),
     rows: &[CostRow],
 ) -> String {
-    let mut m = header_json(p, flat, busbw);
-    m.insert(
-        "sweep".into(),
-        Value::Array(rows.iter().map(|r| row_json(&p.spec, r)).collect()),
-    );
-    to_string(&Value::Object(m))
+    to_string(&CostDoc {
+        sweep: Some(rows.iter().map(|r| row_doc(&p.spec, r)).collect()),
+        ..cost_doc(p, flat, busbw)
+    })
 }
 
 fn ratio(x: Option<f64>) -> String {

@@ -1,15 +1,17 @@
 //! `synth` output: a table per placement and request for people, and the JSON of
-//! DESIGN.md ("Machine-readable output") for machines. Nothing printed depends on
+//! `docs/design.md` (§5.5) for machines. Nothing printed depends on
 //! wall-clock time (timings go to the log).
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use super::{spec_header, COORDS_BY_DEFAULT_UP_TO};
-use crate::lowered;
+use super::{all_coords, finite, request_json, to_string, COORDS_BY_DEFAULT_UP_TO};
+use crate::lowered::{self, LoweredStep, RequestJson};
 use crate::spec::Spec;
-use crate::synth::backend::{Backend, Check};
+use crate::synth::backend::Backend;
+use crate::synth::stop::StopReason;
 use crate::synth::{Engine, PlacementResult, Synthesis};
 use crate::units::{format_bytes, format_seconds};
+use crate::verdict::Verdict;
 
 fn request_line(spec: &Spec, i: usize) -> String {
     let r = &spec.requests[i];
@@ -21,12 +23,13 @@ fn request_line(spec: &Spec, i: usize) -> String {
     )
 }
 
-fn verdict(c: &Check) -> &'static str {
-    match c {
-        Check::Proved => "proved",
-        Check::Refuted(_) => "REFUTED",
-        Check::Unknown(_) => "unknown",
-        Check::Inconsistent(_) => "BUG",
+/// The table's word for a printed program's verdict (refuted programs are never
+/// printed).
+fn verdict(v: &Option<Verdict>) -> &'static str {
+    match v {
+        Some(Verdict::Proved) => "proved",
+        Some(Verdict::Refuted(_)) => "REFUTED",
+        Some(Verdict::Unknown(_)) | None => "unknown",
     }
 }
 
@@ -44,7 +47,7 @@ fn engine_lines(s: &Synthesis) -> Vec<String> {
         let e = by_dims.entry(r.dims).or_default();
         e.0 += 1;
         e.1 += r.visited;
-        e.2 |= r.stop_reason != "complete";
+        e.2 |= !r.stop_reason.exhaustive();
     }
     for (dims, (runs, visited, cut)) in by_dims {
         out.push(format!(
@@ -62,7 +65,7 @@ fn engine_lines(s: &Synthesis) -> Vec<String> {
 /// `synth` as text.
 pub fn synth_text(spec: &Spec, s: &Synthesis, backend: &dyn Backend) -> String {
     let st = &s.stats;
-    let mut out = format!("# {}\n", spec_header(spec));
+    let mut out = format!("# {}\n", spec.header());
     for i in 0..spec.requests.len() {
         out.push_str(&format!("# request {i}: {}\n", request_line(spec, i)));
     }
@@ -147,7 +150,7 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
                 format!("{busbw:.1} GB/s"),
                 ratio(pr.cost_s, r.lower_bound_s),
                 ratio(r.flat_s, pr.cost_s),
-                verdict(&pr.check),
+                verdict(&pr.verdict),
                 if pr.program.steps.is_empty() {
                     "(the empty program: nothing to reduce)".to_string()
                 } else {
@@ -160,89 +163,187 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
 }
 
 /// `synth --json`.
+#[derive(Serialize)]
+struct SynthDoc<'a> {
+    /// Always 1.
+    schema_version: u32,
+    /// The spec's requests, in spec order.
+    requests: Vec<SpecRequestDoc>,
+    /// The placements shown, best score first (ties by index).
+    placements: Vec<PlacementDoc<'a>>,
+    /// `egraph` or `enumerate`.
+    engine: Option<&'static str>,
+    /// What the run did.
+    stats: StatsDoc<'a>,
+}
+
+/// A request of the spec: the lowered form's request and how often it runs.
+#[derive(Serialize)]
+struct SpecRequestDoc {
+    /// `{collective, axes, bytes}` (bytes per device).
+    #[serde(flatten)]
+    request: RequestJson,
+    /// Times the request runs per training step (the weight in `score_s`).
+    count: u64,
+}
+
+/// A placement of `synth --json`.
+#[derive(Serialize)]
+struct PlacementDoc<'a> {
+    /// The placement's index.
+    index: usize,
+    /// `matrix[axis][level]`.
+    matrix: &'a [Vec<u64>],
+    /// Σ over requests of `count` × the best program's `cost_s`, seconds; `null` when
+    /// a request has no program.
+    score_s: Option<f64>,
+    /// Whether this is the winner.
+    best: bool,
+    /// The dims as `"level:axis"`, in significance order.
+    dims: Vec<String>,
+    /// `coords[rank][axis]`; present when the system has at most
+    /// [`COORDS_BY_DEFAULT_UP_TO`] devices or `--coords` is given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coords: Option<Vec<Vec<u64>>>,
+    /// One per request, in spec order.
+    results: Vec<ResultDoc>,
+}
+
+/// A request on a placement.
+#[derive(Serialize)]
+struct ResultDoc {
+    /// The request's index in the spec.
+    request: usize,
+    /// The request's lower bound on this placement, seconds.
+    lower_bound_s: f64,
+    /// The single-step all_reduce over every reduction dim, seconds.
+    flat_s: f64,
+    /// The best programs, best first.
+    programs: Vec<ProgramDoc>,
+}
+
+/// A program found for a request.
+#[derive(Serialize)]
+struct ProgramDoc {
+    /// Canonical text.
+    text: String,
+    /// The lowered steps, `[{collective, groups}]` (groups of ranks).
+    steps: Vec<LoweredStep>,
+    /// Predicted time, seconds.
+    cost_s: f64,
+    /// True when proved; false when undecided.
+    verified: bool,
+}
+
+/// `stats` of `synth --json`.
+#[derive(Serialize)]
+struct StatsDoc<'a> {
+    /// Placements of the spec.
+    placements: usize,
+    /// Placements whose programs were found.
+    synthesized: usize,
+    /// Placements skipped (see `pruned_because`).
+    pruned: usize,
+    /// Why placements are pruned.
+    pruned_because: &'static str,
+    /// Distinct request × reduction-dim problems solved.
+    shapes: usize,
+    /// What checked the programs (`smt`).
+    checker: &'static str,
+    /// Printed programs proved.
+    proved: usize,
+    /// Programs refuted (a rewrite rule is unsound).
+    refuted: usize,
+    /// Printed programs undecided.
+    unknown: usize,
+    /// One per e-graph built, by dim count.
+    saturations: Vec<SaturationDoc<'a>>,
+}
+
+/// One e-graph's saturation.
+#[derive(Serialize)]
+struct SaturationDoc<'a> {
+    /// Reduction dims.
+    dims: usize,
+    /// Why it stopped (`saturated`, `iteration limit`, ...).
+    stop_reason: &'a StopReason,
+    /// Iterations run.
+    iterations: usize,
+    /// E-nodes.
+    nodes: usize,
+    /// E-classes.
+    classes: usize,
+}
+
+/// `synth --json`.
 pub fn synth_json(spec: &Spec, s: &Synthesis, coords: bool) -> String {
     let with_coords = coords || spec.devices() <= COORDS_BY_DEFAULT_UP_TO;
-    let requests: Vec<Value> = spec
+    let requests = spec
         .requests
         .iter()
-        .map(|r| {
-            json!({
-                "collective": r.collective.to_string(),
-                "axes": r.axes.iter().map(|&a| spec.axes[a].name.clone()).collect::<Vec<_>>(),
-                "bytes": r.bytes,
-                "count": r.count,
-            })
+        .map(|r| SpecRequestDoc {
+            request: request_json(spec, r),
+            count: r.count,
         })
         .collect();
-    let placements: Vec<Value> = s
+    let placements = s
         .placements
         .iter()
-        .map(|p| {
-            let results: Vec<Value> = p
+        .map(|p| PlacementDoc {
+            index: p.index,
+            matrix: &p.placement.matrix,
+            score_s: finite(p.score_s),
+            best: p.best,
+            dims: p.placement.dim_names(spec),
+            coords: with_coords.then(|| all_coords(&p.placement)),
+            results: p
                 .results
                 .iter()
-                .map(|r| {
-                    let programs: Vec<Value> = r
+                .map(|r| ResultDoc {
+                    request: r.request,
+                    lower_bound_s: r.lower_bound_s,
+                    flat_s: r.flat_s,
+                    programs: r
                         .programs
                         .iter()
-                        .map(|pr| {
-                            let low = lowered::lower(&p.placement, &pr.program);
-                            json!({
-                                "text": pr.program.text(spec),
-                                "steps": low.steps,
-                                "cost_s": pr.cost_s,
-                                "verified": pr.check == Check::Proved,
-                            })
+                        .map(|pr| ProgramDoc {
+                            text: pr.program.text(spec),
+                            steps: lowered::lower(&p.placement, &pr.program).steps,
+                            cost_s: pr.cost_s,
+                            verified: pr.verdict == Some(Verdict::Proved),
                         })
-                        .collect();
-                    json!({
-                        "request": r.request,
-                        "lower_bound_s": r.lower_bound_s,
-                        "flat_s": r.flat_s,
-                        "programs": programs,
-                    })
+                        .collect(),
                 })
-                .collect();
-            let mut v = json!({
-                "index": p.index,
-                "matrix": p.placement.matrix,
-                "score_s": if p.score_s.is_finite() { json!(p.score_s) } else { Value::Null },
-                "best": p.best,
-                "dims": p.placement.dim_names(spec),
-            });
-            if with_coords {
-                let c: Vec<Vec<u64>> = (0..p.placement.devices())
-                    .map(|r| p.placement.coords(r))
-                    .collect();
-                v["coords"] = json!(c);
-            }
-            v["results"] = json!(results);
-            v
+                .collect(),
         })
         .collect();
     let st = &s.stats;
-    let v = json!({
-        "schema_version": 1,
-        "requests": requests,
-        "placements": placements,
-        "engine": st.engine.map(Engine::name),
-        "stats": {
-            "placements": st.placements,
-            "synthesized": st.synthesized,
-            "pruned": st.pruned,
-            "pruned_because": "lower bound exceeds the best score",
-            "shapes": st.shapes,
-            "checker": st.checker,
-            "proved": st.proved,
-            "refuted": st.refuted.len(),
-            "unknown": st.unknown,
-            "saturations": st.saturations.iter().map(|r| json!({
-                "dims": r.dims, "stop_reason": r.stop_reason, "iterations": r.iterations,
-                "nodes": r.nodes, "classes": r.classes,
-            })).collect::<Vec<_>>(),
+    to_string(&SynthDoc {
+        schema_version: 1,
+        requests,
+        placements,
+        engine: st.engine.map(Engine::name),
+        stats: StatsDoc {
+            placements: st.placements,
+            synthesized: st.synthesized,
+            pruned: st.pruned,
+            pruned_because: "lower bound exceeds the best score",
+            shapes: st.shapes,
+            checker: st.checker.name(),
+            proved: st.proved,
+            refuted: st.refuted.len(),
+            unknown: st.unknown,
+            saturations: st
+                .saturations
+                .iter()
+                .map(|r| SaturationDoc {
+                    dims: r.dims,
+                    stop_reason: &r.stop_reason,
+                    iterations: r.iterations,
+                    nodes: r.nodes,
+                    classes: r.classes,
+                })
+                .collect(),
         },
-    });
-    let mut s = serde_json::to_string_pretty(&v).expect("JSON values serialize");
-    s.push('\n');
-    s
+    })
 }

@@ -11,21 +11,8 @@ use crate::cost;
 use crate::placement::Placement;
 use crate::program::{Collective, Program, Step};
 use crate::spec::{Request, Spec};
-use crate::verify::{self, SmtOptions, Verdict};
-
-/// A checker's answer for one program.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Check {
-    /// Correct for the request (an SMT `unsat`, or the interpreter's run).
-    Proved,
-    /// Incorrect; the message says where. For a synthesized program this means a
-    /// rewrite rule is unsound.
-    Refuted(String),
-    /// Not decided (timeout, unknown, or too large for the checker).
-    Unknown(String),
-    /// The checker contradicted itself (its counterexample did not replay): a bug.
-    Inconsistent(String),
-}
+use crate::verdict::{Checker, Inconsistency, Verdict};
+use crate::verify::{self, SmtOptions};
 
 /// Cost model and checker.
 pub trait Backend {
@@ -40,16 +27,17 @@ pub trait Backend {
     fn busbw_gbs(&self, n: u64, bytes: u64, time_s: f64) -> f64 {
         cost::busbw_gbs(Collective::AllReduce, n, bytes, time_s)
     }
-    /// Decides a program for the request on the placement.
+    /// Decides a program for the request on the placement; an [`Inconsistency`]
+    /// when the checker contradicts itself (a bug).
     fn check(
         &self,
         spec: &Spec,
         placement: &Placement,
         request: &Request,
         program: &Program,
-    ) -> Check;
-    /// What decides programs, for reports: `smt` or `interpreter`.
-    fn checker_name(&self) -> &'static str;
+    ) -> Result<Verdict, Inconsistency>;
+    /// What decides programs, for reports.
+    fn checker(&self) -> Checker;
 }
 
 /// The cost model of [`crate::cost`] and the SMT verifier of [`crate::verify`].
@@ -79,16 +67,11 @@ impl Backend for Standard {
         placement: &Placement,
         request: &Request,
         program: &Program,
-    ) -> Check {
-        match verify::prove(spec, placement, &request.axes, program, &self.smt) {
-            Verdict::Proved => Check::Proved,
-            Verdict::Refuted(c) => Check::Refuted(c.message),
-            Verdict::Unknown(why) => Check::Unknown(why),
-            Verdict::Inconsistent(why) => Check::Inconsistent(why),
-        }
+    ) -> Result<Verdict, Inconsistency> {
+        verify::prove(spec, placement, &request.axes, program, &self.smt)
     }
 
-    fn checker_name(&self) -> &'static str {
-        "smt"
+    fn checker(&self) -> Checker {
+        Checker::Smt
     }
 }

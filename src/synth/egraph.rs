@@ -1,11 +1,5 @@
-//! The egg language of programs over abstract reduction dims, and saturation under
-//! named budgets.
-//!
-//! A step node is `(op DIMS SHARD ROOTS)`, its three children dim-set leaves such as
-//! `{0,2}`: the collective over `DIMS`, run by devices with digit 0 on `ROOTS`, each
-//! holding the buffer cut by the dims in `SHARD`. Everything a step's cost depends on
-//! is in the node, so cost is local and extraction is per placement. `(seq A B)` runs
-//! A then B.
+//! Saturation of the request under the rewrite rules, with named budgets (the
+//! language itself is [`crate::rules::Prog`]).
 //!
 //! Sequences are right-nested binary `seq`s and the rule set has no associativity
 //! rule: every rule rewrites one step into a (right-nested) sequence, so every program
@@ -21,85 +15,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use egg::{Analysis, DidMerge, EGraph, Id, RecExpr, Rewrite, Runner, SimpleScheduler};
+use egg::{Id, Rewrite, Runner, SimpleScheduler};
 
-use super::rules::RuleSet;
-use super::shape::{AbsStep, DimSet};
-use crate::program::Collective;
-
-/// The language, in its own module: `define_language!` cannot document variants.
-mod lang {
-    #![allow(missing_docs)]
-    use super::DimSet;
-    use egg::{define_language, Id};
-
-    define_language! {
-        /// Programs over abstract dims: `(seq A B)` runs A then B; a step is
-        /// `(op DIMS SHARD ROOTS)` for op in all_reduce, reduce_scatter, all_gather,
-        /// reduce, broadcast; `{0,2}` is a dim-set leaf.
-        pub enum Prog {
-            "seq" = Seq([Id; 2]),
-            "all_reduce" = AllReduce([Id; 3]),
-            "reduce_scatter" = ReduceScatter([Id; 3]),
-            "all_gather" = AllGather([Id; 3]),
-            "reduce" = Reduce([Id; 3]),
-            "broadcast" = Broadcast([Id; 3]),
-            Set(DimSet),
-        }
-    }
-}
-pub use lang::Prog;
-
-impl Prog {
-    /// The collective and `[dims, shard, roots]` children of a step node.
-    pub fn as_step(&self) -> Option<(Collective, [Id; 3])> {
-        Some(match self {
-            Prog::AllReduce(c) => (Collective::AllReduce, *c),
-            Prog::ReduceScatter(c) => (Collective::ReduceScatter, *c),
-            Prog::AllGather(c) => (Collective::AllGather, *c),
-            Prog::Reduce(c) => (Collective::Reduce, *c),
-            Prog::Broadcast(c) => (Collective::Broadcast, *c),
-            _ => return None,
-        })
-    }
-
-    /// A step node.
-    pub fn step(op: Collective, children: [Id; 3]) -> Prog {
-        match op {
-            Collective::AllReduce => Prog::AllReduce(children),
-            Collective::ReduceScatter => Prog::ReduceScatter(children),
-            Collective::AllGather => Prog::AllGather(children),
-            Collective::Reduce => Prog::Reduce(children),
-            Collective::Broadcast => Prog::Broadcast(children),
-        }
-    }
-}
-
-/// The e-class analysis: the dim set a leaf class stands for.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Sets;
-
-impl Analysis<Prog> for Sets {
-    type Data = Option<DimSet>;
-
-    fn make(_egraph: &mut EGraph<Prog, Self>, enode: &Prog, _id: Id) -> Self::Data {
-        match enode {
-            Prog::Set(s) => Some(*s),
-            _ => None,
-        }
-    }
-
-    fn merge(&mut self, a: &mut Self::Data, b: Self::Data) -> DidMerge {
-        egg::merge_option(a, b, |x, y| {
-            // Two different constants never merge under sound rules; keep the first.
-            debug_assert_eq!(*x, y, "dim-set leaves merged");
-            DidMerge(false, true)
-        })
-    }
-}
-
-/// The e-graph type.
-pub type ProgGraph = EGraph<Prog, Sets>;
+use super::stop::StopReason;
+use crate::rules::{request_term, Prog, ProgGraph, RuleSet, Sets};
 
 /// Saturation budgets (egg's `Runner` limits, named the same way). Results never
 /// depend on the time limit in practice: it is a safety net set far above the node
@@ -129,8 +48,8 @@ impl Default for Budgets {
 pub struct SaturationReport {
     /// Number of reduction dims.
     pub dims: usize,
-    /// `saturated`, `iteration limit`, `node limit`, `time limit` or `other: …`.
-    pub stop_reason: String,
+    /// Why it stopped.
+    pub stop_reason: StopReason,
     /// Iterations run.
     pub iterations: usize,
     /// E-nodes.
@@ -144,7 +63,7 @@ pub struct SaturationReport {
 impl SaturationReport {
     /// Whether every rule was applied to a fixpoint (no budget cut the run short).
     pub fn saturated(&self) -> bool {
-        self.stop_reason == "saturated"
+        self.stop_reason == StopReason::Saturated
     }
 }
 
@@ -156,24 +75,6 @@ pub struct Saturated {
     pub root: Id,
     /// How the run ended.
     pub report: SaturationReport,
-}
-
-/// The request as a term: all_reduce over every reduction dim, nothing scattered, no
-/// roots.
-pub fn request_term(dims: usize) -> RecExpr<Prog> {
-    let mut e = RecExpr::default();
-    let g = e.add(Prog::Set(DimSet::all(dims)));
-    let empty = e.add(Prog::Set(DimSet::EMPTY));
-    e.add(Prog::AllReduce([g, empty, empty]));
-    e
-}
-
-/// Adds an abstract step as a node (for tests and for checking rules).
-pub fn add_step(egraph: &mut ProgGraph, s: &AbsStep) -> Id {
-    let d = egraph.add(Prog::Set(s.dims));
-    let sh = egraph.add(Prog::Set(s.shard));
-    let r = egraph.add(Prog::Set(s.roots));
-    egraph.add(Prog::step(s.op, [d, sh, r]))
 }
 
 /// Saturates the request over `dims` reduction dims under the rules and budgets.
@@ -210,13 +111,13 @@ pub fn saturate_with(rewrites: &[Rewrite<Prog, Sets>], dims: usize, budgets: Bud
             .run(rewrites)
     });
     let stop_reason = match &runner.stop_reason {
-        Some(egg::StopReason::Saturated) => "saturated".to_string(),
-        Some(egg::StopReason::IterationLimit(_)) => "iteration limit".to_string(),
-        Some(egg::StopReason::NodeLimit(_)) => "node limit".to_string(),
-        Some(egg::StopReason::TimeLimit(_)) => "time limit".to_string(),
-        Some(egg::StopReason::Other(s)) if s == TIME_LIMIT => "time limit".to_string(),
-        Some(egg::StopReason::Other(s)) => format!("other: {s}"),
-        None => "not run".to_string(),
+        Some(egg::StopReason::Saturated) => StopReason::Saturated,
+        Some(egg::StopReason::IterationLimit(_)) => StopReason::IterationLimit,
+        Some(egg::StopReason::NodeLimit(_)) => StopReason::NodeLimit,
+        Some(egg::StopReason::TimeLimit(_)) => StopReason::TimeLimit,
+        Some(egg::StopReason::Other(s)) if s == TIME_LIMIT => StopReason::TimeLimit,
+        Some(egg::StopReason::Other(s)) => StopReason::Other(s.clone()),
+        None => StopReason::NotRun,
     };
     let root = runner.egraph.find(runner.roots[0]);
     let report = SaturationReport {
@@ -236,7 +137,7 @@ pub fn saturate_with(rewrites: &[Rewrite<Prog, Sets>], dims: usize, budgets: Bud
         time_ms = report.time.as_secs_f64() * 1e3,
         "e-graph saturation finished"
     );
-    if report.stop_reason == "time limit" {
+    if report.stop_reason == StopReason::TimeLimit {
         tracing::warn!(
             "saturation over {dims} dims hit its time-limit safety net ({:?}): the answer may depend on machine load; raise the node or iteration budget instead",
             budgets.time_limit

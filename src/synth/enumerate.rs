@@ -16,9 +16,10 @@
 use std::time::{Duration, Instant};
 
 use super::extract::{Candidate, StepOracle, StepTable};
-use super::shape::{AbsStep, DimSet};
 use super::state::{Outcome, State};
+use super::stop::StopReason;
 use crate::program::Collective;
+use crate::rules::{AbsStep, DimSet};
 
 /// How an enumeration ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +30,8 @@ pub struct EnumReport {
     pub visited: u64,
     /// Correct programs found.
     pub complete: u64,
-    /// `complete` or `node budget`.
-    pub stop_reason: String,
+    /// [`StopReason::Complete`] or [`StopReason::NodeBudget`].
+    pub stop_reason: StopReason,
     /// Wall time.
     pub time: Duration,
 }
@@ -236,9 +237,9 @@ pub fn k_best(
         visited: search.visited,
         complete: search.complete,
         stop_reason: if search.out_of_budget {
-            "node budget".into()
+            StopReason::NodeBudget
         } else {
-            "complete".into()
+            StopReason::Complete
         },
         time: start.elapsed(),
     };

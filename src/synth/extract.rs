@@ -19,8 +19,8 @@ use std::collections::HashMap;
 
 use egg::Id;
 
-use super::egraph::{Prog, Saturated};
-use super::shape::{AbsStep, DimSet};
+use super::egraph::Saturated;
+use crate::rules::{AbsStep, DimSet, Prog};
 
 /// Seconds as whole femtoseconds (saturating; NaN and negatives count as never).
 pub fn to_fs(seconds: f64) -> u64 {

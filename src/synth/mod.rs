@@ -19,23 +19,24 @@ pub mod backend;
 pub mod egraph;
 pub mod enumerate;
 pub mod extract;
-pub mod rules;
 pub mod shape;
 pub mod state;
+pub mod stop;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use backend::{Backend, Check};
+use backend::Backend;
 use egraph::{Budgets, SaturationCache, SaturationReport};
 use enumerate::{EnumLimits, EnumReport};
 use extract::{Candidate, StepOracle};
-use rules::RuleSet;
-use shape::{AbsStep, Shape, MAX_DIMS};
+use shape::Shape;
 
 use crate::placement::{self, Placement};
 use crate::program::{Program, Text};
+use crate::rules::{AbsStep, DimSet, RuleSet};
 use crate::spec::Spec;
+use crate::verdict::{Checker, Inconsistency, Verdict};
 
 /// Which engine finds candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +115,7 @@ pub enum SynthError {
     },
     /// A request has more reduction dims than synthesis handles.
     #[error(
-        "a request has {0} reduction dims on some placement; synthesis handles at most {MAX_DIMS}"
+        "a request has {0} reduction dims on some placement; synthesis handles at most {cap}", cap = DimSet::CAPACITY
     )]
     TooManyDims(usize),
 }
@@ -126,8 +127,8 @@ pub struct ProgramResult {
     pub program: Program,
     /// Predicted time.
     pub cost_s: f64,
-    /// The checker's answer.
-    pub check: Check,
+    /// The checker's answer (`None` when checking was turned off).
+    pub verdict: Option<Verdict>,
 }
 
 /// One request on one placement.
@@ -185,7 +186,7 @@ pub struct Stats {
     /// Programs left undecided.
     pub unknown: usize,
     /// What checked them.
-    pub checker: &'static str,
+    pub checker: Checker,
     /// Time spent finding candidates.
     pub engine_time: Duration,
     /// Time spent checking.
@@ -250,6 +251,202 @@ fn seconds(fs: u64) -> f64 {
     fs as f64 / 1e15
 }
 
+/// Step 1: the distinct (request, shape) problems, shared by placements.
+struct Problems {
+    /// Problem `k` is request `keys[k].0` over shape `keys[k].1`.
+    keys: Vec<(usize, Shape)>,
+    solved: Vec<Solved>,
+    /// `of[pi][ri]`: the problem of request `ri` on placement `pi`.
+    of: Vec<Vec<usize>>,
+}
+
+impl Problems {
+    fn new(
+        spec: &Spec,
+        backend: &dyn Backend,
+        placements: &[Placement],
+    ) -> Result<Self, SynthError> {
+        let mut key_of: BTreeMap<(usize, Shape), usize> = BTreeMap::new();
+        let mut keys: Vec<(usize, Shape)> = Vec::new();
+        let mut solved: Vec<Solved> = Vec::new();
+        let mut of: Vec<Vec<usize>> = Vec::with_capacity(placements.len());
+        for (pi, p) in placements.iter().enumerate() {
+            let mut row = Vec::with_capacity(spec.requests.len());
+            for (ri, r) in spec.requests.iter().enumerate() {
+                let shape = Shape::of(p, &r.axes);
+                if shape.len() > DimSet::CAPACITY {
+                    return Err(SynthError::TooManyDims(shape.len()));
+                }
+                let k = *key_of.entry((ri, shape.clone())).or_insert_with(|| {
+                    keys.push((ri, shape.clone()));
+                    solved.push(Solved {
+                        lower_bound_s: backend.lower_bound_s(spec, p, r),
+                        flat_s: backend.flat_s(spec, p, r),
+                        group_size: shape.sizes.iter().product(),
+                        candidates: None,
+                        representative: pi,
+                    });
+                    keys.len() - 1
+                });
+                row.push(k);
+            }
+            of.push(row);
+        }
+        Ok(Problems { keys, solved, of })
+    }
+
+    /// A placement's lower bound: Σ over requests of count × the bound.
+    fn bound(&self, spec: &Spec, pi: usize) -> f64 {
+        self.of[pi]
+            .iter()
+            .zip(&spec.requests)
+            .map(|(&k, r)| r.count as f64 * self.solved[k].lower_bound_s)
+            .sum()
+    }
+}
+
+/// What the search found: the score of every synthesized placement and the best
+/// `(score, index)`.
+struct Searched {
+    scores: BTreeMap<usize, f64>,
+    best: Option<(f64, usize)>,
+}
+
+/// Steps 2–3: placements synthesized in ascending order of their bound, pruned once
+/// the bound exceeds the best score (unless every placement is asked for).
+fn search(
+    engine: &mut EngineRun,
+    placements: &[Placement],
+    problems: &mut Problems,
+    stats: &mut Stats,
+) -> Result<Searched, SynthError> {
+    let (spec, selection) = (engine.spec, engine.opts.selection);
+    let bounds: Vec<f64> = (0..placements.len())
+        .map(|i| problems.bound(spec, i))
+        .collect();
+    let mut order: Vec<usize> = (0..placements.len()).collect();
+    order.sort_by(|&a, &b| bounds[a].total_cmp(&bounds[b]).then(a.cmp(&b)));
+    let mut scores: BTreeMap<usize, f64> = BTreeMap::new();
+    let mut best: Option<(f64, usize)> = None;
+    for (n, &pi) in order.iter().enumerate() {
+        if selection != Selection::All {
+            if let Some((bs, _)) = best {
+                if bounds[pi] > bs * (1.0 + 1e-9) {
+                    stats.pruned = order.len() - n;
+                    break;
+                }
+            }
+        }
+        let score = engine.score(pi, placements, problems)?;
+        scores.insert(pi, score);
+        if best.is_none_or(|(bs, bi)| score < bs || (score == bs && pi < bi)) {
+            best = Some((score, pi));
+        }
+    }
+    if let Selection::One(i) = selection {
+        if let std::collections::btree_map::Entry::Vacant(e) = scores.entry(i) {
+            e.insert(engine.score(i, placements, problems)?);
+        }
+    }
+    Ok(Searched { scores, best })
+}
+
+/// One verdict serves every placement and request whose query is the same: the
+/// query of a program over reduction dims encodes exactly those dims (nothing else is
+/// requested or named), with their sizes as constants and `level.axis` names for
+/// them, so equal sizes (in significance order) and an equal abstract program give
+/// the same query up to a renaming of its constants, which preserves satisfiability.
+/// Proofs are never shared across different sizes: the abstract argument of `shape`
+/// that sizes do not matter is not what z3 proved.
+type ProofCache = BTreeMap<(Vec<u64>, Vec<AbsStep>), Result<Verdict, Inconsistency>>;
+
+/// Steps 4–5: checking the programs to print.
+struct Checking<'a> {
+    spec: &'a Spec,
+    backend: &'a dyn Backend,
+    /// Whether to check at all.
+    check: bool,
+    proofs: ProofCache,
+    stats: &'a mut Stats,
+}
+
+impl Checking<'_> {
+    /// The candidates of request `ri` on placement `pi` as programs, each checked
+    /// (refuted ones recorded in the stats and left out).
+    fn programs(
+        &mut self,
+        (pi, p): (usize, &Placement),
+        ri: usize,
+        shape: &Shape,
+        candidates: &[Candidate],
+    ) -> Vec<ProgramResult> {
+        let (spec, backend, check) = (self.spec, self.backend, self.check);
+        let (proofs, stats) = (&mut self.proofs, &mut *self.stats);
+        let request = &spec.requests[ri];
+        let mut programs = Vec::new();
+        for c in candidates {
+            let program = Program {
+                steps: c.steps.iter().map(|st| shape.step(st)).collect(),
+            };
+            let text = program.text(spec);
+            let structure: Vec<AbsStep> = c
+                .steps
+                .iter()
+                .map(|st| AbsStep {
+                    shard: DimSet::EMPTY,
+                    ..*st
+                })
+                .collect();
+            let verdict = check.then(|| {
+                proofs
+                    .entry((shape.sizes.clone(), structure))
+                    .and_modify(|_| stats.proofs_reused += 1)
+                    .or_insert_with(|| {
+                        let t = Instant::now();
+                        let v = backend.check(spec, p, request, &program);
+                        stats.proof_times.push(t.elapsed());
+                        v
+                    })
+                    .clone()
+            });
+            let verdict = match verdict {
+                None => None,
+                Some(Ok(Verdict::Proved)) => {
+                    stats.proved += 1;
+                    Some(Verdict::Proved)
+                }
+                Some(Ok(Verdict::Unknown(why))) => {
+                    stats.unknown += 1;
+                    tracing::warn!("undecided: `{text}` on placement {pi}: {why}");
+                    Some(Verdict::Unknown(why))
+                }
+                Some(Err(why)) => {
+                    stats.refuted.push(format!(
+                    "`{text}` for {} on placement {pi}: the verifier contradicted itself: {why}",
+                    spec.describe_request(request)
+                ));
+                    continue;
+                }
+                Some(Ok(Verdict::Refuted(c))) => {
+                    stats.refuted.push(format!(
+                        "`{text}` for {} on placement {pi} (matrix {}): {}",
+                        spec.describe_request(request),
+                        p.matrix_text(),
+                        c.message
+                    ));
+                    continue;
+                }
+            };
+            programs.push(ProgramResult {
+                program,
+                cost_s: seconds(c.cost_fs),
+                verdict,
+            });
+        }
+        programs
+    }
+}
+
 /// Runs the pipeline.
 pub fn synthesize(
     spec: &Spec,
@@ -277,46 +474,11 @@ pub fn synthesize(
     let mut stats = Stats {
         engine: Some(opts.engine),
         placements: placements.len(),
-        checker: backend.checker_name(),
+        checker: backend.checker(),
         ..Stats::default()
     };
 
-    // 1. Shapes, shared by placements.
-    let mut key_of: BTreeMap<(usize, Shape), usize> = BTreeMap::new();
-    let mut keys: Vec<(usize, Shape)> = Vec::new();
-    let mut solved: Vec<Solved> = Vec::new();
-    let mut pkeys: Vec<Vec<usize>> = Vec::with_capacity(placements.len());
-    for (pi, p) in placements.iter().enumerate() {
-        let mut row = Vec::with_capacity(spec.requests.len());
-        for (ri, r) in spec.requests.iter().enumerate() {
-            let shape = Shape::of(p, &r.axes);
-            if shape.len() > MAX_DIMS {
-                return Err(SynthError::TooManyDims(shape.len()));
-            }
-            let k = *key_of.entry((ri, shape.clone())).or_insert_with(|| {
-                keys.push((ri, shape.clone()));
-                solved.push(Solved {
-                    lower_bound_s: backend.lower_bound_s(spec, p, r),
-                    flat_s: backend.flat_s(spec, p, r),
-                    group_size: shape.sizes.iter().product(),
-                    candidates: None,
-                    representative: pi,
-                });
-                keys.len() - 1
-            });
-            row.push(k);
-        }
-        pkeys.push(row);
-    }
-    let bound = |pi: usize, solved: &[Solved]| -> f64 {
-        pkeys[pi]
-            .iter()
-            .zip(&spec.requests)
-            .map(|(&k, r)| r.count as f64 * solved[k].lower_bound_s)
-            .sum()
-    };
-
-    // 2–3. Synthesize in order of the bound; prune what cannot win.
+    let mut problems = Problems::new(spec, backend, &placements)?;
     let mut engine = EngineRun {
         spec,
         backend,
@@ -326,33 +488,13 @@ pub fn synthesize(
         enumerations: Vec::new(),
         time: Duration::ZERO,
     };
-    let mut order: Vec<usize> = (0..placements.len()).collect();
-    let bounds: Vec<f64> = order.iter().map(|&i| bound(i, &solved)).collect();
-    order.sort_by(|&a, &b| bounds[a].total_cmp(&bounds[b]).then(a.cmp(&b)));
-    let mut scores: BTreeMap<usize, f64> = BTreeMap::new();
-    let mut best: Option<(f64, usize)> = None;
-    for (n, &pi) in order.iter().enumerate() {
-        if opts.selection != Selection::All {
-            if let Some((bs, _)) = best {
-                if bounds[pi] > bs * (1.0 + 1e-9) {
-                    stats.pruned = order.len() - n;
-                    break;
-                }
-            }
-        }
-        let score = engine.score(pi, &placements, &keys, &pkeys[pi], &mut solved)?;
-        scores.insert(pi, score);
-        if best.is_none_or(|(bs, bi)| score < bs || (score == bs && pi < bi)) {
-            best = Some((score, pi));
-        }
-    }
-    if let Selection::One(i) = opts.selection {
-        if let std::collections::btree_map::Entry::Vacant(e) = scores.entry(i) {
-            e.insert(engine.score(i, &placements, &keys, &pkeys[i], &mut solved)?);
-        }
-    }
+    let Searched { scores, best } = search(&mut engine, &placements, &mut problems, &mut stats)?;
     stats.synthesized = scores.len();
-    stats.shapes = solved.iter().filter(|s| s.candidates.is_some()).count();
+    stats.shapes = problems
+        .solved
+        .iter()
+        .filter(|s| s.candidates.is_some())
+        .count();
     let best_index = best.map(|(_, i)| i);
 
     // 4–5. Check and assemble the placements to print.
@@ -363,87 +505,35 @@ pub fn synthesize(
     };
     shown.sort_by(|a, b| scores[a].total_cmp(&scores[b]).then(a.cmp(b)));
     let check_start = Instant::now();
-    // One verdict serves every placement and request whose query is the same: the
-    // query of a program over reduction dims encodes exactly those dims (nothing else
-    // is requested or named), with their sizes as constants and `level.axis` names
-    // for them, so equal sizes (in significance order) and an equal abstract program
-    // give the same query up to a renaming of its constants, which preserves
-    // satisfiability. Proofs are never shared across different sizes: the abstract
-    // argument of `shape` that sizes do not matter is not what z3 proved.
-    let mut verdicts: BTreeMap<(Vec<u64>, Vec<AbsStep>), Check> = BTreeMap::new();
+    let mut checking = Checking {
+        spec,
+        backend,
+        check: opts.check,
+        proofs: ProofCache::new(),
+        stats: &mut stats,
+    };
     let mut out = Vec::new();
     for pi in shown {
         let p = &placements[pi];
-        let mut results = Vec::new();
-        for (ri, &k) in pkeys[pi].iter().enumerate() {
-            let (_, shape) = &keys[k];
-            let s = &solved[k];
-            let request = &spec.requests[ri];
-            let mut programs = Vec::new();
-            for c in s.candidates.as_deref().unwrap_or_default() {
-                let program = Program {
-                    steps: c.steps.iter().map(|st| shape.step(st)).collect(),
-                };
-                let text = program.text(spec);
-                let structure: Vec<AbsStep> = c
-                    .steps
-                    .iter()
-                    .map(|st| AbsStep {
-                        shard: shape::DimSet::EMPTY,
-                        ..*st
-                    })
-                    .collect();
-                let check = if opts.check {
-                    verdicts
-                        .entry((shape.sizes.clone(), structure))
-                        .and_modify(|_| stats.proofs_reused += 1)
-                        .or_insert_with(|| {
-                            let t = Instant::now();
-                            let c = backend.check(spec, p, request, &program);
-                            stats.proof_times.push(t.elapsed());
-                            c
-                        })
-                        .clone()
-                } else {
-                    Check::Unknown("not checked (checking was turned off)".into())
-                };
-                match &check {
-                    Check::Proved => stats.proved += 1,
-                    Check::Unknown(_) if !opts.check => {}
-                    Check::Unknown(why) => {
-                        stats.unknown += 1;
-                        tracing::warn!("undecided: `{text}` on placement {pi}: {why}");
-                    }
-                    Check::Inconsistent(why) => {
-                        stats.refuted.push(format!(
-                            "`{text}` for {} on placement {pi}: the verifier contradicted itself: {why}",
-                            spec.describe_request(request)
-                        ));
-                        continue;
-                    }
-                    Check::Refuted(why) => {
-                        stats.refuted.push(format!(
-                            "`{text}` for {} on placement {pi} (matrix {}): {why}",
-                            spec.describe_request(request),
-                            p.matrix_text()
-                        ));
-                        continue;
-                    }
+        let results: Vec<RequestResult> = problems.of[pi]
+            .iter()
+            .enumerate()
+            .map(|(ri, &k)| {
+                let s = &problems.solved[k];
+                RequestResult {
+                    request: ri,
+                    lower_bound_s: s.lower_bound_s,
+                    flat_s: s.flat_s,
+                    group_size: s.group_size,
+                    programs: checking.programs(
+                        (pi, p),
+                        ri,
+                        &problems.keys[k].1,
+                        s.candidates.as_deref().unwrap_or_default(),
+                    ),
                 }
-                programs.push(ProgramResult {
-                    program,
-                    cost_s: seconds(c.cost_fs),
-                    check,
-                });
-            }
-            results.push(RequestResult {
-                request: ri,
-                lower_bound_s: s.lower_bound_s,
-                flat_s: s.flat_s,
-                group_size: s.group_size,
-                programs,
-            });
-        }
+            })
+            .collect();
         // The score counts only programs that were not refuted.
         let score_s = results
             .iter()
@@ -499,20 +589,22 @@ impl EngineRun<'_, '_> {
         &mut self,
         pi: usize,
         placements: &[Placement],
-        keys: &[(usize, Shape)],
-        pkeys: &[usize],
-        solved: &mut [Solved],
+        problems: &mut Problems,
     ) -> Result<f64, SynthError> {
         let mut score = 0.0;
-        for &k in pkeys {
-            if solved[k].candidates.is_none() {
-                let (ri, shape) = &keys[k];
-                let rep = &placements[solved[k].representative];
+        for &k in &problems.of[pi] {
+            if problems.solved[k].candidates.is_none() {
+                let (ri, shape) = &problems.keys[k];
+                let rep = &placements[problems.solved[k].representative];
                 let c = self.candidates(rep, *ri, shape);
-                solved[k].candidates = Some(c);
+                problems.solved[k].candidates = Some(c);
             }
-            let count = self.spec.requests[keys[k].0].count as f64;
-            score += match solved[k].candidates.as_deref().and_then(|c| c.first()) {
+            let count = self.spec.requests[problems.keys[k].0].count as f64;
+            score += match problems.solved[k]
+                .candidates
+                .as_deref()
+                .and_then(|c| c.first())
+            {
                 Some(c) => count * seconds(c.cost_fs),
                 None => f64::INFINITY,
             };

@@ -1,4 +1,4 @@
-//! The abstract state of a dim-structured program: DESIGN.md's semantics, computed
+//! The abstract state of a dim-structured program: the semantics of docs/design.md, computed
 //! once per *class* of devices instead of once per device.
 //!
 //! Devices are grouped by their zero pattern `Z` (the reduction dims on which their
@@ -15,8 +15,8 @@
 //! ([`Outcome::Unstructured`]); synthesis never needs such programs, and the
 //! enumerator prunes them.
 
-use super::shape::{AbsStep, DimSet};
 use crate::program::Collective;
+use crate::rules::{AbsStep, DimSet};
 
 /// One class of devices.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

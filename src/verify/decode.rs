@@ -1,9 +1,7 @@
 //! Reading a z3 model back as a [`Counterexample`] a person can act on.
 
-use z3::ast::{Bool, BV};
-use z3::Model;
-
 use super::encode::{EDim, Encoding, FaultKind};
+use super::smt::{Assumption, Model};
 use crate::placement::Placement;
 use crate::program::Program;
 use crate::semantics::{rank_text, Counterexample, Kind, Part};
@@ -21,9 +19,7 @@ pub(crate) struct Decoded {
 }
 
 fn value(model: &Model, name: &str, width: u32) -> Option<u64> {
-    model
-        .eval(&BV::new_const(name, width), true)
-        .and_then(|v| v.as_u64())
+    model.bits(name, width)
 }
 
 /// Full digit vectors (every placement dim) of a top-level device unknown; dims not
@@ -37,179 +33,225 @@ fn digits(model: &Model, placement: &Placement, dims: &[EDim], prefix: &str) -> 
 }
 
 /// Assumptions that switch off the selectors of the steps `pred` picks.
-pub(crate) fn assume_not(enc: &Encoding, pred: impl Fn(Option<usize>) -> bool) -> Vec<Bool> {
+pub(crate) fn assume_not(
+    enc: &Encoding,
+    pred: impl Fn(Option<usize>) -> bool,
+) -> Vec<Assumption<'_>> {
     assume_not_where(enc, |f| pred(f.step))
 }
 
 /// Assumptions that leave on only the ill-formedness selectors of step `t`.
-pub(crate) fn assume_not_except_ill_formed(enc: &Encoding, t: usize) -> Vec<Bool> {
+pub(crate) fn assume_not_except_ill_formed(enc: &Encoding, t: usize) -> Vec<Assumption<'_>> {
     assume_not_where(enc, |f| !(f.step == Some(t) && f.kind != FaultKind::Twice))
 }
 
-fn assume_not_where(enc: &Encoding, pred: impl Fn(&super::encode::Fault) -> bool) -> Vec<Bool> {
+fn assume_not_where(
+    enc: &Encoding,
+    pred: impl Fn(&super::encode::Fault) -> bool,
+) -> Vec<Assumption<'_>> {
     enc.faults
         .iter()
         .filter(|f| pred(f))
-        .map(|f| Bool::new_const(f.name.as_str()).not())
+        .map(|f| Assumption::fails(&f.name))
         .collect()
+}
+
+/// What a fault selector says, before it becomes a [`Counterexample`]: the kind, the
+/// device shown, the part of the buffer, the source, and the sentence.
+type Found = (Kind, u64, Option<Part>, Option<u64>, String);
+
+/// A model read at the top-level unknowns: device `x`, source `s`, position `p`.
+struct Reading<'a> {
+    spec: &'a Spec,
+    placement: &'a Placement,
+    enc: &'a Encoding,
+    model: &'a Model,
+    /// `x`'s digits on every placement dim.
+    xd: Vec<u64>,
+    x: u64,
+    source: u64,
+    atom: u64,
+}
+
+impl Reading<'_> {
+    fn rank(&self, r: u64) -> String {
+        rank_text(self.spec, self.placement, r)
+    }
+
+    fn part(&self, lo: u64, hi: u64) -> Part {
+        Part::new(lo, hi, self.enc.atoms)
+    }
+
+    /// A fault of step `t`.
+    fn step_fault(&self, t: usize, kind: FaultKind, program: &Program) -> Option<Found> {
+        let (placement, model, enc) = (self.placement, self.model, self.enc);
+        let (xd, x, source, atom) = (&self.xd, self.x, self.source, self.atom);
+        let rank = |r: u64| self.rank(r);
+        let part = |lo: u64, hi: u64| self.part(lo, hi);
+        let step = &program.steps[t - 1];
+        let op = step.op;
+        let lead = {
+            let mut v = xd.clone();
+            for r in &step.dims {
+                if let Some(i) = placement.dim_index(r.level, r.axis) {
+                    v[i] = 0;
+                }
+            }
+            placement.rank(&v)
+        };
+        let what = format!("step {t} ({op})");
+        Some(match kind {
+            FaultKind::Invalid => (
+                Kind::IllFormed,
+                x,
+                None,
+                None,
+                format!("{what} is ill-formed: {} holds nothing valid (an earlier reduce left only its root with data), but {op} needs every member's data", rank(x)),
+            ),
+            FaultKind::Region => (
+                Kind::IllFormed,
+                x,
+                None,
+                None,
+                format!("{what} is ill-formed: {} holds a different region of the buffer than {}; {op} needs every member to hold the same region", rank(x), rank(lead)),
+            ),
+            FaultKind::Indivisible => (
+                Kind::IllFormed,
+                lead,
+                None,
+                None,
+                format!("{what} is ill-formed: the common region of the group of {} cannot be cut into equal chunks", rank(lead)),
+            ),
+            FaultKind::Misaligned => (
+                Kind::IllFormed,
+                x,
+                None,
+                None,
+                format!("{what} is ill-formed: {} does not hold its chunk of the common region starting at {} (members must hold equal, consecutive chunks in rank order)", rank(x), rank(lead)),
+            ),
+            FaultKind::RootInvalid => (
+                Kind::IllFormed,
+                lead,
+                None,
+                None,
+                format!("{what} is ill-formed: its root {} holds nothing valid to send", rank(lead)),
+            ),
+            FaultKind::Twice => {
+                let y = digits(model, placement, &enc.dims, "y")?;
+                let z = digits(model, placement, &enc.dims, "z")?;
+                let member = |w: &[u64]| {
+                    let mut v = xd.clone();
+                    for r in &step.dims {
+                        if let Some(i) = placement.dim_index(r.level, r.axis) {
+                            v[i] = w[i];
+                        }
+                    }
+                    placement.rank(&v)
+                };
+                (
+                    Kind::Twice,
+                    lead,
+                    Some(part(atom, atom + 1)),
+                    Some(source),
+                    format!(
+                        "{what} counts source {} twice at {} on {}: it is already summed at {} and {}",
+                        rank(source),
+                        part(atom, atom + 1),
+                        rank(lead),
+                        rank(member(&y)),
+                        rank(member(&z))
+                    ),
+                )
+            }
+            _ => return None,
+        })
+    }
+
+    /// A fault of the final state.
+    fn end_fault(&self, kind: FaultKind) -> Option<Found> {
+        let (model, enc) = (self.model, self.enc);
+        let (x, source, atom, l) = (self.x, self.source, self.atom, self.enc.atoms);
+        let rank = |r: u64| self.rank(r);
+        let part = |lo: u64, hi: u64| self.part(lo, hi);
+        let lo = value(model, "end.lo", enc.pos_width)?;
+        let hi = value(model, "end.hi", enc.pos_width)?;
+        Some(match kind {
+            FaultKind::EndInvalid => (
+                Kind::Missing,
+                x,
+                Some(part(0, l)),
+                None,
+                format!("at the end {} holds nothing valid (a reduce left only its root with the sum, and no broadcast followed)", rank(x)),
+            ),
+            FaultKind::EndRegion => {
+                let (mlo, mhi) = if lo > 0 { (0, lo.min(l)) } else { (hi.min(l), l) };
+                (
+                    Kind::Missing,
+                    x,
+                    Some(part(mlo, mhi)),
+                    None,
+                    format!(
+                        "at the end {} holds only {}, not the whole buffer ({} is missing: a reduce_scatter was not undone by an all_gather)",
+                        rank(x),
+                        part(lo.min(l), hi.min(l)),
+                        part(mlo, mhi)
+                    ),
+                )
+            }
+            FaultKind::EndMissing => (
+                Kind::Missing,
+                x,
+                Some(part(atom, atom + 1)),
+                Some(source),
+                format!(
+                    "at the end {} is missing source {}, which is in its reduction group, on {}",
+                    rank(x),
+                    rank(source),
+                    part(atom, atom + 1)
+                ),
+            ),
+            FaultKind::EndExtra => (
+                Kind::Extra,
+                x,
+                Some(part(atom, atom + 1)),
+                Some(source),
+                format!(
+                    "at the end {} sums source {}, which is outside its reduction group (an axis was reduced that the request did not ask for), on {}",
+                    rank(x),
+                    rank(source),
+                    part(atom, atom + 1)
+                ),
+            ),
+            _ => return None,
+        })
+    }
 }
 
 /// Decodes the earliest fault selector that holds in `model`.
 pub(crate) fn decode(
     spec: &Spec,
     placement: &Placement,
-    _request_axes: &[usize],
     program: &Program,
     enc: &Encoding,
     model: &Model,
 ) -> Option<Decoded> {
-    let fault = enc.faults.iter().find(|f| {
-        model
-            .eval(&Bool::new_const(f.name.as_str()), true)
-            .and_then(|b| b.as_bool())
-            .unwrap_or(false)
-    })?;
+    let fault = enc.faults.iter().find(|f| model.is_true(&f.name))?;
     let xd = digits(model, placement, &enc.dims, "x")?;
     let sd = digits(model, placement, &enc.dims, "s")?;
     let atom = value(model, "p", enc.pos_width)?;
-    let x = placement.rank(&xd);
-    let source = placement.rank(&sd);
-    let rank = |r: u64| rank_text(spec, placement, r);
-    let l = enc.atoms;
-    let part = |lo: u64, hi: u64| Part::new(lo, hi, l);
+    let r = Reading {
+        spec,
+        placement,
+        enc,
+        model,
+        x: placement.rank(&xd),
+        xd,
+        source: placement.rank(&sd),
+        atom,
+    };
     let (kind, who, part, src, message) = match fault.step {
-        Some(t) => {
-            let step = &program.steps[t - 1];
-            let op = step.op;
-            let lead = {
-                let mut v = xd.clone();
-                for r in &step.dims {
-                    if let Some(i) = placement.dim_index(r.level, r.axis) {
-                        v[i] = 0;
-                    }
-                }
-                placement.rank(&v)
-            };
-            let what = format!("step {t} ({op})");
-            match fault.kind {
-                FaultKind::Invalid => (
-                    Kind::IllFormed,
-                    x,
-                    None,
-                    None,
-                    format!("{what} is ill-formed: {} holds nothing valid (an earlier reduce left only its root with data), but {op} needs every member's data", rank(x)),
-                ),
-                FaultKind::Region => (
-                    Kind::IllFormed,
-                    x,
-                    None,
-                    None,
-                    format!("{what} is ill-formed: {} holds a different region of the buffer than {}; {op} needs every member to hold the same region", rank(x), rank(lead)),
-                ),
-                FaultKind::Indivisible => (
-                    Kind::IllFormed,
-                    lead,
-                    None,
-                    None,
-                    format!("{what} is ill-formed: the common region of the group of {} cannot be cut into equal chunks", rank(lead)),
-                ),
-                FaultKind::Misaligned => (
-                    Kind::IllFormed,
-                    x,
-                    None,
-                    None,
-                    format!("{what} is ill-formed: {} does not hold its chunk of the common region starting at {} (members must hold equal, consecutive chunks in rank order)", rank(x), rank(lead)),
-                ),
-                FaultKind::RootInvalid => (
-                    Kind::IllFormed,
-                    lead,
-                    None,
-                    None,
-                    format!("{what} is ill-formed: its root {} holds nothing valid to send", rank(lead)),
-                ),
-                FaultKind::Twice => {
-                    let y = digits(model, placement, &enc.dims, "y")?;
-                    let z = digits(model, placement, &enc.dims, "z")?;
-                    let member = |w: &[u64]| {
-                        let mut v = xd.clone();
-                        for r in &step.dims {
-                            if let Some(i) = placement.dim_index(r.level, r.axis) {
-                                v[i] = w[i];
-                            }
-                        }
-                        placement.rank(&v)
-                    };
-                    (
-                        Kind::Twice,
-                        lead,
-                        Some(part(atom, atom + 1)),
-                        Some(source),
-                        format!(
-                            "{what} counts source {} twice at {} on {}: it is already summed at {} and {}",
-                            rank(source),
-                            part(atom, atom + 1),
-                            rank(lead),
-                            rank(member(&y)),
-                            rank(member(&z))
-                        ),
-                    )
-                }
-                _ => return None,
-            }
-        }
-        None => {
-            let lo = value(model, "end.lo", enc.pos_width)?;
-            let hi = value(model, "end.hi", enc.pos_width)?;
-            match fault.kind {
-                FaultKind::EndInvalid => (
-                    Kind::Missing,
-                    x,
-                    Some(part(0, l)),
-                    None,
-                    format!("at the end {} holds nothing valid (a reduce left only its root with the sum, and no broadcast followed)", rank(x)),
-                ),
-                FaultKind::EndRegion => {
-                    let (mlo, mhi) = if lo > 0 { (0, lo.min(l)) } else { (hi.min(l), l) };
-                    (
-                        Kind::Missing,
-                        x,
-                        Some(part(mlo, mhi)),
-                        None,
-                        format!(
-                            "at the end {} holds only {}, not the whole buffer ({} is missing: a reduce_scatter was not undone by an all_gather)",
-                            rank(x),
-                            part(lo.min(l), hi.min(l)),
-                            part(mlo, mhi)
-                        ),
-                    )
-                }
-                FaultKind::EndMissing => (
-                    Kind::Missing,
-                    x,
-                    Some(part(atom, atom + 1)),
-                    Some(source),
-                    format!(
-                        "at the end {} is missing source {}, which is in its reduction group, on {}",
-                        rank(x),
-                        rank(source),
-                        part(atom, atom + 1)
-                    ),
-                ),
-                FaultKind::EndExtra => (
-                    Kind::Extra,
-                    x,
-                    Some(part(atom, atom + 1)),
-                    Some(source),
-                    format!(
-                        "at the end {} sums source {}, which is outside its reduction group (an axis was reduced that the request did not ask for), on {}",
-                        rank(x),
-                        rank(source),
-                        part(atom, atom + 1)
-                    ),
-                ),
-                _ => return None,
-            }
-        }
+        Some(t) => r.step_fault(t, fault.kind, program)?,
+        None => r.end_fault(fault.kind)?,
     };
     Some(Decoded {
         cex: Counterexample {
@@ -222,6 +264,6 @@ pub(crate) fn decode(
             message,
         },
         atom,
-        source,
+        source: r.source,
     })
 }

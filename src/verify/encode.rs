@@ -103,10 +103,13 @@ fn lit(v: u128, w: u32) -> String {
 
 struct Enc<'a> {
     dims: Vec<EDim>,
+    /// Bits of a position.
     pw: u32,
+    /// Atoms of the buffer.
+    atoms: u128,
     out: String,
     faults: Vec<Fault>,
-    _spec: &'a Spec,
+    spec: &'a Spec,
 }
 
 impl Enc<'_> {
@@ -254,7 +257,9 @@ fn local(dims: &[EDim], placement: &Placement, refs: &[crate::program::DimRef]) 
         .collect()
 }
 
-/// Builds the query for `program` on `placement` for a request over `request_axes`.
+/// Builds the query for `program` on `placement` for a request over `request_axes`:
+/// the unknowns, one state per step (its definitions, then its faults), the final
+/// state's faults.
 pub(crate) fn encode(
     spec: &Spec,
     placement: &Placement,
@@ -270,26 +275,7 @@ pub(crate) fn encode(
             return Err(EncodeError::NotADim { step: t + 1 });
         }
     }
-    let named = program.named_dims();
-    let dims: Vec<EDim> = placement
-        .dims
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| {
-            request_axes.contains(&d.axis)
-                || named.iter().any(|r| r.level == d.level && r.axis == d.axis)
-        })
-        .map(|(index, d)| EDim {
-            index,
-            name: format!(
-                "{}.{}",
-                spec.system.levels[d.level].name, spec.axes[d.axis].name
-            ),
-            size: d.size,
-            width: bits(d.size as u128),
-            requested: request_axes.contains(&d.axis),
-        })
-        .collect();
+    let dims = encoded_dims(spec, placement, request_axes, program);
     let group = |s: &Step| -> u128 {
         local(&dims, placement, &s.dims)
             .iter()
@@ -314,70 +300,136 @@ pub(crate) fn encode(
     let mut e = Enc {
         dims,
         pw,
+        atoms,
         out: String::new(),
         faults: Vec::new(),
-        _spec: spec,
+        spec,
     };
-    let all: Vec<usize> = (0..e.dims.len()).collect();
-    let pos = format!("(_ BitVec {pw})");
-    let atoms_lit = lit(atoms, pw);
-    let zero = lit(0, pw);
-
-    let _ = writeln!(
-        e.out,
-        "; collsynth verification query: is there a device x, a buffer position p and a source s\n\
-         ; at which some step is ill-formed or the final state is wrong? unsat = proved.\n\
-         ; dims: {}\n; buffer atoms L = {atoms}; positions are {pw}-bit",
-        e.dims
-            .iter()
-            .map(|d| format!("{} (size {}, {} bits)", d.name, d.size, d.width))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    // Top-level unknowns: device x, source s, two members y and z, position p.
-    for pre in ["x", "s", "y", "z"] {
-        let names = e.names(pre);
-        for (i, n) in names.iter().enumerate() {
-            let _ = writeln!(e.out, "(declare-const {n} {})", e.bv(i));
-        }
-        for b in e.bounds(&names, &all) {
-            let _ = writeln!(e.out, "(assert {b})");
-        }
-    }
-    let _ = writeln!(e.out, "(declare-const p {pos})");
-    let _ = writeln!(e.out, "(assert (bvult p {atoms_lit}))");
-
-    // State 0: every device holds the whole buffer, validly, with itself summed.
-    let (a, b) = (e.names("a"), e.names("b"));
-    let (pa, pb) = (e.params("a"), e.params("b"));
-    let _ = writeln!(e.out, "; state 0: initial");
-    let _ = writeln!(e.out, "(define-fun valid_0 ({pa}) Bool true)");
-    let _ = writeln!(e.out, "(define-fun lo_0 ({pa}) {pos} {zero})");
-    let _ = writeln!(e.out, "(define-fun hi_0 ({pa}) {pos} {atoms_lit})");
-    let same = Enc::and(
-        a.iter()
-            .zip(&b)
-            .map(|(u, v)| format!("(= {u} {v})"))
-            .collect(),
-    );
-    let _ = writeln!(
-        e.out,
-        "(define-fun has_0 ({pa} (q {pos}) {pb}) Bool {same})"
-    );
-
-    let x = e.names("x");
-    let (y, z, s) = (e.names("y"), e.names("z"), e.names("s"));
-    let m = e.names("m");
+    e.unknowns();
+    e.initial_state();
     for (ti, step) in program.steps.iter().enumerate() {
-        let t = ti + 1;
-        let u = t - 1;
         let dd = local(&e.dims, placement, &step.dims);
         let rr = local(&e.dims, placement, &step.roots);
-        let k = sizes[ti];
+        e.step_state(ti + 1, step, &dd, &rr, sizes[ti]);
+        e.step_faults(ti + 1, step.op, &dd, &rr, sizes[ti]);
+    }
+    e.final_state(program.steps.len());
+    Ok(Encoding {
+        dims: e.dims,
+        atoms: atoms as u64,
+        pos_width: pw,
+        faults: e.faults,
+        text: e.out,
+    })
+}
+
+/// The dims the query encodes: those requested or named by the program (the others
+/// only replicate independent copies of the problem).
+fn encoded_dims(
+    spec: &Spec,
+    placement: &Placement,
+    request_axes: &[usize],
+    program: &Program,
+) -> Vec<EDim> {
+    let named = program.named_dims();
+    placement
+        .dims
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| {
+            request_axes.contains(&d.axis)
+                || named.iter().any(|r| r.level == d.level && r.axis == d.axis)
+        })
+        .map(|(index, d)| EDim {
+            index,
+            name: format!(
+                "{}.{}",
+                spec.system.levels[d.level].name, spec.axes[d.axis].name
+            ),
+            size: d.size,
+            width: bits(d.size as u128),
+            requested: request_axes.contains(&d.axis),
+        })
+        .collect()
+}
+
+impl Enc<'_> {
+    /// `(_ BitVec pw)`, the sort of positions.
+    fn pos(&self) -> String {
+        format!("(_ BitVec {})", self.pw)
+    }
+
+    /// The header comment and the top-level unknowns: device x, source s, two members
+    /// y and z, position p.
+    fn unknowns(&mut self) {
+        let (pw, atoms) = (self.pw, self.atoms);
+        let e = self;
+        let pos = e.pos();
+        let atoms_lit = lit(atoms, pw);
+        let _ = writeln!(
+            e.out,
+            "; collsynth verification query: is there a device x, a buffer position p and a source s\n\
+             ; at which some step is ill-formed or the final state is wrong? unsat = proved.\n\
+             ; dims: {}\n; buffer atoms L = {atoms}; positions are {pw}-bit",
+            e.dims
+                .iter()
+                .map(|d| format!("{} (size {}, {} bits)", d.name, d.size, d.width))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let all: Vec<usize> = (0..e.dims.len()).collect();
+        for pre in ["x", "s", "y", "z"] {
+            let names = e.names(pre);
+            for (i, n) in names.iter().enumerate() {
+                let _ = writeln!(e.out, "(declare-const {n} {})", e.bv(i));
+            }
+            for b in e.bounds(&names, &all) {
+                let _ = writeln!(e.out, "(assert {b})");
+            }
+        }
+        let _ = writeln!(e.out, "(declare-const p {pos})");
+        let _ = writeln!(e.out, "(assert (bvult p {atoms_lit}))");
+    }
+
+    /// State 0: every device holds the whole buffer, validly, with itself summed.
+    fn initial_state(&mut self) {
+        let pw = self.pw;
+        let e = self;
+        let pos = e.pos();
+        let atoms_lit = lit(e.atoms, pw);
+        let zero = lit(0, pw);
+        let (a, b) = (e.names("a"), e.names("b"));
+        let (pa, pb) = (e.params("a"), e.params("b"));
+        let _ = writeln!(e.out, "; state 0: initial");
+        let _ = writeln!(e.out, "(define-fun valid_0 ({pa}) Bool true)");
+        let _ = writeln!(e.out, "(define-fun lo_0 ({pa}) {pos} {zero})");
+        let _ = writeln!(e.out, "(define-fun hi_0 ({pa}) {pos} {atoms_lit})");
+        let same = Enc::and(
+            a.iter()
+                .zip(&b)
+                .map(|(u, v)| format!("(= {u} {v})"))
+                .collect(),
+        );
+        let _ = writeln!(
+            e.out,
+            "(define-fun has_0 ({pa} (q {pos}) {pb}) Bool {same})"
+        );
+    }
+
+    /// The definitions of state `t`, after `step` over the encoded dims `dd` (group
+    /// size `k`) at roots `rr`.
+    fn step_state(&mut self, t: usize, step: &Step, dd: &[usize], rr: &[usize], k: u128) {
+        let (pw, spec) = (self.pw, self.spec);
+        let e = self;
+        let pos = e.pos();
+        let (a, b) = (e.names("a"), e.names("b"));
+        let (pa, pb) = (e.params("a"), e.params("b"));
+        let m = e.names("m");
+        let u = t - 1;
         let _ = writeln!(e.out, "; step {t}: {}", crate::program::Text(spec, step));
-        let part_a = e.zero_all(&a, &rr);
-        let lead_a = e.subst(&a, &dd, None);
-        let mem_a = e.subst(&a, &dd, Some(&m));
+        let part_a = e.zero_all(&a, rr);
+        let lead_a = e.subst(&a, dd, None);
+        let mem_a = e.subst(&a, dd, Some(&m));
         let f = |name: &str, args: &[String]| Enc::app(&format!("{name}_{u}"), args);
         let has_args = |dev: &[String]| {
             let mut v = dev.to_vec();
@@ -393,7 +445,7 @@ pub(crate) fn encode(
             .map(|&d| format!("({} {})", m[d], e.bv(d)))
             .collect::<Vec<_>>()
             .join(" ");
-        let mbounds = e.bounds(&m, &dd);
+        let mbounds = e.bounds(&m, dd);
         let exists = |body: Vec<String>| {
             let mut v = mbounds.clone();
             v.extend(body);
@@ -405,11 +457,11 @@ pub(crate) fn encode(
         };
         let (lo_a, hi_a) = (f("lo", &a), f("hi", &a));
         let (lo_l, hi_l) = (f("lo", &lead_a), f("hi", &lead_a));
-        let idx_a = e.idx(&a, &dd);
+        let idx_a = e.idx(&a, dd);
         let (valid, lo, hi, has) = match step.op {
             Collective::AllReduce | Collective::Reduce | Collective::ReduceScatter => {
                 let valid = if step.op == Collective::Reduce {
-                    e.zero_all(&a, &dd)
+                    e.zero_all(&a, dd)
                 } else {
                     "true".into()
                 };
@@ -429,7 +481,7 @@ pub(crate) fn encode(
                 // In a well-formed all_gather member i holds [lo + i·c, lo + (i+1)·c):
                 // the member holding q is the one whose index is (q − lo) / c.
                 let i = format!("(bvudiv (bvsub q {lo_l}) {c})");
-                let holder = e.digits_of(&a, &dd, &i);
+                let holder = e.digits_of(&a, dd, &i);
                 (
                     f("valid", &a),
                     lo_l.clone(),
@@ -456,14 +508,25 @@ pub(crate) fn encode(
             e.out,
             "(define-fun has_{t} ({pa} (q {pos}) {pb}) Bool (ite {part_a} {has} {has_a}))"
         );
+    }
 
+    /// The faults of step `t` (`op` over `dd`, group size `k`, roots `rr`), about the
+    /// top-level x (any participant), y, z, p, s.
+    fn step_faults(&mut self, t: usize, op: Collective, dd: &[usize], rr: &[usize], k: u128) {
+        let pw = self.pw;
+        let e = self;
+        let zero = lit(0, pw);
+        let x = e.names("x");
+        let (y, z, s) = (e.names("y"), e.names("z"), e.names("s"));
+        let u = t - 1;
+        let f = |name: &str, args: &[String]| Enc::app(&format!("{name}_{u}"), args);
         // Faults of this step, about the top-level x (any participant), y, z, p, s.
-        let part_x = e.zero_all(&x, &rr);
-        let lead_x = e.subst(&x, &dd, None);
+        let part_x = e.zero_all(&x, rr);
+        let lead_x = e.subst(&x, dd, None);
         let (lo_x, hi_x) = (f("lo", &x), f("hi", &x));
         let (lo_lx, hi_lx) = (f("lo", &lead_x), f("hi", &lead_x));
         let with_part = |c: String| format!("(and {part_x} {c})");
-        match step.op {
+        match op {
             Collective::Broadcast => {
                 let c = with_part(format!("(not {})", f("valid", &lead_x)));
                 e.fault(Some(t), FaultKind::RootInvalid, "root_invalid", c);
@@ -473,7 +536,7 @@ pub(crate) fn encode(
                 e.fault(Some(t), FaultKind::Invalid, "invalid", c);
                 if op == Collective::AllGather {
                     let c = format!("(bvsub {hi_lx} {lo_lx})");
-                    let idx_x = e.idx(&x, &dd);
+                    let idx_x = e.idx(&x, dd);
                     let elo = format!("(bvadd {lo_lx} (bvmul {idx_x} {c}))");
                     let ehi = format!("(bvadd {lo_lx} (bvmul (bvadd {idx_x} {}) {c}))", lit(1, pw));
                     let cond = with_part(format!(
@@ -492,8 +555,8 @@ pub(crate) fn encode(
                         ));
                         e.fault(Some(t), FaultKind::Indivisible, "indivisible", cond);
                     }
-                    let my = e.subst(&x, &dd, Some(&y));
-                    let mz = e.subst(&x, &dd, Some(&z));
+                    let my = e.subst(&x, dd, Some(&y));
+                    let mz = e.subst(&x, dd, Some(&z));
                     let args = |dev: &[String]| {
                         let mut v = dev.to_vec();
                         v.push("p".into());
@@ -518,62 +581,63 @@ pub(crate) fn encode(
         }
     }
 
-    // The final state.
-    let tn = program.steps.len();
-    let _ = writeln!(e.out, "; final state");
-    let valid_x = Enc::app(&format!("valid_{tn}"), &x);
-    let (lo_x, hi_x) = (
-        Enc::app(&format!("lo_{tn}"), &x),
-        Enc::app(&format!("hi_{tn}"), &x),
-    );
-    let _ = writeln!(e.out, "(declare-const end.lo {pos})");
-    let _ = writeln!(e.out, "(declare-const end.hi {pos})");
-    let _ = writeln!(e.out, "(assert (= end.lo {lo_x}))");
-    let _ = writeln!(e.out, "(assert (= end.hi {hi_x}))");
-    let mut hargs = x.clone();
-    hargs.push("p".into());
-    hargs.extend(s.iter().cloned());
-    let has_x = Enc::app(&format!("has_{tn}"), &hargs);
-    let in_group = Enc::and(
-        e.dims
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| !d.requested)
-            .map(|(i, _)| format!("(= {} {})", x[i], s[i]))
-            .collect(),
-    );
-    let whole = format!("(and {valid_x} (= end.lo {zero}) (= end.hi {atoms_lit}))");
-    e.fault(
-        None,
-        FaultKind::EndInvalid,
-        "invalid",
-        format!("(not {valid_x})"),
-    );
-    e.fault(
-        None,
-        FaultKind::EndRegion,
-        "region",
-        format!("(and {valid_x} (not (and (= end.lo {zero}) (= end.hi {atoms_lit}))))"),
-    );
-    e.fault(
-        None,
-        FaultKind::EndMissing,
-        "missing",
-        format!("(and {whole} {in_group} (not {has_x}))"),
-    );
-    e.fault(
-        None,
-        FaultKind::EndExtra,
-        "extra",
-        format!("(and {whole} (not {in_group}) {has_x})"),
-    );
-    Ok(Encoding {
-        dims: e.dims,
-        atoms: atoms as u64,
-        pos_width: pw,
-        faults: e.faults,
-        text: e.out,
-    })
+    /// The faults of the final state `tn`.
+    fn final_state(&mut self, tn: usize) {
+        let pw = self.pw;
+        let e = self;
+        let pos = e.pos();
+        let atoms_lit = lit(e.atoms, pw);
+        let zero = lit(0, pw);
+        let x = e.names("x");
+        let s = e.names("s");
+        let _ = writeln!(e.out, "; final state");
+        let valid_x = Enc::app(&format!("valid_{tn}"), &x);
+        let (lo_x, hi_x) = (
+            Enc::app(&format!("lo_{tn}"), &x),
+            Enc::app(&format!("hi_{tn}"), &x),
+        );
+        let _ = writeln!(e.out, "(declare-const end.lo {pos})");
+        let _ = writeln!(e.out, "(declare-const end.hi {pos})");
+        let _ = writeln!(e.out, "(assert (= end.lo {lo_x}))");
+        let _ = writeln!(e.out, "(assert (= end.hi {hi_x}))");
+        let mut hargs = x.clone();
+        hargs.push("p".into());
+        hargs.extend(s.iter().cloned());
+        let has_x = Enc::app(&format!("has_{tn}"), &hargs);
+        let in_group = Enc::and(
+            e.dims
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| !d.requested)
+                .map(|(i, _)| format!("(= {} {})", x[i], s[i]))
+                .collect(),
+        );
+        let whole = format!("(and {valid_x} (= end.lo {zero}) (= end.hi {atoms_lit}))");
+        e.fault(
+            None,
+            FaultKind::EndInvalid,
+            "invalid",
+            format!("(not {valid_x})"),
+        );
+        e.fault(
+            None,
+            FaultKind::EndRegion,
+            "region",
+            format!("(and {valid_x} (not (and (= end.lo {zero}) (= end.hi {atoms_lit}))))"),
+        );
+        e.fault(
+            None,
+            FaultKind::EndMissing,
+            "missing",
+            format!("(and {whole} {in_group} (not {has_x}))"),
+        );
+        e.fault(
+            None,
+            FaultKind::EndExtra,
+            "extra",
+            format!("(and {whole} (not {in_group}) {has_x})"),
+        );
+    }
 }
 
 impl Encoding {

@@ -1,5 +1,5 @@
 //! An independent check of one refutation, cheap enough for any placement the
-//! lowering can enumerate: DESIGN.md's semantics run on the explicit rank groups, but
+//! lowering can enumerate: the semantics of docs/design.md run on the explicit rank groups, but
 //! tracking only one buffer atom `p` and one source `s` (plus every device's region
 //! and validity). That is the reference interpreter projected onto a single
 //! (position, source) pair: O(devices × steps) instead of O(devices² × atoms).

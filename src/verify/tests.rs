@@ -14,7 +14,8 @@ fn check(matrix: Vec<Vec<u64>>, text: &str, expect_ok: bool) {
         expect_ok,
         "interpreter on {text}: {interp:?}"
     );
-    let v = prove(&spec, &placement, &[0], &program, &SmtOptions::default());
+    let v = prove(&spec, &placement, &[0], &program, &SmtOptions::default())
+        .unwrap_or_else(|e| panic!("{text}: {e}"));
     match (&v, expect_ok) {
         (Verdict::Proved, true) => {}
         (Verdict::Refuted(c), false) => {

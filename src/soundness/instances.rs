@@ -6,7 +6,7 @@
 //! *signature* (the set of variables a dim belongs to); each class acts as one
 //! *virtual dim* whose digit is the mixed radix of the class's digits. This module
 //! enumerates the applications over a few abstract dims with the very relations the
-//! e-graph runs ([`Relation::eval`]), keeps those where every dim has its own
+//! e-graph runs ([`relation::extend`]), keeps those where every dim has its own
 //! signature (one per class), and keeps one application per *order key*: the
 //! signatures present and, for every reduce_scatter / all_gather step, the order of
 //! the signatures in its dims (the only place where significance order matters).
@@ -21,14 +21,13 @@ use egg::{ENodeOrVar, Id, Pattern, Var};
 
 use super::obligation::{Instance, VStep};
 use crate::program::Collective;
-use crate::synth::egraph::Prog;
-use crate::synth::rules::{Relation, Rule};
-use crate::synth::shape::DimSet;
+use crate::rules::relation;
+use crate::rules::{DimSet, Prog, Relation, Rule};
 
 /// Most abstract dims applications are enumerated over for the obligations; a rule
 /// with a reduced application over this many dims is rejected (its classes might not
 /// all be covered).
-pub const MAX_DIMS: usize = 5;
+pub const MAX_CLASSES: usize = 5;
 
 /// Abstract dims over which the contiguity and node-invariant checks enumerate every
 /// application (reduced or not).
@@ -137,7 +136,7 @@ fn value(b: &Binding, t: SetTerm) -> Option<DimSet> {
 }
 
 /// A rule read as sides and set variables.
-struct Shape<'r> {
+struct RuleSides<'r> {
     rule: &'r Rule,
     lhs: PSeq,
     rhs: PSeq,
@@ -145,7 +144,7 @@ struct Shape<'r> {
     free: Vec<Var>,
 }
 
-impl<'r> Shape<'r> {
+impl<'r> RuleSides<'r> {
     fn of(rule: &'r Rule) -> Result<Self, InstanceError> {
         let err = |m: String| InstanceError {
             rule: rule.name.clone(),
@@ -184,7 +183,7 @@ impl<'r> Shape<'r> {
                 })
             })
             .collect();
-        Ok(Shape {
+        Ok(RuleSides {
             rule,
             lhs,
             rhs,
@@ -203,7 +202,7 @@ impl<'r> Shape<'r> {
 
     fn enumerate(&self, k: usize, i: usize, b: &mut Binding, out: &mut Vec<Binding>) {
         if i == self.free.len() {
-            self.extend(0, b.clone(), out);
+            self.extend(b.clone(), out);
             return;
         }
         for s in DimSet::all(k).subsets() {
@@ -226,9 +225,15 @@ impl<'r> Shape<'r> {
         }
     }
 
-    /// Runs the conditions from `ci` on: bound outputs are checked, new ones bound.
-    fn extend(&self, ci: usize, b: Binding, out: &mut Vec<Binding>) {
-        let Some(c) = self.rule.conditions.get(ci) else {
+    /// Runs the conditions (the relation engine the e-graph runs) and keeps the
+    /// extensions whose left-hand-side nodes keep the node invariant.
+    fn extend(&self, b: Binding, out: &mut Vec<Binding>) {
+        let start = b.into_iter().map(|(v, s)| (v, Some(s))).collect();
+        for e in relation::extend(&self.rule.conditions, start) {
+            let b: Binding = e
+                .into_iter()
+                .map(|(v, s)| (v, s.expect("rule applications bind dim sets")))
+                .collect();
             let lhs_ok = self.lhs.steps.iter().all(|st| {
                 match (
                     value(&b, st.sets[0]),
@@ -242,26 +247,6 @@ impl<'r> Shape<'r> {
             if lhs_ok {
                 out.push(b);
             }
-            return;
-        };
-        let (ins, _) = c.relation.arity();
-        let Some(inputs) = c.args[..ins]
-            .iter()
-            .map(|v| value(&b, SetTerm::Var(*v)))
-            .collect::<Option<Vec<DimSet>>>()
-        else {
-            return;
-        };
-        'outs: for outs in c.relation.eval(&inputs) {
-            let mut b2 = b.clone();
-            for (v, val) in c.args[ins..].iter().zip(outs) {
-                match value(&b2, SetTerm::Var(*v)) {
-                    Some(x) if x != val => continue 'outs,
-                    Some(_) => {}
-                    None => b2.push((*v, val)),
-                }
-            }
-            self.extend(ci + 1, b2, out);
         }
     }
 
@@ -283,21 +268,21 @@ impl<'r> Shape<'r> {
 
 /// The virtual instances of a rule's obligation, in a fixed order.
 pub fn instances(rule: &Rule) -> Result<Vec<Instance>, InstanceError> {
-    let shape = Shape::of(rule)?;
+    let sides = RuleSides::of(rule)?;
     let err = |m: String| InstanceError {
         rule: rule.name.clone(),
         message: m,
     };
     // Checks on every application over up to COVER_DIMS dims.
     for k in 1..=COVER_DIMS {
-        for b in shape.applications(k) {
+        for b in sides.applications(k) {
             let show = || {
                 b.iter()
                     .map(|(v, s)| format!("{v} = {s}"))
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            for (op, [d, sh, r]) in shape.steps(&b, &shape.rhs) {
+            for (op, [d, sh, r]) in sides.steps(&b, &sides.rhs) {
                 if !node_ok(op, d, sh, r) {
                     return Err(err(format!(
                         "with {} the right-hand side adds ({op} {d} {sh} {r}), which breaks the node invariant (dims non-empty, disjoint from roots; shard disjoint from roots and from dims, or containing them for all_gather)",
@@ -305,15 +290,15 @@ pub fn instances(rule: &Rule) -> Result<Vec<Instance>, InstanceError> {
                     )));
                 }
             }
-            let all = shape
-                .steps(&b, &shape.lhs)
+            let all = sides
+                .steps(&b, &sides.lhs)
                 .into_iter()
-                .chain(shape.steps(&b, &shape.rhs));
+                .chain(sides.steps(&b, &sides.rhs));
             for (op, [d, _, _]) in all {
                 if !matches!(op, Collective::ReduceScatter | Collective::AllGather) {
                     continue;
                 }
-                let sigs: Vec<u32> = d.iter().map(|x| Shape::signature(&b, x)).collect();
+                let sigs: Vec<u32> = d.iter().map(|x| RuleSides::signature(&b, x)).collect();
                 for (i, s) in sigs.iter().enumerate() {
                     if let Some(j) = sigs[i + 1..].iter().position(|t| t == s) {
                         if sigs[i + 1..i + 1 + j].iter().any(|t| t != s) {
@@ -330,21 +315,21 @@ pub fn instances(rule: &Rule) -> Result<Vec<Instance>, InstanceError> {
     // Reduced applications, one per order key.
     let mut keys: BTreeSet<(Vec<u32>, Vec<Vec<u32>>)> = BTreeSet::new();
     let mut out = vec![];
-    for k in 1..=MAX_DIMS {
-        for b in shape.applications(k) {
-            let sigs: Vec<u32> = (0..k).map(|d| Shape::signature(&b, d)).collect();
+    for k in 1..=MAX_CLASSES {
+        for b in sides.applications(k) {
+            let sigs: Vec<u32> = (0..k).map(|d| RuleSides::signature(&b, d)).collect();
             let distinct: BTreeSet<u32> = sigs.iter().copied().collect();
             if sigs.contains(&0) || distinct.len() != k {
                 continue;
             }
-            if k == MAX_DIMS {
+            if k == MAX_CLASSES {
                 return Err(err(format!(
                     "it has an application with {k} classes of dims; obligations cover at most {}",
-                    MAX_DIMS - 1
+                    MAX_CLASSES - 1
                 )));
             }
-            let lhs = shape.steps(&b, &shape.lhs);
-            let rhs = shape.steps(&b, &shape.rhs);
+            let lhs = sides.steps(&b, &sides.lhs);
+            let rhs = sides.steps(&b, &sides.rhs);
             let orders: Vec<Vec<u32>> = lhs
                 .iter()
                 .chain(&rhs)

@@ -1,50 +1,23 @@
-//! Helpers shared by the synth tests: small specs, and running abstract programs
-//! through the reference interpreter on a concrete placement.
-#![allow(dead_code)]
+//! The synth tests' helpers: abstract programs run through the reference interpreter
+//! on a concrete placement, unit costs, and every rule applied inside correct programs.
 
 use std::collections::BTreeMap;
 
 use collsynth::lowered;
 use collsynth::placement::Placement;
 use collsynth::program::Program;
+use collsynth::rules::AbsStep;
+use collsynth::rules::{add_step, Prog, ProgGraph, Sets};
+use collsynth::rules::{instances, RuleSet};
 use collsynth::semantics;
-use collsynth::source::Source;
 use collsynth::spec::Spec;
-use collsynth::synth::egraph::{add_step, Prog, ProgGraph, Sets};
 use collsynth::synth::enumerate::{self, EnumLimits};
 use collsynth::synth::extract::{Candidate, StepOracle};
-use collsynth::synth::rules::{instances, RuleSet};
-use collsynth::synth::shape::{AbsStep, Shape};
+use collsynth::synth::shape::Shape;
 use collsynth::synth::state;
 use egg::Id;
 
-/// A spec with the given levels (name, arity) and axes (name, size), one all_reduce
-/// request of 1 GB over `request`.
-pub fn spec(levels: &[(&str, u64)], axes: &[(&str, u64)], request: &[&str]) -> Spec {
-    let levels: Vec<String> = levels
-        .iter()
-        .enumerate()
-        .map(|(i, (n, a))| {
-            format!(
-                "{{ name = \"{n}\", arity = {a}, bandwidth = \"{} GB/s\", latency = \"{} us\" }}",
-                [25, 100, 235, 400][i % 4],
-                [5, 2, 1, 1][i % 4]
-            )
-        })
-        .collect();
-    let axes: Vec<String> = axes
-        .iter()
-        .map(|(n, s)| format!("{{ name = \"{n}\", size = {s} }}"))
-        .collect();
-    let req: Vec<String> = request.iter().map(|a| format!("\"{a}\"")).collect();
-    let text = format!(
-        "axes = [ {} ]\n[system]\nname = \"test\"\nlevels = [ {} ]\n[[request]]\ncollective = \"all_reduce\"\naxes = [ {} ]\nbytes = \"1 GB\"\n",
-        axes.join(", "),
-        levels.join(", "),
-        req.join(", ")
-    );
-    collsynth::spec::parse(&Source::new("test.toml", text), None).expect("test spec is valid")
-}
+use super::spec::SpecText;
 
 /// The concrete program of abstract steps on a shape.
 pub fn program(shape: &Shape, steps: &[AbsStep]) -> Program {
@@ -120,7 +93,7 @@ pub fn check_rules_on(
         },
         &Unit(&shape, spec),
     );
-    assert_eq!(report.stop_reason, "complete");
+    assert!(report.stop_reason.exhaustive(), "{}", report.stop_reason);
     let mut applied: BTreeMap<String, usize> = rules.rules().map(|r| (r.name.clone(), 0)).collect();
     for Candidate { steps, .. } in &programs {
         interpret(spec, &p, steps).expect("the enumerator only returns correct programs");
@@ -156,4 +129,28 @@ pub fn check_rules_on(
         }
     }
     Ok(applied)
+}
+
+/// The problem of the rule checks with two reduced dims: data = 6 over x (3) and
+/// y (2), with y:model (2) between nothing reduced: levels x (3) and y (4), the
+/// placement `3,2;1,2`, one all_reduce over data.
+pub fn two_dims() -> (Spec, Vec<Vec<u64>>) {
+    let spec = SpecText::new()
+        .levels(&[("x", 3), ("y", 4)])
+        .axes(&[("data", 6), ("model", 2)])
+        .all_reduce(&["data"])
+        .spec();
+    (spec, vec![vec![3, 2], vec![1, 2]])
+}
+
+/// The problem of the rule checks with three reduced dims: data = 12 over a (2),
+/// b (3), c (2), with b:model (2) in between: levels a (2), b (6), c (2), the
+/// placement `2,3,2;1,2,1`, one all_reduce over data.
+pub fn three_dims() -> (Spec, Vec<Vec<u64>>) {
+    let spec = SpecText::new()
+        .levels(&[("a", 2), ("b", 6), ("c", 2)])
+        .axes(&[("data", 12), ("model", 2)])
+        .all_reduce(&["data"])
+        .spec();
+    (spec, vec![vec![2, 3, 2], vec![1, 2, 1]])
 }

@@ -1,47 +1,14 @@
-//! Helpers shared by the foundation tests, written from DESIGN.md's words rather than
-//! from the library: spec text for generated systems, the rank ↔ coordinates
-//! convention, dim-structured groups, and an independent simulator of the collectives
-//! (random integer buffers for the numbers, source bitmasks and regions for validity).
-
-#![allow(dead_code)]
-
-use std::path::Path;
-use std::process::{Command, Output};
+//! The independent simulator of the foundation tests, written from the words of docs/design.md
+//! rather than from the library: the rank ↔ coordinates convention, dim-structured
+//! groups, and the collectives run on random integer buffers (for the numbers) with
+//! source bitmasks and regions (for validity); counterexamples re-checked by it.
 
 use collsynth::program::Collective;
-use collsynth::source::Source;
 use collsynth::spec::Spec;
 
-/// Spec TOML for a generated system: levels outer to inner, axes in order, and one
-/// all_reduce request over `request` (if any).
-pub fn spec_toml(levels: &[(&str, u64)], axes: &[(&str, u64)], request: &[&str]) -> String {
-    let mut t = String::from("axes = [\n");
-    for (n, s) in axes {
-        t.push_str(&format!("  {{ name = \"{n}\", size = {s} }},\n"));
-    }
-    t.push_str("]\n\n[system]\nname = \"generated\"\nlevels = [\n");
-    for (n, a) in levels {
-        t.push_str(&format!(
-            "  {{ name = \"{n}\", arity = {a}, bandwidth = \"100 GB/s\", latency = \"1 us\" }},\n"
-        ));
-    }
-    t.push_str("]\n");
-    if !request.is_empty() {
-        let names: Vec<String> = request.iter().map(|a| format!("\"{a}\"")).collect();
-        t.push_str(&format!(
-            "\n[[request]]\ncollective = \"all_reduce\"\naxes = [{}]\nbytes = \"1 MB\"\n",
-            names.join(", ")
-        ));
-    }
-    t
-}
+use super::rng::Rng;
 
-/// A validated spec from text (panics on invalid text: tests build valid ones).
-pub fn spec(text: &str) -> Spec {
-    collsynth::spec::parse(&Source::new("test.toml", text), None).expect("valid test spec")
-}
-
-/// Axis coordinates of a rank, straight from DESIGN.md's convention: the rank's level
+/// Axis coordinates of a rank, straight from the convention of docs/design.md: the rank's level
 /// digits (outer level most significant), each level digit split into one digit per
 /// axis (first axis most significant), each axis coordinate the mixed radix of that
 /// axis's per-level digits (outer level most significant).
@@ -72,7 +39,7 @@ pub fn convention_digits(arities: &[u64], matrix: &[Vec<u64>], rank: u64) -> Vec
     out
 }
 
-/// The groups of `op(dims) @ roots(roots)` by DESIGN.md's words: the group of x is
+/// The groups of `op(dims) @ roots(roots)` by the words of docs/design.md: the group of x is
 /// every device agreeing with x on every digit except `dims`; only devices with digit
 /// 0 on every roots dim take part; members ascending, groups by first member.
 /// Dims are `(level, axis)`.
@@ -121,7 +88,7 @@ pub fn reduction_keys(arities: &[u64], matrix: &[Vec<u64>], request: &[usize]) -
 
 // ------------------------------------------------------------------ simulator
 
-/// What the simulator found wrong (kind as in DESIGN.md's JSON).
+/// What the simulator found wrong (kind as in the JSON of docs/design.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     /// "missing", "twice", "extra" or "ill_formed".
@@ -171,17 +138,13 @@ pub fn buffer_len(steps: &[(Collective, Vec<Vec<u64>>)]) -> usize {
 
 /// Deterministic pseudo-random buffers: `init[device][element]`.
 pub fn random_buffers(n: usize, b: usize, seed: u64) -> Vec<Vec<i64>> {
-    let mut s = seed ^ 0x9e37_79b9_7f4a_7c15;
-    let mut next = || {
-        // splitmix64
-        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
+    let mut rng = Rng(seed ^ 0x9e37_79b9_7f4a_7c15);
     (0..n)
-        .map(|_| (0..b).map(|_| (next() >> 24) as i64 - (1 << 39)).collect())
+        .map(|_| {
+            (0..b)
+                .map(|_| (rng.next() >> 24) as i64 - (1 << 39))
+                .collect()
+        })
         .collect()
 }
 
@@ -438,42 +401,6 @@ pub fn multiplicity(
             _ => None,
         })
         .collect())
-}
-
-// ------------------------------------------------------------------ binary
-
-/// Runs the `collsynth` binary with `args` (and `stdin`, if any).
-pub fn collsynth(args: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_collsynth"));
-    cmd.args(args).env_remove("RUST_LOG");
-    if let Some(input) = stdin {
-        cmd.stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().expect("collsynth runs");
-        child
-            .stdin
-            .take()
-            .expect("piped stdin")
-            .write_all(input.as_bytes())
-            .expect("stdin written");
-        child.wait_with_output().expect("collsynth finishes")
-    } else {
-        cmd.output().expect("collsynth runs")
-    }
-}
-
-/// Writes `text` to `dir/name` and returns the path as a string.
-pub fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("write into the tempdir");
-    p.display().to_string()
-}
-
-/// The repository's root (where `specs/` is).
-pub fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 // ------------------------------------------------------------------ re-checks

@@ -1,37 +1,38 @@
-//! Shared helpers of the verifier tests (included with `#[path]`; compiled alone it
-//! has no tests): specs from matrices, mutants of a program, and the check that the
-//! SMT verdict equals the reference interpreter's.
-#![allow(dead_code)]
+//! The verifier tests' helpers: the standard problem, mutants of a program, and the
+//! check that the SMT verdict equals the reference interpreter's.
 
 use collsynth::lowered;
 use collsynth::placement::Placement;
 use collsynth::program::{Collective, DimRef, Program, Step};
 use collsynth::semantics;
-use collsynth::source::Source;
-use collsynth::spec::{self, Spec};
-use collsynth::verify::{self, SmtOptions, Verdict};
+use collsynth::spec::Spec;
+use collsynth::verdict::Verdict;
+use collsynth::verify::{self, SmtOptions};
+
+use super::spec::SpecText;
+
+/// The standard problem: node × gpu, data × model on matrix 2,4;2,2 (32 devices),
+/// one all_reduce over data (request axes `[0]`).
+pub fn standard_problem() -> (Spec, Placement) {
+    let matrix = vec![vec![2, 4], vec![2, 2]];
+    let spec = problem_spec(&["node", "gpu"], &["data", "model"], &matrix, &[0]);
+    let placement = Placement::new(&spec, matrix).expect("the matrix fits");
+    (spec, placement)
+}
 
 /// A spec whose levels and axes fit `matrix` (rows = axes, columns = levels), with
-/// one all_reduce request over `request` (axis indices).
-pub fn spec_for(levels: &[&str], axes: &[&str], matrix: &[Vec<u64>], request: &[usize]) -> Spec {
-    let mut t = String::from("axes = [");
-    for (a, name) in axes.iter().enumerate() {
-        let size: u64 = matrix[a].iter().product();
-        t.push_str(&format!("{{ name = \"{name}\", size = {size} }}, "));
-    }
-    t.push_str("]\n[system]\nname = \"test\"\nlevels = [\n");
-    for (l, name) in levels.iter().enumerate() {
-        let arity: u64 = matrix.iter().map(|r| r[l]).product();
-        t.push_str(&format!(
-            "{{ name = \"{name}\", arity = {arity}, bandwidth = \"100 GB/s\", latency = \"1 us\" }},\n"
-        ));
-    }
-    t.push_str("]\n[[request]]\ncollective = \"all_reduce\"\naxes = [");
-    for &a in request {
-        t.push_str(&format!("\"{}\", ", axes[a]));
-    }
-    t.push_str("]\nbytes = 1000\n");
-    spec::parse(&Source::new("<test>", t), None).expect("test spec parses")
+/// one all_reduce request of 1000 bytes over `request` (axis indices).
+pub fn problem_spec(
+    levels: &[&str],
+    axes: &[&str],
+    matrix: &[Vec<u64>],
+    request: &[usize],
+) -> Spec {
+    let names: Vec<&str> = request.iter().map(|&a| axes[a]).collect();
+    SpecText::fitting(levels, axes, matrix)
+        .all_reduce(&names)
+        .bytes(1000)
+        .spec()
 }
 
 /// Every mutant of `p`: a step dropped, a dim swapped for a dim of another axis, a
@@ -92,7 +93,8 @@ pub fn mutants(p: &Program, placement: &Placement) -> Vec<Program> {
 pub fn agree(spec: &Spec, placement: &Placement, request: &[usize], program: &Program) -> bool {
     let low = lowered::lower(placement, program);
     let interp = semantics::run(spec, placement, request, &low);
-    let smt = verify::prove(spec, placement, request, program, &SmtOptions::default());
+    let smt = verify::prove(spec, placement, request, program, &SmtOptions::default())
+        .unwrap_or_else(|e| panic!("inconsistent: {e}"));
     let text = program.text(spec);
     match (&interp, &smt) {
         (Ok(()), Verdict::Proved) => true,

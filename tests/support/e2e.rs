@@ -1,7 +1,6 @@
-//! Shared helpers of the end-to-end tests: finding Open MPI and a Python with mpi4py,
-//! the programs to run (synthesized), and running one `mpirun` over an emitted script.
-
-#![allow(dead_code)]
+//! The end-to-end tests' helpers: the tools they need (Open MPI and a Python with
+//! mpi4py, JAX, torch) and what happens when one is missing ([`require`]), the
+//! programs to run (synthesized), and running one `mpirun` over an emitted script.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,55 +9,114 @@ use collsynth::emit::{synthesized, Proof, Unit};
 use collsynth::lowered;
 use collsynth::placement::{self, Placement};
 use collsynth::program::Program;
+use collsynth::rules::RuleSet;
 use collsynth::semantics;
 use collsynth::spec::Spec;
-use collsynth::synth::{self, backend::Standard, rules::RuleSet, Options, Selection};
+use collsynth::synth::{self, backend::Standard, Options, Selection};
 
 /// The Python that has mpi4py and numpy (Debian's), as the project's setup installs it.
 pub const PYTHON: &str = "/usr/bin/python3";
 
-/// The repository root.
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The e2e specs, sorted.
+/// The e2e specs (`specs/e2e/*.toml`), sorted, as absolute paths.
 pub fn e2e_specs() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("specs/e2e"))
-        .expect("specs/e2e exists")
-        .map(|e| e.expect("readable").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    v.sort();
-    v
+    super::spec_files("specs/e2e")
+        .into_iter()
+        .map(|p| super::root().join(p))
+        .collect()
 }
 
-pub fn load(path: &Path) -> Spec {
-    Spec::load(path).expect("e2e specs are valid")
+// ------------------------------------------------------------------ tools
+
+/// Whether this run is under CI (`CI=true`, as CI services set it): there a missing
+/// tool fails the test rather than skipping it.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
-/// Why MPI end-to-end tests cannot run here, if they cannot.
-pub fn mpi_missing() -> Option<String> {
+/// What a test needs: `tool` is `Ok` with what was found, or `Err` saying why it is
+/// missing. Found: `Some`. Missing: under CI (`CI=true`) the test fails here, naming
+/// `test` and why; elsewhere a visible notice says the test is skipped (never a
+/// silent pass) and the test should return on `None`.
+pub fn require<T>(test: &str, tool: Result<T, String>) -> Option<T> {
+    match tool {
+        Ok(found) => Some(found),
+        Err(why) => {
+            assert!(
+                !under_ci(),
+                "{test}: {why}; CI=true, so a missing tool fails the test instead of skipping it"
+            );
+            eprintln!("SKIPPED {test}: {why}");
+            println!("SKIPPED {test}: {why}");
+            None
+        }
+    }
+}
+
+/// Whether `python` runs `-c code` successfully.
+fn python_runs(python: &Path, code: &str) -> bool {
+    Command::new(python)
+        .args(["-c", code])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Open MPI's `mpirun` and [`PYTHON`] with mpi4py and numpy, or why not.
+pub fn mpi() -> Result<(), String> {
     let mpirun = Command::new("mpirun").arg("--version").output();
     if !mpirun.is_ok_and(|o| o.status.success()) {
-        return Some("`mpirun` is not on PATH (apt-get install openmpi-bin)".into());
+        return Err("`mpirun` is not on PATH (apt-get install openmpi-bin)".into());
     }
-    let py = Command::new(PYTHON)
-        .args(["-c", "import mpi4py, numpy"])
-        .output();
-    if !py.is_ok_and(|o| o.status.success()) {
-        return Some(format!(
+    if !python_runs(Path::new(PYTHON), "import mpi4py, numpy") {
+        return Err(format!(
             "{PYTHON} cannot import mpi4py and numpy (apt-get install python3-mpi4py python3-numpy)"
         ));
     }
-    None
+    Ok(())
 }
 
-/// Prints a visible notice that a test is skipped (never a silent pass).
-pub fn skip(test: &str, why: &str) {
-    eprintln!("SKIPPED {test}: {why}");
-    println!("SKIPPED {test}: {why}");
+/// [`PYTHON`] if it imports `module`, or why not.
+pub fn python_with(module: &str) -> Result<(), String> {
+    if python_runs(Path::new(PYTHON), &format!("import {module}")) {
+        Ok(())
+    } else {
+        Err(format!("{PYTHON} cannot import {module}"))
+    }
 }
+
+/// A Python with jax and numpy: `$COLLSYNTH_JAX_PYTHON`, else the venv that
+/// `scripts/setup` makes (`${XDG_CACHE_HOME:-$HOME/.cache}/collsynth/jax-venv`),
+/// else [`PYTHON`]; or why there is none.
+pub fn jax_python() -> Result<PathBuf, String> {
+    let mut candidates = Vec::new();
+    if let Ok(p) = std::env::var("COLLSYNTH_JAX_PYTHON") {
+        candidates.push(PathBuf::from(p));
+    }
+    let cache = std::env::var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|_| std::env::var("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    if let Ok(c) = cache {
+        candidates.push(c.join("collsynth/jax-venv/bin/python"));
+    }
+    candidates.push(PathBuf::from(PYTHON));
+    candidates
+        .into_iter()
+        .find(|p| python_runs(p, "import jax, numpy"))
+        .ok_or_else(|| "no Python with jax (run scripts/setup, or set COLLSYNTH_JAX_PYTHON)".into())
+}
+
+/// A Python with torch.distributed and numpy: `$COLLSYNTH_TORCH_PYTHON`, [`PYTHON`]
+/// or `python3` on PATH; or why there is none.
+pub fn torch_python() -> Result<PathBuf, String> {
+    std::env::var("COLLSYNTH_TORCH_PYTHON")
+        .ok()
+        .into_iter()
+        .chain([PYTHON.to_string(), "python3".to_string()])
+        .map(PathBuf::from)
+        .find(|p| python_runs(p, "import torch.distributed, numpy"))
+        .ok_or_else(|| "no Python with torch here (set COLLSYNTH_TORCH_PYTHON)".into())
+}
+
+// ------------------------------------------------------------------ running
 
 /// `mpirun` for `np` processes on one machine, as root if need be.
 pub fn mpirun(np: u64, script: &Path, args: &[&str]) -> Output {
@@ -78,14 +136,6 @@ pub fn mpirun(np: u64, script: &Path, args: &[&str]) -> Output {
     .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
     .env("OMPI_MCA_rmaps_base_oversubscribe", "1");
     cmd.output().expect("mpirun starts")
-}
-
-pub fn text_of(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// A unit to emit for a program on placement `index` and request `r` of a spec.
@@ -167,12 +217,4 @@ pub fn synthesized_units(spec: &Spec, top: usize) -> Vec<Unit> {
         }
     }
     units
-}
-
-/// A temporary directory for generated scripts (never the working directory).
-pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("collsynth-e2e-")
-        .tempdir()
-        .expect("a temporary directory")
 }

@@ -1,15 +1,74 @@
-//! Resolving what `verify` and `cost` work on: the program (text or lowered JSON),
-//! the placement (chosen, embedded in the JSON, or the only one that fits) and the
-//! request.
+//! Resolving what `verify`, `cost` and `emit --program-file` work on
+//! ([`Problem`]): the program (text or lowered JSON), the placement (chosen,
+//! embedded in the JSON, or the only one that fits) and the request (chosen, named
+//! by the JSON, or the only one that matches).
 
 use std::io::Read;
 
-use super::{chosen_placement, usage, Failure, PlacementArg};
 use crate::lowered::{self, Lowered};
 use crate::placement::{self, MatrixText, Placement};
 use crate::program::{self, Program};
+use crate::semantics;
 use crate::source::{InputError, Source};
 use crate::spec::{Request, Spec};
+use crate::verdict::{Inconsistency, Verdict};
+use crate::verify::{self, SmtOptions};
+
+/// Why a problem cannot be resolved: bad input (located) or a choice that does not
+/// fit (the message says what to give instead).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProblemError {
+    /// A file that cannot be read or parsed.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A choice (placement, request) that does not fit, or none where one is needed.
+    #[error("{0}")]
+    Choice(String),
+}
+
+fn usage(msg: impl Into<String>) -> ProblemError {
+    ProblemError::Choice(msg.into())
+}
+
+/// Which placement a command names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum PlacementChoice {
+    /// None: the program or the spec must make it unambiguous.
+    #[default]
+    Unspecified,
+    /// By index (`--placement N`).
+    Index(usize),
+    /// By matrix (`--matrix ROWS`), with the text as written.
+    Matrix(String),
+}
+
+/// The placement a choice names, with its index (`None` when unspecified).
+pub fn chosen_placement(
+    spec: &Spec,
+    choice: &PlacementChoice,
+) -> Result<Option<(usize, Placement)>, ProblemError> {
+    match choice {
+        PlacementChoice::Unspecified => Ok(None),
+        PlacementChoice::Matrix(m) => {
+            let matrix = placement::parse_matrix(m).map_err(|e| usage(format!("--matrix: {e}")))?;
+            let p = Placement::new(spec, matrix)
+                .map_err(|e| usage(format!("--matrix \"{m}\": {e}")))?;
+            let index = placement::index_of(spec, &p.matrix).expect("a valid matrix is enumerated");
+            Ok(Some((index, p)))
+        }
+        PlacementChoice::Index(index) => {
+            let all = placement::enumerate(spec);
+            let Some(m) = all.get(*index) else {
+                return Err(usage(format!(
+                    "--placement {index}: the spec has {} placements (0..{})",
+                    all.len(),
+                    all.len().saturating_sub(1)
+                )));
+            };
+            Ok(Some((*index, Placement::from_valid_matrix(m.clone()))))
+        }
+    }
+}
 
 fn list_placements(spec: &Spec, indices: &[(usize, Vec<Vec<u64>>)]) -> String {
     let mut s = String::new();
@@ -33,7 +92,7 @@ enum ProgramInput {
     Json(lowered::LoweredJson, Source),
 }
 
-fn read_program(path: &str) -> Result<ProgramInput, Failure> {
+fn read_program(path: &str) -> Result<ProgramInput, ProblemError> {
     let source = if path == "-" {
         let mut t = String::new();
         std::io::stdin()
@@ -42,7 +101,7 @@ fn read_program(path: &str) -> Result<ProgramInput, Failure> {
         Source::new("<stdin>", t)
     } else {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Failure::from(InputError::file(
+            ProblemError::from(InputError::file(
                 path,
                 if e.kind() == std::io::ErrorKind::NotFound {
                     "no such program file (give a file with a text or lowered-JSON program, or `-` for stdin)".to_string()
@@ -84,9 +143,9 @@ pub struct Problem {
 pub fn resolve_problem(
     spec: Spec,
     program_path: &str,
-    placement_arg: &PlacementArg,
+    placement_arg: &PlacementChoice,
     request: Option<usize>,
-) -> Result<Problem, Failure> {
+) -> Result<Problem, ProblemError> {
     let input = read_program(program_path)?;
     let chosen = chosen_placement(&spec, placement_arg)?;
     match input {
@@ -144,7 +203,10 @@ pub fn resolve_problem(
                 None => match &doc.matrix {
                     Some(m) => {
                         let p = Placement::new(&spec, m.clone()).map_err(|e| {
-                            Failure::from(InputError::file(&source.name, format!("`matrix`: {e}")))
+                            ProblemError::from(InputError::file(
+                                &source.name,
+                                format!("`matrix`: {e}"),
+                            ))
                         })?;
                         let i = placement::index_of(&spec, &p.matrix)
                             .expect("valid matrices are enumerated");
@@ -195,7 +257,7 @@ pub fn choose_request(
     spec: &Spec,
     flag: Option<usize>,
     program: Option<&Program>,
-) -> Result<(Request, Option<usize>), Failure> {
+) -> Result<(Request, Option<usize>), ProblemError> {
     let list = || {
         spec.requests
             .iter()
@@ -242,4 +304,41 @@ pub fn choose_request(
         spec.requests.len(),
         list()
     )))
+}
+
+impl Problem {
+    /// Decides the program with the reference interpreter; [`Verdict::Unknown`] when
+    /// the placement is too large for it ([`semantics::MAX_INTERPRETER_CELLS`]).
+    pub fn interpret(&self) -> Verdict {
+        let cells = semantics::interpreter_cells(&self.placement, &self.lowered);
+        if cells > semantics::MAX_INTERPRETER_CELLS {
+            return Verdict::Unknown(format!(
+                "the reference interpreter would track {cells} counters for this placement ({} devices), more than its limit of {}",
+                self.placement.devices(),
+                semantics::MAX_INTERPRETER_CELLS
+            ));
+        }
+        match semantics::run(
+            &self.spec,
+            &self.placement,
+            &self.request.axes,
+            &self.lowered,
+        ) {
+            Ok(()) => Verdict::Proved,
+            Err(c) => Verdict::Refuted(c),
+        }
+    }
+
+    /// Proves the program with z3; `None` when it has no group form (only the
+    /// interpreter decides it).
+    pub fn prove(&self, opts: &SmtOptions) -> Option<Result<Verdict, Inconsistency>> {
+        let program = self.program.as_ref()?;
+        Some(verify::prove(
+            &self.spec,
+            &self.placement,
+            &self.request.axes,
+            program,
+            opts,
+        ))
+    }
 }

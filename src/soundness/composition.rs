@@ -7,7 +7,7 @@
 //! such coverage and stays "checked sizes only".
 
 use super::obligation::{Coverage, RuleObligation};
-use crate::synth::rules::RuleSet;
+use crate::rules::RuleSet;
 
 /// One rule proved by composition: its exact text (as in `grammar/rules`), the
 /// union-only rules the argument uses (exact texts), and the README paragraph.

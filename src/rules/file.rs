@@ -1,136 +1,21 @@
-//! The rewrite rules as data: the `grammar/rules` file, read and written by one
-//! function pair ([`read_rules`] / [`write_rules`]), and the named relations
-//! ([`Relation`]) rules use for set reasoning.
+//! The rules file (`grammar/rules`): [`Rule`] and [`RuleSet`], read and written by
+//! one function pair ([`read_rules`] / [`write_rules`], inverse of each other).
 //!
 //! A line is blank, a `#` comment, or a rule
 //! `name: lhs ==> rhs [if relation ?x ?y ..., ...]` with both sides in egg's pattern
-//! syntax over [`Prog`]. A relation's leading arguments are inputs; its trailing
-//! arguments are outputs, bound when new and checked when already bound. A rule
-//! becomes an egg [`Rewrite`] whose applier ([`RuleApplier`]) runs the relations to
-//! extend each match and instantiates the right-hand side once per extension.
+//! syntax over [`Prog`] and the conditions naming [`Relation`]s.
 
 use std::fmt;
 
-use egg::{Applier, Id, Language, Pattern, PatternAst, Rewrite, Searcher, Subst, Symbol, Var};
+use egg::{Pattern, Var};
 
-use super::egraph::{Prog, ProgGraph, Sets};
-use super::shape::DimSet;
+use super::{Condition, Prog, Relation};
 use crate::source::{InputError, Source};
 
 /// The rules shipped in `grammar/rules`, compiled in.
 pub const DEFAULT_RULES: &str = include_str!("../../grammar/rules");
 /// What the compiled-in rules are called in messages.
 pub const DEFAULT_RULES_NAME: &str = "grammar/rules";
-
-/// Set reasoning a rule can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Relation {
-    /// `split g a b`: a, b non-empty, disjoint, a ∪ b = g; every ordered pair.
-    Split,
-    /// `split-ordered g a b`: as `split`, every dim of a before every dim of b.
-    SplitOrdered,
-    /// `union x y z`: x, y disjoint and z = x ∪ y.
-    Union,
-    /// `diff x y z`: y ⊆ x and z = x \ y.
-    Diff,
-    /// `disjoint x y`: x and y share no dim.
-    Disjoint,
-}
-
-impl Relation {
-    /// Every relation.
-    pub const ALL: [Relation; 5] = [
-        Relation::Split,
-        Relation::SplitOrdered,
-        Relation::Union,
-        Relation::Diff,
-        Relation::Disjoint,
-    ];
-
-    /// The name rules use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Relation::Split => "split",
-            Relation::SplitOrdered => "split-ordered",
-            Relation::Union => "union",
-            Relation::Diff => "diff",
-            Relation::Disjoint => "disjoint",
-        }
-    }
-
-    /// `(inputs, outputs)`.
-    pub fn arity(self) -> (usize, usize) {
-        match self {
-            Relation::Split | Relation::SplitOrdered => (1, 2),
-            Relation::Union | Relation::Diff => (2, 1),
-            Relation::Disjoint => (2, 0),
-        }
-    }
-
-    /// What it means.
-    pub fn doc(self) -> &'static str {
-        match self {
-            Relation::Split => "a, b non-empty, disjoint, a ∪ b = g (every ordered pair)",
-            Relation::SplitOrdered => {
-                "as split, every dim of a more significant than every dim of b"
-            }
-            Relation::Union => "x, y disjoint and z = x ∪ y",
-            Relation::Diff => "y ⊆ x and z = x \\ y",
-            Relation::Disjoint => "x and y share no dim",
-        }
-    }
-
-    fn from_name(s: &str) -> Option<Relation> {
-        Relation::ALL.into_iter().find(|r| r.name() == s)
-    }
-
-    /// Every tuple of outputs for the inputs, in a fixed order.
-    pub fn eval(self, inputs: &[DimSet]) -> Vec<Vec<DimSet>> {
-        match self {
-            Relation::Split | Relation::SplitOrdered => {
-                let g = inputs[0];
-                g.subsets()
-                    .filter(|a| !a.is_empty() && *a != g)
-                    .map(|a| (a, g.minus(a)))
-                    .filter(|(a, b)| self == Relation::Split || a.all_before(*b))
-                    .map(|(a, b)| vec![a, b])
-                    .collect()
-            }
-            Relation::Union => {
-                let (x, y) = (inputs[0], inputs[1]);
-                if x.disjoint(y) {
-                    vec![vec![x.union(y)]]
-                } else {
-                    vec![]
-                }
-            }
-            Relation::Diff => {
-                let (x, y) = (inputs[0], inputs[1]);
-                if y.subset_of(x) {
-                    vec![vec![x.minus(y)]]
-                } else {
-                    vec![]
-                }
-            }
-            Relation::Disjoint => {
-                if inputs[0].disjoint(inputs[1]) {
-                    vec![vec![]]
-                } else {
-                    vec![]
-                }
-            }
-        }
-    }
-}
-
-/// One use of a relation in a rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Condition {
-    /// The relation.
-    pub relation: Relation,
-    /// Its arguments, inputs first.
-    pub args: Vec<Var>,
-}
 
 /// A rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,16 +50,6 @@ pub struct RuleSet {
     pub source: String,
     /// Every line.
     pub lines: Vec<Line>,
-}
-
-impl fmt::Display for Condition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.relation.name())?;
-        for a in &self.args {
-            write!(f, " {a}")?;
-        }
-        Ok(())
-    }
 }
 
 impl fmt::Display for Rule {
@@ -375,23 +250,6 @@ impl RuleSet {
         })
     }
 
-    /// The rules as egg rewrites.
-    pub fn rewrites(&self) -> Vec<Rewrite<Prog, Sets>> {
-        self.rules()
-            .map(|r| {
-                Rewrite::new(
-                    r.name.as_str(),
-                    r.lhs.clone(),
-                    RuleApplier {
-                        rhs: r.rhs.clone(),
-                        conditions: r.conditions.clone(),
-                    },
-                )
-                .expect("rule variables are checked when the file is read")
-            })
-            .collect()
-    }
-
     /// The rule table: one line per rule, then the relations.
     pub fn table(&self) -> String {
         let rules: Vec<&Rule> = self.rules().collect();
@@ -413,108 +271,4 @@ impl RuleSet {
         }
         out
     }
-}
-
-/// A rule's right-hand side with its relations: extends each match, then adds and
-/// unions the right-hand side once per extension.
-pub struct RuleApplier {
-    rhs: Pattern<Prog>,
-    conditions: Vec<Condition>,
-}
-
-fn set_of(egraph: &ProgGraph, id: Id) -> Option<DimSet> {
-    egraph[id].data
-}
-
-impl RuleApplier {
-    /// Every extension of `subst` that satisfies the conditions.
-    pub fn extensions(&self, egraph: &mut ProgGraph, subst: &Subst) -> Vec<Subst> {
-        let mut substs = vec![subst.clone()];
-        for c in &self.conditions {
-            let (ins, _) = c.relation.arity();
-            let mut next = Vec::new();
-            for s in &substs {
-                let Some(inputs) = c.args[..ins]
-                    .iter()
-                    .map(|v| set_of(egraph, s[*v]))
-                    .collect::<Option<Vec<DimSet>>>()
-                else {
-                    continue;
-                };
-                'outs: for outs in c.relation.eval(&inputs) {
-                    let mut s2 = s.clone();
-                    for (v, val) in c.args[ins..].iter().zip(outs) {
-                        match s2.get(*v) {
-                            Some(&id) => {
-                                if set_of(egraph, id) != Some(val) {
-                                    continue 'outs;
-                                }
-                            }
-                            None => {
-                                let id = egraph.add(Prog::Set(val));
-                                s2.insert(*v, id);
-                            }
-                        }
-                    }
-                    next.push(s2);
-                }
-            }
-            substs = next;
-        }
-        substs
-    }
-}
-
-impl Applier<Prog, Sets> for RuleApplier {
-    fn apply_one(
-        &self,
-        egraph: &mut ProgGraph,
-        eclass: Id,
-        subst: &Subst,
-        _searcher_ast: Option<&PatternAst<Prog>>,
-        rule_name: Symbol,
-    ) -> Vec<Id> {
-        let mut changed = Vec::new();
-        for s in self.extensions(egraph, subst) {
-            changed.extend(self.rhs.apply_one(egraph, eclass, &s, None, rule_name));
-        }
-        changed
-    }
-}
-
-/// Applies one rule once to a term and returns every instance of its right-hand side
-/// (for checking rules on concrete placements).
-pub fn instances(rule: &Rule, egraph: &mut ProgGraph, id: Id) -> Vec<Id> {
-    let applier = RuleApplier {
-        rhs: rule.rhs.clone(),
-        conditions: rule.conditions.clone(),
-    };
-    egraph.rebuild();
-    let Some(m) = rule.lhs.search_eclass(egraph, id) else {
-        return vec![];
-    };
-    let mut out = Vec::new();
-    for s in m.substs {
-        for e in applier.extensions(egraph, &s) {
-            out.push(add_instance(egraph, &rule.rhs, &e));
-        }
-    }
-    out
-}
-
-/// Adds a pattern's instance without unioning it (helper of [`instances`]).
-fn add_instance(egraph: &mut ProgGraph, p: &Pattern<Prog>, s: &Subst) -> Id {
-    let ast = p.ast.as_ref();
-    let mut ids: Vec<Id> = Vec::with_capacity(ast.len());
-    for n in ast {
-        let id = match n {
-            egg::ENodeOrVar::Var(v) => s[*v],
-            egg::ENodeOrVar::ENode(e) => {
-                let e = e.clone().map_children(|c| ids[usize::from(c)]);
-                egraph.add(e)
-            }
-        };
-        ids.push(id);
-    }
-    *ids.last().expect("patterns are non-empty")
 }

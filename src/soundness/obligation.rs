@@ -1,7 +1,7 @@
 //! Soundness obligations of rewrite rules as SMT-LIB2, and their discharge by z3.
 //!
 //! An obligation is stated on a *virtual instance* of a rule ([`Instance`], made by
-//! `verify::instances` from the rule text: a few virtual dims, each standing for a
+//! [`super::instances`] from the rule text: a few virtual dims, each standing for a
 //! class of concrete dims, and the rule's two sides as steps over them) and on a
 //! *size assignment*: every virtual dim a step varies or roots at takes a concrete
 //! size from [`SIZES`]. The devices are then a finite grid, and the state of every
@@ -9,7 +9,9 @@
 //! one arbitrary atom `p` — is a handful of SMT constants. The starting state is
 //! arbitrary (declared, not defined) up to the precondition; every step is unfolded
 //! over the grid exactly as the reference interpreter runs it (`src/semantics.rs`).
-//! The queries are quantifier-free bit-vector problems:
+//! The queries are quantifier-free linear integer problems (no division: a region
+//! is `[lo, lo + coef·q)` with `q` the length unknown of the starting device and
+//! `coef` a constant):
 //!
 //! * *forward*: the left-hand side is well-formed ⟹ the right-hand side is, and the
 //!   two final states agree (validity; region and the held source where valid);
@@ -24,9 +26,9 @@
 
 use std::fmt::Write;
 
-use z3::{Params, SatResult, Solver};
-
 use crate::program::Collective;
+use crate::verdict::Verdict;
+use crate::verify::smt::{Answer, Assumption, SmtOptions, Solver};
 
 /// The sizes every virtual dim of the grid takes, in every combination.
 pub const SIZES: [u64; 3] = [2, 3, 4];
@@ -121,17 +123,6 @@ pub struct Query {
     pub checks: Vec<Check>,
 }
 
-/// z3's answer to a query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
-    /// The implication holds.
-    Unsat,
-    /// A counterexample: the selectors that hold in z3's model.
-    Sat(Vec<String>),
-    /// z3 could not decide; never a proof.
-    Unknown(String),
-}
-
 fn or(parts: &[String]) -> String {
     match parts.len() {
         0 => "false".into(),
@@ -224,7 +215,7 @@ pub enum Coverage {
     /// (Theorem S), which [`SIZES`] enumerates.
     AllSizes,
     /// Every class size, by composing equivalences proved for every size (the named
-    /// paragraph of proofs/README.md, "Composition"; `verify::composition`).
+    /// paragraph of proofs/README.md, "Composition"; [`super::composition`]).
     Composed(&'static str),
     /// The class sizes in [`SIZES`] only: chunk positions of reduce_scatter /
     /// all_gather depend on the group sizes, and no reduction to small sizes is
@@ -741,44 +732,23 @@ pub fn deeper_queries(inst: &Instance, max: u64) -> Vec<Query> {
         .collect()
 }
 
-/// Asks z3 every check of `q`, each within `timeout_ms`.
-pub fn discharge(q: &Query, timeout_ms: u64) -> Vec<Answer> {
-    let solver = Solver::new();
-    let mut params = Params::new();
-    params.set_u32("timeout", timeout_ms.min(u32::MAX as u64) as u32);
-    solver.set_params(&params);
+/// Asks z3 every check of `q` under the budgets of `opts`: proved (`unsat`),
+/// refuted with the goal's selectors that hold in z3's model, or unknown.
+pub fn discharge(q: &Query, opts: &SmtOptions) -> Vec<Verdict<Vec<String>>> {
     // The body only: the checks are run below, one by one.
-    solver.from_string(q.body.as_str());
+    let solver = Solver::new(None, opts, &q.body);
     q.checks
         .iter()
-        .map(|c| {
-            let lit = z3::ast::Bool::new_const(c.literal.as_str());
-            match solver.check_assumptions(&[lit]) {
-                SatResult::Unsat => Answer::Unsat,
-                SatResult::Unknown => Answer::Unknown(
-                    solver
-                        .get_reason_unknown()
-                        .unwrap_or_else(|| "no reason given".into()),
-                ),
-                SatResult::Sat => {
-                    let Some(model) = solver.get_model() else {
-                        return Answer::Sat(vec![]);
-                    };
-                    let on = c
-                        .selectors
-                        .iter()
-                        .filter(|name| {
-                            let b = z3::ast::Bool::new_const(name.as_str());
-                            model
-                                .eval(&b, true)
-                                .and_then(|v| v.as_bool())
-                                .unwrap_or(false)
-                        })
-                        .cloned()
-                        .collect();
-                    Answer::Sat(on)
-                }
-            }
+        .map(|c| match solver.check(&[Assumption::holds(&c.literal)]) {
+            Answer::Unsat => Verdict::Proved,
+            Answer::Unknown(why) => Verdict::Unknown(why),
+            Answer::Sat(model) => Verdict::Refuted(
+                c.selectors
+                    .iter()
+                    .filter(|name| model.is_true(name))
+                    .cloned()
+                    .collect(),
+            ),
         })
         .collect()
 }
