@@ -7,7 +7,7 @@
 //! The device state of `docs/design.md` (§3.2), exactly as the
 //! reference interpreter [`crate::semantics`] runs it, is written as one family of
 //! functions per step `t` of the device's digits `a` (one bit-vector per encoded dim):
-//! `valid_t(a)`, the region `[lo_t(a), hi_t(a))` in buffer atoms, and
+//! `valid_t(a)`, the region `[lo_t(a), lo_t(a) + len_t(a))` in buffer atoms, and
 //! `has_t(a, q, b)`: source `b` is summed at atom `q`. A step `op(D) @ roots(R)`
 //! leaves non-participants (a digit on `R` not 0) unchanged; for a participant its
 //! group is `a[D := m]` for all in-range `m`, its leader (first member, lowest rank)
@@ -15,13 +15,20 @@
 //!
 //! * all_reduce / reduce / reduce_scatter: `has_t(a,q,b) = ∃m. has_{t-1}(a[D:=m],q,b)`;
 //!   reduce leaves only the leader valid; reduce_scatter gives member `i` chunk `i`
-//!   of the common region (`lo + i·c`, `c = (hi − lo) / k`).
-//! * all_gather: the region becomes `[lo(leader), lo(leader) + k·c(leader))` and
+//!   of the common region (`lo + i·c`, `len = c = len / k`).
+//! * all_gather: the region becomes `[lo(leader), lo(leader) + k·len(leader))` and
 //!   `has_t(a,q,b) = has_{t-1}(a[D := digits of i], q, b)` with
-//!   `i = (q − lo(leader)) / c(leader)`: in a well-formed all_gather member `i` holds
+//!   `i = (q − lo(leader)) / len(leader)`: in a well-formed all_gather member `i` holds
 //!   exactly `[lo + i·c, lo + (i+1)·c)`, so the holder of `q` is a term, not a
 //!   quantifier (this keeps proof times flat in the dim sizes).
 //! * broadcast: everything is the leader's.
+//!
+//! A region is kept as start and length, not start and end, so that each state
+//! function names the previous step's `lo` and `len` once: z3 expands `define-fun`
+//! bodies when it reads the query, and with `[lo, hi)` each region term named the
+//! previous one two or three times, so a six-step program's query grew
+//! exponentially as it was read (20–40 s for a 12 KB query over 8 devices that the
+//! solver then decided in 20 ms).
 //!
 //! One query asks whether top-level unknowns — a device `x`, a position `p`, a source
 //! `s` and two members `y ≠ z` — witness a fault: at some step, a participant holding

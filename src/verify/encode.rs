@@ -403,7 +403,7 @@ impl Enc<'_> {
         let _ = writeln!(e.out, "; state 0: initial");
         let _ = writeln!(e.out, "(define-fun valid_0 ({pa}) Bool true)");
         let _ = writeln!(e.out, "(define-fun lo_0 ({pa}) {pos} {zero})");
-        let _ = writeln!(e.out, "(define-fun hi_0 ({pa}) {pos} {atoms_lit})");
+        let _ = writeln!(e.out, "(define-fun len_0 ({pa}) {pos} {atoms_lit})");
         let same = Enc::and(
             a.iter()
                 .zip(&b)
@@ -455,41 +455,38 @@ impl Enc<'_> {
                 format!("(exists ({mbind}) {})", Enc::and(v))
             }
         };
-        let (lo_a, hi_a) = (f("lo", &a), f("hi", &a));
-        let (lo_l, hi_l) = (f("lo", &lead_a), f("hi", &lead_a));
+        let (lo_a, len_a) = (f("lo", &a), f("len", &a));
+        let (lo_l, len_l) = (f("lo", &lead_a), f("len", &lead_a));
         let idx_a = e.idx(&a, dd);
-        let (valid, lo, hi, has) = match step.op {
+        let (valid, lo, len, has) = match step.op {
             Collective::AllReduce | Collective::Reduce | Collective::ReduceScatter => {
                 let valid = if step.op == Collective::Reduce {
                     e.zero_all(&a, dd)
                 } else {
                     "true".into()
                 };
-                let (lo, hi) = if step.op == Collective::ReduceScatter {
-                    let c = format!("(bvudiv (bvsub {hi_a} {lo_a}) {})", lit(k, pw));
-                    (
-                        format!("(bvadd {lo_a} (bvmul {idx_a} {c}))"),
-                        format!("(bvadd {lo_a} (bvmul (bvadd {idx_a} {}) {c}))", lit(1, pw)),
-                    )
+                let (lo, len) = if step.op == Collective::ReduceScatter {
+                    let c = format!("(bvudiv {len_a} {})", lit(k, pw));
+                    (format!("(bvadd {lo_a} (bvmul {idx_a} {c}))"), c)
                 } else {
-                    (lo_a.clone(), hi_a.clone())
+                    (lo_a.clone(), len_a.clone())
                 };
-                (valid, lo, hi, exists(vec![has_mem.clone()]))
+                (valid, lo, len, exists(vec![has_mem.clone()]))
             }
             Collective::AllGather => {
-                let c = format!("(bvsub {hi_l} {lo_l})");
-                // In a well-formed all_gather member i holds [lo + i·c, lo + (i+1)·c):
-                // the member holding q is the one whose index is (q − lo) / c.
-                let i = format!("(bvudiv (bvsub q {lo_l}) {c})");
+                // In a well-formed all_gather member i holds [lo + i·c, lo + (i+1)·c),
+                // c the leader's length: the member holding q is the one whose index
+                // is (q − lo) / c.
+                let i = format!("(bvudiv (bvsub q {lo_l}) {len_l})");
                 let holder = e.digits_of(&a, dd, &i);
                 (
                     f("valid", &a),
                     lo_l.clone(),
-                    format!("(bvadd {lo_l} (bvmul {} {c}))", lit(k, pw)),
+                    format!("(bvmul {} {len_l})", lit(k, pw)),
                     f("has", &has_args(&holder)),
                 )
             }
-            Collective::Broadcast => (f("valid", &lead_a), lo_l.clone(), hi_l.clone(), has_lead),
+            Collective::Broadcast => (f("valid", &lead_a), lo_l.clone(), len_l.clone(), has_lead),
         };
         let _ = writeln!(
             e.out,
@@ -502,7 +499,7 @@ impl Enc<'_> {
         );
         let _ = writeln!(
             e.out,
-            "(define-fun hi_{t} ({pa}) {pos} (ite {part_a} {hi} {hi_a}))"
+            "(define-fun len_{t} ({pa}) {pos} (ite {part_a} {len} {len_a}))"
         );
         let _ = writeln!(
             e.out,
@@ -523,8 +520,8 @@ impl Enc<'_> {
         // Faults of this step, about the top-level x (any participant), y, z, p, s.
         let part_x = e.zero_all(&x, rr);
         let lead_x = e.subst(&x, dd, None);
-        let (lo_x, hi_x) = (f("lo", &x), f("hi", &x));
-        let (lo_lx, hi_lx) = (f("lo", &lead_x), f("hi", &lead_x));
+        let (lo_x, len_x) = (f("lo", &x), f("len", &x));
+        let (lo_lx, len_lx) = (f("lo", &lead_x), f("len", &lead_x));
         let with_part = |c: String| format!("(and {part_x} {c})");
         match op {
             Collective::Broadcast => {
@@ -535,22 +532,21 @@ impl Enc<'_> {
                 let c = with_part(format!("(not {})", f("valid", &x)));
                 e.fault(Some(t), FaultKind::Invalid, "invalid", c);
                 if op == Collective::AllGather {
-                    let c = format!("(bvsub {hi_lx} {lo_lx})");
+                    // Member i must hold [lo + i·c, lo + (i+1)·c), c the leader's length.
                     let idx_x = e.idx(&x, dd);
-                    let elo = format!("(bvadd {lo_lx} (bvmul {idx_x} {c}))");
-                    let ehi = format!("(bvadd {lo_lx} (bvmul (bvadd {idx_x} {}) {c}))", lit(1, pw));
+                    let elo = format!("(bvadd {lo_lx} (bvmul {idx_x} {len_lx}))");
                     let cond = with_part(format!(
-                        "(or (not (= {lo_x} {elo})) (not (= {hi_x} {ehi})))"
+                        "(or (not (= {lo_x} {elo})) (not (= {len_x} {len_lx})))"
                     ));
                     e.fault(Some(t), FaultKind::Misaligned, "misaligned", cond);
                 } else {
                     let cond = with_part(format!(
-                        "(or (not (= {lo_x} {lo_lx})) (not (= {hi_x} {hi_lx})))"
+                        "(or (not (= {lo_x} {lo_lx})) (not (= {len_x} {len_lx})))"
                     ));
                     e.fault(Some(t), FaultKind::Region, "region", cond);
                     if op == Collective::ReduceScatter {
                         let cond = with_part(format!(
-                            "(not (= (bvurem (bvsub {hi_x} {lo_x}) {}) {zero}))",
+                            "(not (= (bvurem {len_x} {}) {zero}))",
                             lit(k, pw)
                         ));
                         e.fault(Some(t), FaultKind::Indivisible, "indivisible", cond);
@@ -571,7 +567,7 @@ impl Enc<'_> {
                     let cond = with_part(Enc::and(vec![
                         differ,
                         format!("(bvule {lo_x} p)"),
-                        format!("(bvult p {hi_x})"),
+                        format!("(bvult p (bvadd {lo_x} {len_x}))"),
                         f("has", &args(&my)),
                         f("has", &args(&mz)),
                     ]));
@@ -592,14 +588,14 @@ impl Enc<'_> {
         let s = e.names("s");
         let _ = writeln!(e.out, "; final state");
         let valid_x = Enc::app(&format!("valid_{tn}"), &x);
-        let (lo_x, hi_x) = (
+        let (lo_x, len_x) = (
             Enc::app(&format!("lo_{tn}"), &x),
-            Enc::app(&format!("hi_{tn}"), &x),
+            Enc::app(&format!("len_{tn}"), &x),
         );
         let _ = writeln!(e.out, "(declare-const end.lo {pos})");
         let _ = writeln!(e.out, "(declare-const end.hi {pos})");
         let _ = writeln!(e.out, "(assert (= end.lo {lo_x}))");
-        let _ = writeln!(e.out, "(assert (= end.hi {hi_x}))");
+        let _ = writeln!(e.out, "(assert (= end.hi (bvadd {lo_x} {len_x})))");
         let mut hargs = x.clone();
         hargs.push("p".into());
         hargs.extend(s.iter().cloned());
