@@ -38,7 +38,7 @@ struct Oracle<'a> {
 }
 
 impl StepOracle for Oracle<'_> {
-    fn cost_fs(&self, s: &AbsStep) -> u64 {
+    fn cost_fs(&self, s: &AbsStep) -> u128 {
         let bytes = self.bytes as f64 / self.shape.product(s.shard) as f64;
         extract::to_fs(
             collsynth::cost::step_cost(self.spec, self.placement, &self.shape.step(s), bytes)

@@ -316,6 +316,7 @@ impl LoweredJson {
             axes,
             bytes: r.bytes,
             count: 1,
+            exposed_ppm: 1_000_000,
         }))
     }
 }

@@ -185,7 +185,7 @@ pub fn resolve_problem(
                 }
             };
             let program = parsed.resolve_on(&spec, &placement, Some(index))?;
-            let (request, request_index) = choose_request(&spec, request, Some(&program))?;
+            let (request, request_index) = program_request(&spec, request, Some(&program))?;
             let lowered = lowered::lower(&placement, &program);
             Ok(Problem {
                 spec,
@@ -235,7 +235,7 @@ pub fn resolve_problem(
             let from_doc = doc.resolve_request(&spec, &source.name)?;
             let (request, request_index) = match (request, from_doc) {
                 (None, Some(r)) => (r, None),
-                (r, _) => choose_request(&spec, r, lowered::raise(&placement, &lowered).as_ref())?,
+                (r, _) => program_request(&spec, r, lowered::raise(&placement, &lowered).as_ref())?,
             };
             let program = lowered::raise(&placement, &lowered);
             Ok(Problem {
@@ -293,6 +293,7 @@ pub fn choose_request(
         axes.sort_unstable();
         axes.dedup();
         let matching: Vec<usize> = (0..spec.requests.len())
+            .filter(|&i| spec.requests[i].collective.is_synthesized())
             .filter(|&i| spec.requests[i].axes == axes)
             .collect();
         if matching.len() == 1 {
@@ -304,6 +305,24 @@ pub fn choose_request(
         spec.requests.len(),
         list()
     )))
+}
+
+/// [`choose_request`] for a program: the request must be one programs are written
+/// for (not a send_recv, which is only priced).
+pub fn program_request(
+    spec: &Spec,
+    flag: Option<usize>,
+    program: Option<&Program>,
+) -> Result<(Request, Option<usize>), ProblemError> {
+    let (r, i) = choose_request(spec, flag, program)?;
+    if !r.collective.is_synthesized() {
+        return Err(usage(format!(
+            "request {} ({}) is a send_recv: it is priced by `collsynth synth`, not run as a program; choose another with --request R",
+            i.map_or("?".to_string(), |i| i.to_string()),
+            spec.describe_request(&r)
+        )));
+    }
+    Ok((r, i))
 }
 
 impl Problem {

@@ -96,6 +96,9 @@ pub struct Level {
     pub bandwidth_bps: f64,
     /// Latency of one hop over this level's link, seconds.
     pub latency_s: f64,
+    /// The most one device's own traffic may use of this level's link, bytes/s per
+    /// direction (its own NIC on a rail-optimized node); `None`: no per-device limit.
+    pub device_bandwidth_bps: Option<f64>,
 }
 
 /// The collective a request asks for.
@@ -103,12 +106,23 @@ pub struct Level {
 pub enum RequestKind {
     /// Every device ends with the sum over its reduction group.
     AllReduce,
+    /// Every device sends its buffer to the next device along one axis (pipeline
+    /// stages); priced, never synthesized.
+    SendRecv,
+}
+
+impl RequestKind {
+    /// Whether programs are synthesized and proved for it (send_recv is only priced).
+    pub fn is_synthesized(self) -> bool {
+        !matches!(self, RequestKind::SendRecv)
+    }
 }
 
 impl fmt::Display for RequestKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             RequestKind::AllReduce => "all_reduce",
+            RequestKind::SendRecv => "send_recv",
         })
     }
 }
@@ -124,6 +138,21 @@ pub struct Request {
     pub bytes: u64,
     /// How often per training step.
     pub count: u64,
+    /// The share of its time on the critical path, in millionths (1,000,000: all of
+    /// it; a gradient all_reduce that overlaps the backward pass has less).
+    pub exposed_ppm: u32,
+}
+
+impl Request {
+    /// The share of its time on the critical path, in (0, 1].
+    pub fn exposed(&self) -> f64 {
+        f64::from(self.exposed_ppm) / 1e6
+    }
+
+    /// `count × exposed`: the weight of the request's time in a placement's score.
+    pub fn weight(&self) -> f64 {
+        self.count as f64 * self.exposed()
+    }
 }
 
 impl System {
@@ -248,6 +277,7 @@ struct RawLevel {
     arity: Spanned<i64>,
     bandwidth: Spanned<Scalar>,
     latency: Spanned<Scalar>,
+    device_bandwidth: Option<Spanned<Scalar>>,
 }
 
 #[derive(Deserialize)]
@@ -257,6 +287,7 @@ struct RawRequest {
     axes: Spanned<Vec<Spanned<AxisName>>>,
     bytes: Spanned<Scalar>,
     count: Option<Spanned<i64>>,
+    exposed: Option<Spanned<Scalar>>,
 }
 
 /// `system` is either a table or a path to a file holding the table's keys.
@@ -491,19 +522,26 @@ fn parse_request(source: &Source, axes: &[Axis], r: RawRequest) -> Result<Reques
     let at = |span: Range<usize>, msg: String| source.error(span, msg);
     let collective = match r.collective.get_ref().as_str() {
         "all_reduce" => RequestKind::AllReduce,
+        "send_recv" => RequestKind::SendRecv,
         c @ ("reduce_scatter" | "all_gather") => {
             return Err(at(
                 r.collective.span(),
-                format!("`{c}` requests are not supported yet: only `all_reduce` is"),
+                format!("`{c}` requests are not supported yet: use `all_reduce` or `send_recv`"),
             ))
         }
         c => {
             return Err(at(
                 r.collective.span(),
-                format!("`{c}` is not a request collective: use `all_reduce`"),
+                format!("`{c}` is not a request collective: use `all_reduce` or `send_recv`"),
             ))
         }
     };
+    if collective == RequestKind::SendRecv && r.axes.get_ref().len() > 1 {
+        return Err(at(
+            r.axes.span(),
+            "a `send_recv` request names exactly one axis (the pipeline axis along which each device sends to the next stage), like [\"pipe\"]".into(),
+        ));
+    }
     if r.axes.get_ref().is_empty() {
         return Err(at(
             r.axes.span(),
@@ -540,12 +578,53 @@ fn parse_request(source: &Source, axes: &[Axis], r: RawRequest) -> Result<Reques
         Some(c) => positive_int(source, c, "a request count")?,
         None => 1,
     };
+    let exposed_ppm = match &r.exposed {
+        Some(e) => exposed_of(source, e)?,
+        None => 1_000_000,
+    };
     Ok(Request {
         collective,
         axes: idx,
         bytes,
         count,
+        exposed_ppm,
     })
+}
+
+/// `exposed`: a number in (0, 1], exact to a millionth.
+fn exposed_of(source: &Source, v: &Spanned<Scalar>) -> Result<u32, InputError> {
+    let refuse = |what: String| {
+        source.error(
+            v.span(),
+            format!("`exposed` is {what}: give the share of the request's time on the critical path, a number in (0, 1] like 0.4 (1, the default, when nothing hides it)"),
+        )
+    };
+    let text = match v.get_ref() {
+        Scalar::Int(n) => n.to_string(),
+        Scalar::Float(x) => format!("{x}"),
+        Scalar::Str(s) => return Err(refuse(format!("the text \"{s}\""))),
+    };
+    let ppm = parse_millionths(&text).ok_or_else(|| refuse(text.clone()))?;
+    if ppm == 0 || ppm > 1_000_000 {
+        return Err(refuse(format!("{text}, outside (0, 1]")));
+    }
+    Ok(ppm as u32)
+}
+
+/// A decimal number as an exact count of millionths (`0.4` → 400000); `None` when
+/// it is not a plain decimal or has more than six decimals.
+fn parse_millionths(t: &str) -> Option<u64> {
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    if int.is_empty() && frac.is_empty() || frac.len() > 6 {
+        return None;
+    }
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if !digits(int) || !digits(frac) {
+        return None;
+    }
+    let i: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let f: u64 = format!("{frac:0<6}").parse().ok()?;
+    i.checked_mul(1_000_000)?.checked_add(f)
 }
 
 fn validate_system(
@@ -603,6 +682,11 @@ fn validate_system(
             arity,
             bandwidth_bps: bandwidth_of(source, &l.bandwidth)?,
             latency_s: duration_of(source, &l.latency)?,
+            device_bandwidth_bps: l
+                .device_bandwidth
+                .as_ref()
+                .map(|b| bandwidth_of(source, b))
+                .transpose()?,
         });
     }
     Ok(System {

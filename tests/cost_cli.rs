@@ -70,19 +70,21 @@ fn json_has_the_design_keys() {
 }
 
 #[test]
-fn sweep_gives_one_row_per_power_of_four() {
+fn sweep_gives_one_row_per_power_of_four_and_ends_at_the_end() {
     let out = cost(HIER, &["--spec", SPEC, "--sweep", "4KB..1MB", "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = v["sweep"].as_array().expect("sweep");
     let sizes: Vec<u64> = rows.iter().map(|r| r["bytes"].as_u64().unwrap()).collect();
-    assert_eq!(sizes, vec![4_000, 16_000, 64_000, 256_000]);
+    // Powers of four from 4 KB, then the end of the range itself.
+    assert_eq!(sizes, vec![4_000, 16_000, 64_000, 256_000, 1_000_000]);
     assert!(rows
         .iter()
         .all(|r| r["flat_s"].is_number() && r["total_s"].is_number()));
     let text = cost(HIER, &["--spec", SPEC, "--sweep", "4KB..1MB"]);
     assert_eq!(text.status.code(), Some(0));
     assert_eq!(support::cli::stdout(&text).matches(" KB ").count(), 4);
+    assert_eq!(support::cli::stdout(&text).matches(" MB ").count(), 1);
 }
 
 #[test]

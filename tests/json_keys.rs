@@ -36,7 +36,10 @@ const SYNTH: &[Keys] = &[
             "stats",
         ],
     ),
-    ("requests[]", &["collective", "axes", "bytes", "count"]),
+    (
+        "requests[]",
+        &["collective", "axes", "bytes", "count", "exposed"],
+    ),
     (
         "placements[]",
         &[
@@ -45,7 +48,7 @@ const SYNTH: &[Keys] = &[
     ),
     (
         "placements[].results[]",
-        &["request", "lower_bound_s", "flat_s", "programs"],
+        &["request", "lower_bound_s", "flat_s", "nccl_s", "programs"],
     ),
     (
         "placements[].results[].programs[]",
@@ -99,6 +102,9 @@ const COST_SIZE: &[&str] = &[
     "ratio_to_bound",
     "flat_s",
     "speedup_vs_flat",
+    "nccl_s",
+    "nccl_algorithm",
+    "speedup_vs_nccl",
     "steps",
 ];
 
@@ -112,6 +118,7 @@ const COST_STEP: &[&str] = &[
     "launch_s",
     "bytes_in",
     "bytes_per_level",
+    "device_bytes_per_level",
 ];
 
 /// The request of `cost --json` and `verify --json` (the lowered form's).
@@ -522,13 +529,15 @@ fn cost_sweep_json_moves_the_size_keys_into_sweep() {
     for k in COST_SIZE {
         assert!(doc.get(k).is_none(), "cost --sweep --json: `{k}` moved");
     }
-    // A, 4A, 16A, ... <= B.
+    // A, 4A, 16A, ... < B, then B.
     let bytes: Vec<u64> = objects_at(&doc, "sweep[]")
         .iter()
         .map(|r| r["bytes"].as_u64().expect("bytes"))
         .collect();
     assert_eq!(bytes.first(), Some(&4_000), "{bytes:?}");
-    assert!(bytes.windows(2).all(|w| w[1] == 4 * w[0]), "{bytes:?}");
+    let (last, powers) = bytes.split_last().expect("rows");
+    assert!(powers.windows(2).all(|w| w[1] == 4 * w[0]), "{bytes:?}");
+    assert_eq!(*last, 4_000_000_000, "{bytes:?}");
     check_bytes_per_level("cost --sweep --json", &doc, "sweep[].steps[]");
 }
 

@@ -117,18 +117,37 @@ pub struct EgraphSize {
     pub stop_reason: StopReason,
 }
 
-/// The speedup of the synthesized best program over the flat all_reduce, over every
-/// placement × request.
+/// The speedup of the synthesized best program over a baseline (the flat ring, or
+/// NCCL's own ring/tree), over every placement × request.
 #[derive(Debug, Clone, Default)]
-pub struct FlatSpeedup {
+pub struct Speedup {
     /// Placement × request cases with a proven best program.
     pub cases: usize,
-    /// Cases where the best program is strictly faster than the flat all_reduce.
+    /// Cases where the best program is strictly faster than the baseline.
     pub wins: usize,
-    /// Mean of flat / best over the cases.
+    /// Mean of baseline / best over the cases.
     pub mean: f64,
-    /// Largest flat / best.
+    /// Smallest baseline / best.
+    pub min: f64,
+    /// Largest baseline / best.
     pub max: f64,
+}
+
+impl Speedup {
+    /// The statistics of `ratios` (baseline / best).
+    pub fn of(ratios: &[f64]) -> Speedup {
+        Speedup {
+            cases: ratios.len(),
+            wins: ratios.iter().filter(|&&x| x > 1.0 + 1e-9).count(),
+            mean: if ratios.is_empty() {
+                0.0
+            } else {
+                ratios.iter().sum::<f64>() / ratios.len() as f64
+            },
+            min: ratios.iter().copied().fold(f64::INFINITY, f64::min),
+            max: ratios.iter().copied().fold(0.0, f64::max),
+        }
+    }
 }
 
 /// Statistics over every placement (the `--placement all` run, top 1, proofs on).
@@ -136,8 +155,12 @@ pub struct FlatSpeedup {
 pub struct AllPlacements {
     /// Placements synthesized.
     pub placements: usize,
-    /// Flat speedup.
-    pub flat: FlatSpeedup,
+    /// Speedup over the flat ring.
+    pub flat: Speedup,
+    /// Speedup over NCCL's own algorithm.
+    pub nccl: Speedup,
+    /// Every baseline / best ratio over NCCL, for distributions across problems.
+    pub nccl_ratios: Vec<f64>,
     /// Worst finite score / best score.
     pub placement_ratio: f64,
     /// Wall time of that run.
@@ -298,29 +321,19 @@ fn all_placements(
         ..Options::default()
     };
     let s = run(spec, backend, rules, &opts)?;
-    let mut speedups = Vec::new();
+    let (mut flat, mut nccl) = (Vec::new(), Vec::new());
     for p in &s.placements {
         for r in &p.results {
             if let Some(best) = r
                 .programs
                 .first()
-                .filter(|b| b.verdict == Some(Verdict::Proved))
+                .filter(|b| b.verdict == Some(Verdict::Proved) && b.cost_s > 0.0)
             {
-                speedups.push(r.flat_s / best.cost_s);
+                flat.push(r.flat_s / best.cost_s);
+                nccl.push(r.nccl_s / best.cost_s);
             }
         }
     }
-    let wins = speedups.iter().filter(|&&x| x > 1.0 + 1e-9).count();
-    let flat = FlatSpeedup {
-        cases: speedups.len(),
-        wins,
-        mean: if speedups.is_empty() {
-            0.0
-        } else {
-            speedups.iter().sum::<f64>() / speedups.len() as f64
-        },
-        max: speedups.iter().copied().fold(0.0, f64::max),
-    };
     let scores: Vec<f64> = s
         .placements
         .iter()
@@ -331,7 +344,9 @@ fn all_placements(
     let worst = scores.iter().copied().fold(0.0, f64::max);
     Ok(AllPlacements {
         placements: s.placements.len(),
-        flat,
+        flat: Speedup::of(&flat),
+        nccl: Speedup::of(&nccl),
+        nccl_ratios: nccl,
         placement_ratio: if scores.is_empty() { 1.0 } else { worst / best },
         wall: s.stats.total_time,
         proved: s.stats.proved,
@@ -393,6 +408,7 @@ pub fn run_problem(
         .map(|p| {
             p.results
                 .iter()
+                .filter(|r| r.priced_s.is_none())
                 .map(|r| match r.programs.first() {
                     Some(b) if r.lower_bound_s > 0.0 => b.cost_s / r.lower_bound_s,
                     Some(_) => 1.0,

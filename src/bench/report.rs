@@ -100,6 +100,10 @@ pub struct Summary {
     pub flat_mean: f64,
     /// Largest flat / best.
     pub flat_max: f64,
+    /// The speedup over NCCL's own algorithm over every case of every problem.
+    pub nccl: crate::bench::Speedup,
+    /// Its median (NCCL / best).
+    pub nccl_median: Option<f64>,
     /// Largest worst/best placement ratio.
     pub max_placement_ratio: Option<f64>,
     /// Printed programs refuted or undecided anywhere (must be 0).
@@ -113,6 +117,7 @@ pub fn summary(results: &[ProblemResult]) -> Summary {
         ..Summary::default()
     };
     let mut flat_sum = 0.0;
+    let mut nccl: Vec<f64> = Vec::new();
     for r in results {
         if r.devices <= 64 {
             let w = secs(r.egraph.wall);
@@ -133,6 +138,7 @@ pub fn summary(results: &[ProblemResult]) -> Summary {
             s.flat_wins += a.flat.wins;
             flat_sum += a.flat.mean * a.flat.cases as f64;
             s.flat_max = s.flat_max.max(a.flat.max);
+            nccl.extend(&a.nccl_ratios);
             let p = a.placement_ratio;
             s.max_placement_ratio = Some(s.max_placement_ratio.map_or(p, |m| m.max(p)));
         }
@@ -141,6 +147,9 @@ pub fn summary(results: &[ProblemResult]) -> Summary {
     if s.flat_cases > 0 {
         s.flat_mean = flat_sum / s.flat_cases as f64;
     }
+    s.nccl = crate::bench::Speedup::of(&nccl);
+    nccl.sort_by(f64::total_cmp);
+    s.nccl_median = (!nccl.is_empty()).then(|| nccl[nccl.len() / 2]);
     s
 }
 
@@ -316,6 +325,14 @@ struct AllPlacementsDoc {
     mean_speedup: f64,
     /// Largest flat / best time.
     max_speedup: f64,
+    /// Cases where the best program beats NCCL's own algorithm.
+    nccl_wins: usize,
+    /// Mean NCCL / best time over the cases.
+    nccl_mean_speedup: f64,
+    /// Smallest NCCL / best time.
+    nccl_min_speedup: Option<f64>,
+    /// Largest NCCL / best time.
+    nccl_max_speedup: f64,
     /// Worst finite score / best score.
     placement_ratio: f64,
     /// Wall time of the run.
@@ -360,6 +377,18 @@ struct SummaryDoc {
     flat_mean_speedup: f64,
     /// Largest flat / best time.
     flat_max_speedup: f64,
+    /// Cases where the best program beats NCCL's own algorithm.
+    nccl_wins: usize,
+    /// `nccl_wins / flat_cases`; `null` without cases.
+    nccl_win_share: Option<f64>,
+    /// Mean NCCL / best time over all cases.
+    nccl_mean_speedup: f64,
+    /// Median NCCL / best time.
+    nccl_median_speedup: Option<f64>,
+    /// Smallest NCCL / best time.
+    nccl_min_speedup: Option<f64>,
+    /// Largest NCCL / best time.
+    nccl_max_speedup: f64,
     /// Largest worst/best placement ratio.
     max_placement_ratio: Option<f64>,
     /// Printed programs refuted or undecided anywhere (must be 0).
@@ -445,6 +474,10 @@ fn problem_doc(r: &ProblemResult) -> ProblemDoc<'_> {
             win_share: share(a.flat.wins, a.flat.cases),
             mean_speedup: a.flat.mean,
             max_speedup: a.flat.max,
+            nccl_wins: a.nccl.wins,
+            nccl_mean_speedup: a.nccl.mean,
+            nccl_min_speedup: finite(a.nccl.min),
+            nccl_max_speedup: a.nccl.max,
             placement_ratio: a.placement_ratio,
             wall_s: secs(a.wall),
             proved: a.proved,
@@ -484,6 +517,12 @@ pub fn bench_json(settings: &Settings, machine: &Machine, results: &[ProblemResu
             flat_win_share: share(s.flat_wins, s.flat_cases),
             flat_mean_speedup: s.flat_mean,
             flat_max_speedup: s.flat_max,
+            nccl_wins: s.nccl.wins,
+            nccl_win_share: share(s.nccl.wins, s.nccl.cases),
+            nccl_mean_speedup: s.nccl.mean,
+            nccl_median_speedup: s.nccl_median,
+            nccl_min_speedup: finite(s.nccl.min),
+            nccl_max_speedup: s.nccl.max,
             max_placement_ratio: opt_f(s.max_placement_ratio),
             unproven: s.unproven,
         },
@@ -563,7 +602,7 @@ pub fn bench_text(settings: &Settings, machine: &Machine, results: &[ProblemResu
         ));
         if let Some(a) = &r.all {
             out.push_str(&format!(
-                "  every placement ({} in {}, {} proved): synthesized beats flat in {}/{} cases, mean {:.3}x, max {:.3}x; worst/best placement {:.1}x\n",
+                "  every placement ({} in {}, {} proved): synthesized beats the flat ring in {}/{} cases, mean {:.3}x, max {:.3}x; beats NCCL in {}/{}, mean {:.3}x, min {:.3}x, max {:.3}x; worst/best placement {:.1}x\n",
                 a.placements,
                 t(a.wall),
                 a.proved,
@@ -571,6 +610,11 @@ pub fn bench_text(settings: &Settings, machine: &Machine, results: &[ProblemResu
                 a.flat.cases,
                 a.flat.mean,
                 a.flat.max,
+                a.nccl.wins,
+                a.nccl.cases,
+                a.nccl.mean,
+                a.nccl.min,
+                a.nccl.max,
                 a.placement_ratio
             ));
         } else {
@@ -610,6 +654,16 @@ pub fn bench_text(settings: &Settings, machine: &Machine, results: &[ProblemResu
             100.0 * s.flat_wins as f64 / s.flat_cases as f64,
             s.flat_mean,
             s.flat_max
+        ));
+        out.push_str(&format!(
+            "synthesized beats NCCL's own ring/tree in {}/{} cases ({:.0}%), NCCL / best: mean {:.3}x, median {:.3}x, min {:.3}x, max {:.3}x\n",
+            s.nccl.wins,
+            s.nccl.cases,
+            100.0 * s.nccl.wins as f64 / s.nccl.cases.max(1) as f64,
+            s.nccl.mean,
+            s.nccl_median.unwrap_or(0.0),
+            s.nccl.min,
+            s.nccl.max
         ));
     }
     out.push_str(&format!(

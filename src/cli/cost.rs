@@ -29,6 +29,10 @@ pub(crate) fn sweep_sizes(text: &str) -> Result<Vec<u64>> {
         }
         sizes.push(next);
     }
+    // The sweep ends at the size asked for, even off the powers of four.
+    if sizes.last() != Some(&hi) {
+        sizes.push(hi);
+    }
     Ok(sizes)
 }
 
@@ -69,6 +73,7 @@ pub(super) fn cost(a: CostArgs) -> Result {
                 busbw_gbs: cost::busbw_gbs(factor_op, n, bytes, program.total_s),
                 lower_bound_s: cost::lower_bound(&problem.spec, &problem.placement, &request),
                 flat: cost::program_cost(&problem.spec, &problem.placement, &flat, bytes),
+                nccl: cost::nccl_cost(&problem.spec, &problem.placement, &request, bytes),
                 program,
             }
         })
@@ -93,6 +98,10 @@ mod tests {
     fn sweep_is_powers_of_four() {
         assert_eq!(
             sweep_sizes("4KB..1MB").unwrap(),
+            vec![4_000, 16_000, 64_000, 256_000, 1_000_000]
+        );
+        assert_eq!(
+            sweep_sizes("4KB..256KB").unwrap(),
             vec![4_000, 16_000, 64_000, 256_000]
         );
         assert_eq!(sweep_sizes("1KB..1KB").unwrap(), vec![1_000]);

@@ -17,7 +17,7 @@ use super::outcome::{usage, Error, Outcome, Result};
 use super::{load_spec, print, PlacementArg, SmtArgs, SpecArg};
 use crate::emit::synthesized::{self, PickError};
 use crate::emit::{self, Proof, Target, Unit};
-use crate::problem::{choose_request, chosen_placement, resolve_problem, Problem};
+use crate::problem::{choose_request, chosen_placement, program_request, resolve_problem, Problem};
 use crate::rules::RuleSet;
 use crate::semantics::Counterexample;
 use crate::spec::Spec;
@@ -184,12 +184,21 @@ fn synthesized_units(spec: &Spec, a: &ProgramsArgs) -> Result<Vec<Unit>> {
     // Validate the request before the (longer) synthesis.
     let requests: Vec<usize> = match request {
         Some(r) => {
-            choose_request(spec, Some(r), None)?;
+            program_request(spec, Some(r), None)?;
             vec![r]
         }
         None => {
             choose_request(spec, Some(0), None)?;
-            (0..spec.requests.len()).collect()
+            // send_recv requests are priced, not programs: nothing to emit for them.
+            let all: Vec<usize> = (0..spec.requests.len())
+                .filter(|&r| spec.requests[r].collective.is_synthesized())
+                .collect();
+            if all.is_empty() {
+                return Err(usage(
+                    "the spec's requests are all send_recv, which are priced, not emitted: add an all_reduce request",
+                ));
+            }
+            all
         }
     };
     let chosen = chosen_placement(spec, &a.placement.choice()?)?;

@@ -58,11 +58,12 @@ pub enum Command {
     ///   reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)
     Verify(VerifyArgs),
     /// Predict a program's time with the contention-aware α-β model, against the
-    /// lower bound and the flat single-step all_reduce.
+    /// lower bound, the flat single-step all_reduce and NCCL's own ring/tree.
     ///
     /// Per step: time, heaviest link per level, bottleneck; then the total, algbw and
-    /// busbw (nccl-tests definitions), the ratio to the lower bound and the speedup
-    /// over the flat all_reduce. PROGRAM is a text or lowered-JSON file, `-` for stdin.
+    /// busbw (nccl-tests definitions), the ratio to the lower bound and the speedups
+    /// over the flat ring and over NCCL. PROGRAM is a text or lowered-JSON file, `-`
+    /// for stdin.
     Cost(CostArgs),
     /// Find the best programs for every request and rank the placements (every
     /// printed program checked).
@@ -70,7 +71,9 @@ pub enum Command {
     /// Programs are found by equality saturation over the rewrite rules in
     /// grammar/rules (--engine egraph, the default) or by enumerating step sequences
     /// (--engine enumerate, the baseline). Placements are ranked by score: the sum over
-    /// requests of count x the best program's time.
+    /// requests of count x exposed x the best program's time (a send_recv request,
+    /// pipeline traffic, is priced, not synthesized). Each program is shown against
+    /// the lower bound, the flat ring and what NCCL would run by itself.
     Synth(synth::SynthArgs),
     /// Write proven programs as a PyTorch module, a JAX module or an mpi4py script
     /// (exit 1 if a program is not proved correct, unless --unchecked).
@@ -261,7 +264,7 @@ pub struct CostArgs {
     /// Buffer size per device, e.g. "256 MB" (default: the request's `bytes`).
     #[arg(long, value_name = "SIZE", conflicts_with = "sweep")]
     pub bytes: Option<String>,
-    /// Sizes A, 4A, 16A, ... up to B, e.g. "4KB..4GB": one summary row each.
+    /// Sizes A, 4A, 16A, ... below B, then B itself, e.g. "4KB..4GB": one summary row each.
     #[arg(long, value_name = "A..B")]
     pub sweep: Option<String>,
     /// Machine-readable output (schema_version 1).

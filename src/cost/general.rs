@@ -28,12 +28,15 @@ fn edges(op: Collective, members: &[u64]) -> Vec<(u64, u64)> {
     }
 }
 
-/// Charges of one step: for every (level, subtree) the bytes out and in.
+/// Charges of one step: for every (level, subtree) the bytes out and in, and for
+/// every (level, device) the device's own bytes out and in.
 struct Links {
     /// `inner[l]`: devices in one level-`l` subtree (Π of the arities below `l`).
     inner: Vec<u64>,
     out: HashMap<(usize, u64), f64>,
     inc: HashMap<(usize, u64), f64>,
+    dev_out: HashMap<(usize, u64), f64>,
+    dev_in: HashMap<(usize, u64), f64>,
 }
 
 impl Links {
@@ -47,6 +50,8 @@ impl Links {
             inner,
             out: HashMap::new(),
             inc: HashMap::new(),
+            dev_out: HashMap::new(),
+            dev_in: HashMap::new(),
         }
     }
 
@@ -62,14 +67,28 @@ impl Links {
         for (l, &w) in self.inner.iter().enumerate().skip(f) {
             *self.out.entry((l, a / w)).or_insert(0.0) += bytes;
             *self.inc.entry((l, b / w)).or_insert(0.0) += bytes;
+            *self.dev_out.entry((l, a)).or_insert(0.0) += bytes;
+            *self.dev_in.entry((l, b)).or_insert(0.0) += bytes;
         }
         Some(f)
     }
 
     /// The heaviest link of each level, either direction.
     fn heaviest(&self) -> Vec<f64> {
-        let mut v = vec![0.0f64; self.inner.len()];
-        for (&(l, _), &x) in self.out.iter().chain(&self.inc) {
+        Self::max_per_level(self.inner.len(), self.out.iter().chain(&self.inc))
+    }
+
+    /// The heaviest single device of each level, either direction.
+    fn heaviest_device(&self) -> Vec<f64> {
+        Self::max_per_level(self.inner.len(), self.dev_out.iter().chain(&self.dev_in))
+    }
+
+    fn max_per_level<'a>(
+        levels: usize,
+        charges: impl Iterator<Item = (&'a (usize, u64), &'a f64)>,
+    ) -> Vec<f64> {
+        let mut v = vec![0.0f64; levels];
+        for (&(l, _), &x) in charges {
             v[l] = v[l].max(x);
         }
         v
@@ -109,7 +128,8 @@ fn lowered_step_cost(
         }
     }
     let loads = links.heaviest();
-    let (neck, bandwidth_s) = bottleneck(&loads, levels);
+    let device_loads = links.heaviest_device();
+    let (neck, bandwidth_s) = bottleneck(&loads, &device_loads, levels);
     let launch_s = spec.system.launch_s;
     StepCost {
         collective: step.collective,
@@ -118,6 +138,7 @@ fn lowered_step_cost(
         latency_s,
         launch_s,
         bytes_per_level: loads,
+        device_bytes_per_level: device_loads,
         bottleneck: neck,
         bytes_in,
     }
@@ -142,6 +163,50 @@ pub fn lowered_cost(
         .map(|s| lowered_step_cost(spec, s, &mut held, initial))
         .collect();
     ProgramCost::from_steps(steps)
+}
+
+/// The general path of a send_recv request: every device's transfer to the next
+/// stage along the axis, listed and charged edge by edge (the independent check of
+/// [`super::send_recv_cost`]; it visits every device).
+pub fn lowered_send_recv_cost(
+    spec: &Spec,
+    placement: &Placement,
+    request: &crate::spec::Request,
+) -> super::SendRecvCost {
+    let levels = &spec.system.levels;
+    let mut links = Links::new(spec);
+    let mut outer: Option<usize> = None;
+    let Some(&axis) = request.axes.first() else {
+        return super::send_recv_cost(spec, placement, request);
+    };
+    let size = spec.axes[axis].size;
+    for x in 0..placement.devices() {
+        let mut c = placement.coords(x);
+        if c[axis] + 1 >= size {
+            continue;
+        }
+        c[axis] += 1;
+        let y = placement.rank_of_coords(&c);
+        if let Some(f) = links.charge(x, y, request.bytes as f64) {
+            outer = Some(outer.map_or(f, |o: usize| o.min(f)));
+        }
+    }
+    let loads = links.heaviest();
+    let device_loads = links.heaviest_device();
+    let (neck, bandwidth_s) = bottleneck(&loads, &device_loads, levels);
+    let (latency_s, launch_s) = match outer {
+        Some(l) => (levels[l].latency_s, spec.system.launch_s),
+        None => (0.0, 0.0),
+    };
+    super::SendRecvCost {
+        time_s: bandwidth_s + latency_s + launch_s,
+        bandwidth_s,
+        latency_s,
+        launch_s,
+        bytes_per_level: loads,
+        device_bytes_per_level: device_loads,
+        bottleneck: neck,
+    }
 }
 
 #[cfg(test)]

@@ -48,14 +48,18 @@
 mod bound;
 mod general;
 mod model;
+mod nccl;
+mod send_recv;
 
-pub use bound::lower_bound;
-pub use general::lowered_cost;
+pub use bound::{bandwidth_bound, latency_bound, lower_bound, BOUND_SLACK};
+pub use general::{lowered_cost, lowered_send_recv_cost};
 pub use model::{program_cost, step_cost};
+pub use nccl::{nccl_cost, NcclAlgorithm, NcclCost};
+pub use send_recv::{send_recv_cost, SendRecvCost};
 
 use crate::placement::Placement;
 use crate::program::{Collective, DimRef, Program, Step};
-use crate::spec::Request;
+use crate::spec::{Request, Spec};
 
 /// The predicted cost of one step.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +76,9 @@ pub struct StepCost {
     pub launch_s: f64,
     /// Heaviest single link of each level (bytes, either direction), outer level first.
     pub bytes_per_level: Vec<f64>,
+    /// Heaviest single device's own traffic over each level's link (bytes, either
+    /// direction): what a level's `device_bandwidth` limits.
+    pub device_bytes_per_level: Vec<f64>,
     /// Level index of the link that decides the bandwidth term (`None` when the step
     /// moves nothing). Ties go to the outer level.
     pub bottleneck: Option<usize>,
@@ -94,6 +101,36 @@ impl ProgramCost {
     fn from_steps(steps: Vec<StepCost>) -> ProgramCost {
         let total_s = steps.iter().map(|s| s.time_s).sum();
         ProgramCost { steps, total_s }
+    }
+}
+
+/// How a request's reduction groups sit in the hierarchy, per level `l`: `p[l]`, the
+/// level-`l` subtrees one group spans (Π of the request's dims at levels `≤ l`), and
+/// `g[l]`, the groups per level-`l` subtree (Π of the other dims at levels `> l`); `k`
+/// is the group size. The lower bound and the NCCL baseline are written in them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Spans {
+    pub k: f64,
+    pub p: Vec<f64>,
+    pub g: Vec<f64>,
+}
+
+impl Spans {
+    pub(crate) fn of(spec: &Spec, placement: &Placement, request: &Request) -> Spans {
+        let levels = spec.system.levels.len();
+        let (mut p, mut g) = (vec![1.0f64; levels], vec![1.0f64; levels]);
+        for d in &placement.dims {
+            let asked = request.axes.contains(&d.axis);
+            for l in 0..levels {
+                if asked && d.level <= l {
+                    p[l] *= d.size as f64;
+                } else if !asked && d.level > l {
+                    g[l] *= d.size as f64;
+                }
+            }
+        }
+        let k = group_size(placement, request) as f64;
+        Spans { k, p, g }
     }
 }
 
@@ -124,11 +161,27 @@ pub(crate) fn bytes_out(op: Collective, k: f64, b: f64) -> f64 {
     }
 }
 
-/// The level whose link decides the bandwidth term, and that term.
-pub(crate) fn bottleneck(loads: &[f64], levels: &[crate::spec::Level]) -> (Option<usize>, f64) {
+/// The time level `level`'s links need for a step: the heaviest subtree link's bytes
+/// over the level's `bandwidth`, or the heaviest single device's bytes over its
+/// `device_bandwidth`, whichever is longer.
+pub(crate) fn level_time(level: &crate::spec::Level, link_bytes: f64, device_bytes: f64) -> f64 {
+    let t = link_bytes / level.bandwidth_bps;
+    match level.device_bandwidth_bps {
+        Some(d) => t.max(device_bytes / d),
+        None => t,
+    }
+}
+
+/// The level whose links decide the bandwidth term, and that term.
+pub(crate) fn bottleneck(
+    loads: &[f64],
+    device_loads: &[f64],
+    levels: &[crate::spec::Level],
+) -> (Option<usize>, f64) {
     let mut best: (Option<usize>, f64) = (None, 0.0);
-    for (l, (&load, level)) in loads.iter().zip(levels).enumerate() {
-        let t = load / level.bandwidth_bps;
+    for (l, level) in levels.iter().enumerate() {
+        let (load, dev) = (loads[l], device_loads[l]);
+        let t = level_time(level, load, dev);
         if load > 0.0 && (best.0.is_none() || t > best.1) {
             best = (Some(l), t);
         }

@@ -40,6 +40,9 @@ pub fn step_cost(spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64)
             .any(|d| d.level == l && d.axis == a)
     };
     let mut loads = vec![0.0; levels.len()];
+    // Every participant sends and receives one edge: a device's own load at a level
+    // is one edge where the step crosses that level.
+    let mut device_loads = vec![0.0; levels.len()];
     for (l, load) in loads.iter_mut().enumerate() {
         let p: f64 = step
             .dims
@@ -57,8 +60,9 @@ pub fn step_cost(spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64)
             .map(|d| d.size as f64)
             .product();
         *load = edge * g;
+        device_loads[l] = edge;
     }
-    let (neck, bandwidth_s) = bottleneck(&loads, levels);
+    let (neck, bandwidth_s) = bottleneck(&loads, &device_loads, levels);
     let outer = step
         .dims
         .iter()
@@ -77,6 +81,7 @@ pub fn step_cost(spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64)
         latency_s,
         launch_s,
         bytes_per_level: loads,
+        device_bytes_per_level: device_loads,
         bottleneck: neck,
         bytes_in,
     }

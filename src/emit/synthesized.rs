@@ -192,6 +192,8 @@ bytes = "2 MB"
                 request,
                 lower_bound_s: 0.0,
                 flat_s: 0.0,
+                nccl_s: 0.0,
+                priced_s: None,
                 group_size: 4,
                 programs: vec![
                     prog("all_reduce(node:data, gpu:data)", Verdict::Proved),

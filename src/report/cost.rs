@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::{finite, problem_line, program_text, to_string};
-use crate::cost::{ProgramCost, StepCost};
+use crate::cost::{NcclCost, ProgramCost, StepCost};
 use crate::lowered::RequestJson;
 use crate::problem::Problem;
 use crate::program::{Collective, Program};
@@ -23,6 +23,8 @@ pub struct CostRow {
     pub lower_bound_s: f64,
     /// The flat single-step all_reduce's predicted cost.
     pub flat: ProgramCost,
+    /// What NCCL would run by itself.
+    pub nccl: NcclCost,
     /// nccl-tests algbw of the program.
     pub algbw_gbs: f64,
     /// nccl-tests busbw of the program.
@@ -38,6 +40,11 @@ impl CostRow {
     /// Flat time over program time (`None` when the program takes no time).
     pub fn speedup_vs_flat(&self) -> Option<f64> {
         (self.program.total_s > 0.0).then(|| self.flat.total_s / self.program.total_s)
+    }
+
+    /// NCCL's time over program time (`None` when the program takes no time).
+    pub fn speedup_vs_nccl(&self) -> Option<f64> {
+        (self.program.total_s > 0.0).then(|| self.nccl.best_s / self.program.total_s)
     }
 }
 
@@ -80,7 +87,7 @@ struct CostDoc<'a> {
     /// The figures of the costed size (without `--sweep`).
     #[serde(flatten)]
     size: Option<RowDoc<'a>>,
-    /// The figures of each size `A, 4A, 16A, … ≤ B` (with `--sweep A..B`).
+    /// The figures of each size `A, 4A, 16A, … < B`, then `B` (with `--sweep A..B`).
     #[serde(skip_serializing_if = "Option::is_none")]
     sweep: Option<Vec<RowDoc<'a>>>,
 }
@@ -113,6 +120,12 @@ struct RowDoc<'a> {
     flat_s: f64,
     /// `flat_s / total_s`; `null` when the program takes no time.
     speedup_vs_flat: Option<f64>,
+    /// What NCCL would run by itself (the faster of its ring and tree).
+    nccl_s: f64,
+    /// `ring` or `tree`: which NCCL algorithm gives `nccl_s`.
+    nccl_algorithm: &'static str,
+    /// `nccl_s / total_s`; `null` when the program takes no time.
+    speedup_vs_nccl: Option<f64>,
     /// The program's steps, in order.
     steps: Vec<StepDoc<'a>>,
 }
@@ -136,6 +149,9 @@ struct StepDoc<'a> {
     bytes_in: f64,
     /// Each level's name → the bytes on its heaviest link.
     bytes_per_level: PerLevel<'a>,
+    /// Each level's name → the heaviest single device's own bytes over that level
+    /// (what `device_bandwidth` limits).
+    device_bytes_per_level: PerLevel<'a>,
 }
 
 /// Level name → bytes, as a JSON object in level order (level names are unique).
@@ -156,15 +172,20 @@ fn step_doc<'a>(spec: &'a Spec, s: &StepCost) -> StepDoc<'a> {
         latency_s: s.latency_s,
         launch_s: s.launch_s,
         bytes_in: s.bytes_in,
-        bytes_per_level: PerLevel(
-            spec.system
-                .levels
-                .iter()
-                .map(|l| l.name.as_str())
-                .zip(s.bytes_per_level.iter().copied())
-                .collect(),
-        ),
+        bytes_per_level: per_level(spec, &s.bytes_per_level),
+        device_bytes_per_level: per_level(spec, &s.device_bytes_per_level),
     }
+}
+
+fn per_level<'a>(spec: &'a Spec, bytes: &[f64]) -> PerLevel<'a> {
+    PerLevel(
+        spec.system
+            .levels
+            .iter()
+            .map(|l| l.name.as_str())
+            .zip(bytes.iter().copied())
+            .collect(),
+    )
 }
 
 fn row_doc<'a>(spec: &'a Spec, row: &CostRow) -> RowDoc<'a> {
@@ -177,6 +198,9 @@ fn row_doc<'a>(spec: &'a Spec, row: &CostRow) -> RowDoc<'a> {
         ratio_to_bound: row.ratio_to_bound().and_then(finite),
         flat_s: row.flat.total_s,
         speedup_vs_flat: row.speedup_vs_flat().and_then(finite),
+        nccl_s: row.nccl.best_s,
+        nccl_algorithm: row.nccl.algorithm.name(),
+        speedup_vs_nccl: row.speedup_vs_nccl().and_then(finite),
         steps: row
             .program
             .steps
@@ -307,6 +331,12 @@ pub fn cost_text(p: &Problem, flat: &Program, busbw: (Collective, u64), row: &Co
         flat_text(spec, flat),
         ratio(row.speedup_vs_flat())
     ));
+    out.push_str(&format!(
+        "NCCL         {}   its {} over the same group (all channels); speedup of this program over it = {}\n",
+        format_seconds(row.nccl.best_s),
+        row.nccl.algorithm.name(),
+        ratio(row.speedup_vs_nccl())
+    ));
     out
 }
 
@@ -316,16 +346,18 @@ pub fn sweep_text(p: &Problem, flat: &Program, rows: &[CostRow]) -> String {
     out.push_str(&format!("  for {}\n", problem_line(p)));
     out.push_str(&format!("  flat: {}\n", flat_text(&p.spec, flat)));
     out.push_str(&format!(
-        "{:>10}  {:>10}  {:>10}  {:>9}  {:>11}  {:>10}\n",
-        "size", "program", "flat", "speedup", "lower bound", "/ bound"
+        "{:>10}  {:>10}  {:>10}  {:>9}  {:>10}  {:>9}  {:>11}  {:>10}\n",
+        "size", "program", "flat", "vs ring", "NCCL", "vs NCCL", "lower bound", "/ bound"
     ));
     for r in rows {
         out.push_str(&format!(
-            "{:>10}  {:>10}  {:>10}  {:>9}  {:>11}  {:>10}\n",
+            "{:>10}  {:>10}  {:>10}  {:>9}  {:>10}  {:>9}  {:>11}  {:>10}\n",
             format_bytes(r.bytes as f64),
             format_seconds(r.program.total_s),
             format_seconds(r.flat.total_s),
             ratio(r.speedup_vs_flat()),
+            format_seconds(r.nccl.best_s),
+            ratio(r.speedup_vs_nccl()),
             format_seconds(r.lower_bound_s),
             ratio(r.ratio_to_bound())
         ));

@@ -16,10 +16,15 @@ use crate::verdict::Verdict;
 fn request_line(spec: &Spec, i: usize) -> String {
     let r = &spec.requests[i];
     format!(
-        "{} ({}, count {})",
+        "{} ({}, count {}{})",
         spec.describe_request(r),
         format_bytes(r.bytes as f64),
-        r.count
+        r.count,
+        if r.exposed_ppm == 1_000_000 {
+            String::new()
+        } else {
+            format!(", exposed {}", r.exposed())
+        }
     )
 }
 
@@ -92,6 +97,12 @@ pub fn synth_text(spec: &Spec, s: &Synthesis, backend: &dyn Backend) -> String {
         st.refuted.len(),
         st.unknown
     ));
+    out.push_str(
+        "# /bound: time over the lower bound; vs ring: speedup over the flat ring (one ring in rank order); vs NCCL: over what NCCL runs by itself (its ring or tree, all channels)\n",
+    );
+    out.push_str(
+        "# busbw: nccl-tests' bus bandwidth of the whole request, algbw x 2(n-1)/n; for a program of several steps it is an average rate, not one link's load, and can exceed the slowest link's bandwidth\n",
+    );
     for p in &s.placements {
         out.push('\n');
         out.push_str(&placement_text(spec, p, backend));
@@ -119,20 +130,30 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
     );
     for r in &p.results {
         let req = &spec.requests[r.request];
+        if let Some(t) = r.priced_s {
+            out.push_str(&format!(
+                "  request {}: {}: {} (priced: send_recv is not synthesized)\n",
+                r.request,
+                request_line(spec, r.request),
+                format_seconds(t)
+            ));
+            continue;
+        }
         out.push_str(&format!(
-            "  request {}: {}: lower bound {}, flat all_reduce {}\n",
+            "  request {}: {}: lower bound {}, flat ring {}, NCCL {}\n",
             r.request,
             request_line(spec, r.request),
             format_seconds(r.lower_bound_s),
-            format_seconds(r.flat_s)
+            format_seconds(r.flat_s),
+            format_seconds(r.nccl_s)
         ));
         if r.programs.is_empty() {
             out.push_str("    no program found\n");
             continue;
         }
         out.push_str(&format!(
-            "    {:>2}  {:>10}  {:>11}  {:>7}  {:>7}  {:<8}  program\n",
-            "#", "time", "busbw", "/bound", "speedup", "verified"
+            "    {:>2}  {:>10}  {:>11}  {:>7}  {:>7}  {:>7}  {:<8}  program\n",
+            "#", "time", "busbw", "/bound", "vs ring", "vs NCCL", "verified"
         ));
         for (i, pr) in r.programs.iter().enumerate() {
             let busbw = backend.busbw_gbs(r.group_size, req.bytes, pr.cost_s);
@@ -144,12 +165,13 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
                 }
             };
             out.push_str(&format!(
-                "    {:>2}  {:>10}  {:>11}  {:>7}  {:>7}  {:<8}  {}\n",
+                "    {:>2}  {:>10}  {:>11}  {:>7}  {:>7}  {:>7}  {:<8}  {}\n",
                 i + 1,
                 format_seconds(pr.cost_s),
                 format!("{busbw:.1} GB/s"),
                 ratio(pr.cost_s, r.lower_bound_s),
                 ratio(r.flat_s, pr.cost_s),
+                ratio(r.nccl_s, pr.cost_s),
                 verdict(&pr.verdict),
                 if pr.program.steps.is_empty() {
                     "(the empty program: nothing to reduce)".to_string()
@@ -183,8 +205,11 @@ struct SpecRequestDoc {
     /// `{collective, axes, bytes}` (bytes per device).
     #[serde(flatten)]
     request: RequestJson,
-    /// Times the request runs per training step (the weight in `score_s`).
+    /// Times the request runs per training step.
     count: u64,
+    /// The share of its time on the critical path; `count × exposed` weighs it in
+    /// `score_s`.
+    exposed: f64,
 }
 
 /// A placement of `synth --json`.
@@ -194,8 +219,8 @@ struct PlacementDoc<'a> {
     index: usize,
     /// `matrix[axis][level]`.
     matrix: &'a [Vec<u64>],
-    /// Σ over requests of `count` × the best program's `cost_s`, seconds; `null` when
-    /// a request has no program.
+    /// Σ over requests of `count` × `exposed` × the best program's `cost_s` (a
+    /// send_recv request's `priced_s`), seconds; `null` when a request has no program.
     score_s: Option<f64>,
     /// Whether this is the winner.
     best: bool,
@@ -216,8 +241,15 @@ struct ResultDoc {
     request: usize,
     /// The request's lower bound on this placement, seconds.
     lower_bound_s: f64,
-    /// The single-step all_reduce over every reduction dim, seconds.
+    /// The single-step all_reduce over every reduction dim (one ring in rank order),
+    /// seconds.
     flat_s: f64,
+    /// What NCCL would run by itself for the flat group (the faster of its ring and
+    /// tree on the same links), seconds.
+    nccl_s: f64,
+    /// A send_recv request's price, seconds (it has no programs); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priced_s: Option<f64>,
     /// The best programs, best first.
     programs: Vec<ProgramDoc>,
 }
@@ -284,6 +316,7 @@ pub fn synth_json(spec: &Spec, s: &Synthesis, coords: bool) -> String {
         .map(|r| SpecRequestDoc {
             request: request_json(spec, r),
             count: r.count,
+            exposed: r.exposed(),
         })
         .collect();
     let placements = s
@@ -303,6 +336,8 @@ pub fn synth_json(spec: &Spec, s: &Synthesis, coords: bool) -> String {
                     request: r.request,
                     lower_bound_s: r.lower_bound_s,
                     flat_s: r.flat_s,
+                    nccl_s: r.nccl_s,
+                    priced_s: r.priced_s,
                     programs: r
                         .programs
                         .iter()

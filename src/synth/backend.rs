@@ -22,6 +22,10 @@ pub trait Backend {
     fn lower_bound_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64;
     /// Time of the flat single-step all_reduce over every reduction dim.
     fn flat_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64;
+    /// Time of what NCCL would run by itself for the request's flat group.
+    fn nccl_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64;
+    /// The price of a request that is priced, not synthesized (send_recv).
+    fn priced_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> Option<f64>;
     /// nccl-tests bus bandwidth of an all_reduce of `bytes` over `n` devices in
     /// `time_s`, GB/s.
     fn busbw_gbs(&self, n: u64, bytes: u64, time_s: f64) -> f64 {
@@ -57,8 +61,20 @@ impl Backend for Standard {
     }
 
     fn flat_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64 {
+        if let Some(t) = self.priced_s(spec, placement, request) {
+            return t;
+        }
         let flat = cost::flat_program(placement, request);
         cost::program_cost(spec, placement, &flat, request.bytes).total_s
+    }
+
+    fn nccl_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64 {
+        cost::nccl_cost(spec, placement, request, request.bytes).best_s
+    }
+
+    fn priced_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> Option<f64> {
+        (!request.collective.is_synthesized())
+            .then(|| cost::send_recv_cost(spec, placement, request).time_s)
     }
 
     fn check(

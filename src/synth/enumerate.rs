@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::extract::{Candidate, StepOracle, StepTable};
+use super::extract::{Candidate, Fs, StepOracle, StepTable};
 use super::state::{Outcome, State};
 use super::stop::StopReason;
 use crate::program::Collective;
@@ -84,13 +84,13 @@ struct Search<'a> {
     complete: u64,
     out_of_budget: bool,
     /// The best programs so far: (cost, alphabet indices, steps).
-    best: Vec<(u64, Vec<u32>, Vec<AbsStep>)>,
+    best: Vec<(Fs, Vec<u32>, Vec<AbsStep>)>,
     /// Step costs memoized by (alphabet index, shard).
-    costs: std::collections::HashMap<(u32, DimSet), u64>,
+    costs: std::collections::HashMap<(u32, DimSet), Fs>,
 }
 
 impl Search<'_> {
-    fn cost(&mut self, i: u32, shard: DimSet) -> u64 {
+    fn cost(&mut self, i: u32, shard: DimSet) -> Fs {
         let oracle = self.oracle;
         let s = AbsStep {
             shard,
@@ -102,7 +102,7 @@ impl Search<'_> {
             .or_insert_with(|| oracle.cost_fs(&s))
     }
 
-    fn record(&mut self, cost: u64, idx: &[u32], steps: &[AbsStep]) {
+    fn record(&mut self, cost: Fs, idx: &[u32], steps: &[AbsStep]) {
         self.complete += 1;
         let pos = self
             .best
@@ -121,7 +121,7 @@ impl Search<'_> {
         states: &mut Vec<State>,
         idx: &mut Vec<u32>,
         steps: &mut Vec<AbsStep>,
-        cost: u64,
+        cost: Fs,
     ) {
         let st = states.last().expect("a state").clone();
         if st.is_final() {

@@ -11,8 +11,9 @@
 //! best, since `k` better left candidates would give `k` better distinct
 //! concatenations.
 //!
-//! Costs are whole femtoseconds ([`to_fs`]), so sums are exact and associative and
-//! the order never depends on how a sequence is bracketed.
+//! Costs are whole femtoseconds ([`to_fs`], [`Fs`]), so sums are exact and
+//! associative and the order never depends on how a sequence is bracketed; `u128`
+//! femtoseconds hold 10^23 s, so no accepted input saturates them.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -22,22 +23,26 @@ use egg::Id;
 use super::egraph::Saturated;
 use crate::rules::{AbsStep, DimSet, Prog};
 
-/// Seconds as whole femtoseconds (saturating; NaN and negatives count as never).
-pub fn to_fs(seconds: f64) -> u64 {
-    let x = seconds * 1e15;
-    if x.is_nan() || x >= u64::MAX as f64 {
-        u64::MAX
+/// Whole femtoseconds.
+pub type Fs = u128;
+
+/// Seconds as whole femtoseconds, rounded up, so that a sum of steps is never below
+/// the sum of their exact times (NaN and anything past 10^23 s count as never).
+pub fn to_fs(seconds: f64) -> Fs {
+    let x = (seconds * 1e15).ceil();
+    if x.is_nan() || x >= Fs::MAX as f64 {
+        Fs::MAX
     } else if x <= 0.0 {
         0
     } else {
-        x.round() as u64
+        x as Fs
     }
 }
 
 /// What extraction and enumeration need from a placement: a step's cost and text.
 pub trait StepOracle {
     /// The step's time in femtoseconds, run on the shard its `shard` names.
-    fn cost_fs(&self, step: &AbsStep) -> u64;
+    fn cost_fs(&self, step: &AbsStep) -> Fs;
     /// The step's canonical text (its shard does not show).
     fn text(&self, step: &AbsStep) -> String;
 }
@@ -46,7 +51,7 @@ pub trait StepOracle {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     /// Σ of its steps' costs, femtoseconds.
-    pub cost_fs: u64,
+    pub cost_fs: Fs,
     /// Its steps, in order.
     pub steps: Vec<AbsStep>,
 }
@@ -56,7 +61,7 @@ pub struct StepTable {
     /// Every step.
     pub steps: Vec<AbsStep>,
     /// `cost[i]` of `steps[i]`.
-    pub cost: Vec<u64>,
+    pub cost: Vec<Fs>,
     /// `rank[i]`: position of `steps[i]`'s text in text order (equal texts, equal ranks).
     pub rank: Vec<u32>,
 }
@@ -82,7 +87,7 @@ impl StepTable {
     /// Orders two programs (as step indices) by cost, then canonical text. Comparing
     /// step texts one by one is the order of the joined texts, because a step's text
     /// is a prefix of another's only before ` @ roots(`, and `;` sorts before `@`.
-    pub fn compare(&self, a: (u64, &[u32]), b: (u64, &[u32])) -> Ordering {
+    pub fn compare(&self, a: (Fs, &[u32]), b: (Fs, &[u32])) -> Ordering {
         a.0.cmp(&b.0).then_with(|| {
             a.1.iter()
                 .map(|&i| self.rank[i as usize])
@@ -102,7 +107,7 @@ impl StepTable {
 /// A candidate as step indices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Cand {
-    cost: u64,
+    cost: Fs,
     steps: Vec<u32>,
 }
 

@@ -12,7 +12,8 @@
 //!    extraction ([`extract`]), or the enumeration baseline ([`enumerate`]);
 //! 4. every printed program is checked ([`backend::Backend::check`]); a refuted one
 //!    means a rewrite rule is unsound and is reported as an internal inconsistency;
-//! 5. placements are ranked by `score_s` = Σ over requests of count × best time,
+//! 5. placements are ranked by `score_s` = Σ over requests of count × exposed ×
+//!    best time (a send_recv request's price stands for its best time),
 //!    ties broken by index.
 
 pub mod backend;
@@ -138,8 +139,13 @@ pub struct RequestResult {
     pub request: usize,
     /// The cost model's lower bound.
     pub lower_bound_s: f64,
-    /// The flat single-step all_reduce.
+    /// The flat single-step all_reduce (one ring in rank order).
     pub flat_s: f64,
+    /// What NCCL would run by itself: the faster of its ring and tree.
+    pub nccl_s: f64,
+    /// The price of a request that is priced, not synthesized (send_recv); its
+    /// `programs` are empty.
+    pub priced_s: Option<f64>,
     /// Devices per reduction group.
     pub group_size: u64,
     /// The best programs, best first (refuted ones left out).
@@ -153,7 +159,8 @@ pub struct PlacementResult {
     pub index: usize,
     /// The placement.
     pub placement: Placement,
-    /// Σ over requests of count × best time (infinite when a request has no program).
+    /// Σ over requests of count × exposed × best time (infinite when a request has no
+    /// program).
     pub score_s: f64,
     /// Whether this placement has the best score.
     pub best: bool,
@@ -221,7 +228,7 @@ struct PlacementOracle<'a> {
 }
 
 impl StepOracle for PlacementOracle<'_> {
-    fn cost_fs(&self, s: &AbsStep) -> u64 {
+    fn cost_fs(&self, s: &AbsStep) -> extract::Fs {
         let bytes_in = self.bytes as f64 / self.shape.product(s.shard) as f64;
         extract::to_fs(self.backend.step_time_s(
             self.spec,
@@ -240,6 +247,9 @@ impl StepOracle for PlacementOracle<'_> {
 struct Solved {
     lower_bound_s: f64,
     flat_s: f64,
+    nccl_s: f64,
+    /// Priced, not synthesized (send_recv): its time.
+    priced_s: Option<f64>,
     group_size: u64,
     /// `None` until synthesized.
     candidates: Option<Vec<Candidate>>,
@@ -247,7 +257,7 @@ struct Solved {
     representative: usize,
 }
 
-fn seconds(fs: u64) -> f64 {
+fn seconds(fs: extract::Fs) -> f64 {
     fs as f64 / 1e15
 }
 
@@ -282,6 +292,8 @@ impl Problems {
                     solved.push(Solved {
                         lower_bound_s: backend.lower_bound_s(spec, p, r),
                         flat_s: backend.flat_s(spec, p, r),
+                        nccl_s: backend.nccl_s(spec, p, r),
+                        priced_s: backend.priced_s(spec, p, r),
                         group_size: shape.sizes.iter().product(),
                         candidates: None,
                         representative: pi,
@@ -295,12 +307,12 @@ impl Problems {
         Ok(Problems { keys, solved, of })
     }
 
-    /// A placement's lower bound: Σ over requests of count × the bound.
+    /// A placement's lower bound: Σ over requests of count × exposed × the bound.
     fn bound(&self, spec: &Spec, pi: usize) -> f64 {
         self.of[pi]
             .iter()
             .zip(&spec.requests)
-            .map(|(&k, r)| r.count as f64 * self.solved[k].lower_bound_s)
+            .map(|(&k, r)| r.weight() * self.solved[k].lower_bound_s)
             .sum()
     }
 }
@@ -490,6 +502,9 @@ pub fn synthesize(
     };
     let Searched { scores, best } = search(&mut engine, &placements, &mut problems, &mut stats)?;
     stats.synthesized = scores.len();
+    // Every placement is either synthesized or pruned (a placement asked for by index
+    // is synthesized even when its bound would prune it).
+    stats.pruned = stats.placements - stats.synthesized;
     stats.shapes = problems
         .solved
         .iter()
@@ -524,6 +539,8 @@ pub fn synthesize(
                     request: ri,
                     lower_bound_s: s.lower_bound_s,
                     flat_s: s.flat_s,
+                    nccl_s: s.nccl_s,
+                    priced_s: s.priced_s,
                     group_size: s.group_size,
                     programs: checking.programs(
                         (pi, p),
@@ -538,10 +555,12 @@ pub fn synthesize(
         let score_s = results
             .iter()
             .map(|r| {
-                let count = spec.requests[r.request].count as f64;
-                r.programs
-                    .first()
-                    .map_or(f64::INFINITY, |b| count * b.cost_s)
+                let weight = spec.requests[r.request].weight();
+                match (r.priced_s, r.programs.first()) {
+                    (Some(t), _) => weight * t,
+                    (None, Some(b)) => weight * b.cost_s,
+                    (None, None) => f64::INFINITY,
+                }
             })
             .sum();
         out.push(PlacementResult {
@@ -599,14 +618,12 @@ impl EngineRun<'_, '_> {
                 let c = self.candidates(rep, *ri, shape);
                 problems.solved[k].candidates = Some(c);
             }
-            let count = self.spec.requests[problems.keys[k].0].count as f64;
-            score += match problems.solved[k]
-                .candidates
-                .as_deref()
-                .and_then(|c| c.first())
-            {
-                Some(c) => count * seconds(c.cost_fs),
-                None => f64::INFINITY,
+            let weight = self.spec.requests[problems.keys[k].0].weight();
+            let s = &problems.solved[k];
+            score += match (s.priced_s, s.candidates.as_deref().and_then(|c| c.first())) {
+                (Some(t), _) => weight * t,
+                (None, Some(c)) => weight * seconds(c.cost_fs),
+                (None, None) => f64::INFINITY,
             };
         }
         tracing::debug!(placement = pi, score, "placement synthesized");
@@ -616,6 +633,9 @@ impl EngineRun<'_, '_> {
     fn candidates(&mut self, p: &Placement, ri: usize, shape: &Shape) -> Vec<Candidate> {
         let t = Instant::now();
         let request = &self.spec.requests[ri];
+        if !request.collective.is_synthesized() {
+            return vec![];
+        }
         if shape.is_empty() {
             return vec![Candidate {
                 cost_fs: 0,

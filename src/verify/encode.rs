@@ -545,10 +545,8 @@ impl Enc<'_> {
                     ));
                     e.fault(Some(t), FaultKind::Region, "region", cond);
                     if op == Collective::ReduceScatter {
-                        let cond = with_part(format!(
-                            "(not (= (bvurem {len_x} {}) {zero}))",
-                            lit(k, pw)
-                        ));
+                        let cond =
+                            with_part(format!("(not (= (bvurem {len_x} {}) {zero}))", lit(k, pw)));
                         e.fault(Some(t), FaultKind::Indivisible, "indivisible", cond);
                     }
                     let my = e.subst(&x, dd, Some(&y));

@@ -39,7 +39,7 @@ pub fn interpret(spec: &Spec, p: &Placement, steps: &[AbsStep]) -> Result<(), St
 pub struct Unit<'a>(pub &'a Shape, pub &'a collsynth::spec::Spec);
 
 impl StepOracle for Unit<'_> {
-    fn cost_fs(&self, _: &AbsStep) -> u64 {
+    fn cost_fs(&self, _: &AbsStep) -> u128 {
         1
     }
     fn text(&self, s: &AbsStep) -> String {
