@@ -32,6 +32,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod bench;
+pub mod calibrate;
 pub mod cli;
 pub mod cost;
 pub mod emit;

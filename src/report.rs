@@ -3,6 +3,7 @@
 //! document is one `#[derive(Serialize)]` struct next to the function that fills
 //! it: a struct's field order is its key order (serde_json's `preserve_order`).
 
+pub mod calibrate;
 pub mod cost;
 pub mod prove;
 pub mod synth;

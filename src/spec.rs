@@ -822,6 +822,19 @@ impl SpecSource {
     }
 }
 
+/// Reads and validates a system file (the keys of a spec's `[system]` table: `name`,
+/// `launch`, `levels`), as `system = "path"` in a spec refers to.
+pub fn load_system(path: &Path) -> Result<System, InputError> {
+    let source = read_source(path, "system")?;
+    parse_system(&source)
+}
+
+/// Parses and validates system-file text.
+pub fn parse_system(source: &Source) -> Result<System, InputError> {
+    let raw: RawSystem = from_toml(source)?;
+    validate_system(source, raw, 0..0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

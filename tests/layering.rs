@@ -17,6 +17,7 @@ const LAYERS: &[&str] = &[
     "semantics",
     "verdict",
     "cost",
+    "calibrate",
     "rules",
     "verify",
     "soundness",

@@ -4,6 +4,7 @@
 //! exit code (`docs/design.md`, "Command line"). clap is used here and nowhere else.
 
 pub mod bench;
+pub mod calibrate;
 mod cost;
 pub mod emit;
 pub mod outcome;
@@ -111,6 +112,14 @@ pub enum Command {
     /// equivalences (C1-C5); "sizes 2-4" when neither applies. proofs/README.md gives
     /// the arguments.
     Prove(prove::ProveArgs),
+    /// Fit levels' `latency` and `bandwidth` to nccl-tests output and write a system
+    /// file, with every row's residual.
+    ///
+    /// Each --run is one nccl-tests file (all_reduce_perf, reduce_scatter_perf or
+    /// all_gather_perf) whose group spans one level: `gpu:8=FILE` for 8 GPUs of one
+    /// node, `node:4=FILE` for one GPU on each of 4 nodes. The fit uses the cost
+    /// model's own price of that run (docs/cost-model.md, "Calibration").
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 /// Where the spec comes from.
@@ -283,6 +292,7 @@ pub fn run(cli: Cli) -> Result {
         Command::RunMpi(a) => run_mpi::run_mpi(a),
         Command::Bench(a) => bench::bench(a),
         Command::Prove(a) => prove::prove(a),
+        Command::Calibrate(a) => calibrate::calibrate(a),
     }
 }
 
