@@ -44,6 +44,7 @@ pub mod program;
 pub mod report;
 pub mod rules;
 pub mod semantics;
+pub mod simulate;
 pub mod soundness;
 pub mod source;
 pub mod spec;

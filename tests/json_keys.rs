@@ -10,6 +10,8 @@
 //! of array `a`. `null` at a path (e.g. `all_placements` above 10,000 placements) is
 //! skipped, but each path must reach at least one object, so no list is vacuous.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -296,6 +298,68 @@ const BENCH: &[Keys] = &[
             "max_placement_ratio",
             "unproven",
         ],
+    ),
+];
+
+/// `calibrate --json`.
+const CALIBRATE: &[Keys] = &[
+    (
+        "",
+        &[
+            "schema_version",
+            "template",
+            "launch_s",
+            "launch_fitted",
+            "levels",
+            "runs",
+            "system_toml",
+        ],
+    ),
+    ("levels[]", &["level", "key", "bandwidth_gbs", "latency_s"]),
+    (
+        "runs[]",
+        &[
+            "file",
+            "level",
+            "ranks",
+            "collective",
+            "rms_residual",
+            "max_abs_residual",
+            "points",
+        ],
+    ),
+    (
+        "runs[].points[]",
+        &["line", "bytes", "measured_s", "model_s", "residual"],
+    ),
+];
+
+/// `simulate --json`.
+const SIMULATE: &[Keys] = &[
+    (
+        "",
+        &[
+            "schema_version",
+            "spec",
+            "placement",
+            "matrix",
+            "smpi_flags",
+            "requests",
+            "summary",
+        ],
+    ),
+    ("requests[]", &["request", "bytes", "programs", "agreement"]),
+    (
+        "requests[].programs[]",
+        &["text", "synth_rank", "predicted_s", "simulated_s", "ratio"],
+    ),
+    (
+        "requests[].agreement",
+        &["kendall_tau", "concordant", "discordant", "tied", "top1"],
+    ),
+    (
+        "summary",
+        &["kendall_tau", "concordant", "discordant", "tied", "top1"],
     ),
 ];
 
@@ -634,6 +698,52 @@ fn bench_json_has_the_documented_keys() {
         0,
     );
     check("bench --json", &doc, BENCH);
+}
+
+#[test]
+fn calibrate_json_has_the_documented_keys() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let doc = run_json(
+        dir.path(),
+        &[
+            "calibrate",
+            "--system",
+            &manifest("tests/data/nccl-tests/mi300x-node.toml"),
+            "--run",
+            &format!(
+                "gpu={}",
+                manifest("tests/data/nccl-tests/mi300x-8gpu-all_reduce.txt")
+            ),
+            "--json",
+        ],
+        0,
+    );
+    check("calibrate --json", &doc, CALIBRATE);
+}
+
+#[test]
+fn simulate_json_has_the_documented_keys() {
+    if support::e2e::require(
+        "simulate_json_has_the_documented_keys",
+        support::e2e::simgrid(),
+    )
+    .is_none()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let doc = run_json(
+        dir.path(),
+        &[
+            "simulate",
+            &manifest("specs/e2e/two-node-dp4-mp2.toml"),
+            "--bytes",
+            "64KB",
+            "--json",
+        ],
+        0,
+    );
+    check("simulate --json", &doc, SIMULATE);
 }
 
 /// The checker itself: a missing key, a key out of order, and a path that reaches

@@ -26,6 +26,7 @@ const LAYERS: &[&str] = &[
     "report",
     "emit",
     "bench",
+    "simulate",
     "cli",
 ];
 

@@ -11,6 +11,7 @@ pub mod outcome;
 mod placements;
 pub mod prove;
 pub mod run_mpi;
+pub mod simulate;
 pub mod synth;
 mod verify;
 
@@ -120,6 +121,14 @@ pub enum Command {
     /// node, `node:4=FILE` for one GPU on each of 4 nodes. The fit uses the cost
     /// model's own price of that run (docs/cost-model.md, "Calibration").
     Calibrate(calibrate::CalibrateArgs),
+    /// Run a placement's top programs through SimGrid's SMPI on a platform generated
+    /// from the spec, and compare simulated with predicted times and rankings.
+    ///
+    /// An independent check of the cost model (docs/cost-model.md, "SimGrid check"):
+    /// the same links, SimGrid's flow-level sharing and SMPI's own collectives instead
+    /// of the model's closed form. Prints predicted vs simulated time per program and
+    /// the rankings' agreement (Kendall tau, pairs, top-1).
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Where the spec comes from.
@@ -293,6 +302,7 @@ pub fn run(cli: Cli) -> Result {
         Command::Bench(a) => bench::bench(a),
         Command::Prove(a) => prove::prove(a),
         Command::Calibrate(a) => calibrate::calibrate(a),
+        Command::Simulate(a) => simulate::simulate(a),
     }
 }
 

@@ -52,6 +52,19 @@ pub fn require<T>(test: &str, tool: Result<T, String>) -> Option<T> {
     }
 }
 
+/// SimGrid's `smpicc` and `smpirun`, or why not.
+pub fn simgrid() -> Result<(), String> {
+    for tool in ["smpicc", "smpirun"] {
+        let found = Command::new(tool).arg("--version").output();
+        if !found.is_ok_and(|o| o.status.success()) {
+            return Err(format!(
+                "`{tool}` is not on PATH (apt-get install libsimgrid-dev)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Whether `python` runs `-c code` successfully.
 fn python_runs(python: &Path, code: &str) -> bool {
     Command::new(python)
