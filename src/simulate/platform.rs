@@ -79,17 +79,9 @@ pub fn platform_xml(system: &System) -> String {
                 s,
                 "    <route src=\"d{a}\" dst=\"d{b}\" symmetrical=\"NO\">"
             );
-            for l in f..sizes.len() {
-                let _ = write!(
-                    s,
-                    "<link_ctn id=\"L{l}_{}\" direction=\"UP\"/>",
-                    a / sizes[l]
-                );
-                let _ = write!(
-                    s,
-                    "<link_ctn id=\"L{l}_{}\" direction=\"DOWN\"/>",
-                    b / sizes[l]
-                );
+            for (l, &n) in sizes.iter().enumerate().skip(f) {
+                let _ = write!(s, "<link_ctn id=\"L{l}_{}\" direction=\"UP\"/>", a / n);
+                let _ = write!(s, "<link_ctn id=\"L{l}_{}\" direction=\"DOWN\"/>", b / n);
                 if system.levels[l].device_bandwidth_bps.is_some() {
                     let _ = write!(s, "<link_ctn id=\"D{l}_{a}\" direction=\"UP\"/>");
                     let _ = write!(s, "<link_ctn id=\"D{l}_{b}\" direction=\"DOWN\"/>");
