@@ -60,3 +60,69 @@ fn binary_and_directory_inputs_are_refused() {
         &["directory"],
     );
 }
+
+#[test]
+fn equal_quantities_give_equal_answers() {
+    let dir = tempdir();
+    let default = std::fs::read_to_string(support::root().join("specs/default.toml")).unwrap();
+    assert!(default.contains("launch = \"5 us\""));
+    let without = write(
+        dir.path(),
+        "a.toml",
+        &default.replace("launch = \"5 us\"", ""),
+    );
+    let ns = write(
+        dir.path(),
+        "b.toml",
+        &default.replace("launch = \"5 us\"", "launch = \"5000 ns\""),
+    );
+    let with = write(dir.path(), "c.toml", &default);
+    let json = |p: &str| support::cli::success(&run(&["synth", "--json", p], None));
+    let a = json(&without);
+    assert_eq!(a, json(&ns));
+    assert_eq!(a, json(&with));
+}
+
+#[test]
+fn quantities_out_of_range_are_refused_with_the_range() {
+    let dir = tempdir();
+    let default = std::fs::read_to_string(support::root().join("specs/default.toml")).unwrap();
+    let cases = [
+        (
+            "bandwidth = \"100 GB/s\"",
+            "bandwidth = \"4e-9 Mb/s\"",
+            "between 1 MB/s and 1000 TB/s",
+        ),
+        (
+            "bandwidth = \"100 GB/s\"",
+            "bandwidth = \"1e-300 GB/s\"",
+            "between 1 MB/s and 1000 TB/s",
+        ),
+        (
+            "latency = \"5 us\"",
+            "latency = \"1e300 s\"",
+            "between 0.001 ns and 10 s",
+        ),
+        (
+            "launch = \"5 us\"",
+            "launch = \"1e300 s\"",
+            "between 0.001 ns and 10 s",
+        ),
+        ("bytes = \"1 GB\"", "bytes = 9223372036854775807", "2^50"),
+        (
+            "bytes = \"1 GB\"",
+            "bytes = \"9223372036854775808\"",
+            "2^50",
+        ),
+        (
+            "bytes = \"1 GB\"",
+            "bytes = \"1.0000001 B\"",
+            "whole number",
+        ),
+    ];
+    for (from, to, want) in cases {
+        assert!(default.contains(from), "{from}");
+        let p = write(dir.path(), "s.toml", &default.replacen(from, to, 1));
+        refused(&run(&["synth", &p], None), &["s.toml:", want]);
+    }
+}

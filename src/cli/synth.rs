@@ -130,7 +130,7 @@ pub(super) fn synth(a: SynthArgs) -> Result {
     print(&out);
     if !result.stats.refuted.is_empty() {
         let mut msg = format!(
-            "{} synthesized program(s) were refuted by the {} (a rewrite rule is unsound) or the verifier contradicted itself; they are left out of the output:",
+            "{} synthesized program(s) were refuted by the {} (a rewrite rule is unsound), the verifier contradicted itself, or the cost model put them below their lower bound; they are left out of the output:",
             result.stats.refuted.len(),
             result.stats.checker
         );
