@@ -3,7 +3,7 @@
 //! embedded in the JSON, or the only one that fits) and the request (chosen, named
 //! by the JSON, or the only one that matches).
 
-use std::io::Read;
+use std::path::Path;
 
 use crate::lowered::{self, Lowered};
 use crate::placement::{self, MatrixText, Placement};
@@ -94,23 +94,13 @@ enum ProgramInput {
 
 fn read_program(path: &str) -> Result<ProgramInput, ProblemError> {
     let source = if path == "-" {
-        let mut t = String::new();
-        std::io::stdin()
-            .read_to_string(&mut t)
-            .map_err(|e| usage(format!("cannot read the program from stdin: {e}")))?;
-        Source::new("<stdin>", t)
+        crate::source::read_stdin("program")?
     } else {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ProblemError::from(InputError::file(
-                path,
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    "no such program file (give a file with a text or lowered-JSON program, or `-` for stdin)".to_string()
-                } else {
-                    format!("cannot read the program file: {e}")
-                },
-            ))
-        })?;
-        Source::new(path, text)
+        crate::source::read_file(
+            Path::new(path),
+            "program",
+            "give a file with a text or lowered-JSON program, or `-` for stdin",
+        )?
     };
     if source.text.trim_start().starts_with('{') {
         let doc = lowered::parse_json(&source)?;

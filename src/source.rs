@@ -2,7 +2,95 @@
 //! the line and the column, says what is wrong and what to change.
 
 use std::fmt;
+use std::io::Read;
 use std::ops::Range;
+use std::path::Path;
+
+/// The largest input collsynth reads: 16 MiB. Every file and stdin goes through
+/// [`read_file`] or [`read_stdin`], which stop at this many bytes, so `/dev/zero` or a
+/// huge file is refused after at most 16 MiB instead of filling memory. The largest
+/// real inputs are lowered-JSON programs: a 6-step program over 2^16 devices is about
+/// 3 MiB; specs, system files, rules and program text are a few KB.
+pub const MAX_INPUT_BYTES: u64 = 16 << 20;
+
+/// Reads a whole file as text, at most [`MAX_INPUT_BYTES`]. `what` names it in
+/// messages ("spec", "program", "rules"); `not_found_help` is the advice when it does
+/// not exist.
+pub fn read_file(path: &Path, what: &str, not_found_help: &str) -> Result<Source, InputError> {
+    let name = path.display().to_string();
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let err = InputError::file(&name, format!("no such {what} file"));
+            return Err(if not_found_help.is_empty() {
+                err
+            } else {
+                err.with_help(not_found_help)
+            });
+        }
+        Err(e) => {
+            return Err(InputError::file(
+                name,
+                format!("cannot read the {what} file: {e}"),
+            ))
+        }
+    };
+    if let Ok(m) = file.metadata() {
+        if m.is_dir() {
+            return Err(InputError::file(
+                name,
+                format!("is a directory, not a {what} file"),
+            ));
+        }
+        if m.is_file() && m.len() > MAX_INPUT_BYTES {
+            return Err(too_large(name, what));
+        }
+    }
+    read_capped(file, name, what)
+}
+
+/// Reads stdin as text, at most [`MAX_INPUT_BYTES`]; the source is called `<stdin>`.
+pub fn read_stdin(what: &str) -> Result<Source, InputError> {
+    read_capped(std::io::stdin().lock(), "<stdin>".to_string(), what)
+}
+
+fn too_large(name: String, what: &str) -> InputError {
+    InputError::file(
+        name,
+        format!(
+            "the {what} input is larger than {} MiB, the most collsynth reads",
+            MAX_INPUT_BYTES >> 20
+        ),
+    )
+    .with_help(format!(
+        "give a {what} file of at most {} MiB (is this the right file?)",
+        MAX_INPUT_BYTES >> 20
+    ))
+}
+
+fn read_capped(reader: impl Read, name: String, what: &str) -> Result<Source, InputError> {
+    let mut bytes = Vec::new();
+    if let Err(e) = reader.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes) {
+        return Err(InputError::file(
+            name,
+            format!("cannot read the {what} input: {e}"),
+        ));
+    }
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_large(name, what));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Source::new(name, text)),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            Err(InputError::file(
+                name,
+                format!("the {what} input is not UTF-8 text (invalid byte at offset {at})"),
+            )
+            .with_help(format!("give a text {what} file in UTF-8")))
+        }
+    }
+}
 
 /// A named piece of input text (a file, stdin, a command-line argument, the embedded
 /// default spec).

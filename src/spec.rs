@@ -230,16 +230,11 @@ impl Spec {
 }
 
 fn read_source(path: &Path, what: &str) -> Result<Source, InputError> {
-    let name = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Source::new(name, text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(InputError::file(
-            name,
-            format!("no such {what} file"),
-        )
-        .with_help("check the path; example specs are in specs/, and without --spec the embedded default is used".to_string())),
-        Err(e) => Err(InputError::file(name, format!("cannot read the {what} file: {e}"))),
-    }
+    crate::source::read_file(
+        path,
+        what,
+        "check the path; example specs are in specs/, and without --spec the embedded default is used",
+    )
 }
 
 // ---------------------------------------------------------------- raw syntax

@@ -12,20 +12,33 @@ use std::fmt;
 #[error("{0}")]
 pub struct UnitError(pub String);
 
-const BANDWIDTH_UNITS: &[(&str, f64)] = &[
-    ("TB/s", 1e12),
-    ("GB/s", 1e9),
-    ("MB/s", 1e6),
-    ("Tb/s", 1e12 / 8.0),
-    ("Gb/s", 1e9 / 8.0),
-    ("Mb/s", 1e6 / 8.0),
+/// A unit as an exact factor `mult × 10^exp`, so that a quantity is converted to a
+/// float once, correctly rounded: "5 us" is exactly the float `5e-6`.
+#[derive(Debug, Clone, Copy)]
+struct Factor {
+    mult: u128,
+    exp: i32,
+}
+
+const fn f(mult: u128, exp: i32) -> Factor {
+    Factor { mult, exp }
+}
+
+const BANDWIDTH_UNITS: &[(&str, Factor)] = &[
+    ("TB/s", f(1, 12)),
+    ("GB/s", f(1, 9)),
+    ("MB/s", f(1, 6)),
+    // Bits: 1/8 = 125 × 10^-3.
+    ("Tb/s", f(125, 9)),
+    ("Gb/s", f(125, 6)),
+    ("Mb/s", f(125, 3)),
 ];
-const TIME_UNITS: &[(&str, f64)] = &[
-    ("ns", 1e-9),
-    ("us", 1e-6),
-    ("µs", 1e-6),
-    ("ms", 1e-3),
-    ("s", 1.0),
+const TIME_UNITS: &[(&str, Factor)] = &[
+    ("ns", f(1, -9)),
+    ("us", f(1, -6)),
+    ("µs", f(1, -6)),
+    ("ms", f(1, -3)),
+    ("s", f(1, 0)),
 ];
 const SIZE_UNITS: &[(&str, u64)] = &[
     ("B", 1),
@@ -39,6 +52,18 @@ const SIZE_UNITS: &[(&str, u64)] = &[
     ("TiB", 1 << 40),
 ];
 
+/// The accepted bandwidths, bytes per second: 1 MB/s to 1000 TB/s. Slower than any
+/// network a collective runs on, faster than any link built; inside the range (with
+/// [`MAX_BYTES`] and at most 2^40 devices) every cost is a finite number of
+/// femtoseconds far below `u128::MAX`.
+pub const BANDWIDTH_RANGE: (f64, f64) = (1e6, 1e15);
+/// The accepted latencies and launch costs, seconds: 1 ps (0.001 ns) to 10 s.
+pub const TIME_RANGE: (f64, f64) = (1e-12, 10.0);
+/// The largest buffer: 2^50 bytes (1 PiB), far above any device's memory.
+pub const MAX_BYTES: u64 = 1 << 50;
+/// Significant digits a quantity may have (more is not a measurement).
+const MAX_DIGITS: usize = 30;
+
 fn unit_list<T>(units: &[(&str, T)]) -> String {
     units
         .iter()
@@ -47,15 +72,94 @@ fn unit_list<T>(units: &[(&str, T)]) -> String {
         .join(", ")
 }
 
-/// Splits "100 GB/s" into (100.0, "GB/s"); the space is optional.
-fn split_number(text: &str, what: &str, example: &str) -> Result<(f64, String), UnitError> {
+/// A positive decimal number, exactly: `digits × 10^exp`, `digits` without trailing
+/// zeros.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Decimal {
+    digits: u128,
+    exp: i32,
+}
+
+impl Decimal {
+    /// The nearest float to `digits × mult × 10^(exp + by.exp)` (Rust's float parser
+    /// rounds correctly): one rounding, so equal quantities are equal floats.
+    fn to_f64(self, by: Factor) -> f64 {
+        // At most 30 digits times 125: far below u128::MAX.
+        let m = self.digits.saturating_mul(by.mult);
+        format!("{m}e{}", i64::from(self.exp) + i64::from(by.exp))
+            .parse()
+            .unwrap_or(f64::NAN)
+    }
+}
+
+enum DecimalError {
+    NotNumber,
+    NotPositive,
+    TooManyDigits,
+}
+
+/// `[+|-]digits[.digits][(e|E)[+|-]digits]` (no `_`), exactly; it must be above zero.
+fn parse_decimal(t: &str) -> Result<Decimal, DecimalError> {
+    let (negative, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |s: &str| s.bytes().all(|c| c.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !all_digits(int) || !all_digits(frac) {
+        return Err(DecimalError::NotNumber);
+    }
+    let mut exp: i64 = match exponent {
+        None => 0,
+        Some(e) => {
+            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if digits.is_empty() || !all_digits(digits) {
+                return Err(DecimalError::NotNumber);
+            }
+            // Nothing beyond 10^±99,999 is in any range; keep the arithmetic small.
+            let digits = digits.trim_start_matches('0');
+            let v: i64 = if digits.len() > 5 {
+                99_999
+            } else {
+                digits.parse().unwrap_or(0)
+            };
+            if e.starts_with('-') {
+                -v
+            } else {
+                v
+            }
+        }
+    };
+    let all = format!("{int}{frac}");
+    exp -= frac.len() as i64;
+    let significant = all.trim_start_matches('0');
+    let trimmed = significant.trim_end_matches('0');
+    exp += (significant.len() - trimmed.len()) as i64;
+    if trimmed.is_empty() || negative {
+        return Err(DecimalError::NotPositive);
+    }
+    if trimmed.len() > MAX_DIGITS {
+        return Err(DecimalError::TooManyDigits);
+    }
+    let digits: u128 = trimmed.parse().map_err(|_| DecimalError::NotNumber)?;
+    Ok(Decimal {
+        digits,
+        exp: exp.clamp(-1_000_000, 1_000_000) as i32,
+    })
+}
+
+/// Splits "100 GB/s" into the exact number 100 and "GB/s"; the space is optional.
+fn split_number(text: &str, what: &str, example: &str) -> Result<(Decimal, String), UnitError> {
     let t = text.trim();
     let end = t
         .char_indices()
         .find(|&(_, c)| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E' | '_')))
         .map_or(t.len(), |(i, _)| i);
-    // "e" may start a unit only if no digit follows, which none of ours does; but a
-    // trailing exponent marker without digits is a unit start, not a number part.
     let (num, unit) = t.split_at(end);
     let unit = unit.trim();
     let word = t.trim_start_matches(['+', '-']).to_ascii_lowercase();
@@ -69,22 +173,20 @@ fn split_number(text: &str, what: &str, example: &str) -> Result<(f64, String), 
             "`{text}` is not a {what}: it should start with a number, like \"{example}\""
         )));
     }
-    let value: f64 = num.replace('_', "").parse().map_err(|_| {
-        UnitError(format!(
-            "`{text}` is not a {what}: `{num}` is not a number (write it like \"{example}\")"
-        ))
+    let d = parse_decimal(&num.replace('_', "")).map_err(|e| {
+        UnitError(match e {
+            DecimalError::NotNumber => format!(
+                "`{text}` is not a {what}: `{num}` is not a number (write it like \"{example}\")"
+            ),
+            DecimalError::NotPositive => format!(
+                "`{text}` is not positive: a {what} must be greater than zero, like \"{example}\""
+            ),
+            DecimalError::TooManyDigits => format!(
+                "`{text}` has more than {MAX_DIGITS} significant digits: write the {what} with fewer, like \"{example}\""
+            ),
+        })
     })?;
-    if !value.is_finite() {
-        return Err(UnitError(format!(
-            "`{text}` is not finite: a {what} must be a finite positive number, like \"{example}\""
-        )));
-    }
-    if value <= 0.0 {
-        return Err(UnitError(format!(
-            "`{text}` is not positive: a {what} must be greater than zero, like \"{example}\""
-        )));
-    }
-    Ok((value, unit.to_string()))
+    Ok((d, unit.to_string()))
 }
 
 fn lookup<T: Copy>(
@@ -112,16 +214,40 @@ fn lookup<T: Copy>(
         })
 }
 
+/// A value checked against its range, the range named in the message.
+fn in_range(
+    v: f64,
+    text: &str,
+    what: &str,
+    range: (f64, f64),
+    shown: &str,
+) -> Result<f64, UnitError> {
+    if v.is_finite() && v >= range.0 && v <= range.1 {
+        Ok(v)
+    } else {
+        Err(UnitError(format!(
+            "`{text}` is out of range: a {what} must be between {shown}"
+        )))
+    }
+}
+
 /// A bandwidth in bytes per second (each direction).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct Bandwidth(pub f64);
 
 impl Bandwidth {
-    /// Parses "100 GB/s", "200 Gb/s", ...
+    /// Parses "100 GB/s", "200 Gb/s", ... within [`BANDWIDTH_RANGE`].
     pub fn parse(text: &str) -> Result<Self, UnitError> {
         let (v, u) = split_number(text, "bandwidth", "100 GB/s")?;
         let f = lookup(text, &u, BANDWIDTH_UNITS, "bandwidth", "100 GB/s")?;
-        finite_positive(v * f, text, "bandwidth").map(Bandwidth)
+        in_range(
+            v.to_f64(f),
+            text,
+            "bandwidth",
+            BANDWIDTH_RANGE,
+            "1 MB/s and 1000 TB/s",
+        )
+        .map(Bandwidth)
     }
     /// Bytes per second.
     pub fn bytes_per_s(self) -> f64 {
@@ -140,11 +266,11 @@ impl fmt::Display for Bandwidth {
 pub struct Duration(pub f64);
 
 impl Duration {
-    /// Parses "5 us", "1.5 ms", ...
+    /// Parses "5 us", "1.5 ms", ... within [`TIME_RANGE`].
     pub fn parse(text: &str) -> Result<Self, UnitError> {
         let (v, u) = split_number(text, "time", "5 us")?;
         let f = lookup(text, &u, TIME_UNITS, "time", "5 us")?;
-        finite_positive(v * f, text, "time").map(Duration)
+        in_range(v.to_f64(f), text, "time", TIME_RANGE, "0.001 ns and 10 s").map(Duration)
     }
     /// Seconds.
     pub fn seconds(self) -> f64 {
@@ -158,45 +284,48 @@ impl fmt::Display for Duration {
     }
 }
 
-/// Parses a size ("1 GB", "64 MiB", "4096 B" or a bare integer) into bytes.
+/// Parses a size ("1 GB", "64 MiB", "4096 B" or a bare integer) into a whole number
+/// of bytes from 1 to [`MAX_BYTES`], exactly (integer arithmetic).
 pub fn parse_size(text: &str) -> Result<u64, UnitError> {
     let t = text.trim();
-    if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '_') {
-        let n: u64 = t.replace('_', "").parse().map_err(|_| {
-            UnitError(format!(
-                "`{text}` is too large a size (at most 2^64 - 1 bytes)"
-            ))
-        })?;
-        if n == 0 {
-            return Err(UnitError(format!(
-                "`{text}` is not positive: a size must be at least 1 byte, like \"1 GB\""
-            )));
-        }
-        return Ok(n);
-    }
-    let (v, u) = split_number(text, "size", "1 GB")?;
-    let f = lookup(text, &u, SIZE_UNITS, "size", "1 GB")?;
-    let bytes = v * f as f64;
-    if !(bytes.is_finite() && bytes < 1.8e19) {
-        return Err(UnitError(format!("`{text}` is too large a size")));
-    }
-    let rounded = bytes.round();
-    if (rounded - bytes).abs() > 1e-6 * bytes.max(1.0) || rounded < 1.0 {
-        return Err(UnitError(format!(
-            "`{text}` is not a whole number of bytes (at least 1); use a smaller unit"
-        )));
-    }
-    Ok(rounded as u64)
-}
-
-fn finite_positive(v: f64, text: &str, what: &str) -> Result<f64, UnitError> {
-    if v.is_finite() && v > 0.0 {
-        Ok(v)
+    let bare = !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '_');
+    let (d, unit) = if bare {
+        (split_number(t, "size", "1 GB")?.0, 1)
     } else {
-        Err(UnitError(format!(
-            "`{text}` is out of range: a {what} must be finite and positive"
-        )))
+        let (d, u) = split_number(text, "size", "1 GB")?;
+        (d, lookup(text, &u, SIZE_UNITS, "size", "1 GB")?)
+    };
+    let too_large = || {
+        UnitError(format!(
+            "`{text}` is too large a size: a buffer is at most 2^50 bytes (1 PiB)"
+        ))
+    };
+    let not_whole = || {
+        UnitError(format!(
+            "`{text}` is not a whole number of bytes (at least 1); use a smaller unit"
+        ))
+    };
+    // digits × unit × 10^exp: a whole number when 10^-exp divides digits × unit.
+    let m = d
+        .digits
+        .checked_mul(u128::from(unit))
+        .ok_or_else(too_large)?;
+    let bytes = if d.exp >= 0 {
+        if d.exp > 20 {
+            return Err(too_large());
+        }
+        m.checked_mul(10u128.pow(d.exp as u32))
+            .ok_or_else(too_large)?
+    } else {
+        match u32::try_from(-i64::from(d.exp)) {
+            Ok(k) if k <= 38 && m % 10u128.pow(k) == 0 => m / 10u128.pow(k),
+            _ => return Err(not_whole()),
+        }
+    };
+    if bytes > u128::from(MAX_BYTES) {
+        return Err(too_large());
     }
+    Ok(bytes as u64)
 }
 
 fn trim_float(v: f64) -> String {
@@ -295,9 +424,80 @@ mod tests {
         assert!(Duration::parse("1e999 s")
             .unwrap_err()
             .0
-            .contains("not finite"));
+            .contains("between 0.001 ns and 10 s"));
         assert!(parse_size("0").unwrap_err().0.contains("not positive"));
         assert!(parse_size("0.5 B").unwrap_err().0.contains("whole number"));
+    }
+
+    #[test]
+    fn quantities_are_exact() {
+        assert_eq!(Duration::parse("5 us").unwrap().0, 5e-6);
+        assert_eq!(Duration::parse("5000 ns").unwrap().0, 5e-6);
+        assert_eq!(Duration::parse("0.005 ms").unwrap().0, 5e-6);
+        assert_eq!(Duration::parse("5e-6 s").unwrap().0, 5e-6);
+        assert_eq!(Duration::parse("5_000e-3 us").unwrap().0, 5e-6);
+        assert_eq!(Duration::parse("0.1 s").unwrap().0, 0.1);
+        assert_eq!(Bandwidth::parse("0.3 GB/s").unwrap().0, 0.3e9);
+        assert_eq!(Bandwidth::parse("400 Gb/s").unwrap().0, 50e9);
+        assert_eq!(
+            Bandwidth::parse("1 Mb/s").unwrap_err().0,
+            "`1 Mb/s` is out of range: a bandwidth must be between 1 MB/s and 1000 TB/s"
+        );
+        for bad in ["4e-9 Mb/s", "1e-300 GB/s", "1001 TB/s"] {
+            assert!(Bandwidth::parse(bad)
+                .unwrap_err()
+                .0
+                .contains("out of range"));
+        }
+        assert!(Bandwidth::parse("1000 TB/s").is_ok());
+        assert!(Bandwidth::parse("1 MB/s").is_ok());
+        assert!(Duration::parse("1e300 s")
+            .unwrap_err()
+            .0
+            .contains("out of range"));
+        assert!(Duration::parse("10 s").is_ok());
+        assert!(Duration::parse("0.001 ns").is_ok());
+        assert!(Duration::parse("0.0001 ns").is_err());
+        assert!(Duration::parse("1.0000000000000000000000000000001 s")
+            .unwrap_err()
+            .0
+            .contains("significant digits"));
+        for bad in [
+            "1e99999999999999999999 s",
+            "1e-99999999999999999999 s",
+            "1e s",
+            ". s",
+            "1.2.3 s",
+            "--1 s",
+            "1e+-3 s",
+        ] {
+            assert!(Duration::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sizes_are_whole_bytes_up_to_a_pebibyte() {
+        assert_eq!(parse_size("1.5 KiB").unwrap(), 1536);
+        assert!(parse_size("1e3").unwrap_err().0.contains("unit"));
+        assert_eq!(parse_size("1e3 B").unwrap(), 1000);
+        assert_eq!(parse_size("0.001 KB").unwrap(), 1);
+        assert_eq!(parse_size("1024 TiB").unwrap(), 1 << 50);
+        assert_eq!(parse_size("1125899906842624").unwrap(), 1 << 50);
+        for big in [
+            "1125899906842625",
+            "9223372036854775808",
+            "1e50 B",
+            "1e400 TB",
+        ] {
+            assert!(parse_size(big).unwrap_err().0.contains("2^50"), "{big}");
+        }
+        for frac in ["1.0000001 B", "0.0001 KB", "1e-50 TiB", "0.5 B"] {
+            assert!(
+                parse_size(frac).unwrap_err().0.contains("whole number"),
+                "{frac}"
+            );
+        }
+        assert!(parse_size("-1 B").unwrap_err().0.contains("not positive"));
     }
 
     #[test]

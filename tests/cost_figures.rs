@@ -325,8 +325,8 @@ fn step_cost_reports_levels_and_bottleneck() {
     assert_eq!(s.bottleneck, Some(0));
     assert_close(s.bandwidth_s, GB / (100.0 * GB), "bandwidth term");
     assert_close(s.latency_s, 2.0 * 5.0 * US, "latency term");
-    assert_eq!(s.launch_s, 5.0 * US);
-    // The reduce_scatter touches no node link.
+    assert_eq!(s.launch_s, 5e-6); // "5 us", exactly
+                                  // The reduce_scatter touches no node link.
     let s0 = step_cost(&spec, &p, &prog.steps[0], GB);
     assert_eq!(s0.bytes_per_level[0], 0.0);
     assert_eq!(s0.bottleneck, Some(1));

@@ -9,7 +9,6 @@ use super::{load_spec, print, SmtArgs, SpecArg};
 use crate::problem::{chosen_placement, PlacementChoice};
 use crate::report::synth as report;
 use crate::rules::{read_rules, RuleSet};
-use crate::source::{InputError, Source};
 use crate::synth::backend::{Backend, Standard};
 use crate::synth::{self, Engine, Options, Selection, SynthError};
 
@@ -66,10 +65,12 @@ pub(super) fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet> {
     let Some(path) = path else {
         return Ok(RuleSet::builtin());
     };
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError::file(&name, format!("cannot read the rules file: {e}")))?;
-    Ok(read_rules(&Source::new(name, text))?)
+    let source = crate::source::read_file(
+        path,
+        "rules",
+        "check the path; the built-in rules are grammar/rules",
+    )?;
+    Ok(read_rules(&source)?)
 }
 
 pub(super) fn synth(a: SynthArgs) -> Result {
@@ -129,7 +130,7 @@ pub(super) fn synth(a: SynthArgs) -> Result {
     print(&out);
     if !result.stats.refuted.is_empty() {
         let mut msg = format!(
-            "{} synthesized program(s) were refuted by the {} (a rewrite rule is unsound) or the verifier contradicted itself; they are left out of the output:",
+            "{} synthesized program(s) were refuted by the {} (a rewrite rule is unsound), the verifier contradicted itself, or the cost model put them below their lower bound; they are left out of the output:",
             result.stats.refuted.len(),
             result.stats.checker
         );

@@ -54,7 +54,9 @@ pub fn existing(dir: &Path) -> Result<Vec<String>, FileError> {
         if !name.ends_with(".smt2") {
             continue;
         }
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let text = crate::source::read_file(&entry.path(), "obligation", "")
+            .map(|s| s.text)
+            .unwrap_or_default();
         if text.starts_with(HEADER) {
             out.push(name);
         }
@@ -343,8 +345,8 @@ pub fn check(
 /// How the file of `o` in `dir` differs from the derived obligation, if it does.
 fn file_difference(dir: &Path, o: &RuleObligation) -> Option<String> {
     let p = dir.join(&o.file);
-    match std::fs::read_to_string(&p) {
-        Ok(text) => difference(&text, &o.text).map(|d| {
+    match crate::source::read_file(&p, "obligation", "") {
+        Ok(source) => difference(&source.text, &o.text).map(|d| {
             format!(
                 "{} differs from the obligation derived from rule `{}`: {d}",
                 p.display(),
@@ -352,8 +354,9 @@ fn file_difference(dir: &Path, o: &RuleObligation) -> Option<String> {
             )
         }),
         Err(e) => Some(format!(
-            "{} cannot be read ({e}); write it with `collsynth prove --write {}`",
+            "{} cannot be read ({}); write it with `collsynth prove --write {}`",
             p.display(),
+            e.message,
             dir.display()
         )),
     }

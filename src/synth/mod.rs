@@ -384,13 +384,15 @@ struct Checking<'a> {
 
 impl Checking<'_> {
     /// The candidates of request `ri` on placement `pi` as programs, each checked
-    /// (refuted ones recorded in the stats and left out).
+    /// (refuted ones, and ones the cost model predicts below `lower_bound_s`, recorded
+    /// in the stats and left out: either is a bug).
     fn programs(
         &mut self,
         (pi, p): (usize, &Placement),
         ri: usize,
         shape: &Shape,
         candidates: &[Candidate],
+        lower_bound_s: f64,
     ) -> Vec<ProgramResult> {
         let (spec, backend, check) = (self.spec, self.backend, self.check);
         let (proofs, stats) = (&mut self.proofs, &mut *self.stats);
@@ -449,9 +451,19 @@ impl Checking<'_> {
                     continue;
                 }
             };
+            let cost_s = seconds(c.cost_fs);
+            // The bound carries its own slack (`cost::BOUND_SLACK`): no tolerance here.
+            if !(cost_s.is_finite() && cost_s >= lower_bound_s) {
+                stats.refuted.push(format!(
+                    "`{text}` for {} on placement {pi} (matrix {}): predicted at {cost_s:e} s, below its lower bound {lower_bound_s:e} s (the cost model contradicts itself)",
+                    spec.describe_request(request),
+                    p.matrix_text(),
+                ));
+                continue;
+            }
             programs.push(ProgramResult {
                 program,
-                cost_s: seconds(c.cost_fs),
+                cost_s,
                 verdict,
             });
         }
@@ -547,6 +559,7 @@ pub fn synthesize(
                         ri,
                         &problems.keys[k].1,
                         s.candidates.as_deref().unwrap_or_default(),
+                        s.lower_bound_s,
                     ),
                 }
             })
