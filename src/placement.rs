@@ -211,6 +211,59 @@ impl Placement {
         self.rank(&digits)
     }
 
+    /// The axes, fastest-varying first, when every rank is the mixed-radix number of
+    /// its axis coordinates in one order of the axes (what Megatron-Core's
+    /// `order="tp-dp-pp"` and a row-major `init_device_mesh` express); `None` when an
+    /// axis's dims are split by another axis's in the rank numbering. Axes of size 1
+    /// (no dims) vary in no rank and come last (slowest), in spec order.
+    ///
+    /// Because a rank is the mixed radix of its dim digits in dim order and an axis's
+    /// dims are in level order, the rank is a mixed radix of axis coordinates exactly
+    /// when each axis's dims are consecutive in the dim order; the representation is
+    /// unique, so no other placement has an order.
+    ///
+    /// ```
+    /// use collsynth::placement::Placement;
+    /// // node:pipe, node:data, gpu:tensor (tensor, pipe, data): tensor fastest.
+    /// let p = Placement::from_valid_matrix(vec![vec![1, 8], vec![4, 1], vec![4, 1]]);
+    /// assert_eq!(p.rank_order(), Some(vec![0, 2, 1]));
+    /// // node:tensor, node:pipe, node:data, gpu:tensor, gpu:pipe: tensor is split.
+    /// let p = Placement::from_valid_matrix(vec![vec![2, 4], vec![2, 2], vec![4, 1]]);
+    /// assert_eq!(p.rank_order(), None);
+    /// ```
+    pub fn rank_order(&self) -> Option<Vec<usize>> {
+        let mut order: Vec<usize> = Vec::new();
+        for d in self.dims.iter().rev() {
+            if order.last() == Some(&d.axis) {
+                continue;
+            }
+            if order.contains(&d.axis) {
+                return None;
+            }
+            order.push(d.axis);
+        }
+        let unused: Vec<usize> = (0..self.matrix.len())
+            .filter(|a| !order.contains(a))
+            .collect();
+        order.extend(unused);
+        Some(order)
+    }
+
+    /// When [`Placement::rank_order`] is `None`: an axis whose dims are split by
+    /// another axis's, and that other axis (the first such pair, most significant
+    /// dims first).
+    pub fn split_axis(&self) -> Option<(usize, usize)> {
+        for (i, d) in self.dims.iter().enumerate() {
+            let rest = &self.dims[i + 1..];
+            if let Some(j) = rest.iter().position(|e| e.axis != d.axis) {
+                if rest[j + 1..].iter().any(|e| e.axis == d.axis) {
+                    return Some((d.axis, rest[j].axis));
+                }
+            }
+        }
+        None
+    }
+
     /// `level:axis` text of a dim.
     pub fn dim_name(&self, spec: &Spec, i: usize) -> String {
         let d = self.dims[i];
@@ -395,5 +448,42 @@ mod tests {
         for r in 0..16 {
             assert_eq!(p.rank_of_coords(&p.coords(r)), r);
         }
+    }
+
+    /// `rank_order` agrees with the coordinates: where there is an order, every
+    /// rank is the mixed radix of its coordinates in it; where there is none, no
+    /// order of the axes gives every rank.
+    #[test]
+    fn rank_order_is_the_mixed_radix_of_the_coordinates() {
+        let spec = crate::spec::Spec::embedded_default();
+        let radix = |p: &Placement, order: &[usize], r: u64| {
+            let c = p.coords(r);
+            order
+                .iter()
+                .rev()
+                .fold(0u64, |acc, &a| acc * spec.axes[a].size + c[a])
+        };
+        let (mut with, mut without) = (0, 0);
+        for m in enumerate(&spec) {
+            let p = Placement::from_valid_matrix(m);
+            let perms = [vec![0, 1], vec![1, 0]];
+            let fits: Vec<&Vec<usize>> = perms
+                .iter()
+                .filter(|o| (0..p.devices()).all(|r| radix(&p, o, r) == r))
+                .collect();
+            match p.rank_order() {
+                Some(o) => {
+                    with += 1;
+                    assert!(fits.contains(&&o), "{:?}: {o:?}", p.matrix);
+                    assert_eq!(p.split_axis(), None);
+                }
+                None => {
+                    without += 1;
+                    assert!(fits.is_empty(), "{:?}", p.matrix);
+                    assert!(p.split_axis().is_some(), "{:?}", p.matrix);
+                }
+            }
+        }
+        assert!(with > 0 && without > 0, "{with} {without}");
     }
 }

@@ -37,6 +37,129 @@ pub(crate) fn all_coords(p: &Placement) -> Vec<Vec<u64>> {
     (0..p.devices()).map(|r| p.coords(r)).collect()
 }
 
+/// Megatron-Core's word for an axis name, when it has one.
+fn framework_word(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "data" | "dp" => "dp",
+        "tensor" | "model" | "tp" => "tp",
+        "pipe" | "pipeline" | "pp" => "pp",
+        "context" | "cp" => "cp",
+        "expert" | "ep" => "ep",
+        _ => return None,
+    })
+}
+
+/// A placement's `rank_order` as axis names (fastest-varying first), or `None`.
+pub(crate) fn rank_order_names(spec: &Spec, p: &Placement) -> Option<Vec<String>> {
+    p.rank_order()
+        .map(|o| o.iter().map(|&a| spec.axes[a].name.clone()).collect())
+}
+
+/// The lines a user pastes into a training script to get this placement's rank
+/// numbering, or what to use instead when no order expresses it. Each line is
+/// unindented.
+///
+/// With an order: `Megatron-Core: order="tp-dp-pp"` when every axis of size > 1 has a
+/// Megatron word (data→dp, tensor/model→tp, pipe/pipeline→pp, context→cp,
+/// expert→ep; axes of size 1 are left out, Megatron-Core adds them itself) and no
+/// two share one, then the row-major torch `init_device_mesh` and JAX `Mesh`
+/// (slowest axis first). Without one: why, and the explicit torch `DeviceMesh` and
+/// JAX `Mesh` over the placement's rank grid (one mesh dimension per axis, spec
+/// order; `jax.devices()` taken in rank order).
+pub fn framework_lines(spec: &Spec, p: &Placement) -> Vec<String> {
+    let tuple = |v: &[String]| {
+        if v.len() == 1 {
+            format!("({},)", v[0])
+        } else {
+            format!("({})", v.join(", "))
+        }
+    };
+    let ints = |v: &[u64]| tuple(&v.iter().map(u64::to_string).collect::<Vec<_>>());
+    let names = |axes: &[usize]| {
+        tuple(
+            &axes
+                .iter()
+                .map(|&a| format!("\"{}\"", spec.axes[a].name))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let Some(order) = p.rank_order() else {
+        // The rank grid indexed by axis coordinates (spec order): ranks in dim order
+        // reshaped to the dims' sizes, the dims regrouped axis by axis (each axis's
+        // dims outer level first), then merged into one mesh dimension per axis.
+        let dim_sizes: Vec<u64> = p.dims.iter().map(|d| d.size).collect();
+        let perm: Vec<u64> = (0..spec.axes.len())
+            .flat_map(|a| {
+                p.dims
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, d)| d.axis == a)
+                    .map(|(i, _)| i as u64)
+            })
+            .collect();
+        let sizes: Vec<u64> = spec.axes.iter().map(|a| a.size).collect();
+        let all: Vec<usize> = (0..spec.axes.len()).collect();
+        let grid = format!(
+            "reshape{}.{}{}.reshape{}",
+            ints(&dim_sizes),
+            "{}",
+            ints(&perm),
+            ints(&sizes)
+        );
+        let why = match p.split_axis() {
+            Some((a, b)) => format!(
+                "`{}` is spread over ranks on both sides of `{}`'s",
+                spec.axes[a].name, spec.axes[b].name
+            ),
+            None => "its axes interleave in the rank numbering".to_string(),
+        };
+        return vec![
+            format!(
+                "no rank order ({why}): Megatron-Core's order= and init_device_mesh cannot express it; build the mesh from its rank grid, or have the launcher map ranks to devices"
+            ),
+            format!(
+                "torch: DeviceMesh(\"cuda\", torch.arange({}).{}, mesh_dim_names={})",
+                p.devices(),
+                grid.replace("{}", "permute"),
+                names(&all)
+            ),
+            format!(
+                "jax: Mesh(np.array(jax.devices()[:{}]).{}, {})",
+                p.devices(),
+                grid.replace("{}", "transpose"),
+                names(&all)
+            ),
+        ];
+    };
+    let mut out = Vec::new();
+    let words: Vec<Option<&str>> = order
+        .iter()
+        .filter(|&&a| spec.axes[a].size > 1)
+        .map(|&a| framework_word(&spec.axes[a].name))
+        .collect();
+    let mut distinct: Vec<&str> = words.iter().flatten().copied().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if !words.is_empty() && words.iter().all(Option::is_some) && distinct.len() == words.len() {
+        let w: Vec<&str> = words.into_iter().flatten().collect();
+        out.push(format!("Megatron-Core: order=\"{}\"", w.join("-")));
+    }
+    let slow_first: Vec<usize> = order.iter().rev().copied().collect();
+    let shape: Vec<u64> = slow_first.iter().map(|&a| spec.axes[a].size).collect();
+    out.push(format!(
+        "torch: init_device_mesh(\"cuda\", {}, mesh_dim_names={})",
+        ints(&shape),
+        names(&slow_first)
+    ));
+    out.push(format!(
+        "jax: Mesh(np.array(jax.devices()[:{}]).reshape{}, {})",
+        p.devices(),
+        ints(&shape),
+        names(&slow_first)
+    ));
+    out
+}
+
 /// `placements` as a table.
 pub fn placements_text(spec: &Spec, coords: bool) -> String {
     let mut out = String::new();
@@ -75,6 +198,9 @@ pub fn placements_text(spec: &Spec, coords: bool) -> String {
                 dims.join(", ")
             }
         ));
+        for line in framework_lines(spec, &p) {
+            out.push_str(&format!("       {line}\n"));
+        }
         if coords {
             for r in 0..p.devices() {
                 out.push_str(&format!("         {}\n", rank_text(spec, &p, r)));
@@ -103,6 +229,9 @@ struct PlacementDoc {
     matrix: Vec<Vec<u64>>,
     /// The dims as `"level:axis"`, in significance order.
     dims: Vec<String>,
+    /// The axes, fastest-varying first, when every rank is the mixed radix of its
+    /// axis coordinates in that order; `null` otherwise.
+    rank_order: Option<Vec<String>>,
     /// `coords[rank][axis]`; present when the system has at most
     /// [`COORDS_BY_DEFAULT_UP_TO`] devices or `--coords` is given.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,6 +249,7 @@ pub fn placements_json(spec: &Spec, coords: bool) -> String {
             PlacementDoc {
                 index: i,
                 dims: p.dim_names(spec),
+                rank_order: rank_order_names(spec, &p),
                 coords: with_coords.then(|| all_coords(&p)),
                 matrix: p.matrix,
             }

@@ -264,3 +264,84 @@ fn design_example_coords() {
         }
     }
 }
+
+/// Every placement's text lines from `placements`, by index (the indented lines below
+/// its row).
+fn framework_lines(text: &str) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for line in text.lines().skip(3) {
+        if line.starts_with("       ") {
+            out.last_mut()
+                .expect("a placement row first")
+                .push(line.trim().to_string());
+        } else if line.trim_start().starts_with(|c: char| c.is_ascii_digit())
+            && !line.ends_with("placements")
+        {
+            out.push(Vec::new());
+        }
+    }
+    out
+}
+
+/// The lines `placements` prints for frameworks build meshes that hold every rank at
+/// its axis coordinates (evaluated with real torch and numpy), `rank_order` is right
+/// where there is one and `null` exactly where the text says there is none, and the
+/// Megatron-shaped spec reads as Megatron's words.
+#[test]
+fn framework_lines_put_every_rank_at_its_coordinates() {
+    use support::cli::{run, stdout, text};
+    use support::e2e::{require, torch_python};
+    let Some(python) = require("framework lines", torch_python()) else {
+        return;
+    };
+    let dir = support::tempdir();
+    let mut specs = support::spec_files("specs");
+    specs.extend(support::spec_files("specs/e2e"));
+    let mut all = Vec::new();
+    for spec in &specs {
+        let spec = support::path(spec);
+        let t = run(&["placements", spec], None);
+        assert!(t.status.success(), "{}", text(&t));
+        let j = run(&["placements", spec, "--json", "--coords"], None);
+        assert!(j.status.success(), "{}", text(&j));
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&j)).unwrap();
+        let lines = framework_lines(&stdout(&t));
+        let placements = doc["placements"].as_array().unwrap();
+        assert_eq!(lines.len(), placements.len(), "{spec}");
+        let loaded = support::load(spec);
+        let axes: Vec<&str> = loaded.axes.iter().map(|a| a.name.as_str()).collect();
+        let cases: Vec<serde_json::Value> = placements
+            .iter()
+            .zip(&lines)
+            .map(|(p, l)| {
+                let no_order = l.iter().any(|x| x.starts_with("no rank order"));
+                assert_eq!(p["rank_order"].is_null(), no_order, "{spec}: {p:?} {l:?}");
+                serde_json::json!({"index": p["index"], "axes": axes, "coords": p["coords"],
+                                   "rank_order": p["rank_order"], "lines": l})
+            })
+            .collect();
+        all.extend(cases);
+    }
+    let placements_seen = all.len();
+    let file = dir.path().join("cases.json");
+    std::fs::write(&file, serde_json::Value::Array(all).to_string()).unwrap();
+    let out = std::process::Command::new(&python)
+        .arg(support::root().join("tests/e2e/mesh_lines.py"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("mesh lines ok"), "{}", text(&out));
+    assert!(placements_seen > 50, "{placements_seen}");
+    let mega = stdout(&run(
+        &["placements", "specs/dgx-h100-x16-megatron.toml"],
+        None,
+    ));
+    let lines = framework_lines(&mega);
+    assert_eq!(lines[0][0], "Megatron-Core: order=\"tp-dp-pp\"", "{mega}");
+    assert_eq!(
+        lines[0][1],
+        "torch: init_device_mesh(\"cuda\", (4, 4, 8), mesh_dim_names=(\"pipe\", \"data\", \"tensor\"))"
+    );
+    assert!(lines.iter().all(|l| !l.is_empty()), "{mega}");
+}

@@ -23,7 +23,10 @@ type Keys<'a> = (&'a str, &'a [&'a str]);
 /// `placements --json`.
 const PLACEMENTS: &[Keys] = &[
     ("", &["schema_version", "placements"]),
-    ("placements[]", &["index", "matrix", "dims", "coords"]),
+    (
+        "placements[]",
+        &["index", "matrix", "dims", "rank_order", "coords"],
+    ),
 ];
 
 /// `synth --json`.
@@ -45,7 +48,14 @@ const SYNTH: &[Keys] = &[
     (
         "placements[]",
         &[
-            "index", "matrix", "score_s", "best", "dims", "coords", "results",
+            "index",
+            "matrix",
+            "score_s",
+            "best",
+            "dims",
+            "rank_order",
+            "coords",
+            "results",
         ],
     ),
     (

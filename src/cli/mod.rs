@@ -52,6 +52,11 @@ pub enum Command {
     /// entry (a, l) says over how many of level l's children axis a is spread.
     /// Placements are numbered from 0 in lexicographic order of the matrix read row
     /// by row; that number is what --placement takes everywhere.
+    ///
+    /// Below each placement: the line to paste into a training script when the ranks
+    /// follow one order of the axes (Megatron-Core `order="tp-dp-pp"`, torch
+    /// `init_device_mesh`, JAX `Mesh`; `rank_order` in --json, fastest axis first),
+    /// else why not and the explicit DeviceMesh / JAX Mesh over the rank grid.
     Placements(PlacementsArgs),
     /// Check that a program reduces exactly the requested axes (exit 0 proved,
     /// 1 refuted, 2 bad input, 3 undecided, 4 internal inconsistency).

@@ -11,6 +11,14 @@
 //! gloo lacks reduce_scatter_tensor or all_gather_into_tensor the module falls back
 //! to all_reduce (keeping its chunk) and all_gather into chunk views, and says so.
 //! `GROUPS` exposes the groups so they can be compared with the lowered form.
+//!
+//! Each rank plans a program once, at its first call (its process group handles,
+//! offsets and lengths in atoms, scaled once per tensor size); a call then runs only
+//! the collectives. Every program also runs with `async_op=True` (a
+//! `torch.futures.Future`), and `ddp_comm_hook` runs an all_reduce program as a
+//! DistributedDataParallel communication hook (buckets padded to the program's atom
+//! count, mean over the reduction group or sum). `device_mesh()` needs torch >= 2.2
+//! and says so on older ones.
 
 use std::fmt::Write as _;
 
@@ -33,7 +41,6 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
     );
     s.push_str("Use (every process, after dist.init_process_group(\"nccl\") or (\"gloo\")):\n\n");
     s.push_str("    import this_module as cs\n");
-    s.push_str("    mesh = cs.device_mesh(\"cuda\")   # optional: this placement's DeviceMesh\n");
     s.push_str("    cs.make_groups()                # once; every process, members or not\n");
     for n in &names {
         let _ = writeln!(
@@ -42,6 +49,22 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
             py_str(n)
         );
     }
+    s.push_str(concat!(
+        "    fut = cs.run(name, tensor, async_op=True)   # a torch.futures.Future of tensor\n",
+        "\n",
+        "In a training loop, as DistributedDataParallel's gradient reduction:\n\n",
+        "    model = torch.nn.parallel.DistributedDataParallel(model)\n",
+        "    model.register_comm_hook(None, cs.ddp_comm_hook)\n",
+        "    # or {\"program\": name, \"average\": False} as the state: another all_reduce\n",
+        "    # program of this module, or sums instead of means\n",
+        "\n",
+        "Each program plans this rank's steps (process groups, offsets, lengths) once, at\n",
+        "its first call; later calls run only the collectives. gloo has no\n",
+        "reduce_scatter_tensor or all_gather_into_tensor in torch 1.13: there those steps\n",
+        "fall back to all_reduce (keeping the chunk) and all_gather into views, with a\n",
+        "warning, once. device_mesh(\"cuda\") gives the placement's DeviceMesh on\n",
+        "torch >= 2.2 (and raises on older torch); the rest needs torch >= 1.13.\n",
+    ));
     let _ = writeln!(
         s,
         "\nThe world has {} processes; process r is rank r of the placement.",
@@ -90,17 +113,42 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
     for (u, n) in units.iter().zip(&names) {
         let _ = writeln!(s, "    {}: {},", py_str(n), u.lowered.atoms());
     }
-    s.push_str("}\n\n\n");
+    s.push_str("}\n");
+    s.push_str("# The request's collective of each program.\n");
+    s.push_str("PROGRAM_COLLECTIVE = {\n");
     for (u, n) in units.iter().zip(&names) {
-        let _ = writeln!(s, "def {n}(tensor):");
         let _ = writeln!(
             s,
-            "    \"\"\"{} on {}, in place:\n\n        {}\n    \"\"\"",
+            "    {}: {},",
+            py_str(n),
+            py_str(&u.request.collective.to_string())
+        );
+    }
+    s.push_str("}\n");
+    s.push_str("# The size of each program's reduction group (what \"average\" divides by).\n");
+    s.push_str("REDUCTION_SIZE = {\n");
+    for (u, n) in units.iter().zip(&names) {
+        let size: u64 = u.request.axes.iter().map(|&a| spec.axes[a].size).product();
+        let _ = writeln!(s, "    {}: {size},", py_str(n));
+    }
+    s.push_str("}\n");
+    let default = units
+        .iter()
+        .zip(&names)
+        .find(|(u, _)| u.request.collective.to_string() == "all_reduce")
+        .map_or("None".to_string(), |(_, n)| py_str(n));
+    s.push_str("# The program ddp_comm_hook runs when its state names none.\n");
+    let _ = writeln!(s, "DEFAULT_PROGRAM = {default}\n\n");
+    for (u, n) in units.iter().zip(&names) {
+        let _ = writeln!(s, "def {n}(tensor, async_op=False):");
+        let _ = writeln!(
+            s,
+            "    \"\"\"{} on {}, in place:\n\n        {}\n\n    Returns tensor; with async_op=True a torch.futures.Future of it (see run).\n    \"\"\"",
             spec.describe_request(&u.request),
             u.placement.dim_names(spec).join(", "),
             program_text(spec, u)
         );
-        let _ = writeln!(s, "    return run({}, tensor)\n\n", py_str(n));
+        let _ = writeln!(s, "    return run({}, tensor, async_op)\n\n", py_str(n));
     }
     s.push_str(super::REGIONS_PY);
     s.push_str("\n\n");

@@ -1,13 +1,38 @@
 # ---------------------------------------------------------------- runtime
 # The same in every torch module collsynth emits; the data above is what varies.
+#
+# First use of a program computes this rank's plan once: for every step it takes
+# part in, the process group handle, its region (offset and length in atoms, scaled
+# to elements once per tensor size) and its position; a call then runs only the
+# collectives on slices of the flattened tensor.
+
+import re as _re
+import warnings as _warnings
 
 _GROUPS = None
+_PLANS = {}    # name -> this rank's steps, regions in atoms
+_SCALED = {}   # (name, numel) -> this rank's steps, regions in elements
+_WARNED = set()
+
+
+def _torch_version():
+    m = _re.match(r"(\d+)\.(\d+)", torch.__version__)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
 def device_mesh(device_type="cuda"):
     """The DeviceMesh of this placement: one mesh dimension per axis (named as in
     the spec), built from the explicit rank tensor MESH_RANKS, so a mesh
-    dimension's groups are exactly the devices that differ only on that axis."""
+    dimension's groups are exactly the devices that differ only on that axis.
+
+    Needs torch >= 2.2 (torch.distributed.device_mesh with mesh_dim_names); on an
+    older torch it raises RuntimeError: use MESH_RANKS, or the programs below,
+    which need only torch.distributed (torch >= 1.13)."""
+    if _torch_version() < (2, 2):
+        raise RuntimeError(
+            "device_mesh() needs torch >= 2.2 (torch.distributed.device_mesh with "
+            "mesh_dim_names); this is torch %s. The programs of this module do not "
+            "need it; MESH_RANKS holds the rank grid." % torch.__version__)
     from torch.distributed.device_mesh import DeviceMesh
     return DeviceMesh(device_type, torch.tensor(MESH_RANKS, dtype=torch.int),
                       mesh_dim_names=AXES)
@@ -40,46 +65,107 @@ def make_groups():
     return made
 
 
-# Whether the backend has reduce_scatter_tensor / all_gather_into_tensor; gloo's
-# reduce_scatter is recent (and emulated there as all_reduce then chunk), older gloo
-# builds raise, and then we fall back for good: all_reduce of the region, keeping
-# our chunk (twice the bytes of a reduce_scatter), and all_gather into chunk views.
-_NATIVE = {"reduce_scatter": True, "all_gather": True}
+def plan(name):
+    """This rank's steps of program `name`, computed once (the first call makes the
+    process groups, so every process must reach it): a list of (op, group handle,
+    offset, length, position, group size, root rank, root offset, root length),
+    regions in atoms (ATOMS[name] atoms make the buffer); steps where this rank
+    idles are left out."""
+    p = _PLANS.get(name)
+    if p is not None:
+        return p
+    made = make_groups()
+    me = dist.get_rank()
+    steps = GROUPS[name]
+    states, error = simulate(steps, DEVICES, ATOMS[name])
+    if error is not None:
+        raise ValueError("%s cannot run: %s" % (name, error))
+    p = []
+    for si, ((op, groups), mine) in enumerate(zip(steps, groups_of(steps, me))):
+        if mine is None:
+            continue  # this rank idles in this step
+        pos, group = mine
+        off, ln, _ = states[si][me]
+        roff, rln, _ = states[si][group[0]]
+        p.append((op, made[tuple(tuple(g) for g in groups)], off, ln, pos, len(group),
+                  group[0], roff, rln))
+    _PLANS[name] = p
+    return p
+
+
+def _scaled(name, numel):
+    key = (name, numel)
+    s = _SCALED.get(key)
+    if s is None:
+        f = numel // ATOMS[name]
+        s = [(op, pg, off * f, ln * f, pos, k, root, roff * f, rln * f)
+             for op, pg, off, ln, pos, k, root, roff, rln in plan(name)]
+        _SCALED[key] = s
+    return s
+
+
+def _warn_once(what, message):
+    if what not in _WARNED:
+        _WARNED.add(what)
+        _warnings.warn("collsynth: " + message, RuntimeWarning, stacklevel=4)
+
+
+# Whether the backend has reduce_scatter_tensor / all_gather_into_tensor. gloo has
+# neither in torch 1.13 (it raises), and then we fall back for good, saying so once:
+# all_reduce of the region, keeping our chunk (twice the bytes of a reduce_scatter),
+# and all_gather into chunk views.
+_NATIVE = {"reduce_scatter": hasattr(dist, "reduce_scatter_tensor"),
+           "all_gather": hasattr(dist, "all_gather_into_tensor")}
 _UNSUPPORTED = (RuntimeError, NotImplementedError, AttributeError, ValueError)
 
 
-def _reduce_scatter(buf, off, ln, pos, k, pg):
-    region = buf[off:off + ln]
-    c = ln // k
-    if _NATIVE["reduce_scatter"]:
-        out = torch.empty(c, dtype=buf.dtype, device=buf.device)
-        try:
-            dist.reduce_scatter_tensor(out, region, group=pg)
-            buf[off + pos * c:off + (pos + 1) * c].copy_(out)
-            return
-        except _UNSUPPORTED:
-            _NATIVE["reduce_scatter"] = False
-    # all_reduce + chunk: our chunk of the summed region is already in place.
-    dist.all_reduce(region, group=pg)
+def _fallback(what, backend_call):
+    _NATIVE[what] = False
+    _warn_once(what, "the %s backend has no %s; %s" % (
+        dist.get_backend(), backend_call,
+        "reduce_scatter steps run as all_reduce of the region, keeping this rank's "
+        "chunk (twice the bytes)" if what == "reduce_scatter"
+        else "all_gather steps run as all_gather into chunk views"))
 
 
-def _all_gather(buf, off, ln, pos, k, pg):
-    start = off - pos * ln
-    out = buf[start:start + k * ln]
-    mine = buf[off:off + ln].clone()
-    if _NATIVE["all_gather"]:
-        try:
-            dist.all_gather_into_tensor(out, mine, group=pg)
-            return
-        except _UNSUPPORTED:
-            _NATIVE["all_gather"] = False
-    dist.all_gather(list(out.chunk(k)), mine, group=pg)
+def _step(buf, st, a):
+    """Launches one step (asynchronously if `a`); returns (work, after): what to wait
+    for and what to run once it is done (or None)."""
+    op, pg, off, ln, pos, k, root, roff, rln = st
+    if op == "all_reduce":
+        return dist.all_reduce(buf[off:off + ln], group=pg, async_op=a), None
+    if op == "reduce_scatter":
+        region = buf[off:off + ln]
+        c = ln // k
+        if _NATIVE["reduce_scatter"]:
+            out = torch.empty(c, dtype=buf.dtype, device=buf.device)
+            try:
+                w = dist.reduce_scatter_tensor(out, region, group=pg, async_op=a)
+                return w, lambda: buf[off + pos * c:off + (pos + 1) * c].copy_(out)
+            except _UNSUPPORTED:
+                _fallback("reduce_scatter", "reduce_scatter_tensor")
+        # all_reduce + chunk: our chunk of the summed region is already in place.
+        return dist.all_reduce(region, group=pg, async_op=a), None
+    if op == "all_gather":
+        start = off - pos * ln
+        out = buf[start:start + k * ln]
+        mine = buf[off:off + ln].clone()
+        if _NATIVE["all_gather"]:
+            try:
+                return dist.all_gather_into_tensor(out, mine, group=pg, async_op=a), None
+            except _UNSUPPORTED:
+                _fallback("all_gather", "all_gather_into_tensor")
+        return dist.all_gather(list(out.chunk(k)), mine, group=pg, async_op=a), None
+    if op == "reduce":
+        # dst is a global rank (group_dst, the rank inside the group, needs
+        # torch >= 2.6; the group's first member is its root).
+        return dist.reduce(buf[off:off + ln], dst=root, group=pg, async_op=a), None
+    if op == "broadcast":
+        return dist.broadcast(buf[roff:roff + rln], src=root, group=pg, async_op=a), None
+    raise ValueError("unknown collective %r" % op)
 
 
-def run(name, tensor):
-    """Runs program `name` in place on `tensor` (contiguous, any shape, numel a
-    multiple of ATOMS[name]); returns it. Every process of the world calls it."""
-    steps = GROUPS[name]
+def _flat(name, tensor):
     if not tensor.is_contiguous():
         raise ValueError("%s needs a contiguous tensor" % name)
     buf = tensor.view(-1)
@@ -87,28 +173,91 @@ def run(name, tensor):
         raise ValueError("%s needs a tensor whose number of elements is a multiple of %d "
                          "(its reduce_scatter steps cut the buffer into that many "
                          "equal chunks), not %d" % (name, ATOMS[name], buf.numel()))
-    made = make_groups()
-    me = dist.get_rank()
-    states, error = simulate(steps, DEVICES, buf.numel())
-    if error is not None:
-        raise ValueError("%s cannot run: %s" % (name, error))
-    for si, ((op, groups), mine) in enumerate(zip(steps, groups_of(steps, me))):
-        if mine is None:
-            continue  # this rank idles in this step
-        pos, group = mine
-        pg = made[tuple(tuple(g) for g in groups)]
-        off, ln, _ = states[si][me]
-        if op == "all_reduce":
-            dist.all_reduce(buf[off:off + ln], group=pg)
-        elif op == "reduce_scatter":
-            _reduce_scatter(buf, off, ln, pos, len(group), pg)
-        elif op == "all_gather":
-            _all_gather(buf, off, ln, pos, len(group), pg)
-        elif op == "reduce":
-            # dst is a global rank (group_dst, the rank inside the group, needs
-            # torch >= 2.6; the group's first member is its root).
-            dist.reduce(buf[off:off + ln], dst=group[0], group=pg)
-        elif op == "broadcast":
-            roff, rln, _ = states[si][group[0]]
-            dist.broadcast(buf[roff:roff + rln], src=group[0], group=pg)
-    return tensor
+    return buf
+
+
+def _done(value):
+    f = torch.futures.Future()
+    f.set_result(value)
+    return f
+
+
+def run(name, tensor, async_op=False):
+    """Runs program `name` in place on `tensor` (contiguous, any shape, numel a
+    multiple of ATOMS[name]); every process of the world calls it.
+
+    Returns `tensor`; with async_op=True, a torch.futures.Future whose value is
+    `tensor`, complete when the last step is. The steps before the last are waited
+    for in turn (a step reads what the previous one wrote; on NCCL that wait orders
+    the streams and does not block the host), so every rank launches the
+    collectives of successive calls in the same order."""
+    buf = _flat(name, tensor)
+    steps = _scaled(name, buf.numel())
+    if not async_op:
+        for st in steps:
+            _w, after = _step(buf, st, False)
+            if after is not None:
+                after()
+        return tensor
+    if not steps:
+        return _done(tensor)
+    for st in steps[:-1]:
+        w, after = _step(buf, st, True)
+        w.wait()
+        if after is not None:
+            after()
+    w, after = _step(buf, steps[-1], True)
+    try:
+        fut = w.get_future()
+    except (RuntimeError, AttributeError):  # a backend without futures
+        w.wait()
+        if after is not None:
+            after()
+        return _done(tensor)
+
+    def finish(_f):
+        _f.wait()
+        if after is not None:
+            after()
+        return tensor
+    return fut.then(finish)
+
+
+def ddp_comm_hook(state, bucket):
+    """A DistributedDataParallel communication hook that reduces each gradient
+    bucket with a program of this module instead of DDP's all_reduce:
+
+        model = DistributedDataParallel(model)
+        model.register_comm_hook(None, cs.ddp_comm_hook)      # DEFAULT_PROGRAM, mean
+        model.register_comm_hook({"program": NAME, "average": False}, cs.ddp_comm_hook)
+
+    state: None or a dict; "program" (default DEFAULT_PROGRAM) names an all_reduce
+    program, "average" (default True) divides by the program's reduction group
+    size REDUCTION_SIZE[program] (DDP's mean when the request is over every axis
+    of its process group), False leaves the sum. A bucket whose size is not a
+    multiple of ATOMS[program] is padded with zeros to one (a copy). Returns the
+    torch.futures.Future DDP expects, whose value is the reduced bucket."""
+    state = state or {}
+    name = state.get("program", DEFAULT_PROGRAM)
+    if name is None or PROGRAM_COLLECTIVE.get(name) != "all_reduce":
+        raise ValueError("ddp_comm_hook runs all_reduce programs (%s), not %r"
+                         % (", ".join(n for n, c in sorted(PROGRAM_COLLECTIVE.items())
+                                      if c == "all_reduce") or "none here", name))
+    grad = bucket.buffer() if hasattr(bucket, "buffer") else bucket.get_tensor()
+    n = grad.numel()
+    padded = n + (-n) % ATOMS[name]
+    if padded == n and grad.is_contiguous():
+        t = grad
+    else:
+        t = torch.zeros(padded, dtype=grad.dtype, device=grad.device)
+        t[:n].copy_(grad.reshape(-1))
+    if state.get("average", True):
+        t.div_(REDUCTION_SIZE[name])
+    fut = run(name, t, async_op=True)
+    if t is grad:
+        return fut
+
+    def unpad(f):
+        grad.copy_(f.value()[:n].view_as(grad))
+        return grad
+    return fut.then(unpad)

@@ -4,7 +4,10 @@
 
 use serde::Serialize;
 
-use super::{all_coords, finite, request_json, to_string, COORDS_BY_DEFAULT_UP_TO};
+use super::{
+    all_coords, finite, framework_lines, rank_order_names, request_json, to_string,
+    COORDS_BY_DEFAULT_UP_TO,
+};
 use crate::lowered::{self, LoweredStep, RequestJson};
 use crate::spec::Spec;
 use crate::synth::backend::Backend;
@@ -128,6 +131,9 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
         },
         if p.best { "  <- best" } else { "" }
     );
+    for line in framework_lines(spec, &p.placement) {
+        out.push_str(&format!("  {line}\n"));
+    }
     for r in &p.results {
         let req = &spec.requests[r.request];
         if let Some(t) = r.priced_s {
@@ -226,6 +232,9 @@ struct PlacementDoc<'a> {
     best: bool,
     /// The dims as `"level:axis"`, in significance order.
     dims: Vec<String>,
+    /// The axes, fastest-varying first, when every rank is the mixed radix of its
+    /// axis coordinates in that order; `null` otherwise.
+    rank_order: Option<Vec<String>>,
     /// `coords[rank][axis]`; present when the system has at most
     /// [`COORDS_BY_DEFAULT_UP_TO`] devices or `--coords` is given.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -328,6 +337,7 @@ pub fn synth_json(spec: &Spec, s: &Synthesis, coords: bool) -> String {
             score_s: finite(p.score_s),
             best: p.best,
             dims: p.placement.dim_names(spec),
+            rank_order: rank_order_names(spec, &p.placement),
             coords: with_coords.then(|| all_coords(&p.placement)),
             results: p
                 .results
