@@ -16,7 +16,7 @@ use crate::spec::{self, Spec};
 #[derive(Debug, Args)]
 #[command(after_long_help = CALIBRATE_EXAMPLES)]
 pub struct CalibrateArgs {
-    /// The system to calibrate: a system file (the keys of a spec's `system` table:
+    /// The system to calibrate: a system file (the keys of a spec's `[system]` table:
     /// `name`, `launch`, `levels`, like specs/systems/dgx-a100-x2.toml). Its level
     /// names and arities are kept; the levels that have runs get fitted figures.
     #[arg(long, value_name = "FILE", required_unless_present = "spec")]
