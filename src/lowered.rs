@@ -110,6 +110,12 @@ pub fn lower_step(placement: &Placement, step: &Step) -> Vec<Vec<u64>> {
     groups
 }
 
+/// The most devices a program is lowered to explicit rank groups for (`emit`,
+/// `synth --groups`, the reference interpreter): 2^20. Groups take 8 bytes per
+/// participating rank and step, so this keeps a lowered program of the longest
+/// length under 1 GiB; proofs, costs and synthesis never lower and go to 2^40.
+pub const MAX_LOWERED_DEVICES: u64 = 1 << 20;
+
 /// Lowers a dim-structured program.
 pub fn lower(placement: &Placement, program: &Program) -> Lowered {
     Lowered {

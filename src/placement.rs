@@ -326,8 +326,39 @@ pub fn parse_matrix(text: &str) -> Result<Vec<Vec<u64>>, MatrixError> {
         .collect()
 }
 
+/// The most placements collsynth lists, ranks or searches: 100,000. Real systems
+/// (up to 5 levels, 6 axes) have at most a few thousand; a generated hierarchy of
+/// 9 levels × 4 axes has millions, and listing them took gigabytes. Counted with an
+/// early stop ([`count_up_to`]) before any work.
+pub const MAX_PLACEMENTS: u64 = 100_000;
+
+/// The number of placements, or `None` when there are more than `limit` (found
+/// after visiting about `limit` of them, never all).
+pub fn count_up_to(spec: &Spec, limit: u64) -> Option<u64> {
+    let mut n = 0u64;
+    let complete = for_each_matrix_while(spec, |_| {
+        n += 1;
+        n <= limit
+    });
+    complete.then_some(n)
+}
+
+/// The number of placements if it is at most [`MAX_PLACEMENTS`], else an error that
+/// says what to change.
+pub fn checked_count(spec: &Spec) -> Result<u64, MatrixError> {
+    count_up_to(spec, MAX_PLACEMENTS).ok_or_else(|| {
+        MatrixError(format!(
+            "{}: the spec has more than {MAX_PLACEMENTS} placements ({} levels, {} axes), the most collsynth enumerates: use fewer levels or axes, or merge levels whose links are alike",
+            spec.source,
+            spec.system.levels.len(),
+            spec.axes.len()
+        ))
+    })
+}
+
 /// Every parallelism matrix of the spec, in ascending lexicographic order of the
-/// matrix read row by row (so position = placement index).
+/// matrix read row by row (so position = placement index). Callers check
+/// [`checked_count`] first.
 pub fn enumerate(spec: &Spec) -> Vec<Vec<Vec<u64>>> {
     let mut out = Vec::new();
     for_each_matrix(spec, |m| out.push(m.to_vec()));
@@ -358,12 +389,21 @@ pub fn index_of(spec: &Spec, matrix: &[Vec<u64>]) -> Option<usize> {
 
 /// Calls `f` on every matrix, in placement order.
 pub fn for_each_matrix(spec: &Spec, mut f: impl FnMut(&[Vec<u64>])) {
+    for_each_matrix_while(spec, |m| {
+        f(m);
+        true
+    });
+}
+
+/// Calls `f` on the matrices in placement order while it returns true; whether every
+/// matrix was visited.
+pub fn for_each_matrix_while(spec: &Spec, mut f: impl FnMut(&[Vec<u64>]) -> bool) -> bool {
     let rows: Vec<u64> = spec.axes.iter().map(|a| a.size).collect();
     let cols: Vec<u64> = spec.system.levels.iter().map(|l| l.arity).collect();
     let mut m = vec![vec![0u64; cols.len()]; rows.len()];
     let mut row_rem = rows.clone();
     let mut col_rem = cols.clone();
-    fill(0, 0, &mut m, &mut row_rem, &mut col_rem, &mut f);
+    fill(0, 0, &mut m, &mut row_rem, &mut col_rem, &mut f)
 }
 
 fn fill(
@@ -372,12 +412,11 @@ fn fill(
     m: &mut Vec<Vec<u64>>,
     row_rem: &mut [u64],
     col_rem: &mut [u64],
-    f: &mut impl FnMut(&[Vec<u64>]),
-) {
+    f: &mut impl FnMut(&[Vec<u64>]) -> bool,
+) -> bool {
     let (na, nl) = (row_rem.len(), col_rem.len());
     if a == na {
-        f(m);
-        return;
+        return f(m);
     }
     let (na2, nl2) = if l + 1 == nl { (a + 1, 0) } else { (a, l + 1) };
     let last_col = l + 1 == nl;
@@ -399,10 +438,14 @@ fn fill(
         m[a][l] = v;
         row_rem[a] /= v;
         col_rem[l] /= v;
-        fill(na2, nl2, m, row_rem, col_rem, f);
+        let more = fill(na2, nl2, m, row_rem, col_rem, f);
         row_rem[a] *= v;
         col_rem[l] *= v;
+        if !more {
+            return false;
+        }
     }
+    true
 }
 
 /// Divisors of `n` in ascending order.

@@ -122,8 +122,10 @@ pub struct Problem {
     pub request: Request,
     /// The request's index in the spec, if it came from there.
     pub request_index: Option<usize>,
-    /// The program as groups.
-    pub lowered: Lowered,
+    /// The program as groups: always for a lowered-JSON input; for program text only
+    /// up to [`lowered::MAX_LOWERED_DEVICES`] devices (nothing that proves or prices
+    /// a dim-structured program needs them).
+    pub lowered: Option<Lowered>,
     /// The program's group form, when it has one.
     pub program: Option<Program>,
 }
@@ -176,7 +178,8 @@ pub fn resolve_problem(
             };
             let program = parsed.resolve_on(&spec, &placement, Some(index))?;
             let (request, request_index) = program_request(&spec, request, Some(&program))?;
-            let lowered = lowered::lower(&placement, &program);
+            let lowered = (placement.devices() <= lowered::MAX_LOWERED_DEVICES)
+                .then(|| lowered::lower(&placement, &program));
             Ok(Problem {
                 spec,
                 index,
@@ -234,7 +237,7 @@ pub fn resolve_problem(
                 placement,
                 request,
                 request_index,
-                lowered,
+                lowered: Some(lowered),
                 program,
             })
         }
@@ -319,7 +322,14 @@ impl Problem {
     /// Decides the program with the reference interpreter; [`Verdict::Unknown`] when
     /// the placement is too large for it ([`semantics::MAX_INTERPRETER_CELLS`]).
     pub fn interpret(&self) -> Verdict {
-        let cells = semantics::interpreter_cells(&self.placement, &self.lowered);
+        let Some(lowered) = &self.lowered else {
+            return Verdict::Unknown(format!(
+                "the reference interpreter runs on explicit rank groups, which collsynth builds for at most {} devices; this placement has {}",
+                lowered::MAX_LOWERED_DEVICES,
+                self.placement.devices()
+            ));
+        };
+        let cells = semantics::interpreter_cells(&self.placement, lowered);
         if cells > semantics::MAX_INTERPRETER_CELLS {
             return Verdict::Unknown(format!(
                 "the reference interpreter would track {cells} counters for this placement ({} devices), more than its limit of {}",
@@ -327,12 +337,7 @@ impl Problem {
                 semantics::MAX_INTERPRETER_CELLS
             ));
         }
-        match semantics::run(
-            &self.spec,
-            &self.placement,
-            &self.request.axes,
-            &self.lowered,
-        ) {
+        match semantics::run(&self.spec, &self.placement, &self.request.axes, lowered) {
             Ok(()) => Verdict::Proved,
             Err(c) => Verdict::Refuted(c),
         }

@@ -277,7 +277,7 @@ fn program_text(p: &Problem) -> String {
         Some(prog) => prog.text(&p.spec),
         None => format!(
             "a lowered program of {} steps without a group form",
-            p.lowered.steps.len()
+            p.lowered.as_ref().map_or(0, |l| l.steps.len())
         ),
     }
 }

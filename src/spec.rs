@@ -19,6 +19,11 @@ use crate::units::{parse_size, Bandwidth, Duration};
 
 /// The largest system collsynth accepts: 2^40 devices.
 pub const MAX_DEVICES: u128 = 1 << 40;
+/// The most levels a system may have: 8 (real clusters have at most 5; every level
+/// multiplies the placements and the reduction dims synthesis works on).
+pub const MAX_LEVELS: usize = 8;
+/// The most parallelism axes: 8 (Megatron-style jobs use up to 5 or 6).
+pub const MAX_AXES: usize = 8;
 
 /// The default spec compiled into the binary: 4 × DGX A100, data = 8, model = 4,
 /// all_reduce over data of 1 GB.
@@ -412,6 +417,15 @@ fn parse_axes(
             "`axes` is empty: name at least one axis".into(),
         ));
     }
+    if raw_axes.get_ref().len() > MAX_AXES {
+        return Err(at(
+            axes_span,
+            format!(
+                "the spec has {} axes; collsynth handles at most {MAX_AXES}: merge axes that always move together",
+                raw_axes.get_ref().len()
+            ),
+        ));
+    }
     let mut axes = Vec::new();
     for a in raw_axes.into_inner() {
         let a = a.into_inner();
@@ -644,6 +658,15 @@ fn validate_system(
         return Err(at(
             levels_span,
             "`levels` is empty: give at least one level".into(),
+        ));
+    }
+    if raw_levels.get_ref().len() > MAX_LEVELS {
+        return Err(at(
+            levels_span,
+            format!(
+                "the system has {} levels; collsynth handles at most {MAX_LEVELS}: merge levels whose links are alike",
+                raw_levels.get_ref().len()
+            ),
         ));
     }
     let mut levels: Vec<Level> = Vec::new();

@@ -126,3 +126,92 @@ fn quantities_out_of_range_are_refused_with_the_range() {
         refused(&run(&["synth", &p], None), &["s.toml:", want]);
     }
 }
+
+/// A spec of `levels` (name, arity) all 100 GB/s / 1 us, `axes`, and one all_reduce
+/// over the first axis.
+fn spec_text(levels: &[(&str, u64)], axes: &[(&str, u64)]) -> String {
+    let mut s = String::from("axes = [");
+    for (n, k) in axes {
+        s.push_str(&format!(" {{ name = \"{n}\", size = {k} }},"));
+    }
+    s.push_str(" ]\n[system]\nlevels = [\n");
+    for (n, k) in levels {
+        s.push_str(&format!(
+            "  {{ name = \"{n}\", arity = {k}, bandwidth = \"100 GB/s\", latency = \"1 us\" }},\n"
+        ));
+    }
+    s.push_str(&format!(
+        "]\n[[request]]\ncollective = \"all_reduce\"\naxes = [\"{}\"]\nbytes = \"1 GB\"\n",
+        axes[0].0
+    ));
+    s
+}
+
+#[test]
+fn search_budgets_have_ceilings() {
+    refused(
+        &run(&["synth", "--top", "18446744073709551615"], None),
+        &["--top", "100"],
+    );
+    refused(
+        &run(
+            &["synth", "--engine", "enumerate", "--max-steps", "100"],
+            None,
+        ),
+        &["--max-steps", "10"],
+    );
+}
+
+#[test]
+fn too_many_levels_axes_or_placements_are_refused_before_the_work() {
+    let dir = tempdir();
+    let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+    let nine: Vec<(&str, u64)> = names.iter().map(|n| (*n, 2)).collect();
+    let p = write(dir.path(), "l9.toml", &spec_text(&nine, &[("x", 512)]));
+    refused(&run(&["synth", &p], None), &["l9.toml:", "at most 8"]);
+    let ax: Vec<(&str, u64)> = names.iter().map(|n| (*n, 2)).collect();
+    let p = write(dir.path(), "a9.toml", &spec_text(&[("n", 512)], &ax));
+    refused(&run(&["placements", &p], None), &["a9.toml:", "at most 8"]);
+    // 8 levels of 2^3 and 4 axes of 2^6: far more than 100,000 placements.
+    let eight: Vec<(&str, u64)> = names[..8].iter().map(|n| (*n, 8)).collect();
+    let four = [("w", 64), ("x", 64), ("y", 64), ("z", 64)];
+    let p = write(dir.path(), "many.toml", &spec_text(&eight, &four));
+    refused(
+        &run(&["placements", "--json", &p], None),
+        &["100000 placements"],
+    );
+    refused(&run(&["synth", &p], None), &["100000 placements"]);
+}
+
+#[test]
+fn huge_systems_are_answered_without_per_rank_data() {
+    let dir = tempdir();
+    // One level of prime arity 2^31 - 1: proved and priced, nothing per rank.
+    let p = write(
+        dir.path(),
+        "prime.toml",
+        &spec_text(&[("n", 2_147_483_647)], &[("data", 2_147_483_647)]),
+    );
+    let prog = write(dir.path(), "p.txt", "all_reduce(n:data)");
+    support::cli::success(&run(&["verify", &prog, "-s", &p], None));
+    support::cli::success(&run(&["cost", &prog, "-s", &p], None));
+    let o = run(&["verify", &prog, "-s", &p, "--by", "interpreter"], None);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    refused(
+        &run(&["emit", "--target", "mpi4py", "-s", &p], None),
+        &["2^20"],
+    );
+    // 2^24 devices: synth JSON gives programs in dim form; --groups is refused.
+    let s = write(
+        dir.path(),
+        "big.toml",
+        &spec_text(
+            &[("node", 4096), ("gpu", 4096)],
+            &[("data", 4096), ("model", 4096)],
+        ),
+    );
+    let out = support::cli::success(&run(&["synth", "--json", &s], None));
+    assert!(out.len() < 100_000, "{} bytes", out.len());
+    assert!(!out.contains("\"steps\""));
+    refused(&run(&["synth", "--json", "--groups", &s], None), &["2^20"]);
+}

@@ -46,11 +46,22 @@ pub(super) fn cost(a: CostArgs) -> Result {
     let flat = cost::flat_program(&problem.placement, &problem.request);
     // busbw: a one-step program is that collective over its group; anything else
     // implements the request's all_reduce over its reduction group.
-    let (factor_op, n) = match problem.lowered.steps.as_slice() {
-        [only] => (
-            only.collective,
-            only.groups.first().map_or(1, |g| g.len() as u64),
-        ),
+    let one_step = match (&problem.program, &problem.lowered) {
+        (Some(p), _) if p.steps.len() == 1 => Some((
+            p.steps[0].op,
+            crate::lowered::dim_indices(&problem.placement, &p.steps[0].dims)
+                .iter()
+                .map(|&i| problem.placement.dims[i].size)
+                .product(),
+        )),
+        (None, Some(l)) if l.steps.len() == 1 => Some((
+            l.steps[0].collective,
+            l.steps[0].groups.first().map_or(1, |g| g.len() as u64),
+        )),
+        _ => None,
+    };
+    let (factor_op, n) = match one_step {
+        Some(f) => f,
         _ => (
             Collective::AllReduce,
             cost::group_size(&problem.placement, &problem.request),
@@ -61,9 +72,15 @@ pub(super) fn cost(a: CostArgs) -> Result {
         .map(|&bytes| {
             let program = match &problem.program {
                 Some(p) => cost::program_cost(&problem.spec, &problem.placement, p, bytes),
-                None => {
-                    cost::lowered_cost(&problem.spec, &problem.placement, &problem.lowered, bytes)
-                }
+                None => cost::lowered_cost(
+                    &problem.spec,
+                    &problem.placement,
+                    problem
+                        .lowered
+                        .as_ref()
+                        .expect("a program without a group form is lowered JSON"),
+                    bytes,
+                ),
             };
             let mut request = problem.request.clone();
             request.bytes = bytes;

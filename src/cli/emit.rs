@@ -143,6 +143,14 @@ pub fn prove_for_emit(problem: &Problem, smt: &SmtOptions) -> Result<Proof> {
 /// `--program-file` (proved first unless `--unchecked`), or synthesized ones (see
 /// [`DEFAULTS_HELP`]). Says on stderr which synthesized programs were taken.
 pub(super) fn resolve_units(spec: Spec, a: &ProgramsArgs) -> Result<(Spec, Vec<Unit>)> {
+    if spec.devices() > crate::lowered::MAX_LOWERED_DEVICES {
+        return Err(usage(format!(
+            "{}: the system has {} devices; emitted programs carry every rank's groups, which collsynth builds for at most 2^20 ({}) devices: emit for a smaller system (the rank convention is the same at every size)",
+            spec.source,
+            spec.devices(),
+            crate::lowered::MAX_LOWERED_DEVICES
+        )));
+    }
     match &a.program.program_file {
         Some(file) => {
             let (spec, unit) = resolve_file(spec, file, a)?;
@@ -169,7 +177,9 @@ fn resolve_file(spec: Spec, file: &str, a: &ProgramsArgs) -> Result<(Spec, Unit)
         placement: problem.placement,
         request_index: problem.request_index,
         request: problem.request,
-        lowered: problem.lowered,
+        lowered: problem
+            .lowered
+            .expect("programs are lowered up to MAX_LOWERED_DEVICES, checked above"),
         program: problem.program,
         proof,
     };

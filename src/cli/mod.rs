@@ -320,7 +320,11 @@ pub fn load_spec(positional: Option<PathBuf>, flag: &SpecArg) -> Result<Spec> {
             SpecSource::Default
         }
     };
-    Ok(src.load()?)
+    let spec = src.load()?;
+    // Every subcommand may enumerate placements (to list, rank, index or infer one):
+    // refuse a spec with too many before any of that work.
+    crate::placement::checked_count(&spec).map_err(|e| usage(e.0))?;
+    Ok(spec)
 }
 
 /// Writes a result to stdout; a closed pipe (`| head`) is not an error worth a

@@ -6,6 +6,12 @@ use crate::report;
 
 pub(super) fn placements(a: PlacementsArgs) -> Result {
     let spec = load_spec(a.positional, &a.spec)?;
+    if a.coords && spec.devices() > crate::lowered::MAX_LOWERED_DEVICES {
+        return Err(super::outcome::usage(format!(
+            "--coords gives per-rank data for at most 2^20 devices; this system has {}",
+            spec.devices()
+        )));
+    }
     let out = if a.json {
         report::placements_json(&spec, a.coords)
     } else {

@@ -52,13 +52,25 @@ pub struct SynthArgs {
     /// Machine-readable output (schema_version 1).
     #[arg(long)]
     pub json: bool,
-    /// Include every rank's axis coordinates in JSON even above 4,096 devices.
+    /// Include every rank's axis coordinates in JSON even above 4,096 devices (at most
+    /// 2^20 devices).
     #[arg(long)]
     pub coords: bool,
+    /// Include every program's lowered steps (explicit rank groups) in JSON even above
+    /// 4,096 devices (at most 2^20 devices); above, programs are given in their dim
+    /// form (`text`) only.
+    #[arg(long)]
+    pub groups: bool,
     /// z3's budgets per proof.
     #[command(flatten)]
     pub smt: SmtArgs,
 }
+
+/// The most programs `--top` asks for per placement and request.
+pub const MAX_TOP: usize = 100;
+/// The longest programs `--max-steps` lets the enumeration try (the search grows
+/// exponentially with it; the best programs of real systems have at most 6 steps).
+pub const MAX_MAX_STEPS: usize = 10;
 
 /// The rules file given (`--rules FILE`), or the built-in grammar/rules.
 pub(super) fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet> {
@@ -75,11 +87,23 @@ pub(super) fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet> {
 
 pub(super) fn synth(a: SynthArgs) -> Result {
     let spec = load_spec(a.positional.clone(), &a.spec)?;
-    if a.top == 0 {
-        return Err(usage("--top must be at least 1"));
+    if a.top == 0 || a.top > MAX_TOP {
+        return Err(usage(format!(
+            "--top must be from 1 to {MAX_TOP}, not {}",
+            a.top
+        )));
     }
-    if a.max_steps == 0 {
-        return Err(usage("--max-steps must be at least 1"));
+    if a.max_steps == 0 || a.max_steps > MAX_MAX_STEPS {
+        return Err(usage(format!(
+            "--max-steps must be from 1 to {MAX_MAX_STEPS}, not {}",
+            a.max_steps
+        )));
+    }
+    if (a.coords || a.groups) && spec.devices() > crate::lowered::MAX_LOWERED_DEVICES {
+        return Err(usage(format!(
+            "--coords and --groups give per-rank data for at most 2^20 devices; this system has {}: leave them out (programs are given in their dim form)",
+            spec.devices()
+        )));
     }
     let rules = load_rules(&a.rules)?;
     let selection = match (&a.placement, &a.matrix) {
@@ -113,6 +137,7 @@ pub(super) fn synth(a: SynthArgs) -> Result {
     let result =
         synth::synthesize(&spec, backend.as_ref(), &rules, &opts).map_err(|e| match e {
             SynthError::TooManyDims(_)
+            | SynthError::TooManyPlacements(_)
             | SynthError::NoRequests(_)
             | SynthError::NoSuchPlacement { .. } => usage(e.to_string()),
         })?;
@@ -123,7 +148,7 @@ pub(super) fn synth(a: SynthArgs) -> Result {
         "synth timings"
     );
     let out = if a.json {
-        report::synth_json(&spec, &result, a.coords)
+        report::synth_json_with(&spec, &result, a.coords, a.groups)
     } else {
         report::synth_text(&spec, &result, backend.as_ref())
     };

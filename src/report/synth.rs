@@ -268,8 +268,11 @@ struct ResultDoc {
 struct ProgramDoc {
     /// Canonical text.
     text: String,
-    /// The lowered steps, `[{collective, groups}]` (groups of ranks).
-    steps: Vec<LoweredStep>,
+    /// The lowered steps, `[{collective, groups}]` (groups of ranks); present when
+    /// the system has at most [`COORDS_BY_DEFAULT_UP_TO`] devices or `--groups` is
+    /// given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    steps: Option<Vec<LoweredStep>>,
     /// Predicted time, seconds.
     cost_s: f64,
     /// True when proved; false when undecided.
@@ -316,9 +319,17 @@ struct SaturationDoc<'a> {
     classes: usize,
 }
 
-/// `synth --json`.
+/// `synth --json`, with per-rank groups (`steps`) on small systems only.
 pub fn synth_json(spec: &Spec, s: &Synthesis, coords: bool) -> String {
+    synth_json_with(spec, s, coords, false)
+}
+
+/// `synth --json`: `coords` and `groups` force every rank's coordinates and every
+/// program's lowered `steps`, which are otherwise given only up to
+/// [`COORDS_BY_DEFAULT_UP_TO`] devices.
+pub fn synth_json_with(spec: &Spec, s: &Synthesis, coords: bool, groups: bool) -> String {
     let with_coords = coords || spec.devices() <= COORDS_BY_DEFAULT_UP_TO;
+    let with_groups = groups || spec.devices() <= COORDS_BY_DEFAULT_UP_TO;
     let requests = spec
         .requests
         .iter()
@@ -353,7 +364,8 @@ pub fn synth_json(spec: &Spec, s: &Synthesis, coords: bool) -> String {
                         .iter()
                         .map(|pr| ProgramDoc {
                             text: pr.program.text(spec),
-                            steps: lowered::lower(&p.placement, &pr.program).steps,
+                            steps: with_groups
+                                .then(|| lowered::lower(&p.placement, &pr.program).steps),
                             cost_s: pr.cost_s,
                             verified: pr.verdict == Some(Verdict::Proved),
                         })

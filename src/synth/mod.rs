@@ -119,6 +119,9 @@ pub enum SynthError {
         "a request has {0} reduction dims on some placement; synthesis handles at most {cap}", cap = DimSet::CAPACITY
     )]
     TooManyDims(usize),
+    /// More placements than collsynth enumerates.
+    #[error("{0}")]
+    TooManyPlacements(String),
 }
 
 /// One program in the output.
@@ -482,6 +485,7 @@ pub fn synthesize(
     if spec.requests.is_empty() {
         return Err(SynthError::NoRequests(spec.source.clone()));
     }
+    placement::checked_count(spec).map_err(|e| SynthError::TooManyPlacements(e.0))?;
     let matrices = placement::enumerate(spec);
     if let Selection::One(index) = opts.selection {
         if index >= matrices.len() {
