@@ -361,7 +361,10 @@ fn emit_defaults_to_the_best_placements_best_program_for_every_request() {
                 text.contains(&format!("# program:   {program}\n")),
                 "request {r} program {k} `{program}` missing:\n{text}"
             );
-            assert!(text.contains(&format!("def {f}(tensor, async_op=False):")), "{text}");
+            assert!(
+                text.contains(&format!("def {f}(tensor, async_op=False):")),
+                "{text}"
+            );
         }
         assert!(
             text.contains("# proof:     proved correct by the SMT verifier (z3), during synthesis"),
