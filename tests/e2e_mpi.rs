@@ -221,6 +221,8 @@ fn emit_refuses_unproven_programs_and_run_mpi_checks_them() {
         "step 2  all_reduce(node:data) @ roots(gpu:data)",
         "step 3  broadcast(gpu:data)",
         "  total ",
+        "  flat    MPI_Allreduce on each reduction group",
+        "(program / flat: ",
     ] {
         assert!(text.contains(step), "{step:?} missing:\n{text}");
     }

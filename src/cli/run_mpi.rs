@@ -28,7 +28,8 @@ pub struct RunMpiArgs {
     /// refused (one process per device).
     #[arg(long, value_name = "N")]
     pub np: Option<u64>,
-    /// Also time each step on buffers of this size (e.g. 4MB), after the check.
+    /// Also time each step on buffers of this size (e.g. 4MB), after the check, and
+    /// beside each program MPI's own flat MPI_Allreduce on each reduction group.
     #[arg(long, value_name = "BYTES")]
     pub bytes: Option<String>,
     /// Timed runs for --bytes.

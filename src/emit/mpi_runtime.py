@@ -157,6 +157,28 @@ def time_program(prog, comms, nbytes, iters):
     return slowest / max(iters, 1), length * 4
 
 
+def time_flat(prog, nbytes, iters):
+    """Times MPI's own flat Allreduce (the library's algorithm choice) of the same
+    buffer on one communicator per reduction group of the request, as
+    time_program times the program; returns the mean of the slowest rank."""
+    me = WORLD.Get_rank()
+    color = next(i for i, g in enumerate(prog["reduction_groups"]) if me in g)
+    comm = WORLD.Split(color, me)
+    count = max(1, -(-nbytes // 4))
+    length = -(-count // prog["atoms"]) * prog["atoms"]
+    buf = np.ones(length, dtype=np.float32)
+    out = np.empty_like(buf)
+    spent = 0.0
+    for it in range(iters + 1):  # the first run warms up and is not counted
+        WORLD.Barrier()
+        t0 = MPI.Wtime()
+        comm.Allreduce(buf, out, op=MPI.SUM)
+        if it > 0:
+            spent += MPI.Wtime() - t0
+    comm.Free()
+    return WORLD.allreduce(spent, op=MPI.MAX) / max(iters, 1)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Runs collsynth programs under MPI: mpirun -np %d python3 %s"
@@ -215,6 +237,12 @@ def main(argv=None):
                 for si, t in enumerate(per_step):
                     say("  step %d  %-48s %12.6f s" % (si + 1, prog["step_texts"][si], t))
                 say("  total   %-48s %12.6f s" % ("", float(per_step.sum())))
+            flat = time_flat(prog, args.bytes, args.iters)
+            if me == 0:
+                total = float(per_step.sum())
+                say("  flat    %-48s %12.6f s  (program / flat: %.3fx)"
+                    % ("MPI_Allreduce on each reduction group", flat,
+                       total / flat if flat > 0 else float("nan")))
     for comm in cache.values():
         if comm is not None:
             comm.Free()
