@@ -67,9 +67,11 @@ Errors in a file name its line and column (a row cut short, a time that is not a
 busbw/algbw ratio that contradicts the scope's rank count or collective): exit 2.";
 
 fn read(path: &str) -> std::result::Result<Source, InputError> {
-    std::fs::read_to_string(path)
-        .map(|t| Source::new(path, t))
-        .map_err(|e| InputError::file(path, format!("cannot read the nccl-tests output: {e}")))
+    crate::source::read_file(
+        std::path::Path::new(path),
+        "nccl-tests",
+        "give the file nccl-tests printed (e.g. `all_reduce_perf ... > node.txt`)",
+    )
 }
 
 pub(super) fn calibrate(a: CalibrateArgs) -> Result {
