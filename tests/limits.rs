@@ -215,3 +215,42 @@ fn huge_systems_are_answered_without_per_rank_data() {
     assert!(!out.contains("\"steps\""));
     refused(&run(&["synth", "--json", "--groups", &s], None), &["2^20"]);
 }
+
+/// A system name with line breaks, quotes, triple quotes and NUL reaches the header
+/// of every emitted module; each module must still be one valid Python file in which
+/// the name stays inside its comment.
+#[test]
+fn hostile_names_cannot_change_the_emitted_code() {
+    let dir = tempdir();
+    let spec = format!(
+        "{AXES}[system]\nname = \"evil\\nimport os; os.system('echo PWNED')\\r\\\"\\\"\\\"'''\\u0000\\u000c\"\n\
+         levels = [\n  {{ name = \"node\", arity = 4, bandwidth = \"24 GB/s\", latency = \"5 us\" }},\n\
+         \x20 {{ name = \"gpu\", arity = 8, bandwidth = \"235 GB/s\", latency = \"1 us\" }},\n]\n\
+         [[request]]\ncollective = \"all_reduce\"\naxes = [\"data\"]\nbytes = \"1 MB\"\n"
+    );
+    let p = write(dir.path(), "evil.toml", &spec);
+    for target in ["torch", "jax", "mpi4py"] {
+        let out = support::cli::success(&run(&["emit", "--target", target, "-s", &p], None));
+        let file = write(dir.path(), &format!("evil_{target}.py"), &out);
+        // Python refuses a NUL anywhere in a source file; ast.parse also catches a
+        // comment that a line break ended early.
+        let check = "import ast, sys\nsrc = open(sys.argv[1], 'rb').read()\n\
+                     tree = ast.parse(src)\n\
+                     assert not any(isinstance(n, ast.Import) and n.names[0].name == 'os' and n.lineno < 10 for n in ast.walk(tree)), 'injected'\n";
+        let o = std::process::Command::new("python3")
+            .args(["-c", check, &file])
+            .output()
+            .expect("python3 runs");
+        assert!(
+            o.status.success(),
+            "{target}: {}\n{}",
+            String::from_utf8_lossy(&o.stderr),
+            out.lines().take(6).collect::<Vec<_>>().join("\n")
+        );
+        let first = out
+            .lines()
+            .find(|l| l.contains("evil"))
+            .expect("name in header");
+        assert!(first.starts_with('#') && first.contains("PWNED"), "{first}");
+    }
+}

@@ -209,8 +209,20 @@ pub fn header(spec: &Spec, units: &[Unit], target: &str) -> String {
     h
 }
 
+/// Text made safe for one line of a `#` comment in the emitted code: every control
+/// character (line breaks, NUL, which Python refuses anywhere in a source file, form
+/// feeds...) becomes a visible `\u{..}` escape, so no name in a spec can end the
+/// comment or stop the module from compiling.
 fn one_line(s: &str) -> String {
-    s.replace(['\n', '\r'], " ")
+    s.chars()
+        .map(|c| {
+            if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------- Python literals
@@ -382,6 +394,14 @@ mod tests {
         assert_eq!(py_ident("p1.r0-k2"), "p1_r0_k2");
         assert_eq!(py_ident("0x"), "_0x");
         assert_eq!(py_str("a\"b\n"), "\"a\\\"b\\n\"");
+    }
+
+    #[test]
+    fn comment_text_cannot_leave_its_line() {
+        let evil = "x\nimport os\r\"\"\"\0y\u{c}z";
+        let s = one_line(evil);
+        assert!(!s.chars().any(char::is_control), "{s}");
+        assert_eq!(s, "x\\u{a}import os\\u{d}\"\"\"\\u{0}y\\u{c}z");
     }
 }
 
