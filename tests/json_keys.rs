@@ -108,6 +108,10 @@ const COST_HEAD: &[&str] = &[
 const COST_SIZE: &[&str] = &[
     "bytes",
     "total_s",
+    "chunks",
+    "plain_s",
+    "best_chunks",
+    "best_chunks_s",
     "algbw_gbs",
     "busbw_gbs",
     "lower_bound_s",
@@ -146,6 +150,7 @@ const VERIFY: &[&str] = &[
     "decided_by",
     "dim_structured",
     "program",
+    "chunks",
     "placement",
     "matrix",
     "request",
