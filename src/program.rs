@@ -336,6 +336,15 @@ pub fn parse(source: &Source) -> Result<ParsedProgram, InputError> {
     })
 }
 
+/// `pipeline(C): ` for a pipelined program's text, nothing for a plain one (`C = 1`).
+pub fn pipeline_prefix(chunks: u64) -> String {
+    if chunks > 1 {
+        format!("pipeline({chunks}): ")
+    } else {
+        String::new()
+    }
+}
+
 /// The largest chunk count a pipelined program may name.
 pub const MAX_PROGRAM_CHUNKS: u64 = 1 << 20;
 

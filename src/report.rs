@@ -272,16 +272,11 @@ fn problem_line(p: &Problem) -> String {
 }
 
 fn program_text(p: &Problem) -> String {
-    format!("{}{}", pipeline_prefix(p.chunks), plain_program_text(p))
-}
-
-/// `pipeline(C): ` for a pipelined program, nothing for a plain one.
-pub fn pipeline_prefix(chunks: u64) -> String {
-    if chunks > 1 {
-        format!("pipeline({chunks}): ")
-    } else {
-        String::new()
-    }
+    format!(
+        "{}{}",
+        crate::program::pipeline_prefix(p.chunks),
+        plain_program_text(p)
+    )
 }
 
 fn plain_program_text(p: &Problem) -> String {
@@ -384,10 +379,13 @@ struct UndecidedDoc<'a> {
 /// `verify --json`.
 pub fn verify_json(p: &Problem, verdict: &Verdict, decided_by: Checker) -> String {
     let decided_by = decided_by.name();
-    let program = p
-        .program
-        .as_ref()
-        .map(|x| format!("{}{}", pipeline_prefix(p.chunks), x.text(&p.spec)));
+    let program = p.program.as_ref().map(|x| {
+        format!(
+            "{}{}",
+            crate::program::pipeline_prefix(p.chunks),
+            x.text(&p.spec)
+        )
+    });
     let counterexample = match verdict {
         Verdict::Unknown(reason) => {
             return to_string(&UndecidedDoc {

@@ -181,6 +181,7 @@ fn resolve_file(spec: Spec, file: &str, a: &ProgramsArgs) -> Result<(Spec, Unit)
             .lowered
             .expect("programs are lowered up to MAX_LOWERED_DEVICES, checked above"),
         program: problem.program,
+        chunks: problem.chunks,
         proof,
     };
     Ok((problem.spec, unit))

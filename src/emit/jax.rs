@@ -34,6 +34,7 @@ use crate::spec::Spec;
 /// The module for these programs (one placement; each unit's `name` becomes its
 /// function's name).
 pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, EmitError> {
+    super::plain_only(units, "jax")?;
     let first = common_placement(units, "jax")?;
     let placement = &first.placement;
     let mut bodies = Vec::new();

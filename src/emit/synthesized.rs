@@ -114,6 +114,7 @@ pub fn unit(
         request: req.clone(),
         lowered: lowered::lower(&result.placement, &chosen.program),
         program: Some(chosen.program.clone()),
+        chunks: 1,
         proof,
     })
 }

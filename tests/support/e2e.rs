@@ -171,6 +171,7 @@ pub fn unit(
         request: spec.requests[r].clone(),
         lowered,
         program: Some(program),
+        chunks: 1,
         proof,
     }
 }
