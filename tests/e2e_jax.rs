@@ -58,7 +58,7 @@ fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
     for (si, path) in e2e_specs().iter().enumerate() {
         let spec = load(path);
         let mut by_placement: std::collections::BTreeMap<usize, Vec<Unit>> = Default::default();
-        for u in synthesized_units(&spec, TOP) {
+        for u in synthesized_units(&spec, TOP).into_iter().map(plain) {
             // Inside shard_map every device runs the same shapes: a reduce_scatter or
             // all_gather at roots has no JAX form, and the emitter says so.
             match emit::jax::render(&spec, std::slice::from_ref(&u)) {

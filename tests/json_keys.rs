@@ -64,7 +64,7 @@ const SYNTH: &[Keys] = &[
     ),
     (
         "placements[].results[].programs[]",
-        &["text", "steps", "cost_s", "verified"],
+        &["text", "chunks", "plain_s", "steps", "cost_s", "verified"],
     ),
     (
         "placements[].results[].programs[].steps[]",

@@ -40,6 +40,11 @@ pub enum Target {
 }
 
 impl Target {
+    /// Whether the target runs pipelined programs (the others run them plain).
+    pub fn pipelines(self) -> bool {
+        self == Target::Mpi4py
+    }
+
     /// The name `--target` takes.
     pub fn name(self) -> &'static str {
         match self {

@@ -176,6 +176,13 @@ pub fn unit(
     }
 }
 
+/// The unit run plain: the torch and JAX targets do not emit pipelined programs
+/// (`emit` does the same for them, with a note).
+pub fn plain(mut u: Unit) -> Unit {
+    u.chunks = 1;
+    u
+}
+
 /// Programs per placement and request that the end-to-end tests run.
 pub const TOP: usize = 3;
 
