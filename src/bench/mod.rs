@@ -210,6 +210,10 @@ pub struct ProblemResult {
     pub proof_max: Option<Duration>,
     /// Per request of the best placement: best program time / lower bound.
     pub bound_ratios: Vec<f64>,
+    /// The same best program run plain (its steps one after another) / lower bound.
+    pub plain_bound_ratios: Vec<f64>,
+    /// The best program's chunk count, per request (1: plain).
+    pub chunks: Vec<u64>,
     /// Placements synthesized in the best run.
     pub synthesized: usize,
     /// Placements pruned in the best run.
@@ -404,16 +408,28 @@ pub fn run_problem(
     let mut proofs = st.proof_times.clone();
     proofs.sort();
     let best = eg.placements.iter().find(|p| p.best);
-    let bound_ratios = best
-        .map(|p| {
+    let per_request = |f: &dyn Fn(&crate::synth::ProgramResult) -> f64| -> Vec<f64> {
+        best.map(|p| {
             p.results
                 .iter()
                 .filter(|r| r.priced_s.is_none())
                 .map(|r| match r.programs.first() {
-                    Some(b) if r.lower_bound_s > 0.0 => b.cost_s / r.lower_bound_s,
+                    Some(b) if r.lower_bound_s > 0.0 => f(b) / r.lower_bound_s,
                     Some(_) => 1.0,
                     None => f64::INFINITY,
                 })
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    let bound_ratios = per_request(&|b| b.cost_s);
+    let plain_bound_ratios = per_request(&|b| b.plain_s);
+    let chunks = best
+        .map(|p| {
+            p.results
+                .iter()
+                .filter(|r| r.priced_s.is_none())
+                .map(|r| r.programs.first().map_or(1, |b| b.chunks))
                 .collect()
         })
         .unwrap_or_default();
@@ -459,6 +475,8 @@ pub fn run_problem(
         proof_median: proofs.get(proofs.len() / 2).copied(),
         proof_max: proofs.last().copied(),
         bound_ratios,
+        plain_bound_ratios,
+        chunks,
         synthesized: st.synthesized,
         pruned: st.pruned,
         pruned_reason: "lower bound above the best score found (cannot win)",

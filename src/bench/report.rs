@@ -92,6 +92,8 @@ pub struct Summary {
     pub agree: usize,
     /// Largest best-program / lower-bound ratio over every problem and request.
     pub max_bound_ratio: Option<f64>,
+    /// Largest plain (unpipelined) best-program / lower-bound ratio.
+    pub max_plain_bound_ratio: Option<f64>,
     /// Flat-speedup cases over every problem, wins, mean and max speedup.
     pub flat_cases: usize,
     /// Wins.
@@ -132,6 +134,9 @@ pub fn summary(results: &[ProblemResult]) -> Summary {
         }
         for &b in &r.bound_ratios {
             s.max_bound_ratio = Some(s.max_bound_ratio.map_or(b, |m| m.max(b)));
+        }
+        for &b in &r.plain_bound_ratios {
+            s.max_plain_bound_ratio = Some(s.max_plain_bound_ratio.map_or(b, |m| m.max(b)));
         }
         if let Some(a) = &r.all {
             s.flat_cases += a.flat.cases;
@@ -219,6 +224,10 @@ struct ProblemDoc<'a> {
     proofs: ProofsDoc,
     /// Per request of the best placement: best program time / lower bound.
     bound_ratios: Vec<Option<f64>>,
+    /// Per request: the same best program run plain / lower bound.
+    plain_bound_ratios: Vec<Option<f64>>,
+    /// Per request: the best program's chunk count (1: plain).
+    chunks: &'a [u64],
     /// Placements synthesized and pruned in the best run.
     pruning: PruningDoc,
     /// The `--placement all --top 1` run; `null` above `all_placements_up_to`
@@ -367,6 +376,8 @@ struct SummaryDoc {
     engines_agree: usize,
     /// Largest best-program / lower-bound ratio over every problem and request.
     max_bound_ratio: Option<f64>,
+    /// Largest best / lower bound with every best program run plain.
+    max_plain_bound_ratio: Option<f64>,
     /// Placement × request cases of the every-placement runs.
     flat_cases: usize,
     /// Cases where the best program beats the flat all_reduce.
@@ -462,6 +473,8 @@ fn problem_doc(r: &ProblemResult) -> ProblemDoc<'_> {
             max_s: r.proof_max.map(secs),
         },
         bound_ratios: r.bound_ratios.iter().map(|&b| finite(b)).collect(),
+        plain_bound_ratios: r.plain_bound_ratios.iter().map(|&b| finite(b)).collect(),
+        chunks: &r.chunks,
         pruning: PruningDoc {
             synthesized: r.synthesized,
             pruned: r.pruned,
@@ -512,6 +525,7 @@ pub fn bench_json(settings: &Settings, machine: &Machine, results: &[ProblemResu
             engines_compared: s.compared,
             engines_agree: s.agree,
             max_bound_ratio: opt_f(s.max_bound_ratio),
+            max_plain_bound_ratio: opt_f(s.max_plain_bound_ratio),
             flat_cases: s.flat_cases,
             flat_wins: s.flat_wins,
             flat_win_share: share(s.flat_wins, s.flat_cases),
@@ -592,7 +606,19 @@ pub fn bench_text(settings: &Settings, machine: &Machine, results: &[ProblemResu
             r.proof_max.map_or("-".into(), t),
             r.proofs_reused
         ));
-        let ratios: Vec<String> = r.bound_ratios.iter().map(|b| format!("{b:.3}")).collect();
+        let ratios: Vec<String> = r
+            .bound_ratios
+            .iter()
+            .zip(&r.plain_bound_ratios)
+            .zip(&r.chunks)
+            .map(|((b, plain), c)| {
+                if *c > 1 {
+                    format!("{b:.3} (pipeline({c}); plain {plain:.3})")
+                } else {
+                    format!("{b:.3}")
+                }
+            })
+            .collect();
         out.push_str(&format!(
             "  best / lower bound per request: {}; {} synthesized, {} pruned ({})\n",
             ratios.join(", "),
@@ -643,8 +669,10 @@ pub fn bench_text(settings: &Settings, machine: &Machine, results: &[ProblemResu
         s.agree, s.compared
     ));
     out.push_str(&format!(
-        "largest best / lower bound: {}\n",
-        s.max_bound_ratio.map_or("-".into(), |x| format!("{x:.3}"))
+        "largest best / lower bound: {} (the same programs run plain: {})\n",
+        s.max_bound_ratio.map_or("-".into(), |x| format!("{x:.3}")),
+        s.max_plain_bound_ratio
+            .map_or("-".into(), |x| format!("{x:.3}"))
     ));
     if s.flat_cases > 0 {
         out.push_str(&format!(
