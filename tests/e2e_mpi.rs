@@ -275,7 +275,7 @@ fn run_mpi_without_a_program_runs_the_best_synthesized_programs() {
 
 /// `run-mpi --bytes` on a pipelined program: it is checked, then timed pipelined
 /// against the same steps run plain and MPI's flat Allreduce, and says that one host
-/// measures no network. torch and JAX refuse it plainly (exit 2).
+/// measures no network. JAX refuses it plainly (exit 2).
 #[test]
 fn run_mpi_times_a_pipelined_program_against_its_plain_run() {
     if require("e2e_mpi pipelined run-mpi", mpi()).is_none() {
@@ -319,7 +319,7 @@ fn run_mpi_times_a_pipelined_program_against_its_plain_run() {
         assert!(text.contains(needle), "no `{needle}` in:\n{text}");
     }
     assert!(text.contains("not a measurement of any network"), "{text}");
-    for target in ["torch", "jax"] {
+    for target in ["jax"] {
         let out = run(
             &[
                 "emit",

@@ -42,7 +42,7 @@ pub enum Target {
 impl Target {
     /// Whether the target runs pipelined programs (the others run them plain).
     pub fn pipelines(self) -> bool {
-        self == Target::Mpi4py
+        self != Target::Jax
     }
 
     /// The name `--target` takes.

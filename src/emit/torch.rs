@@ -19,6 +19,12 @@
 //! DistributedDataParallel communication hook (buckets padded to the program's atom
 //! count, mean over the reduction group or sum). `device_mesh()` needs torch >= 2.2
 //! and says so on older ones.
+//!
+//! A pipelined program (`CHUNKS[name] > 1`) has its own process group for every
+//! step (separate communicators, hence separate NCCL streams) and runs its chunks
+//! through the steps with `async_op=True`, in wavefront order: step s of chunk k is
+//! launched once that chunk's previous step is done, so steps of different chunks
+//! are in flight together.
 
 use std::fmt::Write as _;
 
@@ -31,7 +37,6 @@ const RUNTIME_PY: &str = include_str!("torch_runtime.py");
 /// The module for these programs (one placement; each unit's `name` becomes its
 /// function's name).
 pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
-    super::plain_only(units, "torch")?;
     let first = common_placement(units, "torch")?;
     let placement = &first.placement;
     let mut s = header(spec, units, "torch");
@@ -109,10 +114,17 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
         let _ = writeln!(s, "    {}: {},", py_str(n), py_str(&program_text(spec, u)));
     }
     s.push_str("}\n");
-    s.push_str("# The number of elements must be a multiple of ATOMS[name] (whole chunks).\n");
+    s.push_str("# The number of elements must be a multiple of ATOMS[name] x CHUNKS[name]\n");
+    s.push_str("# (whole chunks of whole atoms).\n");
     s.push_str("ATOMS = {\n");
     for (u, n) in units.iter().zip(&names) {
         let _ = writeln!(s, "    {}: {},", py_str(n), u.lowered.atoms());
+    }
+    s.push_str("}\n");
+    s.push_str("# Pipelined programs run on this many chunks at once (1: plain).\n");
+    s.push_str("CHUNKS = {\n");
+    for (u, n) in units.iter().zip(&names) {
+        let _ = writeln!(s, "    {}: {},", py_str(n), u.chunks);
     }
     s.push_str("}\n");
     s.push_str("# The request's collective of each program.\n");

@@ -51,8 +51,8 @@ def make_groups():
                            % (DEVICES, dist.get_world_size()))
     made = {}
     for name in sorted(GROUPS):
-        for _op, groups in GROUPS[name]:
-            key = tuple(tuple(g) for g in groups)
+        for si, (_op, groups) in enumerate(GROUPS[name]):
+            key = _group_key(name, si, groups)
             if key in made:
                 continue
             mine = None
@@ -65,12 +65,22 @@ def make_groups():
     return made
 
 
+def _group_key(name, si, groups):
+    """Plain programs share a process group between equal groups; a pipelined
+    program's step si gets its own (shared only with step si of other pipelined
+    programs, which never run at the same time), so its steps are separate
+    streams of collectives."""
+    key = tuple(tuple(g) for g in groups)
+    return ("step", si, key) if CHUNKS[name] > 1 else key
+
+
 def plan(name):
     """This rank's steps of program `name`, computed once (the first call makes the
     process groups, so every process must reach it): a list of (op, group handle,
     offset, length, position, group size, root rank, root offset, root length),
-    regions in atoms (ATOMS[name] atoms make the buffer); steps where this rank
-    idles are left out."""
+    regions in atoms (ATOMS[name] atoms make the buffer, or one chunk of a
+    pipelined program), each with its step index first; steps where this rank idles
+    are left out."""
     p = _PLANS.get(name)
     if p is not None:
         return p
@@ -87,7 +97,7 @@ def plan(name):
         pos, group = mine
         off, ln, _ = states[si][me]
         roff, rln, _ = states[si][group[0]]
-        p.append((op, made[tuple(tuple(g) for g in groups)], off, ln, pos, len(group),
+        p.append((si, op, made[_group_key(name, si, groups)], off, ln, pos, len(group),
                   group[0], roff, rln))
     _PLANS[name] = p
     return p
@@ -97,9 +107,9 @@ def _scaled(name, numel):
     key = (name, numel)
     s = _SCALED.get(key)
     if s is None:
-        f = numel // ATOMS[name]
-        s = [(op, pg, off * f, ln * f, pos, k, root, roff * f, rln * f)
-             for op, pg, off, ln, pos, k, root, roff, rln in plan(name)]
+        f = numel // (ATOMS[name] * CHUNKS[name])  # elements per atom of a chunk
+        s = [(si, op, pg, off * f, ln * f, pos, k, root, roff * f, rln * f)
+             for si, op, pg, off, ln, pos, k, root, roff, rln in plan(name)]
         _SCALED[key] = s
     return s
 
@@ -131,7 +141,7 @@ def _fallback(what, backend_call):
 def _step(buf, st, a):
     """Launches one step (asynchronously if `a`); returns (work, after): what to wait
     for and what to run once it is done (or None)."""
-    op, pg, off, ln, pos, k, root, roff, rln = st
+    _si, op, pg, off, ln, pos, k, root, roff, rln = st
     if op == "all_reduce":
         return dist.all_reduce(buf[off:off + ln], group=pg, async_op=a), None
     if op == "reduce_scatter":
@@ -169,11 +179,40 @@ def _flat(name, tensor):
     if not tensor.is_contiguous():
         raise ValueError("%s needs a contiguous tensor" % name)
     buf = tensor.view(-1)
-    if buf.numel() % ATOMS[name]:
+    unit = ATOMS[name] * CHUNKS[name]
+    if buf.numel() % unit:
         raise ValueError("%s needs a tensor whose number of elements is a multiple of %d "
-                         "(its reduce_scatter steps cut the buffer into that many "
-                         "equal chunks), not %d" % (name, ATOMS[name], buf.numel()))
+                         "(%d pipelined chunks of %d atoms: its reduce_scatter steps cut "
+                         "each chunk into that many equal parts), not %d"
+                         % (name, unit, CHUNKS[name], ATOMS[name], buf.numel()))
     return buf
+
+
+def _pipelined(name, buf, steps):
+    """Runs a pipelined program's chunks through its steps: window w launches step
+    s of chunk w - s (asynchronously, on that step's own process group) once the
+    chunk's previous step is done; every rank launches in the same order."""
+    chunks = CHUNKS[name]
+    views = buf.view(chunks, -1)
+    mine = {st[0]: st for st in steps}
+    pending = {}
+
+    def wait(k):
+        started = pending.pop(k, None)
+        if started is not None:
+            started[0].wait()
+            if started[1] is not None:
+                started[1]()
+
+    total = len(GROUPS[name])
+    for w in range(chunks + total - 1):
+        for si in range(total):
+            k = w - si
+            if 0 <= k < chunks and si in mine:
+                wait(k)
+                pending[k] = _step(views[k], mine[si], True)
+    for k in range(chunks):
+        wait(k)
 
 
 def _done(value):
@@ -184,7 +223,7 @@ def _done(value):
 
 def run(name, tensor, async_op=False):
     """Runs program `name` in place on `tensor` (contiguous, any shape, numel a
-    multiple of ATOMS[name]); every process of the world calls it.
+    multiple of ATOMS[name] x CHUNKS[name]); every process of the world calls it.
 
     Returns `tensor`; with async_op=True, a torch.futures.Future whose value is
     `tensor`, complete when the last step is. The steps before the last are waited
@@ -193,6 +232,11 @@ def run(name, tensor, async_op=False):
     collectives of successive calls in the same order."""
     buf = _flat(name, tensor)
     steps = _scaled(name, buf.numel())
+    if CHUNKS[name] > 1:
+        # Pipelined: the chunks' steps are waited for here, in wavefront order; with
+        # async_op the Future returned is already complete.
+        _pipelined(name, buf, steps)
+        return _done(tensor) if async_op else tensor
     if not async_op:
         for st in steps:
             _w, after = _step(buf, st, False)
@@ -235,7 +279,7 @@ def ddp_comm_hook(state, bucket):
     program, "average" (default True) divides by the program's reduction group
     size REDUCTION_SIZE[program] (DDP's mean when the request is over every axis
     of its process group), False leaves the sum. A bucket whose size is not a
-    multiple of ATOMS[program] is padded with zeros to one (a copy). Returns the
+    multiple of ATOMS[program] x CHUNKS[program] is padded with zeros to one (a copy). Returns the
     torch.futures.Future DDP expects, whose value is the reduced bucket."""
     state = state or {}
     name = state.get("program", DEFAULT_PROGRAM)
@@ -245,7 +289,7 @@ def ddp_comm_hook(state, bucket):
                                       if c == "all_reduce") or "none here", name))
     grad = bucket.buffer() if hasattr(bucket, "buffer") else bucket.get_tensor()
     n = grad.numel()
-    padded = n + (-n) % ATOMS[name]
+    padded = n + (-n) % (ATOMS[name] * CHUNKS[name])
     if padded == n and grad.is_contiguous():
         t = grad
     else:
