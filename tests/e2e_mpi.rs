@@ -319,7 +319,8 @@ fn run_mpi_times_a_pipelined_program_against_its_plain_run() {
         assert!(text.contains(needle), "no `{needle}` in:\n{text}");
     }
     assert!(text.contains("not a measurement of any network"), "{text}");
-    for target in ["jax"] {
+    {
+        let target = "jax";
         let out = run(
             &[
                 "emit",
