@@ -34,7 +34,6 @@ use crate::spec::Spec;
 /// The module for these programs (one placement; each unit's `name` becomes its
 /// function's name).
 pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, EmitError> {
-    super::plain_only(units, "jax")?;
     let first = common_placement(units, "jax")?;
     let placement = &first.placement;
     let mut bodies = Vec::new();
@@ -82,7 +81,15 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, EmitError> {
         let _ = writeln!(s, "    {}: {},", py_str(n), py_str(&program_text(spec, u)));
     }
     s.push_str("}\n");
-    s.push_str("# The buffer length must be a multiple of ATOMS[name] (whole chunks).\n");
+    s.push_str("# Pipelined programs run on this many chunks of the buffer (1: plain).\n");
+    s.push_str("CHUNKS = {\n");
+    for (u, n) in units.iter().zip(&names) {
+        let _ = writeln!(s, "    {}: {},", py_str(n), u.chunks);
+    }
+    s.push_str("}\n");
+    s.push_str(
+        "# The buffer length must be a multiple of ATOMS[name] x CHUNKS[name] (whole chunks).\n",
+    );
     s.push_str("ATOMS = {\n");
     for (u, n) in units.iter().zip(&names) {
         let _ = writeln!(s, "    {}: {},", py_str(n), u.lowered.atoms());
@@ -103,11 +110,15 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, EmitError> {
         let _ = writeln!(s, "def {n}(mesh):");
         let _ = writeln!(
             s,
-            "    \"\"\"A jitted function from a ({}, L) array whose row r is rank r's buffer\n    (L a multiple of ATOMS[{}]) to the same shape, row r holding rank r's result.\"\"\"",
-            spec.devices(),
+            "    \"\"\"A jitted function from a ({devices}, L) array whose row r is rank r's buffer\n    (L a multiple of ATOMS[{key}] x CHUNKS[{key}]) to the same shape, row r holding rank r's result.\"\"\"",
+            devices = spec.devices(),
+            key = py_str(n)
+        );
+        let _ = writeln!(
+            s,
+            "    return _sharded(mesh, {n}_local, CHUNKS[{}])",
             py_str(n)
         );
-        let _ = writeln!(s, "    return _sharded(mesh, {n}_local)");
     }
     Ok(s)
 }
@@ -276,11 +287,20 @@ def _zero_on(axes):
     return ok
 
 
-def _sharded(mesh, local):
+def _sharded(mesh, local, chunks=1):
+    """shard_map of `local` over the mesh, each device's row its buffer. With chunks
+    > 1 the buffer is cut into that many contiguous chunks and every chunk runs the
+    program: XLA may overlap one chunk's collectives with another's (its scheduler
+    decides; nothing here forces it, and on CPU it does not), and the result is the
+    same either way."""
     spec = PartitionSpec(MESH_AXES)
 
     def body(x):
-        return local(x.reshape(-1)).reshape(1, -1)
+        x = x.reshape(-1)
+        if chunks == 1:
+            return local(x).reshape(1, -1)
+        parts = [local(c) for c in jnp.split(x, chunks)]
+        return jnp.concatenate(parts).reshape(1, -1)
 
     return jax.jit(shard_map(body, mesh=mesh, in_specs=spec, out_specs=spec))
 "#;

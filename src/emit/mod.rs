@@ -40,11 +40,6 @@ pub enum Target {
 }
 
 impl Target {
-    /// Whether the target runs pipelined programs (the others run them plain).
-    pub fn pipelines(self) -> bool {
-        self != Target::Jax
-    }
-
     /// The name `--target` takes.
     pub fn name(self) -> &'static str {
         match self {
@@ -111,16 +106,6 @@ pub enum EmitError {
         /// The program's name.
         name: String,
     },
-    /// The target does not run pipelined programs yet.
-    #[error("program `{name}` is pipelined (pipeline({chunks})), which the {target} target does not emit yet: emit it for mpi4py, or emit its plain program (without the `pipeline(C):` prefix)")]
-    NotPipelined {
-        /// The target.
-        target: &'static str,
-        /// The program's name.
-        name: String,
-        /// Its chunk count.
-        chunks: u64,
-    },
     /// JAX runs every device through the same shapes.
     #[error("program `{name}`, step {step} ({op}) has roots: inside shard_map every device runs the same shapes, so a reduce_scatter or all_gather on only some devices cannot be written there; emit it for torch or mpi4py")]
     RootedShapeChange {
@@ -144,18 +129,6 @@ pub fn reduction_groups(placement: &Placement, request_axes: &[usize]) -> Vec<Ve
     let mut groups: Vec<Vec<u64>> = by_key.into_values().collect();
     groups.sort();
     groups
-}
-
-/// Refuses pipelined units for a target that runs programs plain only.
-pub(crate) fn plain_only(units: &[Unit], target: &'static str) -> Result<(), EmitError> {
-    match units.iter().find(|u| u.chunks > 1) {
-        Some(u) => Err(EmitError::NotPipelined {
-            target,
-            name: u.name.clone(),
-            chunks: u.chunks,
-        }),
-        None => Ok(()),
-    }
 }
 
 /// The canonical text of a unit's program, or a description of its explicit groups.
