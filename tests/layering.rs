@@ -11,6 +11,7 @@ const LAYERS: &[&str] = &[
     "source",
     "number",
     "spec",
+    "catalog",
     "placement",
     "program",
     "lowered",
