@@ -1,7 +1,8 @@
 //! The built-in catalog of systems (`collsynth systems`, `--system NAME --nodes N`,
 //! `system = "catalog:NAME"` in a spec), the problem the spec-free command line
 //! describes (`--axes`, `--collective`), and plausibility warnings about a system's
-//! figures (`docs/design.md`, "Catalog of systems").
+//! figures (`docs/design.md`, §6.5 "Catalog of systems and the spec-free command
+//! line" and §6.6 "Plausibility warnings").
 //!
 //! Entries are TOML files in `specs/catalog/`, compiled into the binary; each gives
 //! its sources and the effective (not line-rate) figures it uses, with the arity of
