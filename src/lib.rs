@@ -42,6 +42,7 @@ pub(crate) mod number;
 pub mod placement;
 pub mod problem;
 pub mod program;
+pub mod progress;
 pub mod report;
 pub mod rules;
 pub mod semantics;

@@ -10,6 +10,7 @@ const LAYERS: &[&str] = &[
     "units",
     "source",
     "number",
+    "progress",
     "spec",
     "catalog",
     "placement",

@@ -9,6 +9,7 @@ mod cost;
 pub mod emit;
 pub mod outcome;
 mod placements;
+mod progress;
 pub mod prove;
 pub mod run_mpi;
 pub mod simulate;
