@@ -31,8 +31,10 @@ use crate::verify::SmtOptions;
 /// collsynth: where should each parallelism axis live, and how should I reduce over
 /// the axes I name — provably correct and fast?
 ///
-/// Give it a spec (system hierarchy, parallelism axes, requests); without one it uses
-/// an embedded default (4 × DGX A100, data = 8, model = 4, 1 GB all_reduce over data).
+/// Give it a spec (system hierarchy, parallelism axes, requests), or a built-in system
+/// and the problem as flags (`collsynth systems`; `--system dgx-h100 --nodes 16 --axes
+/// data=16,tensor=8 --collective all_reduce:data:2GB`); without either it uses an
+/// embedded default (4 × DGX A100, data = 8, model = 4, 1 GB all_reduce over data).
 #[derive(Debug, Parser)]
 #[command(name = "collsynth", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -169,7 +171,7 @@ pub struct SpecArg {
         help_heading = "Problem without a spec file"
     )]
     pub axes: Option<String>,
-    /// A request, for --system (repeat for several): COLLECTIVE:AXES:BYTES[:COUNT],
+    /// A request, for --system (repeat for several): `COLLECTIVE:AXES:BYTES[:COUNT]`,
     /// AXES joined by `+`, e.g. `all_reduce:data:2GB`, `all_reduce:tensor:32MB:96`,
     /// `send_recv:pipe:64MB:8`.
     #[arg(
