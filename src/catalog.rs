@@ -269,8 +269,8 @@ impl Entry {
     pub fn system_toml(&self, size: SystemSize) -> Result<String, String> {
         let (arities, title) = self.arities(size)?;
         let mut out = String::new();
-        let _ = writeln!(out, "name = {}", quote(&title));
-        let _ = writeln!(out, "launch = {}", quote(&self.launch));
+        let _ = writeln!(out, "name = {}", toml_string(&title));
+        let _ = writeln!(out, "launch = {}", toml_string(&self.launch));
         out.push_str("levels = [\n");
         let per_rack = self
             .levels
@@ -307,12 +307,12 @@ impl Entry {
             let _ = write!(
                 out,
                 "  {{ name = {}, arity = {a}, bandwidth = {}, latency = {}",
-                quote(&l.name),
-                quote(&bandwidth),
-                quote(&l.latency)
+                toml_string(&l.name),
+                toml_string(&bandwidth),
+                toml_string(&l.latency)
             );
             if let Some(d) = &l.device_bandwidth {
-                let _ = write!(out, ", device_bandwidth = {}", quote(d));
+                let _ = write!(out, ", device_bandwidth = {}", toml_string(d));
             }
             out.push_str(" },\n");
         }
@@ -328,15 +328,15 @@ impl Entry {
     }
 }
 
-/// A TOML basic string.
-fn quote(s: &str) -> String {
+/// A TOML basic string (quotes, backslashes and control characters escaped).
+pub fn toml_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+                let _ = write!(out, "\\u{:04X}", c as u32);
             }
             c => out.push(c),
         }
@@ -527,7 +527,7 @@ pub fn problem_toml(
     out.push_str(
         &axes
             .iter()
-            .map(|(n, s)| format!("{{ name = {}, size = {s} }}", quote(n)))
+            .map(|(n, s)| format!("{{ name = {}, size = {s} }}", toml_string(n)))
             .collect::<Vec<_>>()
             .join(", "),
     );
@@ -537,13 +537,13 @@ pub fn problem_toml(
         let _ = write!(
             out,
             "\n[[request]]\ncollective = {}\naxes = [{}]\nbytes = {}\n",
-            quote(&r.collective),
+            toml_string(&r.collective),
             r.axes
                 .iter()
-                .map(|a| quote(a))
+                .map(|a| toml_string(a))
                 .collect::<Vec<_>>()
                 .join(", "),
-            quote(&r.bytes)
+            toml_string(&r.bytes)
         );
         if let Some(c) = r.count {
             let _ = writeln!(out, "count = {c}");

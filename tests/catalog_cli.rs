@@ -247,87 +247,64 @@ fn fails_with(args: &[&str], want: &[&str]) {
     }
 }
 
+/// `placements --axes data=16` with `extra` flags.
+fn placements_with(extra: &[&str]) -> Vec<String> {
+    ["placements", "--axes", "data=16"]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
+}
+
 #[test]
 fn bad_spec_free_input_says_what_to_change() {
-    let base = ["placements", "--axes", "data=16"];
-    fails_with(
-        &[&base[..], &["--system", "dgx-h10", "--nodes", "2"]].concat(),
-        &[
-            "`dgx-h10` is not a built-in system",
-            "did you mean `dgx-h100`?",
-            "collsynth systems",
-        ],
-    );
-    fails_with(
-        &[&base[..], &["--system", "dgx-h100"]].concat(),
-        &["--nodes N"],
-    );
-    fails_with(
-        &[&base[..], &["--system", "dgx-h100", "--nodes", "4"]].concat(),
-        &["multiply to 16", "32 devices"],
-    );
-    fails_with(
-        &["placements", "--system", "dgx-h100", "--nodes", "2"],
-        &["--axes data=8,model=4"],
-    );
-    fails_with(
-        &[
-            &base[..],
+    let h100x2 = ["--system", "dgx-h100", "--nodes", "2"];
+    let cases: Vec<(Vec<String>, &[&str])> = vec![
+        (
+            placements_with(&["--system", "dgx-h10", "--nodes", "2"]),
             &[
-                "--system",
-                "dgx-h100",
-                "--nodes",
-                "2",
-                "--collective",
-                "all_reduce:dat:1GB",
+                "`dgx-h10` is not a built-in system",
+                "did you mean `dgx-h100`?",
+                "collsynth systems",
             ],
-        ]
-        .concat(),
-        &["`dat` is not one of --axes", "did you mean `data`?"],
-    );
-    fails_with(
-        &[
-            &base[..],
-            &[
-                "--system",
-                "dgx-h100",
-                "--nodes",
-                "2",
-                "--collective",
-                "all_reduce:data:1 gb",
-            ],
-        ]
-        .concat(),
-        &["did you mean `GB`?"],
-    );
-    fails_with(
-        &[
-            &base[..],
-            &[
-                "--system",
-                "dgx-h100",
-                "--nodes",
-                "2",
-                "--collective",
-                "all_gatherr:data:1GB",
-            ],
-        ]
-        .concat(),
-        &["not a request collective", "--print-spec"],
-    );
-    fails_with(
-        &[&base[..], &["--nodes", "2"]].concat(),
-        &["give --system NAME"],
-    );
-    fails_with(
-        &[
-            &base[..],
-            &["--system", "dgx-h100", "--nodes", "2", "specs/default.toml"],
-        ]
-        .concat(),
-        &["both a spec file"],
-    );
-    fails_with(&["placements", "--print-spec"], &["--print-spec writes"]);
+        ),
+        (placements_with(&["--system", "dgx-h100"]), &["--nodes N"]),
+        (
+            placements_with(&["--system", "dgx-h100", "--nodes", "4"]),
+            &["multiply to 16", "32 devices"],
+        ),
+        (
+            ["placements", "--system", "dgx-h100", "--nodes", "2"]
+                .map(String::from)
+                .to_vec(),
+            &["--axes data=8,model=4"],
+        ),
+        (
+            placements_with(&[&h100x2[..], &["--collective", "all_reduce:dat:1GB"]].concat()),
+            &["`dat` is not one of --axes", "did you mean `data`?"],
+        ),
+        (
+            placements_with(&[&h100x2[..], &["--collective", "all_reduce:data:1 gb"]].concat()),
+            &["did you mean `GB`?"],
+        ),
+        (
+            placements_with(&[&h100x2[..], &["--collective", "all_gatherr:data:1GB"]].concat()),
+            &["not a request collective", "--print-spec"],
+        ),
+        (placements_with(&["--nodes", "2"]), &["give --system NAME"]),
+        (
+            placements_with(&[&h100x2[..], &["specs/default.toml"]].concat()),
+            &["both a spec file"],
+        ),
+        (
+            ["placements", "--print-spec"].map(String::from).to_vec(),
+            &["--print-spec writes"],
+        ),
+    ];
+    for (args, want) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        fails_with(&args, want);
+    }
 }
 
 #[test]
