@@ -63,7 +63,7 @@ pub(super) fn bench(a: BenchArgs) -> Result {
     let mut problems = match a.positional.as_ref().or(a.spec.as_ref()) {
         Some(path) => vec![bench::suite::Problem {
             name: path.display().to_string(),
-            spec: crate::spec::Spec::load(path)?,
+            spec: crate::catalog::load_spec(path)?,
         }],
         None => {
             let dir = bench::suite::specs_dir(a.specs_dir.as_deref())?;
