@@ -693,6 +693,7 @@ pub fn systems_text(only: Option<&Entry>) -> String {
             .map(|l| {
                 let arity = match l.arity {
                     Arity::Fixed(a) => a.to_string(),
+                    Arity::Sized(Sizer::Nodes) if e.sized_by(Sizer::Racks) => "N/R".into(),
                     Arity::Sized(Sizer::Nodes) => "N".into(),
                     Arity::Sized(Sizer::Racks) => "R".into(),
                 };
