@@ -71,6 +71,34 @@ pub struct LoweredJson {
     pub request: Option<RequestJson>,
     /// The steps.
     pub steps: Vec<LoweredStep>,
+    /// A pipelined program's chunk count (`docs/design.md`, §3.6);
+    /// absent means 1, the plain program.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub chunks: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(c: &u64) -> bool {
+    *c == 1
+}
+
+/// The atoms of a dim-structured program on a placement: what [`Lowered::atoms`]
+/// gives for its lowering, without lowering it (every group of a step has the
+/// step's size).
+pub fn program_atoms(placement: &Placement, program: &Program) -> u64 {
+    program
+        .steps
+        .iter()
+        .filter(|s| s.op == Collective::ReduceScatter)
+        .map(|s| {
+            dim_indices(placement, &s.dims)
+                .iter()
+                .fold(1u64, |a, &i| a.saturating_mul(placement.dims[i].size))
+        })
+        .fold(1u64, |a, l| a.saturating_mul(l))
 }
 
 /// Indices (into `placement.dims`) of a list of dim refs; every ref must be a dim.
@@ -236,6 +264,7 @@ impl Lowered {
                 bytes: request.bytes,
             }),
             steps: self.steps.clone(),
+            chunks: 1,
         }
     }
 }
@@ -251,6 +280,16 @@ pub fn parse_json(source: &Source) -> Result<LoweredJson, InputError> {
                 .into(),
         ),
     })?;
+    if !(1..=crate::program::MAX_PROGRAM_CHUNKS).contains(&doc.chunks) {
+        return Err(InputError::file(
+            &source.name,
+            format!(
+                "`chunks` = {} is not a chunk count: give a whole number from 1 to {} (or leave it out for a plain program)",
+                doc.chunks,
+                crate::program::MAX_PROGRAM_CHUNKS
+            ),
+        ));
+    }
     if doc.schema_version != 1 {
         return Err(InputError::file(
             &source.name,

@@ -128,6 +128,36 @@ pub struct Problem {
     pub lowered: Option<Lowered>,
     /// The program's group form, when it has one.
     pub program: Option<Program>,
+    /// A pipelined program's chunk count; 1 for a plain program.
+    pub chunks: u64,
+}
+
+impl Problem {
+    /// The atoms of the program (the buffer is cut into this many equal parts).
+    pub fn atoms(&self) -> u64 {
+        match (&self.lowered, &self.program) {
+            (Some(l), _) => l.atoms(),
+            (None, Some(p)) => lowered::program_atoms(&self.placement, p),
+            (None, None) => 1,
+        }
+    }
+
+    /// Refuses a chunk count that does not cut the request's buffer into equal
+    /// chunks of whole atoms.
+    fn check_chunks(self, file: &str) -> Result<Problem, ProblemError> {
+        let atoms = self.atoms();
+        if crate::cost::chunks_fit(self.request.bytes, atoms, self.chunks) {
+            return Ok(self);
+        }
+        Err(ProblemError::from(InputError::file(
+            file,
+            format!(
+                "pipeline({c}) cuts the request's {b} bytes into {c} chunks of {atoms} atoms each, but {b} is not a multiple of {c} x {atoms}: choose a chunk count C with C x {atoms} dividing {b}",
+                c = self.chunks,
+                b = self.request.bytes,
+            ),
+        )))
+    }
 }
 
 /// Reads the program and resolves placement and request (flags first, then what the
@@ -177,6 +207,7 @@ pub fn resolve_problem(
                 }
             };
             let program = parsed.resolve_on(&spec, &placement, Some(index))?;
+            let chunks = parsed.chunks();
             let (request, request_index) = program_request(&spec, request, Some(&program))?;
             let lowered = (placement.devices() <= lowered::MAX_LOWERED_DEVICES)
                 .then(|| lowered::lower(&placement, &program));
@@ -188,7 +219,9 @@ pub fn resolve_problem(
                 request_index,
                 lowered,
                 program: Some(program),
-            })
+                chunks,
+            }
+            .check_chunks(program_path)?)
         }
         ProgramInput::Json(doc, source) => {
             let (index, placement) = match chosen {
@@ -239,7 +272,9 @@ pub fn resolve_problem(
                 request_index,
                 lowered: Some(lowered),
                 program,
-            })
+                chunks: doc.chunks,
+            }
+            .check_chunks(&source.name)?)
         }
     }
 }

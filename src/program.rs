@@ -227,6 +227,7 @@ struct SynStep {
 pub struct ParsedProgram {
     steps: Vec<SynStep>,
     source: Source,
+    chunks: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -296,10 +297,12 @@ pub fn parse(source: &Source) -> Result<ParsedProgram, InputError> {
         pos: 0,
     };
     let mut steps = Vec::new();
+    let chunks = parse_pipeline(&mut lx)?;
     if lx.peek().0 == Tok::End {
         return Ok(ParsedProgram {
             steps,
             source: source.clone(),
+            chunks,
         });
     }
     loop {
@@ -329,7 +332,54 @@ pub fn parse(source: &Source) -> Result<ParsedProgram, InputError> {
     Ok(ParsedProgram {
         steps,
         source: source.clone(),
+        chunks,
     })
+}
+
+/// `pipeline(C): ` for a pipelined program's text, nothing for a plain one (`C = 1`).
+pub fn pipeline_prefix(chunks: u64) -> String {
+    if chunks > 1 {
+        format!("pipeline({chunks}): ")
+    } else {
+        String::new()
+    }
+}
+
+/// The largest chunk count a pipelined program may name.
+pub const MAX_PROGRAM_CHUNKS: u64 = 1 << 20;
+
+/// An optional `pipeline(C):` prefix: the chunk count (1 without one).
+fn parse_pipeline(lx: &mut Lexer) -> Result<u64, InputError> {
+    if lx.peek().0 != Tok::Ident("pipeline".into()) {
+        return Ok(1);
+    }
+    lx.next();
+    expect(lx, '(', "after `pipeline`")?;
+    let chunks = match lx.next() {
+        (Tok::Ident(n), span) => match n.parse::<u64>() {
+            Ok(c) if (1..=MAX_PROGRAM_CHUNKS).contains(&c) => c,
+            _ => {
+                return Err(lx.src.error(
+                    span,
+                    format!(
+                        "`{n}` is not a chunk count: write a whole number from 1 to {MAX_PROGRAM_CHUNKS}, as in `pipeline(8): reduce_scatter(gpu:data) ; ...`"
+                    ),
+                ))
+            }
+        },
+        (tok, span) => {
+            return Err(lx.src.error(
+                span,
+                format!(
+                    "expected a chunk count after `pipeline(`, found {}",
+                    describe(&tok)
+                ),
+            ))
+        }
+    };
+    expect(lx, ')', "after the chunk count")?;
+    expect(lx, ':', "after `pipeline(C)` (the steps follow it)")?;
+    Ok(chunks)
 }
 
 fn expect(lx: &mut Lexer, c: char, what: &str) -> Result<(), InputError> {
@@ -440,6 +490,11 @@ fn parse_dims(lx: &mut Lexer) -> Result<Vec<SynDim>, InputError> {
 }
 
 impl ParsedProgram {
+    /// The chunk count of a `pipeline(C):` program; 1 for a plain one.
+    pub fn chunks(&self) -> u64 {
+        self.chunks
+    }
+
     /// Checks names against the spec: levels and axes exist, no dim twice in a step,
     /// no dim in both a step's dims and its roots.
     pub fn resolve(&self, spec: &Spec) -> Result<Program, InputError> {

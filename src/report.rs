@@ -272,6 +272,14 @@ fn problem_line(p: &Problem) -> String {
 }
 
 fn program_text(p: &Problem) -> String {
+    format!(
+        "{}{}",
+        crate::program::pipeline_prefix(p.chunks),
+        plain_program_text(p)
+    )
+}
+
+fn plain_program_text(p: &Problem) -> String {
     match &p.program {
         Some(prog) if prog.steps.is_empty() => "the empty program".to_string(),
         Some(prog) => prog.text(&p.spec),
@@ -298,6 +306,13 @@ pub fn verify_text(p: &Problem, verdict: &Verdict, decided_by: Checker) -> Strin
         }
     }
     out.push_str(&format!("  for {}\n", problem_line(p)));
+    if p.chunks > 1 {
+        out.push_str(&format!(
+            "  pipelined: {} chunks of {} bytes; a pipelined program is correct exactly when its program is (proofs/README.md, \"Pipelined programs\")\n",
+            p.chunks,
+            p.request.bytes / p.chunks
+        ));
+    }
     let how = if p.program.is_none() {
         format!("{decided_by} (the lowered program is not dim-structured)")
     } else {
@@ -330,6 +345,8 @@ struct VerifyDoc<'a> {
     dim_structured: bool,
     /// The program's canonical text; `null` when it is not dim-structured.
     program: Option<String>,
+    /// The chunk count (1: a plain program).
+    chunks: u64,
     /// The placement's index.
     placement: usize,
     /// The placement's `matrix[axis][level]`.
@@ -362,7 +379,13 @@ struct UndecidedDoc<'a> {
 /// `verify --json`.
 pub fn verify_json(p: &Problem, verdict: &Verdict, decided_by: Checker) -> String {
     let decided_by = decided_by.name();
-    let program = p.program.as_ref().map(|x| x.text(&p.spec));
+    let program = p.program.as_ref().map(|x| {
+        format!(
+            "{}{}",
+            crate::program::pipeline_prefix(p.chunks),
+            x.text(&p.spec)
+        )
+    });
     let counterexample = match verdict {
         Verdict::Unknown(reason) => {
             return to_string(&UndecidedDoc {
@@ -383,6 +406,7 @@ pub fn verify_json(p: &Problem, verdict: &Verdict, decided_by: Checker) -> Strin
         decided_by,
         dim_structured: p.program.is_some(),
         program,
+        chunks: p.chunks,
         placement: p.index,
         matrix: &p.placement.matrix,
         request: request_json(&p.spec, &p.request),

@@ -16,6 +16,23 @@ use serde_json::json;
 use support::e2e::*;
 use support::{load, root, tempdir};
 
+/// The rank of every axis-coordinate vector, row-major over the spec's axes: what
+/// `axis_mesh()` must hold, device by device.
+fn axis_ranks(spec: &collsynth::spec::Spec, p: &collsynth::placement::Placement) -> Vec<u64> {
+    let sizes: Vec<u64> = spec.axes.iter().map(|a| a.size).collect();
+    let total: u64 = sizes.iter().product();
+    (0..total)
+        .map(|mut i| {
+            let mut coords = vec![0; sizes.len()];
+            for (c, s) in coords.iter_mut().zip(&sizes).rev() {
+                *c = i % s;
+                i /= s;
+            }
+            p.rank_of_coords(&coords)
+        })
+        .collect()
+}
+
 #[test]
 fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
     let Some(python) = require("e2e_jax", jax_python()) else {
@@ -32,6 +49,7 @@ fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
                 "function": u.name.replace('.', "_"),
                 "atoms": u.lowered.atoms(),
                 "reduction_groups": emit::reduction_groups(&u.placement, &u.request.axes),
+                "axis_ranks": axis_ranks(spec, &u.placement),
             }));
         }
     };
@@ -40,7 +58,7 @@ fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
     for (si, path) in e2e_specs().iter().enumerate() {
         let spec = load(path);
         let mut by_placement: std::collections::BTreeMap<usize, Vec<Unit>> = Default::default();
-        for u in synthesized_units(&spec, TOP) {
+        for u in synthesized_units(&spec, TOP).into_iter().map(plain) {
             // Inside shard_map every device runs the same shapes: a reduce_scatter or
             // all_gather at roots has no JAX form, and the emitter says so.
             match emit::jax::render(&spec, std::slice::from_ref(&u)) {

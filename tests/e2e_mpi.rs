@@ -15,7 +15,9 @@ use support::e2e::*;
 use support::{load, path, tempdir};
 
 /// For every spec under specs/e2e/: the top synthesized programs of every placement
-/// and request, all in one script, one mpirun per spec, --check on random integers.
+/// and request, all in one script, one mpirun per spec, --check on random integers;
+/// and each one again pipelined over 3 chunks (nonblocking collectives, one
+/// communicator per step, chunks in flight together).
 #[test]
 fn top_synthesized_programs_of_every_e2e_placement_compute_exact_sums_under_open_mpi() {
     if require("e2e_mpi synthesized programs", mpi()).is_none() {
@@ -24,7 +26,17 @@ fn top_synthesized_programs_of_every_e2e_placement_compute_exact_sums_under_open
     let dir = tempdir();
     for path in e2e_specs() {
         let spec = load(&path);
-        let units = synthesized_units(&spec, TOP);
+        let mut units = synthesized_units(&spec, TOP);
+        let pipelined: Vec<_> = units
+            .iter()
+            .map(|u| {
+                let mut p = u.clone();
+                p.chunks = 3;
+                p.name = format!("{}.c3", u.name);
+                p
+            })
+            .collect();
+        units.extend(pipelined);
         let script = dir.path().join("all.py");
         std::fs::write(&script, emit::mpi::render(&spec, &units).unwrap()).unwrap();
         let started = std::time::Instant::now();
@@ -97,6 +109,11 @@ fn wrong_programs_fail_the_numerical_check_and_name_the_rank() {
         );
         units.push(u);
     }
+    // Pipelined, a wrong program stays wrong.
+    let mut piped = units[1].clone();
+    piped.chunks = 4;
+    piped.name = "missing_c4".into();
+    units.push(piped);
     // And one correct program, which must still pass beside them.
     let good = parse_program(
         &spec,
@@ -117,7 +134,7 @@ fn wrong_programs_fail_the_numerical_check_and_name_the_rank() {
     let out = mpirun(8, &script, &["--check"]);
     let text = cli::text(&out);
     assert!(!out.status.success(), "mutants passed:\n{text}");
-    for (name, _) in mutants {
+    for name in mutants.iter().map(|m| m.0).chain(["missing_c4"]) {
         let line = text
             .lines()
             .find(|l| l.starts_with(&format!("FAIL {name}: rank ")))
@@ -126,7 +143,7 @@ fn wrong_programs_fail_the_numerical_check_and_name_the_rank() {
     }
     assert!(text.contains("ok   good: "), "{text}");
     assert!(
-        text.contains("check: 6 programs, 1 correct, 5 wrong"),
+        text.contains("check: 7 programs, 1 correct, 6 wrong"),
         "{text}"
     );
     // Every failure names the reduction group the rank should have summed.
@@ -254,4 +271,72 @@ fn run_mpi_without_a_program_runs_the_best_synthesized_programs() {
     );
     assert!(text.contains("ok   all_reduce_data: "), "{text}");
     assert!(text.contains("ok   all_reduce_model: "), "{text}");
+}
+
+/// `run-mpi --bytes` on a pipelined program: it is checked, then timed pipelined
+/// against the same steps run plain and MPI's flat Allreduce, and says that one host
+/// measures no network. torch and JAX refuse it plainly (exit 2).
+#[test]
+fn run_mpi_times_a_pipelined_program_against_its_plain_run() {
+    if require("e2e_mpi pipelined run-mpi", mpi()).is_none() {
+        return;
+    }
+    let dir = tempdir();
+    let spec = "specs/e2e/two-node-dp8.toml";
+    let file = dir.path().join("p.txt");
+    std::fs::write(
+        &file,
+        "pipeline(4): reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)\n",
+    )
+    .unwrap();
+    let out = run(
+        &[
+            "run-mpi",
+            "--spec",
+            spec,
+            "--program-file",
+            path(&file),
+            "--bytes",
+            "1MB",
+            "--iters",
+            "2",
+        ],
+        None,
+    );
+    let text = cli::text(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    assert!(
+        text.contains("check: 1 programs, 1 correct, 0 wrong"),
+        "{text}"
+    );
+    for needle in [
+        "  pipelined ",
+        "(4 chunks)",
+        "  plain ",
+        "pipelined / plain",
+        "  flat ",
+    ] {
+        assert!(text.contains(needle), "no `{needle}` in:\n{text}");
+    }
+    assert!(text.contains("not a measurement of any network"), "{text}");
+    for target in ["torch", "jax"] {
+        let out = run(
+            &[
+                "emit",
+                "--target",
+                target,
+                "--spec",
+                spec,
+                "--program-file",
+                path(&file),
+            ],
+            None,
+        );
+        assert_eq!(code(&out), 2, "{}", cli::text(&out));
+        assert!(
+            cli::text(&out).contains("does not emit yet"),
+            "{}",
+            cli::text(&out)
+        );
+    }
 }

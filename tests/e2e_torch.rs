@@ -100,7 +100,7 @@ fn modules_of_every_e2e_placement(dir: &Path) -> Vec<(PathBuf, Spec, Vec<Unit>)>
     for (si, path) in e2e_specs().iter().enumerate() {
         let spec = load(path);
         let mut by_placement: BTreeMap<usize, Vec<Unit>> = BTreeMap::new();
-        for u in synthesized_units(&spec, TOP) {
+        for u in synthesized_units(&spec, TOP).into_iter().map(plain) {
             by_placement.entry(u.placement_index).or_default().push(u);
         }
         for (p, units) in by_placement {
@@ -147,6 +147,7 @@ fn torch_group_comparison_catches_a_wrong_group() {
     let units: Vec<Unit> = synthesized_units(&spec, TOP)
         .into_iter()
         .filter(|u| u.placement_index == 1)
+        .map(plain)
         .collect();
     let file = dir.path().join("tampered.py");
     let text = emit::torch::render(&spec, &units).unwrap();

@@ -64,7 +64,7 @@ const SYNTH: &[Keys] = &[
     ),
     (
         "placements[].results[].programs[]",
-        &["text", "steps", "cost_s", "verified"],
+        &["text", "chunks", "plain_s", "steps", "cost_s", "verified"],
     ),
     (
         "placements[].results[].programs[].steps[]",
@@ -108,6 +108,10 @@ const COST_HEAD: &[&str] = &[
 const COST_SIZE: &[&str] = &[
     "bytes",
     "total_s",
+    "chunks",
+    "plain_s",
+    "best_chunks",
+    "best_chunks_s",
     "algbw_gbs",
     "busbw_gbs",
     "lower_bound_s",
@@ -146,6 +150,7 @@ const VERIFY: &[&str] = &[
     "decided_by",
     "dim_structured",
     "program",
+    "chunks",
     "placement",
     "matrix",
     "request",

@@ -84,10 +84,14 @@ pub(super) fn cost(a: CostArgs) -> Result {
             };
             let mut request = problem.request.clone();
             request.bytes = bytes;
+            let pipelined = cost::pipelined_cost(&problem.spec, &program, problem.chunks);
+            let best = cost::best_chunks(&problem.spec, &program, bytes, problem.atoms());
             CostRow {
                 bytes,
-                algbw_gbs: cost::algbw_gbs(bytes, program.total_s),
-                busbw_gbs: cost::busbw_gbs(factor_op, n, bytes, program.total_s),
+                algbw_gbs: cost::algbw_gbs(bytes, pipelined.total_s),
+                busbw_gbs: cost::busbw_gbs(factor_op, n, bytes, pipelined.total_s),
+                pipelined,
+                best,
                 lower_bound_s: cost::lower_bound(&problem.spec, &problem.placement, &request),
                 flat: cost::program_cost(&problem.spec, &problem.placement, &flat, bytes),
                 nccl: cost::nccl_cost(&problem.spec, &problem.placement, &request, bytes),

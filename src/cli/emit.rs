@@ -181,6 +181,7 @@ fn resolve_file(spec: Spec, file: &str, a: &ProgramsArgs) -> Result<(Spec, Unit)
             .lowered
             .expect("programs are lowered up to MAX_LOWERED_DEVICES, checked above"),
         program: problem.program,
+        chunks: problem.chunks,
         proof,
     };
     Ok((problem.spec, unit))
@@ -278,7 +279,18 @@ pub fn render(target: Target, spec: &Spec, units: &[Unit]) -> Result<String> {
 pub(super) fn emit(a: EmitArgs) -> Result {
     let target = Target::from(a.target);
     let spec = load_spec(None, &a.programs.spec)?;
-    let (spec, units) = resolve_units(spec, &a.programs)?;
+    let (spec, mut units) = resolve_units(spec, &a.programs)?;
+    if !target.pipelines() && a.programs.program.program_file.is_none() {
+        for u in units.iter_mut().filter(|u| u.chunks > 1) {
+            eprintln!(
+                "note: {} is predicted fastest pipelined (pipeline({})), which the {} target does not emit yet: it emits the plain program; emit for mpi4py to run it pipelined",
+                u.name,
+                u.chunks,
+                target.name()
+            );
+            u.chunks = 1;
+        }
+    }
     let text = render(target, &spec, &units)?;
     match &a.output {
         None => print(&text),

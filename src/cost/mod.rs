@@ -49,12 +49,14 @@ mod bound;
 mod general;
 mod model;
 mod nccl;
+mod pipeline;
 mod send_recv;
 
 pub use bound::{bandwidth_bound, latency_bound, lower_bound, BOUND_SLACK};
 pub use general::{lowered_cost, lowered_send_recv_cost};
 pub use model::{program_cost, step_cost};
 pub use nccl::{nccl_cost, NcclAlgorithm, NcclCost};
+pub use pipeline::{best_chunks, chunks_fit, pipelined_cost, PipelineCost, MAX_CHUNKS};
 pub use send_recv::{send_recv_cost, SendRecvCost};
 
 use crate::placement::Placement;

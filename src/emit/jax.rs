@@ -1,6 +1,17 @@
-//! The JAX target: a mesh with one axis per dim of the placement (named `level:axis`,
-//! in significance order) and, per program, a body for `shard_map` written with
-//! `psum`, `psum_scatter(tiled=True)` and `all_gather(tiled=True)`.
+//! The JAX target: a mesh with one axis per dim of the placement (in significance
+//! order) and, per program, a body for `shard_map` written with `psum`,
+//! `psum_scatter(tiled=True)` and `all_gather(tiled=True)`.
+//!
+//! Mesh axes are named after the spec's axes, so that they read like the model's own
+//! `PartitionSpec`s: an axis that lives on one level is one mesh axis of its own name
+//! (`data`); an axis spread over several levels is one mesh axis per level,
+//! `axis_level` (`data_node`, `data_gpu`), outer level first, and the module's `AXES`
+//! maps the axis to that tuple (`PartitionSpec(AXES["data"])` shards over it with the
+//! axis coordinate's numbering: outer level most significant). Should those names
+//! collide with another axis's, every mesh axis is named `level:axis` instead. The
+//! module also builds `axis_mesh()`: the same devices with one mesh axis per spec axis,
+//! indexed by axis coordinates, for a model that wants exactly `Mesh(..., ("data",
+//! "model"))`.
 //!
 //! One mesh axis per dim makes every group of a dim-structured step a tuple of mesh
 //! axes, which is all `shard_map` supports (`axis_index_groups` is not supported
@@ -23,6 +34,7 @@ use crate::spec::Spec;
 /// The module for these programs (one placement; each unit's `name` becomes its
 /// function's name).
 pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, EmitError> {
+    super::plain_only(units, "jax")?;
     let first = common_placement(units, "jax")?;
     let placement = &first.placement;
     let mut bodies = Vec::new();
@@ -43,14 +55,28 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, EmitError> {
     s.push_str("    from jax.experimental.shard_map import shard_map\n\n");
     let _ = writeln!(s, "DEVICES = {}", spec.devices());
     s.push_str("# One mesh axis per dim of the placement, in significance order.\n");
-    let axes: Vec<String> = placement
-        .dim_names(spec)
-        .iter()
-        .map(|d| py_str(d))
-        .collect();
+    let mesh_names = mesh_axis_names(spec, placement);
+    let axes: Vec<String> = mesh_names.iter().map(|d| py_str(d)).collect();
     let _ = writeln!(s, "MESH_AXES = {}", py_tuple(&axes));
     let sizes: Vec<String> = placement.dims.iter().map(|d| d.size.to_string()).collect();
     let _ = writeln!(s, "MESH_SHAPE = {}", py_tuple(&sizes));
+    s.push_str("# Every axis of the spec: its mesh axes, outer level (most significant) first.\n");
+    s.push_str("AXES = {\n");
+    for (a, axis) in spec.axes.iter().enumerate() {
+        let of_axis: Vec<String> = placement
+            .dims
+            .iter()
+            .zip(&mesh_names)
+            .filter(|(d, _)| d.axis == a)
+            .map(|(_, n)| py_str(n))
+            .collect();
+        let _ = writeln!(s, "    {}: {},", py_str(&axis.name), py_tuple(&of_axis));
+    }
+    s.push_str("}\n");
+    let axis_names: Vec<String> = spec.axes.iter().map(|a| py_str(&a.name)).collect();
+    let _ = writeln!(s, "AXIS_NAMES = {}", py_tuple(&axis_names));
+    let axis_sizes: Vec<String> = spec.axes.iter().map(|a| a.size.to_string()).collect();
+    let _ = writeln!(s, "AXIS_SHAPE = {}", py_tuple(&axis_sizes));
     s.push_str("PROGRAMS = {\n");
     for (u, n) in units.iter().zip(&names) {
         let _ = writeln!(s, "    {}: {},", py_str(n), py_str(&program_text(spec, u)));
@@ -86,14 +112,44 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, EmitError> {
     Ok(s)
 }
 
-fn axis_tuple(spec: &Spec, dims: &[DimRef]) -> String {
+/// The mesh axis of every dim (in dim order): the axis's name when the axis lives on
+/// one level, `axis_level` when it spans several; `level:axis` for every dim should
+/// those names not be distinct.
+pub fn mesh_axis_names(spec: &Spec, placement: &Placement) -> Vec<String> {
+    let spans = |axis: usize| placement.dims.iter().filter(|d| d.axis == axis).count();
+    let short: Vec<String> = placement
+        .dims
+        .iter()
+        .map(|d| {
+            let axis = &spec.axes[d.axis].name;
+            if spans(d.axis) == 1 {
+                axis.clone()
+            } else {
+                format!("{axis}_{}", spec.system.levels[d.level].name)
+            }
+        })
+        .collect();
+    let distinct = short
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        == short.len();
+    if distinct {
+        short
+    } else {
+        placement.dim_names(spec)
+    }
+}
+
+/// The Python tuple of the mesh axes of `dims`.
+fn axis_tuple(placement: &Placement, mesh_names: &[String], dims: &[DimRef]) -> String {
     let names: Vec<String> = dims
         .iter()
         .map(|d| {
-            py_str(&format!(
-                "{}:{}",
-                spec.system.levels[d.level].name, spec.axes[d.axis].name
-            ))
+            let i = placement
+                .dim_index(d.level, d.axis)
+                .expect("the program fits the placement");
+            py_str(&mesh_names[i])
         })
         .collect();
     py_tuple(&names)
@@ -109,10 +165,11 @@ fn body(spec: &Spec, placement: &Placement, u: &Unit) -> Result<String, EmitErro
             target: "jax",
             name: u.name.clone(),
         })?;
+    let mesh_names = mesh_axis_names(spec, placement);
     let mut b = String::new();
     for (i, st) in program.steps.iter().enumerate() {
-        let d = axis_tuple(spec, &st.dims);
-        let roots = (!st.roots.is_empty()).then(|| axis_tuple(spec, &st.roots));
+        let d = axis_tuple(placement, &mesh_names, &st.dims);
+        let roots = (!st.roots.is_empty()).then(|| axis_tuple(placement, &mesh_names, &st.roots));
         let _ = writeln!(b, "    # step {}: {}", i + 1, Text(spec, st));
         let new = match st.op {
             Collective::AllReduce => format!("jax.lax.psum(x, {d})"),
@@ -171,6 +228,20 @@ bytes per device of the step's region):
                      the old data on devices whose digits on R are not all 0, so the
                      idle groups' traffic is spent for nothing on their links.
 
+Mesh axes are named after the spec's axes: an axis on one level is the mesh axis of
+its name; an axis over several levels is one mesh axis per level ("data_node",
+"data_gpu", outer first), and AXES["data"] is that tuple. A shard's number on an axis
+is its coordinate, outer level most significant, so for the model's arrays
+
+    mesh = cs.make_mesh()
+    PartitionSpec(cs.AXES["data"])        # shard c of the batch on data coordinate c
+
+agrees with the programs' groups. A model that wants one mesh axis per spec axis
+(Mesh(..., ("data", "model"))) can use cs.axis_mesh(): the same devices, device
+[c_data, c_model] being the one with those coordinates; arrays sharded on it with
+PartitionSpec("data") put shard c on the same device as above, so moving a buffer
+between the two meshes moves no data.
+
 Use (set XLA_FLAGS=--xla_force_host_platform_device_count=N to try it on a CPU):
 
     import this_module as cs
@@ -186,6 +257,15 @@ const HELPERS: &str = r#"def make_mesh(devices=None):
         raise ValueError("the placement needs %d devices, but there are %d"
                          % (DEVICES, len(devices)))
     return Mesh(np.asarray(devices[:DEVICES], dtype=object).reshape(MESH_SHAPE), MESH_AXES)
+
+
+def axis_mesh(devices=None):
+    """The same devices with one mesh axis per spec axis (AXIS_NAMES, AXIS_SHAPE):
+    device [c_0, c_1, ...] is the one whose coordinate on axis i is c_i (an axis's
+    coordinate is the mixed radix of its mesh axes in AXES, outer level first)."""
+    grid = make_mesh(devices).devices
+    order = [MESH_AXES.index(m) for a in AXIS_NAMES for m in AXES[a]]
+    return Mesh(np.transpose(grid, order).reshape(AXIS_SHAPE), AXIS_NAMES)
 
 
 def _zero_on(axes):
@@ -220,6 +300,26 @@ mod tests {
             "reduce(node:data) ; all_reduce(gpu:model) @ roots(node:data) ; broadcast(node:data)",
         );
         insta::assert_snapshot!(render(&spec, &[u]).unwrap());
+    }
+
+    #[test]
+    fn mesh_axes_are_named_after_the_spec_axes() {
+        let spec = spec();
+        // data = 4 over node and gpu, model = 1: two mesh axes for data.
+        let p = Placement::from_valid_matrix(vec![vec![2, 2], vec![1, 1]]);
+        assert_eq!(mesh_axis_names(&spec, &p), ["data_node", "data_gpu"]);
+        // One level each: the axis names themselves.
+        let p = Placement::from_valid_matrix(vec![vec![2, 1], vec![1, 2]]);
+        assert_eq!(mesh_axis_names(&spec, &p), ["data", "model"]);
+        // `data_node` is also an axis name: every mesh axis falls back to level:axis.
+        // (Naming looks at names and levels only; the matrix need not fit the spec.)
+        let mut clash = spec.clone();
+        clash.axes[1].name = "data_node".into();
+        let p = Placement::from_valid_matrix(vec![vec![2, 2], vec![2, 1]]);
+        assert_eq!(
+            mesh_axis_names(&clash, &p),
+            ["node:data", "node:data_node", "gpu:data"]
+        );
     }
 
     #[test]

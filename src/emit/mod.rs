@@ -40,6 +40,11 @@ pub enum Target {
 }
 
 impl Target {
+    /// Whether the target runs pipelined programs (the others run them plain).
+    pub fn pipelines(self) -> bool {
+        self == Target::Mpi4py
+    }
+
     /// The name `--target` takes.
     pub fn name(self) -> &'static str {
         match self {
@@ -76,6 +81,8 @@ pub struct Unit {
     pub lowered: Lowered,
     /// The program's group form, when it has one.
     pub program: Option<Program>,
+    /// Pipelined over this many chunks (`docs/design.md`, §3.6); 1 for a plain run.
+    pub chunks: u64,
     /// How it was checked.
     pub proof: Proof,
 }
@@ -104,6 +111,16 @@ pub enum EmitError {
         /// The program's name.
         name: String,
     },
+    /// The target does not run pipelined programs yet.
+    #[error("program `{name}` is pipelined (pipeline({chunks})), which the {target} target does not emit yet: emit it for mpi4py, or emit its plain program (without the `pipeline(C):` prefix)")]
+    NotPipelined {
+        /// The target.
+        target: &'static str,
+        /// The program's name.
+        name: String,
+        /// Its chunk count.
+        chunks: u64,
+    },
     /// JAX runs every device through the same shapes.
     #[error("program `{name}`, step {step} ({op}) has roots: inside shard_map every device runs the same shapes, so a reduce_scatter or all_gather on only some devices cannot be written there; emit it for torch or mpi4py")]
     RootedShapeChange {
@@ -129,8 +146,28 @@ pub fn reduction_groups(placement: &Placement, request_axes: &[usize]) -> Vec<Ve
     groups
 }
 
+/// Refuses pipelined units for a target that runs programs plain only.
+pub(crate) fn plain_only(units: &[Unit], target: &'static str) -> Result<(), EmitError> {
+    match units.iter().find(|u| u.chunks > 1) {
+        Some(u) => Err(EmitError::NotPipelined {
+            target,
+            name: u.name.clone(),
+            chunks: u.chunks,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The canonical text of a unit's program, or a description of its explicit groups.
 pub fn program_text(spec: &Spec, unit: &Unit) -> String {
+    format!(
+        "{}{}",
+        crate::program::pipeline_prefix(unit.chunks),
+        plain_program_text(spec, unit)
+    )
+}
+
+fn plain_program_text(spec: &Spec, unit: &Unit) -> String {
     match &unit.program {
         Some(p) if p.steps.is_empty() => "(the empty program)".to_string(),
         Some(p) => p.text(spec),
@@ -339,6 +376,7 @@ bytes = "1 MB"
             request: spec.requests[0].clone(),
             lowered,
             program: Some(program),
+            chunks: 1,
             proof: Proof::Proved("the reference interpreter".into()),
         }
     }

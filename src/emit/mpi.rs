@@ -11,6 +11,12 @@
 //! program; `--bytes B --iters K` times each step (barrier, `MPI.Wtime`, slowest
 //! rank). Several programs in one script share one `mpirun` start-up, which is what
 //! the end-to-end tests use.
+//!
+//! A pipelined program (`chunks` > 1) runs every chunk of the buffer through the
+//! steps with MPI-3 nonblocking collectives (`Iallreduce`, `Ireduce_scatter_block`,
+//! `Iallgather`, `Ireduce`, `Ibcast`), one duplicated communicator per step so that
+//! the steps of different chunks are separate collectives in flight at once; a chunk
+//! waits for its previous step before it starts the next, in wavefront order.
 
 use std::fmt::Write as _;
 
@@ -83,6 +89,7 @@ fn write_program(s: &mut String, spec: &Spec, u: &Unit) {
         py_strs(&step_texts(spec, u))
     );
     let _ = writeln!(s, "        \"atoms\": {},", u.lowered.atoms());
+    let _ = writeln!(s, "        \"chunks\": {},", u.chunks);
     let _ = writeln!(
         s,
         "        \"reduction_groups\": {},",

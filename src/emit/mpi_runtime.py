@@ -61,6 +61,100 @@ def run_step(op, comm, pos, group, states, si, buf):
         comm.Bcast(buf[roff:roff + rln], root=0)
 
 
+def start_step(op, comm, pos, group, states, si, buf):
+    """Starts step `si` on this rank's view of `buf` with a nonblocking collective;
+    returns (request, finish) where finish() runs after the request completes, or
+    None when the rank idles in this step."""
+    if comm is None:
+        return None
+    off, ln, _ = states[si][WORLD.Get_rank()]
+    region = buf[off:off + ln]
+    done = lambda: None  # noqa: E731
+    if op == "all_reduce":
+        req = comm.Iallreduce(MPI.IN_PLACE, region, op=MPI.SUM)
+    elif op == "reduce_scatter":
+        c = ln // len(group)
+        out = np.empty(c, dtype=buf.dtype)
+        req = comm.Ireduce_scatter_block(region, out, op=MPI.SUM)
+
+        def done():
+            buf[off + pos * c:off + (pos + 1) * c] = out
+    elif op == "all_gather":
+        start = off - pos * ln
+        req = comm.Iallgather(MPI.IN_PLACE, buf[start:start + len(group) * ln])
+    elif op == "reduce":
+        if pos == 0:
+            req = comm.Ireduce(MPI.IN_PLACE, region, op=MPI.SUM, root=0)
+        else:
+            req = comm.Ireduce(region, None, op=MPI.SUM, root=0)
+    elif op == "broadcast":
+        roff, rln, _ = states[si][group[0]]
+        req = comm.Ibcast(buf[roff:roff + rln], root=0)
+    return req, done
+
+
+def chunk_views(buf, chunks):
+    """The chunks of a pipelined all_reduce's buffer: `chunks` equal contiguous
+    views (writing a view writes the buffer)."""
+    n = len(buf) // chunks
+    return [buf[k * n:(k + 1) * n] for k in range(chunks)]
+
+
+def run_pipelined(prog, comms, states, mine, buf):
+    """Runs the program on every chunk of `buf`, step s of chunk k started once step
+    s - 1 of chunk k is done, in wavefront order (window w starts step s of chunk
+    w - s for every s), so steps of different chunks are in flight together on
+    their own communicators. `states` are the regions of one chunk."""
+    steps = prog["steps"]
+    views = chunk_views(buf, prog["chunks"])
+    pending = {}
+
+    def wait(key):
+        started = pending.pop(key, None)
+        if started is not None:
+            started[0].Wait()
+            started[1]()
+
+    for w in range(len(views) + len(steps) - 1):
+        for si, (op, _groups) in enumerate(steps):
+            k = w - si
+            if not 0 <= k < len(views):
+                continue
+            wait((k, si - 1))
+            pos, group = mine[si] if mine[si] is not None else (None, None)
+            started = start_step(op, comms[si], pos, group, states, si, views[k])
+            if started is not None:
+                pending[(k, si)] = started
+    for key in sorted(pending):
+        wait(key)
+
+
+def step_comms(prog, cache):
+    """The communicators of a program's steps: the shared ones for a plain run; for
+    a pipelined one, a duplicate per step (freed by the caller), so that every step
+    is its own stream of collectives."""
+    comms = comms_of(prog, cache)
+    if prog["chunks"] == 1:
+        return comms, []
+    dups = [c.Dup() if c is not None else None for c in comms]
+    return dups, [c for c in dups if c is not None]
+
+
+def run_program(prog, comms, states, mine, buf):
+    """The whole program on `buf`: step by step, or pipelined over its chunks."""
+    if prog["chunks"] > 1:
+        run_pipelined(prog, comms, states, mine, buf)
+        return
+    for si, (op, _groups) in enumerate(prog["steps"]):
+        pos, group = mine[si] if mine[si] is not None else (None, None)
+        run_step(op, comms[si], pos, group, states, si, buf)
+
+
+def unit_length(prog):
+    """What the buffer length must divide by: the atoms of every chunk."""
+    return prog["atoms"] * prog["chunks"]
+
+
 def initial_buffer(seed, rank, count):
     """Rank `rank`'s initial buffer for --check: reproducible from the seed alone,
     so every rank can compute every other rank's."""
@@ -82,18 +176,17 @@ def check(prog, comms, seed, count):
     """Runs the program once on random integers; returns True when this rank ends
     holding exactly the sum over its reduction group, element for element."""
     me = WORLD.Get_rank()
-    atoms = prog["atoms"]
-    length = -(-count // atoms) * atoms
-    states, error = simulate(prog["steps"], DEVICES, length)
+    unit = unit_length(prog)
+    length = -(-count // unit) * unit
+    states, error = simulate(prog["steps"], DEVICES, length // prog["chunks"])
     if error is not None:
         if me == 0:
             say("FAIL %s: cannot run: %s" % (prog["name"], error))
         return False
     buf = initial_buffer(seed, me, length)
-    for si, ((op, _groups), mine) in enumerate(zip(prog["steps"], groups_of(prog["steps"], me))):
-        pos, group = mine if mine is not None else (None, None)
-        run_step(op, comms[si], pos, group, states, si, buf)
+    run_program(prog, comms, states, groups_of(prog["steps"], me), buf)
     off, ln, valid = states[-1][me]
+    off, ln = off * prog["chunks"], ln * prog["chunks"]  # every chunk alike
     if not valid:
         say("FAIL %s: %s holds nothing valid at the end (a reduce left only its root "
             "with the sum)" % (prog["name"], rank_text(prog, me)))
@@ -157,6 +250,32 @@ def time_program(prog, comms, nbytes, iters):
     return slowest / max(iters, 1), length * 4
 
 
+def time_whole(prog, comms, nbytes, iters):
+    """Times the whole program (barrier, then MPI.Wtime around the run) over `iters`
+    runs on float32 buffers of about `nbytes` bytes, pipelined when it is; returns
+    the mean of the slowest rank and the bytes run."""
+    me = WORLD.Get_rank()
+    unit = unit_length(prog)
+    count = max(1, -(-nbytes // 4))
+    length = -(-count // unit) * unit
+    states, error = simulate(prog["steps"], DEVICES, length // prog["chunks"])
+    if error is not None:
+        if me == 0:
+            say("FAIL %s: cannot run: %s" % (prog["name"], error))
+        return None
+    mine = groups_of(prog["steps"], me)
+    buf = np.ones(length, dtype=np.float32)
+    spent = 0.0
+    for it in range(iters + 1):  # the first run warms up and is not counted
+        buf.fill(1.0)
+        WORLD.Barrier()
+        t0 = MPI.Wtime()
+        run_program(prog, comms, states, mine, buf)
+        if it > 0:
+            spent += MPI.Wtime() - t0
+    return WORLD.allreduce(spent, op=MPI.MAX) / max(iters, 1), length * 4
+
+
 def time_flat(prog, nbytes, iters):
     """Times MPI's own flat Allreduce (the library's algorithm choice) of the same
     buffer on one communicator per reduction group of the request, as
@@ -165,7 +284,7 @@ def time_flat(prog, nbytes, iters):
     color = next(i for i, g in enumerate(prog["reduction_groups"]) if me in g)
     comm = WORLD.Split(color, me)
     count = max(1, -(-nbytes // 4))
-    length = -(-count // prog["atoms"]) * prog["atoms"]
+    length = -(-count // unit_length(prog)) * unit_length(prog)
     buf = np.ones(length, dtype=np.float32)
     out = np.empty_like(buf)
     spent = 0.0
@@ -177,6 +296,41 @@ def time_flat(prog, nbytes, iters):
             spent += MPI.Wtime() - t0
     comm.Free()
     return WORLD.allreduce(spent, op=MPI.MAX) / max(iters, 1)
+
+
+def one_host():
+    """Whether every rank runs on this rank's host (asked of all ranks)."""
+    names = WORLD.allgather(MPI.Get_processor_name())
+    return len(set(names)) == 1
+
+
+def time_pipelined(prog, cache, nbytes, iters):
+    """Prints a pipelined program's time against the same program run plain and
+    MPI's flat Allreduce; False when it cannot run."""
+    comms, dups = step_comms(prog, cache)
+    timed = time_whole(prog, comms, nbytes, iters)
+    for c in dups:
+        c.Free()
+    if timed is None:
+        return False
+    plain = dict(prog, chunks=1)
+    plain_s, _ = time_whole(plain, comms_of(plain, cache), nbytes, iters)
+    flat = time_flat(prog, nbytes, iters)
+    single_host = one_host()  # a collective: every rank asks
+    if WORLD.Get_rank() == 0:
+        total, nb = timed
+        say("time %s: %d bytes, mean of %d runs, slowest rank" % (prog["name"], nb, iters))
+        if single_host:
+            say("  (every rank on one host: a functional run of the schedule, not a "
+                "measurement of any network)")
+        say("  pipelined %-46s %12.6f s  (%d chunks)" % ("", total, prog["chunks"]))
+        say("  plain     %-46s %12.6f s  (pipelined / plain: %.3fx)"
+            % ("the same steps, one after another", plain_s,
+               total / plain_s if plain_s > 0 else float("nan")))
+        say("  flat      %-46s %12.6f s  (pipelined / flat: %.3fx)"
+            % ("MPI_Allreduce on each reduction group", flat,
+               total / flat if flat > 0 else float("nan")))
+    return True
 
 
 def main(argv=None):
@@ -215,7 +369,10 @@ def main(argv=None):
     if do_check:
         correct = 0
         for prog in programs:
-            ok = check(prog, comms_of(prog, cache), args.seed, args.count or 5 * 64)
+            comms, dups = step_comms(prog, cache)
+            ok = check(prog, comms, args.seed, args.count or 5 * 64)
+            for c in dups:
+                c.Free()
             ok = WORLD.allreduce(1 if ok else 0, op=MPI.MIN) == 1
             correct += ok
             if me == 0 and ok:
@@ -226,6 +383,10 @@ def main(argv=None):
                 % (len(programs), correct, len(programs) - correct, args.seed))
     if args.bytes is not None:
         for prog in programs:
+            if prog["chunks"] > 1:
+                if not time_pipelined(prog, cache, args.bytes, args.iters):
+                    failed = True
+                continue
             timed = time_program(prog, comms_of(prog, cache), args.bytes, args.iters)
             if timed is None:
                 failed = True

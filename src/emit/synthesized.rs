@@ -114,6 +114,7 @@ pub fn unit(
         request: req.clone(),
         lowered: lowered::lower(&result.placement, &chosen.program),
         program: Some(chosen.program.clone()),
+        chunks: chosen.chunks,
         proof,
     })
 }
@@ -185,6 +186,8 @@ bytes = "2 MB"
         let prog = |t: &str, verdict: Verdict| ProgramResult {
             program: parse_program(&spec, t).unwrap(),
             cost_s: 1.0,
+            chunks: 1,
+            plain_s: 1.0,
             verdict: Some(verdict),
         };
         let results = (0..2)

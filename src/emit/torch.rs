@@ -31,6 +31,7 @@ const RUNTIME_PY: &str = include_str!("torch_runtime.py");
 /// The module for these programs (one placement; each unit's `name` becomes its
 /// function's name).
 pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
+    super::plain_only(units, "torch")?;
     let first = common_placement(units, "torch")?;
     let placement = &first.placement;
     let mut s = header(spec, units, "torch");

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::{finite, problem_line, program_text, to_string};
-use crate::cost::{NcclCost, ProgramCost, StepCost};
+use crate::cost::{NcclCost, PipelineCost, ProgramCost, StepCost};
 use crate::lowered::RequestJson;
 use crate::problem::Problem;
 use crate::program::{Collective, Program};
@@ -17,8 +17,14 @@ use crate::units::{format_bytes, format_seconds};
 pub struct CostRow {
     /// Bytes per device.
     pub bytes: u64,
-    /// The program's predicted cost.
+    /// The program's predicted cost, step by step, run plain (one chunk).
     pub program: ProgramCost,
+    /// The program run as its chunk count says (`pipeline(C):`; 1 for a plain
+    /// program, equal to `program` then).
+    pub pipelined: PipelineCost,
+    /// The fastest chunk count for this program at this size (docs/cost-model.md,
+    /// §14).
+    pub best: PipelineCost,
     /// The request's lower bound at this size.
     pub lower_bound_s: f64,
     /// The flat single-step all_reduce's predicted cost.
@@ -32,19 +38,24 @@ pub struct CostRow {
 }
 
 impl CostRow {
+    /// The program's predicted time, pipelined as it says.
+    pub fn total_s(&self) -> f64 {
+        self.pipelined.total_s
+    }
+
     /// Program time over the lower bound (`None` when the bound is 0).
     pub fn ratio_to_bound(&self) -> Option<f64> {
-        (self.lower_bound_s > 0.0).then(|| self.program.total_s / self.lower_bound_s)
+        (self.lower_bound_s > 0.0).then(|| self.total_s() / self.lower_bound_s)
     }
 
     /// Flat time over program time (`None` when the program takes no time).
     pub fn speedup_vs_flat(&self) -> Option<f64> {
-        (self.program.total_s > 0.0).then(|| self.flat.total_s / self.program.total_s)
+        (self.total_s() > 0.0).then(|| self.flat.total_s / self.total_s())
     }
 
     /// NCCL's time over program time (`None` when the program takes no time).
     pub fn speedup_vs_nccl(&self) -> Option<f64> {
-        (self.program.total_s > 0.0).then(|| self.nccl.best_s / self.program.total_s)
+        (self.total_s() > 0.0).then(|| self.nccl.best_s / self.total_s())
     }
 }
 
@@ -106,8 +117,16 @@ struct BusbwFactor {
 struct RowDoc<'a> {
     /// Bytes per device costed.
     bytes: u64,
-    /// The program's predicted time.
+    /// The program's predicted time (pipelined when the program is).
     total_s: f64,
+    /// The program's chunk count (1: plain).
+    chunks: u64,
+    /// The program's time run plain, one chunk (the sum of `steps`).
+    plain_s: f64,
+    /// The fastest chunk count for this program at this size, and its time.
+    best_chunks: u64,
+    /// The time at `best_chunks`.
+    best_chunks_s: f64,
     /// nccl-tests algbw, GB/s.
     algbw_gbs: f64,
     /// nccl-tests busbw, GB/s.
@@ -126,7 +145,7 @@ struct RowDoc<'a> {
     nccl_algorithm: &'static str,
     /// `nccl_s / total_s`; `null` when the program takes no time.
     speedup_vs_nccl: Option<f64>,
-    /// The program's steps, in order.
+    /// The program's steps, in order, each on the whole buffer (one chunk).
     steps: Vec<StepDoc<'a>>,
 }
 
@@ -191,7 +210,11 @@ fn per_level<'a>(spec: &'a Spec, bytes: &[f64]) -> PerLevel<'a> {
 fn row_doc<'a>(spec: &'a Spec, row: &CostRow) -> RowDoc<'a> {
     RowDoc {
         bytes: row.bytes,
-        total_s: row.program.total_s,
+        total_s: row.total_s(),
+        chunks: row.pipelined.chunks,
+        plain_s: row.program.total_s,
+        best_chunks: row.best.chunks,
+        best_chunks_s: row.best.total_s,
         algbw_gbs: row.algbw_gbs,
         busbw_gbs: row.busbw_gbs,
         lower_bound_s: row.lower_bound_s,
@@ -214,7 +237,13 @@ fn row_doc<'a>(spec: &'a Spec, row: &CostRow) -> RowDoc<'a> {
 fn cost_doc<'a>(p: &'a Problem, flat: &Program, busbw: (Collective, u64)) -> CostDoc<'a> {
     CostDoc {
         schema_version: 1,
-        program: p.program.as_ref().map(|x| x.text(&p.spec)),
+        program: p.program.as_ref().map(|x| {
+            format!(
+                "{}{}",
+                crate::program::pipeline_prefix(p.chunks),
+                x.text(&p.spec)
+            )
+        }),
         path: if p.program.is_some() {
             "closed_form"
         } else {
@@ -307,9 +336,21 @@ pub fn cost_text(p: &Problem, flat: &Program, busbw: (Collective, u64), row: &Co
             level_name(spec, s.bottleneck).unwrap_or_else(|| "-".into())
         ));
     }
+    if row.pipelined.chunks > 1 {
+        out.push_str(&format!(
+            "plain        {}   the steps above, one after another on the whole buffer\n",
+            format_seconds(row.program.total_s)
+        ));
+        out.push_str(&format!(
+            "pipelined    {}   {} chunks of {}, overlapped (docs/cost-model.md, §14)\n",
+            format_seconds(row.pipelined.total_s),
+            row.pipelined.chunks,
+            format_bytes(row.bytes as f64 / row.pipelined.chunks as f64)
+        ));
+    }
     out.push_str(&format!(
         "total        {}   algbw {:.2} GB/s   busbw {:.2} GB/s ({} factor, n = {})\n",
-        format_seconds(row.program.total_s),
+        format_seconds(row.total_s()),
         row.algbw_gbs,
         row.busbw_gbs,
         busbw.0.name(),
@@ -337,6 +378,15 @@ pub fn cost_text(p: &Problem, flat: &Program, busbw: (Collective, u64), row: &Co
         row.nccl.algorithm.name(),
         ratio(row.speedup_vs_nccl())
     ));
+    if row.best.chunks != row.pipelined.chunks && row.best.total_s < row.total_s() {
+        out.push_str(&format!(
+            "pipelining   {}   with pipeline({}): in front of the program ({})\n",
+            format_seconds(row.best.total_s),
+            row.best.chunks,
+            ratio((row.lower_bound_s > 0.0).then(|| row.best.total_s / row.lower_bound_s))
+                .replace('x', "x bound")
+        ));
+    }
     out
 }
 
@@ -353,7 +403,7 @@ pub fn sweep_text(p: &Problem, flat: &Program, rows: &[CostRow]) -> String {
         out.push_str(&format!(
             "{:>10}  {:>10}  {:>10}  {:>9}  {:>10}  {:>9}  {:>11}  {:>10}\n",
             format_bytes(r.bytes as f64),
-            format_seconds(r.program.total_s),
+            format_seconds(r.total_s()),
             format_seconds(r.flat.total_s),
             ratio(r.speedup_vs_flat()),
             format_seconds(r.nccl.best_s),

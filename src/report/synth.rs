@@ -182,7 +182,11 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
                 if pr.program.steps.is_empty() {
                     "(the empty program: nothing to reduce)".to_string()
                 } else {
-                    pr.program.text(spec)
+                    format!(
+                        "{}{}",
+                        crate::program::pipeline_prefix(pr.chunks),
+                        pr.program.text(spec)
+                    )
                 }
             ));
         }
@@ -266,8 +270,13 @@ struct ResultDoc {
 /// A program found for a request.
 #[derive(Serialize)]
 struct ProgramDoc {
-    /// Canonical text.
+    /// Canonical text, with its `pipeline(C): ` prefix when pipelined.
     text: String,
+    /// The chunk count (1: plain).
+    chunks: u64,
+    /// Its steps' time run one after another on the whole buffer, seconds (equal to
+    /// `cost_s` when `chunks` is 1).
+    plain_s: f64,
     /// The lowered steps, `[{collective, groups}]` (groups of ranks); present when
     /// the system has at most [`COORDS_BY_DEFAULT_UP_TO`] devices or `--groups` is
     /// given.
@@ -363,7 +372,13 @@ pub fn synth_json_with(spec: &Spec, s: &Synthesis, coords: bool, groups: bool) -
                         .programs
                         .iter()
                         .map(|pr| ProgramDoc {
-                            text: pr.program.text(spec),
+                            text: format!(
+                                "{}{}",
+                                crate::program::pipeline_prefix(pr.chunks),
+                                pr.program.text(spec)
+                            ),
+                            chunks: pr.chunks,
+                            plain_s: pr.plain_s,
                             steps: with_groups
                                 .then(|| lowered::lower(&p.placement, &pr.program).steps),
                             cost_s: pr.cost_s,

@@ -42,6 +42,19 @@ pub trait Backend {
     ) -> Result<Verdict, Inconsistency>;
     /// What decides programs, for reports.
     fn checker(&self) -> Checker;
+    /// The program at its fastest chunk count for a buffer of `bytes`
+    /// (docs/cost-model.md, §14; chunks of whole atoms, ties keep one chunk).
+    fn best_chunks(
+        &self,
+        spec: &Spec,
+        placement: &Placement,
+        program: &Program,
+        bytes: u64,
+    ) -> cost::PipelineCost {
+        let plain = cost::program_cost(spec, placement, program, bytes);
+        let atoms = crate::lowered::program_atoms(placement, program);
+        cost::best_chunks(spec, &plain, bytes, atoms)
+    }
 }
 
 /// The cost model of [`crate::cost`] and the SMT verifier of [`crate::verify`].

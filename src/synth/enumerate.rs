@@ -254,7 +254,7 @@ pub fn k_best(
     let best = search
         .best
         .into_iter()
-        .map(|(cost_fs, _, steps)| Candidate { cost_fs, steps })
+        .map(|(cost_fs, _, steps)| Candidate::plain(cost_fs, steps))
         .collect();
     (best, report)
 }

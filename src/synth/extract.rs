@@ -50,10 +50,27 @@ pub trait StepOracle {
 /// A program found by an engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
-    /// Σ of its steps' costs, femtoseconds.
+    /// Its time, femtoseconds: Σ of its steps' costs, or its pipelined time when
+    /// `chunks > 1`.
     pub cost_fs: Fs,
     /// Its steps, in order.
     pub steps: Vec<AbsStep>,
+    /// Pipelined over this many chunks (1: plain).
+    pub chunks: u64,
+    /// Σ of its steps' costs (run plain), femtoseconds.
+    pub plain_fs: Fs,
+}
+
+impl Candidate {
+    /// A plain (unpipelined) program of these steps costing `cost_fs`.
+    pub fn plain(cost_fs: Fs, steps: Vec<AbsStep>) -> Candidate {
+        Candidate {
+            cost_fs,
+            steps,
+            chunks: 1,
+            plain_fs: cost_fs,
+        }
+    }
 }
 
 /// The steps an engine can name, with costs and a text order fixed for one oracle.
@@ -280,9 +297,11 @@ impl Plan {
             .get(self.root)
             .map(|l| {
                 l.iter()
-                    .map(|c| Candidate {
-                        cost_fs: c.cost,
-                        steps: c.steps.iter().map(|&i| table.steps[i as usize]).collect(),
+                    .map(|c| {
+                        Candidate::plain(
+                            c.cost,
+                            c.steps.iter().map(|&i| table.steps[i as usize]).collect(),
+                        )
                     })
                     .collect()
             })

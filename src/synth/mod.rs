@@ -36,7 +36,7 @@ use shape::Shape;
 use crate::placement::{self, Placement};
 use crate::program::{Program, Text};
 use crate::rules::{AbsStep, DimSet, RuleSet};
-use crate::spec::Spec;
+use crate::spec::{Request, Spec};
 use crate::verdict::{Checker, Inconsistency, Verdict};
 
 /// Which engine finds candidates.
@@ -132,8 +132,12 @@ pub enum SynthError {
 pub struct ProgramResult {
     /// The program.
     pub program: Program,
-    /// Predicted time.
+    /// Predicted time (pipelined when `chunks > 1`).
     pub cost_s: f64,
+    /// Pipelined over this many chunks (1: plain; docs/design.md, §3.6).
+    pub chunks: u64,
+    /// The time of its steps run one after another on the whole buffer.
+    pub plain_s: f64,
     /// The checker's answer (`None` when checking was turned off).
     pub verdict: Option<Verdict>,
 }
@@ -474,6 +478,8 @@ impl Checking<'_> {
             programs.push(ProgramResult {
                 program,
                 cost_s,
+                chunks: c.chunks,
+                plain_s: seconds(c.plain_fs),
                 verdict,
             });
         }
@@ -661,10 +667,7 @@ impl EngineRun<'_, '_> {
             return vec![];
         }
         if shape.is_empty() {
-            return vec![Candidate {
-                cost_fs: 0,
-                steps: vec![],
-            }];
+            return vec![Candidate::plain(0, vec![])];
         }
         let oracle = PlacementOracle {
             spec: self.spec,
@@ -689,7 +692,36 @@ impl EngineRun<'_, '_> {
                 c
             }
         };
+        let out = self.pipelined(p, request, shape, out);
         self.time += t.elapsed();
+        out
+    }
+
+    /// Every candidate priced at its best chunk count (docs/cost-model.md, §14), then
+    /// ranked again: a pipelined time replaces the plain one only when strictly
+    /// faster, and the sort is stable, so ties keep the engine's order and the plain
+    /// program. The engines rank by plain cost, so only their `top` are pipelined.
+    fn pipelined(
+        &self,
+        p: &Placement,
+        request: &Request,
+        shape: &Shape,
+        mut out: Vec<Candidate>,
+    ) -> Vec<Candidate> {
+        for c in &mut out {
+            let program = Program {
+                steps: c.steps.iter().map(|st| shape.step(st)).collect(),
+            };
+            let best = self
+                .backend
+                .best_chunks(self.spec, p, &program, request.bytes);
+            let fs = extract::to_fs(best.total_s);
+            if best.chunks > 1 && fs < c.cost_fs {
+                c.chunks = best.chunks;
+                c.cost_fs = fs;
+            }
+        }
+        out.sort_by_key(|c| c.cost_fs);
         out
     }
 }

@@ -3,7 +3,11 @@ against the sum over its reduction group (exact, int32 random integers).
 
 usage: python jax_check.py CASES.json
 CASES.json: {"devices": N, "cases": [{"module": PATH, "function": NAME,
-             "atoms": A, "reduction_groups": [[...], ...]}, ...]}
+             "atoms": A, "reduction_groups": [[...], ...],
+             "axis_ranks": [...]}, ...]}
+Checks too that the module's axis_mesh() holds, at every axis-coordinate vector
+(row-major), the device of rank axis_ranks[i], and that its mesh axes carry the
+spec's axis names.
 Prints "ok NAME" or "FAIL NAME: rank R element E: expected X, got Y" per case;
 exits 1 when any case fails.
 """
@@ -42,6 +46,12 @@ for case in CASES["cases"]:
     y = np.asarray(getattr(m, case["function"])(m._mesh)(x))
     ok = y.shape == x.shape
     msg = "result shape %s, expected %s" % (y.shape, x.shape)
+    am = m.axis_mesh()
+    got = [d.id for d in np.asarray(am.devices).reshape(-1)]
+    if tuple(am.axis_names) != tuple(m.AXIS_NAMES) or got != case["axis_ranks"]:
+        ok = False
+        msg = "axis_mesh %s holds ranks %s, expected %s" % (
+            am.axis_names, got, case["axis_ranks"])
     if ok:
         for group in case["reduction_groups"]:
             expected = x[group].sum(axis=0)

@@ -171,8 +171,16 @@ pub fn unit(
         request: spec.requests[r].clone(),
         lowered,
         program: Some(program),
+        chunks: 1,
         proof,
     }
+}
+
+/// The unit run plain: the torch and JAX targets do not emit pipelined programs
+/// (`emit` does the same for them, with a note).
+pub fn plain(mut u: Unit) -> Unit {
+    u.chunks = 1;
+    u
 }
 
 /// Programs per placement and request that the end-to-end tests run.
