@@ -28,6 +28,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::catalog::toml_string;
 use crate::cost::step_cost;
 use crate::placement::Placement;
 use crate::program::{Collective, DimRef, Step};
@@ -826,20 +827,6 @@ pub fn system_toml(cal: &Calibration, template_name: &str) -> String {
     }
     let _ = writeln!(s, "]");
     s
-}
-
-fn toml_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@
 //!
 //! The modules follow the data flow of `docs/design.md` (§8), bottom to top — each
 //! uses only the ones before it (`tests/layering.rs`): `units`, `source` → [`spec`]
-//! → [`placement`] → [`program`], [`lowered`] → [`semantics`] (the reference
+//! → [`catalog`] → [`placement`] → [`program`], [`lowered`] → [`semantics`] (the reference
 //! interpreter) → [`verdict`] → [`cost`] → [`rules`] → [`verify`] (z3) →
 //! [`soundness`] → [`synth`] → [`problem`] → [`report`] → [`emit`] → [`bench`](mod@bench) →
 //! [`cli`]. The stages are public modules; the central types are re-exported here.
@@ -33,6 +33,7 @@
 
 pub mod bench;
 pub mod calibrate;
+pub mod catalog;
 pub mod cli;
 pub mod cost;
 pub mod emit;
@@ -41,6 +42,7 @@ pub(crate) mod number;
 pub mod placement;
 pub mod problem;
 pub mod program;
+pub mod progress;
 pub mod report;
 pub mod rules;
 pub mod semantics;

@@ -17,7 +17,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::placement::{MatrixText, Placement};
-use crate::source::{InputError, Source};
+use crate::source::{suggestion, InputError, Source};
 use crate::spec::Spec;
 
 /// The five collectives a step can be.
@@ -519,8 +519,9 @@ impl ParsedProgram {
                 self.source.error(
                     d.span.clone(),
                     format!(
-                        "`{}` is not a level of the system: use one of {}",
+                        "`{}` is not a level of the system: {}use one of {}",
                         d.level,
+                        suggestion(&d.level, spec.system.levels.iter().map(|l| l.name.as_str())),
                         names(spec.system.levels.iter().map(|l| l.name.as_str()))
                     ),
                 )
@@ -529,8 +530,9 @@ impl ParsedProgram {
                 self.source.error(
                     d.span.clone(),
                     format!(
-                        "`{}` is not an axis of the spec: use one of {}",
+                        "`{}` is not an axis of the spec: {}use one of {}",
                         d.axis,
+                        suggestion(&d.axis, spec.axes.iter().map(|a| a.name.as_str())),
                         names(spec.axes.iter().map(|a| a.name.as_str()))
                     ),
                 )

@@ -245,13 +245,15 @@ fn read_source(path: &Path, what: &str) -> Result<Source, InputError> {
 // ---------------------------------------------------------------- raw syntax
 
 /// The keys TOML allows at the top of a spec, before any table header.
-const TOP_LEVEL_KEYS: &[&str] = &["axes", "system"];
+const TOP_LEVEL_KEYS: &[&str] = &["axes", "system", "nodes", "racks"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSpec {
     axes: Option<Spanned<Vec<Spanned<RawAxis>>>>,
     system: Option<Spanned<RawSystemRef>>,
+    nodes: Option<Spanned<i64>>,
+    racks: Option<Spanned<i64>>,
     request: Option<Vec<Spanned<RawRequest>>>,
 }
 
@@ -380,10 +382,59 @@ impl<'de> Deserialize<'de> for Scalar {
 // ---------------------------------------------------------------- validation
 
 /// Parses and validates spec text. `dir` resolves a `system = "path"` reference.
+/// A `system = "catalog:NAME"` reference is refused here: the catalog lives above
+/// this module, so [`parse_with_catalog`] is given it (`catalog::parse_spec` does).
 pub fn parse(source: &Source, dir: Option<&Path>) -> Result<Spec, InputError> {
+    parse_with_catalog(source, dir, None)
+}
+
+/// What sizes a built-in system: the spec's `nodes` and `racks`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SystemSize {
+    /// Nodes in all (`nodes = 16`, `--nodes 16`).
+    pub nodes: Option<u64>,
+    /// Racks (`racks = 2`, `--racks 2`), for systems that have racks.
+    pub racks: Option<u64>,
+}
+
+/// Resolves `system = "catalog:NAME"`: the name after `catalog:` and the spec's size
+/// to the system, or a message saying what to change.
+pub type CatalogLookup<'a> = &'a dyn Fn(&str, SystemSize) -> Result<System, String>;
+
+/// [`parse`], resolving `system = "catalog:NAME"` (with the spec's `nodes` and
+/// `racks`) through `catalog`.
+pub fn parse_with_catalog(
+    source: &Source,
+    dir: Option<&Path>,
+    catalog: Option<CatalogLookup>,
+) -> Result<Spec, InputError> {
     let raw: RawSpec = from_toml(source)?;
     let (axes, axes_span) = parse_axes(source, raw.axes)?;
-    let system = parse_system_ref(source, dir, raw.system)?;
+    let size = SystemSize {
+        nodes: raw
+            .nodes
+            .as_ref()
+            .map(|n| positive_int(source, n, "`nodes`"))
+            .transpose()?,
+        racks: raw
+            .racks
+            .as_ref()
+            .map(|n| positive_int(source, n, "`racks`"))
+            .transpose()?,
+    };
+    let is_catalog = matches!(
+        raw.system.as_ref().map(|s| s.get_ref()),
+        Some(RawSystemRef::Path(p)) if p.starts_with(CATALOG_PREFIX)
+    );
+    if !is_catalog {
+        if let Some(k) = raw.nodes.as_ref().or(raw.racks.as_ref()) {
+            return Err(source.error(
+                k.span(),
+                "`nodes` and `racks` size a built-in system (`system = \"catalog:NAME\"`, see `collsynth systems`); this spec's system gives its own arities: remove the key",
+            ));
+        }
+    }
+    let system = parse_system_ref(source, dir, raw.system, size, catalog)?;
     check_axis_product(source, &axes, axes_span, &system)?;
     let requests = raw
         .request
@@ -449,12 +500,17 @@ fn parse_axes(
     Ok((axes, axes_span))
 }
 
+/// How a spec names a built-in system: `system = "catalog:dgx-h100"`.
+pub const CATALOG_PREFIX: &str = "catalog:";
+
 /// The `[system]` table, or the system file `system = "path"` names (relative to the
 /// spec's folder `dir`).
 fn parse_system_ref(
     source: &Source,
     dir: Option<&Path>,
     raw: Option<Spanned<RawSystemRef>>,
+    size: SystemSize,
+    catalog: Option<CatalogLookup>,
 ) -> Result<System, InputError> {
     let at = |span: Range<usize>, msg: String| source.error(span, msg);
     let Some(sys_ref) = raw else {
@@ -465,6 +521,16 @@ fn parse_system_ref(
     let sys_span = sys_ref.span();
     Ok(match sys_ref.into_inner() {
         RawSystemRef::Inline(s) => validate_system(source, s, sys_span)?,
+        RawSystemRef::Path(p) if p.starts_with(CATALOG_PREFIX) => {
+            let name = &p[CATALOG_PREFIX.len()..];
+            let Some(lookup) = catalog else {
+                return Err(at(
+                    sys_span,
+                    format!("`system = \"{p}\"` names a built-in system, which this reader does not resolve: read the spec with the collsynth command (or `collsynth::catalog::parse_spec`)"),
+                ));
+            };
+            lookup(name, size).map_err(|m| at(sys_span, m))?
+        }
         RawSystemRef::Path(p) => {
             let path = dir.unwrap_or(Path::new(".")).join(&p);
             // The error points at `system = "..."` in the spec, where the fix goes.
@@ -565,7 +631,8 @@ fn parse_request(source: &Source, axes: &[Axis], r: RawRequest) -> Result<Reques
             return Err(at(
                 a.span(),
                 format!(
-                    "the request names axis `{name}`, which the spec does not have: use one of {}",
+                    "the request names axis `{name}`, which the spec does not have: {}use one of {}",
+                    crate::source::suggestion(name, axes.iter().map(|x| x.name.as_str())),
                     axes.iter()
                         .map(|x| format!("`{}`", x.name))
                         .collect::<Vec<_>>()

@@ -32,6 +32,10 @@ const BANDWIDTH_UNITS: &[(&str, Factor)] = &[
     ("Tb/s", f(125, 9)),
     ("Gb/s", f(125, 6)),
     ("Mb/s", f(125, 3)),
+    // Binary prefixes, as sizes accept them: 1 GiB/s = 2^30 bytes per second.
+    ("TiB/s", f(1 << 40, 0)),
+    ("GiB/s", f(1 << 30, 0)),
+    ("MiB/s", f(1 << 20, 0)),
 ];
 const TIME_UNITS: &[(&str, Factor)] = &[
     ("ns", f(1, -9)),
@@ -208,10 +212,56 @@ fn lookup<T: Copy>(
         .map(|&(_, f)| f)
         .ok_or_else(|| {
             UnitError(format!(
-                "`{unit}` is not a {what} unit: use one of {} (for example \"{example}\")",
+                "`{unit}` is not a {what} unit: {}use one of {} (for example \"{example}\")",
+                unit_suggestion(unit, units),
                 unit_list(units)
             ))
         })
+}
+
+/// "did you mean ...? " for a unit spelled in another case (`gb/s`: `GB/s` or `Gb/s`),
+/// with `ps` for `/s` (`Gbps`), `bit`/`byte` words (`Gbit/s`) or `sec` (`usec`).
+fn unit_suggestion<T>(unit: &str, units: &[(&str, T)]) -> String {
+    let mut u = unit.replace(' ', "");
+    for (from, to) in [("bits", "b"), ("bit", "b"), ("bytes", "B"), ("byte", "B")] {
+        u = u.replace(from, to);
+    }
+    if let Some(stem) = u.strip_suffix("ps") {
+        u = format!("{stem}/s");
+    } else if let Some(stem) = u.strip_suffix("sec") {
+        u = format!("{stem}s");
+    }
+    let u = u.replace('\u{3bc}', "\u{b5}");
+    let exact: Vec<&str> = units.iter().map(|(n, _)| *n).filter(|n| *n == u).collect();
+    let found = if exact.is_empty() {
+        units
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| n.eq_ignore_ascii_case(&u))
+            .collect()
+    } else {
+        exact
+    };
+    let what = |n: &str| {
+        if n.ends_with("b/s") {
+            " (bits per second)"
+        } else if n.ends_with("B/s") {
+            " (bytes per second)"
+        } else {
+            ""
+        }
+    };
+    match found.as_slice() {
+        [] => String::new(),
+        [one] => format!("did you mean `{one}`? "),
+        many => format!(
+            "did you mean {}? ",
+            many.iter()
+                .map(|n| format!("`{n}`{}", what(n)))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+    }
 }
 
 /// A value checked against its range, the range named in the message.
@@ -328,7 +378,8 @@ pub fn parse_size(text: &str) -> Result<u64, UnitError> {
     Ok(bytes as u64)
 }
 
-fn trim_float(v: f64) -> String {
+/// A float without trailing zeros (`12.5`, `376`), as quantities are shown.
+pub fn trim_float(v: f64) -> String {
     let s = format!("{v:.3}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     s.to_string()
@@ -405,10 +456,25 @@ mod tests {
     #[test]
     fn bad_quantities_say_what_to_write() {
         assert!(Bandwidth::parse("100").unwrap_err().0.contains("no unit"));
-        assert!(Bandwidth::parse("100 GiB/s")
+        assert_eq!(Bandwidth::parse("1 GiB/s").unwrap().0, 1_073_741_824.0);
+        let e = Bandwidth::parse("100 gb/s").unwrap_err().0;
+        assert!(e.contains("not a bandwidth unit"), "{e}");
+        assert!(
+            e.contains("did you mean `GB/s` (bytes per second) or `Gb/s` (bits per second)?"),
+            "{e}"
+        );
+        let e = Bandwidth::parse("100 Gbps").unwrap_err().0;
+        assert!(e.contains("did you mean `Gb/s`?"), "{e}");
+        let e = Bandwidth::parse("100 Gbit/s").unwrap_err().0;
+        assert!(e.contains("did you mean `Gb/s`?"), "{e}");
+        let e = Duration::parse("5 usec").unwrap_err().0;
+        assert!(e.contains("did you mean `us`?"), "{e}");
+        let e = parse_size("1 gb").unwrap_err().0;
+        assert!(e.contains("did you mean `GB`?"), "{e}");
+        assert!(!Bandwidth::parse("1 furlong/s")
             .unwrap_err()
             .0
-            .contains("not a bandwidth unit"));
+            .contains("did you mean"));
         assert!(Duration::parse("-5 us")
             .unwrap_err()
             .0

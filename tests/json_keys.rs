@@ -381,6 +381,36 @@ const SIMULATE: &[Keys] = &[
     ),
 ];
 
+/// `systems --json`.
+const SYSTEMS: &[Keys] = &[
+    ("", &["schema_version", "systems"]),
+    (
+        "systems[]",
+        &[
+            "name",
+            "aliases",
+            "summary",
+            "sized_by",
+            "nodes_per_rack",
+            "launch_s",
+            "levels",
+            "sources",
+        ],
+    ),
+    (
+        "systems[].levels[]",
+        &[
+            "name",
+            "arity",
+            "sized_by",
+            "bandwidth_bps",
+            "bandwidth_per_node_bps",
+            "latency_s",
+            "device_bandwidth_bps",
+        ],
+    ),
+];
+
 const HIER: &str = "reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)";
 
 fn manifest(rel: &str) -> String {
@@ -784,4 +814,11 @@ fn the_check_fails_on_a_missing_or_misplaced_key() {
         let r = std::panic::catch_unwind(|| check("bad", &doc, table));
         assert!(r.is_err(), "{table:?} should fail");
     }
+}
+
+#[test]
+fn systems_json_has_the_documented_keys() {
+    let (dir, _) = workdir("");
+    let doc = run_json(dir.path(), &["systems", "--json"], 0);
+    check("systems --json", &doc, SYSTEMS);
 }

@@ -63,7 +63,7 @@ pub(super) fn bench(a: BenchArgs) -> Result {
     let mut problems = match a.positional.as_ref().or(a.spec.as_ref()) {
         Some(path) => vec![bench::suite::Problem {
             name: path.display().to_string(),
-            spec: crate::spec::Spec::load(path)?,
+            spec: crate::catalog::load_spec(path)?,
         }],
         None => {
             let dir = bench::suite::specs_dir(a.specs_dir.as_deref())?;
@@ -79,22 +79,27 @@ pub(super) fn bench(a: BenchArgs) -> Result {
     let rules = RuleSet::builtin();
     let machine = report::Machine::now();
     let mut results = Vec::new();
-    for p in &problems {
-        eprintln!("bench: {} ...", p.name);
+    let (pb, progress) = super::progress::bar("bench");
+    for (i, p) in problems.iter().enumerate() {
+        progress.report(i as u64, problems.len() as u64);
+        pb.suspend(|| eprintln!("bench: {} ...", p.name));
         let r = bench::run_problem(p, &settings, &backend, &rules)
             .map_err(|e| Error::Input(format!("{}: {e}", p.name)))?;
-        eprintln!(
-            "bench: {}: e-graph {:.3} ms, enumeration {}",
-            p.name,
-            r.egraph.engine_time.as_secs_f64() * 1e3,
-            if r.enumerate.finished {
-                format!("{:.3} ms", r.enumerate.engine_time.as_secs_f64() * 1e3)
-            } else {
-                "did not finish".into()
-            }
-        );
+        pb.suspend(|| {
+            eprintln!(
+                "bench: {}: e-graph {:.3} ms, enumeration {}",
+                p.name,
+                r.egraph.engine_time.as_secs_f64() * 1e3,
+                if r.enumerate.finished {
+                    format!("{:.3} ms", r.enumerate.engine_time.as_secs_f64() * 1e3)
+                } else {
+                    "did not finish".into()
+                }
+            )
+        });
         results.push(r);
     }
+    pb.finish_and_clear();
     let out = if a.json {
         report::bench_json(&settings, &machine, &results)
     } else {

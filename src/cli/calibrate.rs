@@ -10,7 +10,7 @@ use super::print;
 use crate::calibrate::{self, Run};
 use crate::report;
 use crate::source::{InputError, Source};
-use crate::spec::{self, Spec};
+use crate::spec;
 
 /// `collsynth calibrate`.
 #[derive(Debug, Args)]
@@ -77,7 +77,10 @@ fn read(path: &str) -> std::result::Result<Source, InputError> {
 pub(super) fn calibrate(a: CalibrateArgs) -> Result {
     let (template, template_name) = match (&a.system, &a.spec) {
         (Some(p), _) => (spec::load_system(p)?, p.display().to_string()),
-        (None, Some(p)) => (Spec::load(p)?.system, p.display().to_string()),
+        (None, Some(p)) => (
+            crate::catalog::load_spec(p)?.system,
+            p.display().to_string(),
+        ),
         (None, None) => {
             return Err(usage(
                 "give the system to calibrate: --system FILE or --spec SPEC",

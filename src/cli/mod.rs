@@ -9,6 +9,7 @@ mod cost;
 pub mod emit;
 pub mod outcome;
 mod placements;
+mod progress;
 pub mod prove;
 pub mod run_mpi;
 pub mod simulate;
@@ -30,8 +31,10 @@ use crate::verify::SmtOptions;
 /// collsynth: where should each parallelism axis live, and how should I reduce over
 /// the axes I name — provably correct and fast?
 ///
-/// Give it a spec (system hierarchy, parallelism axes, requests); without one it uses
-/// an embedded default (4 × DGX A100, data = 8, model = 4, 1 GB all_reduce over data).
+/// Give it a spec (system hierarchy, parallelism axes, requests), or a built-in system
+/// and the problem as flags (`collsynth systems`; `--system dgx-h100 --nodes 16 --axes
+/// data=16,tensor=8 --collective all_reduce:data:2GB`); without either it uses an
+/// embedded default (4 × DGX A100, data = 8, model = 4, 1 GB all_reduce over data).
 #[derive(Debug, Parser)]
 #[command(name = "collsynth", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -126,6 +129,9 @@ pub enum Command {
     /// node, `node:4=FILE` for one GPU on each of 4 nodes. The fit uses the cost
     /// model's own price of that run (docs/cost-model.md, "Calibration").
     Calibrate(calibrate::CalibrateArgs),
+    /// List the built-in systems (`--system NAME`, `system = "catalog:NAME"`), each
+    /// with its levels, its effective figures and their sources.
+    Systems(SystemsArgs),
     /// Run a placement's top programs through SimGrid's SMPI on a platform generated
     /// from the spec, and compare simulated with predicted times and rankings.
     ///
@@ -136,12 +142,86 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
 }
 
-/// Where the spec comes from.
-#[derive(Debug, Clone, Args)]
+/// Where the spec comes from: a file, or a built-in system with the axes and
+/// requests on the command line (`docs/design.md`, "Catalog of systems").
+#[derive(Debug, Clone, Default, Args)]
 pub struct SpecArg {
-    /// Spec file (TOML). Without one, the embedded default is used (and stderr says so).
+    /// Spec file (TOML). Without one (and without --system), the embedded default is
+    /// used (and stderr says so).
     #[arg(short = 's', long = "spec", value_name = "SPEC")]
     pub spec: Option<PathBuf>,
+    /// A built-in system instead of a spec file (`collsynth systems` lists them),
+    /// with --nodes (or --racks), --axes and --collective.
+    #[arg(
+        long,
+        value_name = "NAME",
+        help_heading = "Problem without a spec file"
+    )]
+    pub system: Option<String>,
+    /// Nodes in all, for --system.
+    #[arg(long, value_name = "N", help_heading = "Problem without a spec file")]
+    pub nodes: Option<u64>,
+    /// Racks, for a --system that has racks.
+    #[arg(long, value_name = "R", help_heading = "Problem without a spec file")]
+    pub racks: Option<u64>,
+    /// The parallelism axes, for --system: `data=8,model=4` (in spec order).
+    #[arg(
+        long,
+        value_name = "NAME=SIZE,...",
+        help_heading = "Problem without a spec file"
+    )]
+    pub axes: Option<String>,
+    /// A request, for --system (repeat for several): `COLLECTIVE:AXES:BYTES[:COUNT]`,
+    /// AXES joined by `+`, e.g. `all_reduce:data:2GB`, `all_reduce:tensor:32MB:96`,
+    /// `send_recv:pipe:64MB:8`.
+    #[arg(
+        long = "collective",
+        value_name = "COLLECTIVE:AXES:BYTES[:COUNT]",
+        help_heading = "Problem without a spec file"
+    )]
+    pub collectives: Vec<String>,
+    /// Write the spec that --system, --axes and --collective describe (TOML, to keep
+    /// and edit) to stdout, and stop.
+    #[arg(long, help_heading = "Problem without a spec file")]
+    pub print_spec: bool,
+}
+
+impl SpecArg {
+    /// Whether the problem comes from flags rather than a file.
+    fn is_spec_free(&self) -> bool {
+        self.system.is_some()
+            || self.nodes.is_some()
+            || self.racks.is_some()
+            || self.axes.is_some()
+            || !self.collectives.is_empty()
+    }
+
+    /// The spec text that the spec-free flags describe.
+    pub fn problem_toml(&self) -> Result<String> {
+        let Some(system) = &self.system else {
+            return Err(usage(
+                "--nodes, --racks, --axes and --collective describe a problem on a built-in system: give --system NAME too (`collsynth systems` lists them), or a spec file",
+            ));
+        };
+        let Some(axes) = &self.axes else {
+            return Err(usage(format!(
+                "--system {system}: give the parallelism axes too, like --axes data=8,model=4 (their sizes multiply to the device count)"
+            )));
+        };
+        let axes = crate::catalog::parse_axes_flag(axes).map_err(usage)?;
+        let requests = self
+            .collectives
+            .iter()
+            .map(|c| crate::catalog::parse_collective_flag(c))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(usage)?;
+        let size = crate::spec::SystemSize {
+            nodes: self.nodes,
+            racks: self.racks,
+        };
+        crate::catalog::problem_toml(system, size, &axes, &requests)
+            .map_err(|e| usage(format!("--system {system}: {e}")))
+    }
 }
 
 /// Which placement.
@@ -295,9 +375,64 @@ pub struct CostArgs {
     pub json: bool,
 }
 
+/// `collsynth systems`.
+#[derive(Debug, Args)]
+pub struct SystemsArgs {
+    /// Only this system.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// Machine-readable output (schema_version 1).
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Command {
+    /// The spec arguments of a subcommand that takes a spec.
+    fn spec_arg(&self) -> Option<&SpecArg> {
+        match self {
+            Command::Placements(a) => Some(&a.spec),
+            Command::Verify(a) => Some(&a.problem.spec),
+            Command::Cost(a) => Some(&a.problem.spec),
+            Command::Synth(a) => Some(&a.spec),
+            Command::Emit(a) => Some(&a.programs.spec),
+            Command::RunMpi(a) => Some(&a.programs.spec),
+            Command::Simulate(a) => Some(&a.spec),
+            _ => None,
+        }
+    }
+}
+
+fn systems(a: SystemsArgs) -> Result {
+    let only = match &a.name {
+        Some(n) => Some(crate::catalog::find(n).map_err(usage)?),
+        None => None,
+    };
+    print(&if a.json {
+        let mut s = serde_json::to_string_pretty(&crate::catalog::systems_json(only))
+            .expect("serializable");
+        s.push('\n');
+        s
+    } else {
+        crate::catalog::systems_text(only)
+    });
+    Ok(Outcome::Success)
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result {
+    if let Some(s) = cli.command.spec_arg() {
+        if s.print_spec {
+            if !s.is_spec_free() {
+                return Err(usage(
+                    "--print-spec writes the spec that --system, --axes and --collective describe; with a spec file, that file is the spec",
+                ));
+            }
+            print(&s.problem_toml()?);
+            return Ok(Outcome::Success);
+        }
+    }
     match cli.command {
+        Command::Systems(a) => systems(a),
         Command::Placements(a) => placements::placements(a),
         Command::Verify(a) => verify::verify(a),
         Command::Cost(a) => cost::cost(a),
@@ -311,16 +446,31 @@ pub fn run(cli: Cli) -> Result {
     }
 }
 
-/// Loads the spec a command names, or the embedded default (saying so on stderr).
+/// Loads the spec a command names (a file, or the problem of --system, --axes and
+/// --collective), or the embedded default (saying so on stderr); prints the
+/// plausibility warnings about its figures on stderr.
 pub fn load_spec(positional: Option<PathBuf>, flag: &SpecArg) -> Result<Spec> {
-    let src = match positional.or_else(|| flag.spec.clone()) {
-        Some(p) => SpecSource::File(p),
-        None => {
-            eprintln!("note: no spec given; using the embedded default (4 x DGX A100, data = 8, model = 4, 1 GB all_reduce over data)");
-            SpecSource::Default
+    let file = positional.or_else(|| flag.spec.clone());
+    let spec = if flag.is_spec_free() {
+        if let Some(f) = file {
+            return Err(usage(format!(
+                "both a spec file ({}) and --system/--axes/--collective were given: use one (--print-spec writes the flags' problem as a file)",
+                f.display()
+            )));
+        }
+        crate::catalog::problem_spec(&flag.problem_toml()?).map_err(usage)?
+    } else {
+        match file {
+            Some(p) => crate::catalog::load_spec(&p)?,
+            None => {
+                eprintln!("note: no spec given; using the embedded default (4 x DGX A100, data = 8, model = 4, 1 GB all_reduce over data)");
+                SpecSource::Default.load()?
+            }
         }
     };
-    let spec = src.load()?;
+    for w in crate::catalog::warnings(&spec) {
+        eprintln!("warning: {}: {w}", spec.source);
+    }
     // Every subcommand may enumerate placements (to list, rank, index or infer one):
     // refuse a spec with too many before any of that work.
     crate::placement::checked_count(&spec).map_err(|e| usage(e.0))?;

@@ -70,8 +70,12 @@ pub(super) fn prove(a: ProveArgs) -> Result {
             }
             let obligations = obligations
                 .map_err(|e| Error::Failed(format!("error: cannot state the obligation of {e}")))?;
-            let r = soundness::check::check(dir, &obligations, &a.smt.options(), max)
-                .map_err(file_error)?;
+            let (pb, progress) = super::progress::bar("obligations");
+            let r =
+                soundness::check::check_with(dir, &obligations, &a.smt.options(), max, &progress)
+                    .map_err(file_error);
+            pb.finish_and_clear();
+            let r = r?;
             print(&if a.json {
                 report::prove::check_json(&r)
             } else {

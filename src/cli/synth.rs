@@ -66,6 +66,9 @@ pub struct SynthArgs {
     pub smt: SmtArgs,
 }
 
+/// From how many placements `synth` shows a progress bar (on a terminal).
+const PROGRESS_PLACEMENTS: u64 = 100;
+
 /// The most programs `--top` asks for per placement and request.
 pub const MAX_TOP: usize = 100;
 /// The longest programs `--max-steps` lets the enumeration try (the search grows
@@ -131,6 +134,12 @@ pub(super) fn synth(a: SynthArgs) -> Result {
         ..Options::default()
     };
     opts.limits.max_steps = a.max_steps;
+    // A bar when there are many placements to search and stderr is a terminal.
+    let count = crate::placement::checked_count(&spec).unwrap_or(0);
+    let bar = (count >= PROGRESS_PLACEMENTS).then(|| super::progress::bar("placements"));
+    if let Some((_, p)) = &bar {
+        opts.progress = p.clone();
+    }
     let backend: Box<dyn Backend> = Box::new(Standard {
         smt: a.smt.options(),
     });
@@ -141,6 +150,9 @@ pub(super) fn synth(a: SynthArgs) -> Result {
             | SynthError::NoRequests(_)
             | SynthError::NoSuchPlacement { .. } => usage(e.to_string()),
         })?;
+    if let Some((pb, _)) = bar {
+        pb.finish_and_clear();
+    }
     tracing::info!(
         engine_ms = result.stats.engine_time.as_secs_f64() * 1e3,
         check_ms = result.stats.check_time.as_secs_f64() * 1e3,

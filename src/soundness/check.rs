@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::obligation;
 use super::RuleObligation;
+use crate::progress::Progress;
 use crate::verdict::Verdict;
 use crate::verify::smt::SmtOptions;
 
@@ -154,6 +155,16 @@ pub type QueryAnswers = (Vec<Verdict<Vec<String>>>, f64);
 /// z3's answers to every query of every obligation, in order; queries run on every
 /// core (rayon), results in a fixed order.
 pub fn discharge_all(obligations: &[RuleObligation], opts: &SmtOptions) -> Vec<Vec<QueryAnswers>> {
+    discharge_all_with(obligations, opts, &Progress::default())
+}
+
+/// [`discharge_all`], telling `progress` of every query discharged.
+pub fn discharge_all_with(
+    obligations: &[RuleObligation],
+    opts: &SmtOptions,
+    progress: &Progress,
+) -> Vec<Vec<QueryAnswers>> {
+    let counter = progress.counter(obligations.iter().map(|o| o.queries.len() as u64).sum());
     obligations
         .iter()
         .map(|o| {
@@ -162,6 +173,7 @@ pub fn discharge_all(obligations: &[RuleObligation], opts: &SmtOptions) -> Vec<V
                 .map(|q| {
                     let t = Instant::now();
                     let a = obligation::discharge(q, opts);
+                    counter.tick();
                     (a, t.elapsed().as_secs_f64())
                 })
                 .collect()
@@ -253,6 +265,17 @@ pub fn check(
     opts: &SmtOptions,
     max_size: u64,
 ) -> Result<CheckReport, FileError> {
+    check_with(dir, obligations, opts, max_size, &Progress::default())
+}
+
+/// [`check`], telling `progress` of every query discharged.
+pub fn check_with(
+    dir: &Path,
+    obligations: &[RuleObligation],
+    opts: &SmtOptions,
+    max_size: u64,
+    progress: &Progress,
+) -> Result<CheckReport, FileError> {
     let start = Instant::now();
     let mut problems: Vec<String> = vec![];
     let mut undecided: Vec<String> = vec![];
@@ -268,7 +291,7 @@ pub fn check(
             ));
         }
     }
-    let answers = discharge_all(obligations, opts);
+    let answers = discharge_all_with(obligations, opts, progress);
     let mut rows = vec![];
     for ((o, file), answers) in obligations.iter().zip(&files).zip(&answers) {
         let mut verdict = ObligationVerdict::Unsat;

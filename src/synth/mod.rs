@@ -85,6 +85,8 @@ pub struct Options {
     /// Check every printed program (the CLI always does; engine comparisons and
     /// benchmarks may measure the engines alone).
     pub check: bool,
+    /// Told how many placements are searched (pruned ones count as done).
+    pub progress: crate::progress::Progress,
 }
 
 impl Default for Options {
@@ -96,6 +98,7 @@ impl Default for Options {
             budgets: Budgets::default(),
             selection: Selection::Best,
             check: true,
+            progress: crate::progress::Progress::default(),
         }
     }
 }
@@ -347,6 +350,8 @@ fn search(
     order.sort_by(|&a, &b| bounds[a].total_cmp(&bounds[b]).then(a.cmp(&b)));
     let mut scores: BTreeMap<usize, f64> = BTreeMap::new();
     let mut best: Option<(f64, usize)> = None;
+    let progress = engine.opts.progress.clone();
+    let total = order.len() as u64;
     for (n, &pi) in order.iter().enumerate() {
         if selection != Selection::All {
             if let Some((bs, _)) = best {
@@ -356,6 +361,7 @@ fn search(
                 }
             }
         }
+        progress.report(n as u64, total);
         let score = engine.score(pi, placements, problems)?;
         scores.insert(pi, score);
         if best.is_none_or(|(bs, bi)| score < bs || (score == bs && pi < bi)) {
@@ -367,6 +373,7 @@ fn search(
             e.insert(engine.score(i, placements, problems)?);
         }
     }
+    progress.report(total, total);
     Ok(Searched { scores, best })
 }
 
