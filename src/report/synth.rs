@@ -16,7 +16,8 @@ use crate::synth::{Engine, PlacementResult, Synthesis};
 use crate::units::{format_bytes, format_seconds};
 use crate::verdict::Verdict;
 
-fn request_line(spec: &Spec, i: usize) -> String {
+/// A request in words, with its size, count and (when not 1) exposed share.
+pub(crate) fn request_line(spec: &Spec, i: usize) -> String {
     let r = &spec.requests[i];
     format!(
         "{} ({}, count {}{})",
