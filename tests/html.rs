@@ -2,7 +2,9 @@
 //! (headless Chromium, as `scripts/setup` installs it) to a PNG of the expected size
 //! that is not blank, the browser reads the embedded `--json` document and it equals
 //! the `--json` output of the same run, hostile names cannot break out of the page,
-//! and a 1,024-device system is aggregated and says so.
+//! and a 1,024-device system is aggregated and says so. With
+//! `COLLSYNTH_KEEP_HTML=DIR` the default's and the 1,024-device pages and their
+//! screenshots are copied to DIR, to look at.
 
 mod support;
 
