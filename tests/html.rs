@@ -198,13 +198,7 @@ fn synth_page_of_the_default_renders_in_chromium_and_embeds_the_json() {
         &json,
         dir.path(),
     );
-    if let Ok(keep) = std::env::var("COLLSYNTH_KEEP_HTML") {
-        let _ = std::fs::copy(&page, Path::new(&keep).join("default.html"));
-        let _ = std::fs::copy(
-            dir.path().join("page.png"),
-            Path::new(&keep).join("default.png"),
-        );
-    }
+    keep(&page, dir.path(), "default");
 }
 
 #[test]
@@ -250,12 +244,23 @@ fn hostile_names_are_escaped() {
     // The only script end tags are the page's own two, the only comment opener none.
     assert_eq!(html.matches("</script>").count(), 2, "{html}");
     assert!(!html.contains("<!--"));
-    assert!(!html.contains("<b>"));
+    assert!(!html.contains("<b>bold") && !html.contains("evil<b>"));
     assert!(!html.contains("onload=\""));
     assert!(html.contains("&lt;/script&gt;&lt;!--&lt;b&gt;bold&lt;/b&gt;&amp;amp;"));
     let json: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(embedded(&html), json, "escaping keeps the JSON value");
     check_in_browser("hostile_names_are_escaped", &page, &json, dir.path());
+}
+
+/// With `COLLSYNTH_KEEP_HTML=DIR`, copies a page and its screenshot to DIR.
+fn keep(page: &Path, dir: &Path, name: &str) {
+    if let Ok(keep) = std::env::var("COLLSYNTH_KEEP_HTML") {
+        let _ = std::fs::copy(page, Path::new(&keep).join(format!("{name}.html")));
+        let _ = std::fs::copy(
+            dir.join("page.png"),
+            Path::new(&keep).join(format!("{name}.png")),
+        );
+    }
 }
 
 fn toml_string(s: &str) -> String {
@@ -299,13 +304,7 @@ fn a_1024_device_page_is_aggregated_and_says_so() {
         &json,
         dir.path(),
     );
-    if let Ok(keep) = std::env::var("COLLSYNTH_KEEP_HTML") {
-        let _ = std::fs::copy(&page, Path::new(&keep).join("big.html"));
-        let _ = std::fs::copy(
-            dir.path().join("page.png"),
-            Path::new(&keep).join("big.png"),
-        );
-    }
+    keep(&page, dir.path(), "big");
 }
 
 #[test]
@@ -320,4 +319,24 @@ fn an_unwritable_html_file_is_bad_input_naming_it() {
     let o = run(&["placements", "--html", "/nonexistent-dir/p.html"], None);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("/nonexistent-dir/p.html"));
+}
+
+#[test]
+fn a_page_of_2_to_the_40_devices_stays_small_and_says_what_it_left_out() {
+    let dir = support::tempdir();
+    let spec = support::write(
+        dir.path(),
+        "huge.toml",
+        "axes = [ { name = \"data\", size = 1099511627776 } ]\n[system]\nlevels = [ { name = \"pod\", arity = 1024, bandwidth = \"10 GB/s\", latency = \"5 us\" }, { name = \"rack\", arity = 1024, bandwidth = \"10 GB/s\", latency = \"5 us\" }, { name = \"node\", arity = 1024, bandwidth = \"10 GB/s\", latency = \"5 us\" }, { name = \"gpu\", arity = 1024, bandwidth = \"100 GB/s\", latency = \"1 us\" } ]\n",
+    );
+    let page = dir.path().join("huge.html");
+    let o = run(&["placements", &spec, "--html", support::path(&page)], None);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.len() < 1_000_000, "{} bytes", html.len());
+    assert!(
+        html.contains("only the first"),
+        "the page says what it left out"
+    );
+    assert!(html.matches("<rect").count() < 3 * 2048);
 }

@@ -16,7 +16,7 @@
 use std::fmt::Write as _;
 
 use super::framework_lines;
-use super::synth::request_line;
+use super::synth::{ratio, request_line, verdict};
 use crate::cost;
 use crate::placement::{self, Placement};
 use crate::program::Step;
@@ -24,7 +24,6 @@ use crate::spec::Spec;
 use crate::synth::backend::Backend;
 use crate::synth::{PlacementResult, Synthesis};
 use crate::units::format_seconds;
-use crate::verdict::Verdict;
 
 /// Systems with more devices than this are aggregated: sibling subtrees whose
 /// colouring is identical are drawn once with "× N more like this", and a subtree
@@ -149,6 +148,8 @@ struct Plan<'a> {
 }
 
 const GAP: f64 = 3.0;
+/// The largest side of a one-colour box, pixels.
+const MAX_SOLID: f64 = 160.0;
 const PAD: f64 = 4.0;
 
 /// Columns of a grid of `n` children: one row up to 4, else the smallest divisor at
@@ -176,8 +177,10 @@ impl Plan<'_> {
             return (self.cell, self.cell);
         }
         if d >= self.solid_from && d > 0 {
-            // A one-colour box keeps its full size so drawings stay comparable.
-            return self.full_size(d);
+            // A one-colour box keeps its full size so drawings stay comparable (up to
+            // a readable size: a subtree of millions of devices is not drawn to scale).
+            let (w, h) = self.full_size(d);
+            return (w.min(MAX_SOLID), h.min(MAX_SOLID));
         }
         let (cw, ch) = self.size(d + 1);
         let n = self.slots(d);
@@ -316,6 +319,23 @@ fn hierarchy_svg(plan: &Plan, colouring: &Colouring) -> String {
     out
 }
 
+/// The tooltip of a box at depth `d > 0`: which child of its level it is and its
+/// ranks (empty for the whole system).
+fn box_title(plan: &Plan, d: usize, first: u64) -> String {
+    if d == 0 {
+        return String::new();
+    }
+    let (name, arity) = plan.levels[d - 1];
+    let stride = plan.stride(d - 1);
+    format!(
+        "<title>{} {}: ranks {}-{}</title>",
+        escape(name),
+        (first / stride) % arity,
+        first,
+        first + stride - 1
+    )
+}
+
 /// Draws the box at depth `d` whose first device is `first`, its top-left at (x, y).
 fn draw_box(
     plan: &Plan,
@@ -344,15 +364,17 @@ fn draw_box(
     if d > 0 && d >= plan.solid_from {
         let _ = write!(
             out,
-            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"3\" fill=\"{}\" stroke=\"#555\" stroke-width=\"0.6\"/>",
-            (colouring.colour)(first)
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"3\" fill=\"{}\" stroke=\"#555\" stroke-width=\"0.6\">{}</rect>",
+            (colouring.colour)(first),
+            box_title(plan, d, first)
         );
         return;
     }
     let shade = ["#fafafa", "#f0f0f3", "#e6e6ea", "#dcdce2"][d.min(3)];
     let _ = write!(
         out,
-        "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"4\" fill=\"{shade}\" stroke=\"#888\" stroke-width=\"0.8\"/>"
+        "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"4\" fill=\"{shade}\" stroke=\"#888\" stroke-width=\"0.8\">{}</rect>",
+        box_title(plan, d, first)
     );
     let (cw, ch) = plan.size(d + 1);
     let slots = plan.slots(d);
@@ -543,6 +565,19 @@ fn header_html(spec: &Spec, what: &str) -> String {
         escape(&levels_text(spec)),
         format_seconds(spec.system.launch_s)
     );
+    let _ = write!(
+        out,
+        "<p class=\"sub\">The system: {}.</p>",
+        escape(
+            &spec
+                .system
+                .levels
+                .iter()
+                .map(|l| format!("{} {}s", l.arity, l.name))
+                .collect::<Vec<_>>()
+                .join(", each of ")
+        )
+    );
     out.push_str("<p class=\"sub\">Each drawing is the hierarchy as nested boxes, outer level outside; a small square is one device. One drawing per axis: a device's colour is its coordinate on that axis (legend below it); hover a device for its rank and coordinates.</p>");
     out
 }
@@ -609,15 +644,17 @@ pub fn placements_html(spec: &Spec, json: &str) -> String {
 fn step_depends(p: &Placement, step: &Step, levels: usize) -> Vec<bool> {
     let mut dep = vec![false; levels];
     for d in &p.dims {
-        let in_step = step
-            .dims
-            .iter()
-            .any(|s| s.level == d.level && s.axis == d.axis);
-        if !in_step {
+        if !role(step, d).0 {
             dep[d.level] = true;
         }
     }
     dep
+}
+
+/// Whether a placement dim is among a step's dims, and among its roots.
+fn role(step: &Step, d: &placement::Dim) -> (bool, bool) {
+    let is = |x: &crate::program::DimRef| x.level == d.level && x.axis == d.axis;
+    (step.dims.iter().any(is), step.roots.iter().any(is))
 }
 
 /// The group number of a rank in a step (mixed radix of its digits outside the
@@ -626,14 +663,7 @@ fn group_of(p: &Placement, step: &Step, r: u64) -> Option<u64> {
     let digits = p.digits(r);
     let mut g = 0u64;
     for (i, d) in p.dims.iter().enumerate() {
-        let in_dims = step
-            .dims
-            .iter()
-            .any(|s| s.level == d.level && s.axis == d.axis);
-        let in_roots = step
-            .roots
-            .iter()
-            .any(|s| s.level == d.level && s.axis == d.axis);
+        let (in_dims, in_roots) = role(step, d);
         if in_roots && digits[i] != 0 {
             return None;
         }
@@ -706,22 +736,6 @@ fn bar(parts: &[(f64, f64, f64)], scale: f64, bound: f64, width: f64) -> String 
         "<line x1=\"{bx:.2}\" x2=\"{bx:.2}\" y1=\"0\" y2=\"{h:.0}\" stroke=\"#c00\" stroke-width=\"2\" stroke-dasharray=\"3 2\"/></svg>"
     );
     out
-}
-
-fn ratio(a: f64, b: f64) -> String {
-    if b > 0.0 {
-        format!("{:.3}x", a / b)
-    } else {
-        "-".into()
-    }
-}
-
-fn verdict_word(v: &Option<Verdict>) -> &'static str {
-    match v {
-        Some(Verdict::Proved) => "proved",
-        Some(Verdict::Refuted(_)) => "REFUTED",
-        Some(Verdict::Unknown(_)) | None => "unknown",
-    }
 }
 
 fn levels_of(spec: &Spec, step: &Step) -> String {
@@ -800,7 +814,7 @@ fn results_html(
                 ratio(x.cost_s, r.lower_bound_s),
                 ratio(r.flat_s, x.cost_s),
                 ratio(r.nccl_s, x.cost_s),
-                verdict_word(&x.verdict),
+                verdict(&x.verdict),
                 bar(&parts, scale, r.lower_bound_s, 360.0),
                 escape(&if x.program.steps.is_empty() {
                     "(the empty program: nothing to reduce)".to_string()
@@ -866,14 +880,7 @@ fn group_count(p: &Placement, s: &Step) -> (u64, u64) {
     let mut groups = 1u64;
     let mut size = 1u64;
     for d in &p.dims {
-        let in_dims = s
-            .dims
-            .iter()
-            .any(|x| x.level == d.level && x.axis == d.axis);
-        let in_roots = s
-            .roots
-            .iter()
-            .any(|x| x.level == d.level && x.axis == d.axis);
+        let (in_dims, in_roots) = role(s, d);
         if in_dims {
             size *= d.size;
         } else if !in_roots {
