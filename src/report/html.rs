@@ -153,14 +153,18 @@ const MAX_SOLID: f64 = 160.0;
 const PAD: f64 = 4.0;
 
 /// Columns of a grid of `n` children: one row up to 4, else the smallest divisor at
-/// least √n (a near-square rectangle), or ⌈√n⌉ when that would be too wide.
+/// least √n (a near-square rectangle), or ⌈√n⌉ when that would be too wide (or n is
+/// large).
 fn columns(n: u64) -> u64 {
     if n <= 4 {
         return n.max(1);
     }
     let root = (n as f64).sqrt().ceil() as u64;
-    (root..=n)
-        .find(|c| n % c == 0 && *c <= 2 * root)
+    if n > 4096 {
+        return root;
+    }
+    (root..=n.min(2 * root))
+        .find(|&c| n.is_multiple_of(c))
         .unwrap_or(root)
 }
 
