@@ -5,6 +5,7 @@
 
 pub mod calibrate;
 pub mod cost;
+pub mod html;
 pub mod prove;
 pub mod synth;
 

@@ -292,6 +292,11 @@ pub struct PlacementsArgs {
     /// systems of at most 4,096 devices).
     #[arg(long)]
     pub coords: bool,
+    /// Also write the placements as one self-contained HTML page to FILE: the
+    /// hierarchy coloured by each axis, one drawing per axis, with the --json document
+    /// embedded (docs/design.md, "The HTML page"). stdout keeps its usual output.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// A program and the spec, placement and request it is checked or costed on.
@@ -475,6 +480,16 @@ pub fn load_spec(positional: Option<PathBuf>, flag: &SpecArg) -> Result<Spec> {
     // refuse a spec with too many before any of that work.
     crate::placement::checked_count(&spec).map_err(|e| usage(e.0))?;
     Ok(spec)
+}
+
+/// Writes an HTML page (`--html FILE`); failing to is bad input naming the file.
+pub(crate) fn write_html(path: &std::path::Path, page: &str) -> Result<()> {
+    std::fs::write(path, page).map_err(|e| {
+        usage(format!(
+            "{}: cannot write the HTML page: {e}; give a path in a writable folder",
+            path.display()
+        ))
+    })
 }
 
 /// Writes a result to stdout; a closed pipe (`| head`) is not an error worth a

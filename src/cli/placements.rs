@@ -12,11 +12,14 @@ pub(super) fn placements(a: PlacementsArgs) -> Result {
             spec.devices()
         )));
     }
-    let out = if a.json {
-        report::placements_json(&spec, a.coords)
-    } else {
-        report::placements_text(&spec, a.coords)
+    let json = (a.json || a.html.is_some()).then(|| report::placements_json(&spec, a.coords));
+    let out = match &json {
+        Some(j) if a.json => j.clone(),
+        _ => report::placements_text(&spec, a.coords),
     };
     print(&out);
+    if let (Some(path), Some(json)) = (&a.html, &json) {
+        super::write_html(path, &report::html::placements_html(&spec, json))?;
+    }
     Ok(Outcome::Success)
 }

@@ -61,6 +61,13 @@ pub struct SynthArgs {
     /// form (`text`) only.
     #[arg(long)]
     pub groups: bool,
+    /// Also write the answer as one self-contained HTML page to FILE: the hierarchy
+    /// coloured by each axis for every placement shown, the programs step by step
+    /// with their time split into bandwidth, latency and launch against the lower
+    /// bound, and the --json document embedded (docs/design.md, "The HTML page").
+    /// stdout keeps its usual output.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// z3's budgets per proof.
     #[command(flatten)]
     pub smt: SmtArgs,
@@ -159,12 +166,17 @@ pub(super) fn synth(a: SynthArgs) -> Result {
         total_ms = result.stats.total_time.as_secs_f64() * 1e3,
         "synth timings"
     );
-    let out = if a.json {
-        report::synth_json_with(&spec, &result, a.coords, a.groups)
-    } else {
-        report::synth_text(&spec, &result, backend.as_ref())
+    let json = (a.json || a.html.is_some())
+        .then(|| report::synth_json_with(&spec, &result, a.coords, a.groups));
+    let out = match &json {
+        Some(j) if a.json => j.clone(),
+        _ => report::synth_text(&spec, &result, backend.as_ref()),
     };
     print(&out);
+    if let (Some(path), Some(json)) = (&a.html, &json) {
+        let page = crate::report::html::synth_html(&spec, &result, backend.as_ref(), json);
+        super::write_html(path, &page)?;
+    }
     if !result.stats.refuted.is_empty() {
         let mut msg = format!(
             "{} synthesized program(s) were refuted by the {} (a rewrite rule is unsound), the verifier contradicted itself, or the cost model put them below their lower bound; they are left out of the output:",

@@ -16,7 +16,8 @@ use crate::synth::{Engine, PlacementResult, Synthesis};
 use crate::units::{format_bytes, format_seconds};
 use crate::verdict::Verdict;
 
-fn request_line(spec: &Spec, i: usize) -> String {
+/// A request in words, with its size, count and (when not 1) exposed share.
+pub(crate) fn request_line(spec: &Spec, i: usize) -> String {
     let r = &spec.requests[i];
     format!(
         "{} ({}, count {}{})",
@@ -33,7 +34,7 @@ fn request_line(spec: &Spec, i: usize) -> String {
 
 /// The table's word for a printed program's verdict (refuted programs are never
 /// printed).
-fn verdict(v: &Option<Verdict>) -> &'static str {
+pub(crate) fn verdict(v: &Option<Verdict>) -> &'static str {
     match v {
         Some(Verdict::Proved) => "proved",
         Some(Verdict::Refuted(_)) => "REFUTED",
@@ -163,13 +164,6 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
         ));
         for (i, pr) in r.programs.iter().enumerate() {
             let busbw = backend.busbw_gbs(r.group_size, req.bytes, pr.cost_s);
-            let ratio = |a: f64, b: f64| {
-                if b > 0.0 {
-                    format!("{:.3}x", a / b)
-                } else {
-                    "-".into()
-                }
-            };
             out.push_str(&format!(
                 "    {:>2}  {:>10}  {:>11}  {:>7}  {:>7}  {:>7}  {:<8}  {}\n",
                 i + 1,
@@ -192,6 +186,15 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
         }
     }
     out
+}
+
+/// `a / b` as the table prints it (`1.234x`), `-` when `b` is not positive.
+pub(crate) fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.3}x", a / b)
+    } else {
+        "-".into()
+    }
 }
 
 /// `synth --json`.
