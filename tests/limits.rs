@@ -163,6 +163,57 @@ fn search_budgets_have_ceilings() {
 }
 
 #[test]
+fn engine_budgets_are_ranged_and_named_when_they_cut_the_search() {
+    refused(
+        &run(&["synth", "--enum-budget", "0"], None),
+        &["--enum-budget", "1000000000"],
+    );
+    refused(
+        &run(&["synth", "--egraph-nodes", "3000000"], None),
+        &["--egraph-nodes", "2000000"],
+    );
+    let dir = tempdir();
+    let p = write(
+        dir.path(),
+        "two.toml",
+        &spec_text(&[("node", 2), ("gpu", 4)], &[("data", 8)]),
+    );
+    // A budget that cuts the search before any program: undecided, the budget named.
+    let o = run(
+        &["synth", "--engine", "enumerate", "--enum-budget", "1", &p],
+        None,
+    );
+    let e = stderr(&o);
+    assert_eq!(code(&o), 3, "{e}");
+    assert!(e.contains("undecided: no program found"), "{e}");
+    assert!(e.contains("prefix budget (1 prefixes per shape"), "{e}");
+    // Cut after some programs (the e-graph always holds the request itself): the
+    // answer stands (exit 0) and a note names the budget.
+    for (args, budget) in [
+        (
+            &["synth", "--engine", "enumerate", "--enum-budget", "200", &p][..],
+            "the enumeration's prefix budget (200 prefixes per shape",
+        ),
+        (
+            &["synth", "--egraph-nodes", "1", &p][..],
+            "the e-graph's node budget (1 e-nodes",
+        ),
+    ] {
+        let o = run(args, None);
+        let e = stderr(&o);
+        assert_eq!(code(&o), 0, "{args:?}: {e}");
+        assert!(
+            e.contains(&format!("note: the search was cut short by {budget}")),
+            "{e}"
+        );
+    }
+    // The default budgets finish this search: no note.
+    let o = run(&["synth", "--engine", "enumerate", &p], None);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("cut short"), "{}", stderr(&o));
+}
+
+#[test]
 fn too_many_levels_axes_or_placements_are_refused_before_the_work() {
     let dir = tempdir();
     let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];

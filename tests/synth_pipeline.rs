@@ -154,6 +154,12 @@ fn both_engines_agree_on_the_best_cost_for_every_example_spec() {
             selection: Selection::All,
             check: false,
             top: 1,
+            // The budget this comparison was established with (the default is lower
+            // and cuts 4-dim shapes sooner).
+            limits: collsynth::synth::enumerate::EnumLimits {
+                node_budget: 200_000_000,
+                ..Default::default()
+            },
             ..Options::default()
         };
         let e = run(&spec, &opts(Engine::Egraph));

@@ -229,6 +229,10 @@ fn synthesized_units(spec: &Spec, a: &ProgramsArgs) -> Result<Vec<Unit>> {
             result.stats.refuted.join("\n  ")
         )));
     }
+    if let Some(msg) = result.unanswered(spec) {
+        return Err(Error::Undecided(msg));
+    }
+    super::synth::note_cut(&result.stats);
     let Some(p) = result.placements.first() else {
         return Err(usage(
             "synthesis found no placement with a program for every request",

@@ -106,6 +106,10 @@ pub(super) fn simulate(a: SimulateArgs) -> Result {
     };
     let result = synthesis::synthesize(&spec, &backend, &RuleSet::builtin(), &opts)
         .map_err(|e| usage(e.to_string()))?;
+    if let Some(msg) = result.unanswered(&spec) {
+        return Err(Error::Undecided(msg));
+    }
+    super::synth::note_cut(&result.stats);
     let Some(p) = result.placements.first() else {
         return Err(usage(
             "synthesis found no placement with a program for every request",

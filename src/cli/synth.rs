@@ -46,6 +46,17 @@ pub struct SynthArgs {
     /// Longest program the enumeration engine tries.
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub max_steps: usize,
+    /// Most prefixes the enumeration engine visits per shape (a deterministic budget;
+    /// when it cuts the search short a note says so, and a request left without a
+    /// program is undecided, exit 3).
+    #[arg(long, value_name = "N", default_value_t = crate::synth::enumerate::DEFAULT_NODE_BUDGET)]
+    pub enum_budget: u64,
+    /// Most e-nodes of the e-graph engine's saturation (a deterministic budget; it
+    /// holds every request of up to 6 reduction dims saturated; when it cuts the
+    /// search short a note says so, and a request left without a program is
+    /// undecided, exit 3).
+    #[arg(long, value_name = "N", default_value_t = crate::synth::egraph::DEFAULT_NODE_LIMIT)]
+    pub egraph_nodes: usize,
     /// A rules file to use instead of the built-in grammar/rules.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
@@ -82,6 +93,12 @@ pub const MAX_TOP: usize = 100;
 /// exponentially with it; the best programs of real systems have at most 6 steps).
 pub const MAX_MAX_STEPS: usize = 10;
 
+/// The largest `--enum-budget`: minutes of enumeration, not hours.
+pub const MAX_ENUM_BUDGET: u64 = 1_000_000_000;
+
+/// The largest `--egraph-nodes`: a few GiB of e-graph at most.
+pub const MAX_EGRAPH_NODES: usize = 2_000_000;
+
 /// The rules file given (`--rules FILE`), or the built-in grammar/rules.
 pub(super) fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet> {
     let Some(path) = path else {
@@ -107,6 +124,18 @@ pub(super) fn synth(a: SynthArgs) -> Result {
         return Err(usage(format!(
             "--max-steps must be from 1 to {MAX_MAX_STEPS}, not {}",
             a.max_steps
+        )));
+    }
+    if a.enum_budget == 0 || a.enum_budget > MAX_ENUM_BUDGET {
+        return Err(usage(format!(
+            "--enum-budget must be from 1 to {MAX_ENUM_BUDGET} prefixes, not {}",
+            a.enum_budget
+        )));
+    }
+    if a.egraph_nodes == 0 || a.egraph_nodes > MAX_EGRAPH_NODES {
+        return Err(usage(format!(
+            "--egraph-nodes must be from 1 to {MAX_EGRAPH_NODES}, not {}",
+            a.egraph_nodes
         )));
     }
     if (a.coords || a.groups) && spec.devices() > crate::lowered::MAX_LOWERED_DEVICES {
@@ -141,6 +170,8 @@ pub(super) fn synth(a: SynthArgs) -> Result {
         ..Options::default()
     };
     opts.limits.max_steps = a.max_steps;
+    opts.limits.node_budget = a.enum_budget;
+    opts.budgets.node_limit = a.egraph_nodes;
     // A bar when there are many placements to search and stderr is a terminal.
     let count = crate::placement::checked_count(&spec).unwrap_or(0);
     let bar = (count >= PROGRESS_PLACEMENTS).then(|| super::progress::bar("placements"));
@@ -188,6 +219,10 @@ pub(super) fn synth(a: SynthArgs) -> Result {
         }
         return Err(Error::Internal(msg));
     }
+    if let Some(msg) = result.unanswered(&spec) {
+        return Err(Error::Undecided(msg));
+    }
+    note_cut(&result.stats);
     if result.stats.unknown > 0 {
         eprintln!(
             "warning: {} printed program(s) could not be decided by the {} and are marked unverified",
@@ -195,4 +230,16 @@ pub(super) fn synth(a: SynthArgs) -> Result {
         );
     }
     Ok(Outcome::Success)
+}
+
+/// Says on stderr which budgets cut the search short (the printed programs are then
+/// the best found, not necessarily the best there are).
+pub(super) fn note_cut(stats: &synth::Stats) {
+    let cut = stats.cut_by();
+    if !cut.is_empty() {
+        eprintln!(
+            "note: the search was cut short by {}: the programs shown are the best found and checked, but cheaper ones may exist (docs/design.md, limits)",
+            cut.join(" and ")
+        );
+    }
 }

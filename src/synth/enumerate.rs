@@ -9,7 +9,9 @@
 //! - its last step changes nothing (a broadcast of what every member holds);
 //! - it cannot finish in the steps left ([`State::steps_needed`]);
 //! - it is a symmetric duplicate: its last two steps commute (same state and same
-//!   costs in either order) and are in descending text order.
+//!   costs in either order) and are in descending text order;
+//! - it already costs more than the `k`-th best program found (branch and bound:
+//!   costs never decrease along a prefix, so this never changes the answer).
 //!
 //! A node budget bounds the search; the report says when it cut the search short.
 
@@ -36,6 +38,14 @@ pub struct EnumReport {
     pub time: Duration,
 }
 
+/// Prefixes an enumeration visits per shape by default: a few seconds of search
+/// (a few million prefixes a second in a release build), deterministic because it
+/// counts prefixes, not time. Shapes of up to 3 dims finish within it; the search
+/// over 4 or more dims grows past any practical budget and is cut short, which the
+/// report says (`docs/design.md`, §9). A cut search still gives the best programs
+/// it visited, each checked; only an answer-less cut is undecided.
+pub const DEFAULT_NODE_BUDGET: u64 = 10_000_000;
+
 /// Enumeration limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnumLimits {
@@ -49,7 +59,7 @@ impl Default for EnumLimits {
     fn default() -> Self {
         EnumLimits {
             max_steps: 6,
-            node_budget: 200_000_000,
+            node_budget: DEFAULT_NODE_BUDGET,
         }
     }
 }
@@ -115,6 +125,15 @@ impl Search<'_> {
         }
     }
 
+    /// Whether a prefix costing `cost` can no longer enter the `k` best: `k` programs
+    /// are known and the cheapest of them all costs less. Step costs are never
+    /// negative, so no completion of the prefix is cheaper than the prefix, and one
+    /// costing exactly the `k`-th could still win on text, so it is kept: the pruning
+    /// never changes the answer, only how many prefixes are visited.
+    fn beyond_kth(&self, cost: Fs) -> bool {
+        self.k > 0 && self.best.len() >= self.k && cost > self.best[self.k - 1].0
+    }
+
     /// Depth-first search from `states.last()`.
     fn dfs(
         &mut self,
@@ -150,6 +169,9 @@ impl Search<'_> {
                 continue;
             }
             let c = cost.saturating_add(self.cost(i, shard));
+            if self.beyond_kth(c) {
+                continue;
+            }
             states.push(next);
             idx.push(i);
             steps.push(s);

@@ -32,6 +32,7 @@ use egraph::{Budgets, SaturationCache, SaturationReport};
 use enumerate::{EnumLimits, EnumReport};
 use extract::{Candidate, StepOracle};
 use shape::Shape;
+use stop::StopReason;
 
 use crate::placement::{self, Placement};
 use crate::program::{Program, Text};
@@ -215,6 +216,77 @@ pub struct Stats {
     pub proofs_reused: usize,
     /// Whole run.
     pub total_time: Duration,
+    /// The saturation budgets the run had.
+    pub budgets: Budgets,
+    /// The enumeration limits the run had.
+    pub limits: EnumLimits,
+}
+
+impl Stats {
+    /// The budgets that cut an engine run short, each named with its value (empty
+    /// when every run was exhaustive: nothing cheaper than the printed programs was
+    /// missed).
+    pub fn cut_by(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut add = |s: String| {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        };
+        for r in &self.saturations {
+            let b = &self.budgets;
+            match &r.stop_reason {
+                StopReason::Saturated | StopReason::Complete | StopReason::NotRun => {}
+                StopReason::NodeLimit => add(format!(
+                    "the e-graph's node budget ({} e-nodes, reached over {} dims)",
+                    b.node_limit, r.dims
+                )),
+                StopReason::IterationLimit => add(format!(
+                    "the e-graph's iteration budget ({} iterations, reached over {} dims)",
+                    b.iter_limit, r.dims
+                )),
+                StopReason::TimeLimit => add(format!(
+                    "the e-graph's wall-clock safety net ({:?}, reached over {} dims)",
+                    b.time_limit, r.dims
+                )),
+                other => add(format!("saturation over {} dims ({other})", r.dims)),
+            }
+        }
+        for r in &self.enumerations {
+            if !r.stop_reason.exhaustive() {
+                add(format!(
+                    "the enumeration's prefix budget ({} prefixes per shape, reached over {} dims)",
+                    self.limits.node_budget, r.dims
+                ));
+            }
+        }
+        out
+    }
+}
+
+impl Synthesis {
+    /// Whether a search budget cut the run short and a shown placement was left with
+    /// a synthesized request that has no program: then there is no answer, and the
+    /// run is undecided (exit 3), never an answer. The message names the budgets.
+    pub fn unanswered(&self, spec: &Spec) -> Option<String> {
+        let cut = self.stats.cut_by();
+        if cut.is_empty() {
+            return None;
+        }
+        let missing = self.placements.iter().find_map(|p| {
+            p.results
+                .iter()
+                .find(|r| r.priced_s.is_none() && r.programs.is_empty())
+                .map(|r| (p.index, r.request))
+        });
+        missing.map(|(pi, ri)| {
+            format!(
+                "no program found for {} on placement {pi}: the search was cut short by {}",
+                spec.describe_request(&spec.requests[ri]),
+                cut.join(" and ")
+            )
+        })
+    }
 }
 
 /// The outcome: the placements to print (ranked) and the counts.
@@ -606,6 +678,8 @@ pub fn synthesize(
     stats.enumerations = engine.enumerations;
     stats.engine_time = engine.time;
     stats.total_time = start.elapsed();
+    stats.budgets = opts.budgets;
+    stats.limits = opts.limits;
     tracing::info!(
         placements = stats.placements,
         synthesized = stats.synthesized,
