@@ -16,6 +16,7 @@ pub mod simulate;
 pub mod synth;
 mod verify;
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -407,6 +408,36 @@ impl Command {
     }
 }
 
+/// Parses a command line (the program name first, as from `std::env::args_os`), runs
+/// it and returns its outcome: what the `collsynth` binary does, without leaving the
+/// process. A usage error or `--help` is printed here (exit 2 or 0); logging is set up
+/// once per process, on the first call.
+pub fn run_args<I, T>(args: I) -> Outcome
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Outcome::BadInput
+            } else {
+                Outcome::Success
+            };
+        }
+    };
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("{e}");
+            e.outcome()
+        }
+    }
+}
+
 fn systems(a: SystemsArgs) -> Result {
     let only = match &a.name {
         Some(n) => Some(crate::catalog::find(n).map_err(usage)?),
@@ -421,6 +452,26 @@ fn systems(a: SystemsArgs) -> Result {
         crate::catalog::systems_text(only)
     });
     Ok(Outcome::Success)
+}
+
+/// Logs to stderr at the level `-v` asks for (RUST_LOG overrides); a second call in
+/// the same process keeps the first setting.
+fn init_logging(verbose: u8) {
+    // egg logs every iteration at info; its summary is reported by collsynth itself.
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,egg=warn",
+        2 => "debug,egg=info",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
 }
 
 /// Runs a parsed command line.
