@@ -316,3 +316,100 @@ fn verify_cli_refutes_the_wrong_shard_order() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Time of `text` on `spec` (placement `matrix`) for request `r`, from the bytes a
+/// program for the request starts with.
+fn time_s(spec: &Spec, matrix: Vec<Vec<u64>>, r: usize, text: &str) -> f64 {
+    let p = Placement::new(spec, matrix).unwrap();
+    let prog = parse_program(spec, text).unwrap();
+    let req = &spec.requests[r];
+    let bytes = collsynth::cost::program_bytes(spec, req, req.bytes);
+    collsynth::cost::program_cost(spec, &p, &prog, bytes).total_s
+}
+
+fn close(got: f64, want: f64) {
+    assert!((got - want).abs() <= 1e-9 * want, "got {got}, want {want}");
+}
+
+/// The FSDP spec (4 × DGX H100, data = 32, 2 GB): hand-computed times
+/// (docs/cost-model.md, §3): NIC 47 GB/s per GPU, NVLink 370 GB/s, α 5 us / 1 us,
+/// launch 5 us. The numbering (node digit most significant) forbids the cheap order.
+#[test]
+fn fsdp_spec_figures_and_which_orders_are_correct() {
+    let s = spec::Spec::load(std::path::Path::new("specs/dgx-h100-x4-fsdp.toml")).unwrap();
+    let m = || vec![vec![4, 8]];
+    let flat_rs = "reduce_scatter(node:data, gpu:data)";
+    let node_first = "reduce_scatter(node:data) ; reduce_scatter(gpu:data)";
+    let gpu_first = "reduce_scatter(gpu:data) ; reduce_scatter(node:data)";
+    assert_eq!(run(&s, m(), 0, flat_rs), Ok(()));
+    assert_eq!(run(&s, m(), 0, node_first), Ok(()));
+    let c = run(&s, m(), 0, gpu_first).unwrap_err();
+    assert_eq!(c.kind, Kind::WrongShard);
+    assert_eq!(
+        c.message,
+        "rank 1 (data=1) ends holding shard 4 ([1/8, 5/32) of the buffer), wants shard 1 ([1/32, 1/16) of the buffer)"
+    );
+    // flat: e = 31/32 · 2 GB through one GPU's NIC, 31 hops at 5 us.
+    let flat = 31.0 / 32.0 * 2e9 / 47e9 + 31.0 * 5e-6 + 5e-6;
+    close(time_s(&s, m(), 0, flat_rs), flat);
+    // node first: 3/4 · 2 GB per GPU over its NIC (8 groups share the node's 376 GB/s
+    // = 8 · 47 GB/s), then 7/8 of the 500 MB quarter over NVLink.
+    let nf =
+        (0.75 * 2e9 / 47e9 + 3.0 * 5e-6 + 5e-6) + (7.0 / 8.0 * 5e8 / 370e9 + 7.0 * 1e-6 + 5e-6);
+    close(time_s(&s, m(), 0, node_first), nf);
+    // GPU first (cheap, but wrong shards): 7/8 · 2 GB over NVLink, then 3/4 of the
+    // 250 MB eighth over the NICs.
+    let gf =
+        (7.0 / 8.0 * 2e9 / 370e9 + 7.0 * 1e-6 + 5e-6) + (0.75 * 2.5e8 / 47e9 + 3.0 * 5e-6 + 5e-6);
+    close(time_s(&s, m(), 0, gpu_first), gf);
+    assert!(nf < flat && gf < nf);
+    // all_gather: the same figures in reverse, from the 62.5 MB shard.
+    let ag_flat = "all_gather(node:data, gpu:data)";
+    let ag_gpu_last = "all_gather(gpu:data) ; all_gather(node:data)";
+    assert_eq!(run(&s, m(), 1, ag_flat), Ok(()));
+    assert_eq!(run(&s, m(), 1, ag_gpu_last), Ok(()));
+    assert_eq!(
+        run(&s, m(), 1, "all_gather(node:data) ; all_gather(gpu:data)").map_err(|c| c.kind),
+        Err(Kind::IllFormed)
+    );
+    close(time_s(&s, m(), 1, ag_flat), flat);
+    close(time_s(&s, m(), 1, ag_gpu_last), nf);
+    // The bound: (p − 1)/p · M over the heaviest link class. At the node level a
+    // node's 8 NICs share 3/4 · 2 GB (3.99 ms); at the GPU level p = 32 and NVLink
+    // carries 31/32 · 2 GB (5.24 ms); plus ⌈log2 4⌉ · 5 us and a launch.
+    let p = Placement::new(&s, m()).unwrap();
+    let bound = collsynth::cost::lower_bound(&s, &p, &s.requests[0]);
+    close(
+        bound,
+        (31.0 / 32.0 * 2e9 / 370e9 + 2.0 * 5e-6 + 5e-6) * collsynth::cost::BOUND_SLACK,
+    );
+    assert!(bound <= gf);
+    // NCCL's multi-channel ring spreads the crossing traffic over all 8 NICs of a
+    // node: it beats every program of the language here.
+    let nccl = collsynth::cost::nccl_cost(&s, &p, &s.requests[0], 2_000_000_000).best_s;
+    close(
+        nccl,
+        (31.0f64 / 32.0 * 2e9 / 370e9).max(31.0 / 32.0 * 2e9 * 4.0 / 32.0 / 47e9)
+            + (3.0 * 5e-6 + 28.0 * 1e-6)
+            + 5e-6,
+    );
+    assert!(nccl < gf);
+}
+
+#[test]
+fn hsdp_spec_parses_and_its_flat_steps_are_correct() {
+    let s = spec::Spec::load(std::path::Path::new("specs/dgx-h100-x4-hsdp.toml")).unwrap();
+    // replica across the nodes, shard on the GPUs.
+    let m = || vec![vec![4, 1], vec![1, 8]];
+    assert_eq!(run(&s, m(), 0, "reduce_scatter(gpu:shard)"), Ok(()));
+    assert_eq!(run(&s, m(), 1, "all_reduce(node:replica)"), Ok(()));
+    assert_eq!(run(&s, m(), 2, "all_gather(gpu:shard)"), Ok(()));
+    let c = run(
+        &s,
+        m(),
+        0,
+        "reduce_scatter(gpu:shard) ; all_reduce(node:replica)",
+    )
+    .unwrap_err();
+    assert_eq!(c.kind, Kind::Extra);
+}
