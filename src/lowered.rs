@@ -368,7 +368,7 @@ impl LoweredJson {
             let shards = axes
                 .iter()
                 .fold(1u64, |g, &a| g.saturating_mul(spec.axes[a].size));
-            if r.bytes % shards != 0 {
+            if !r.bytes.is_multiple_of(shards) {
                 return Err(InputError::file(
                     file,
                     format!(

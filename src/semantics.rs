@@ -598,7 +598,7 @@ impl<'a> Interpreter<'a> {
         let c = self.shard[x as usize];
         let (lo, hi) = self.shard_range(c);
         if d.lo > lo || d.hi < hi {
-            let held = if d.hi - d.lo == self.shard_atoms && d.lo % self.shard_atoms == 0 {
+            let held = if d.hi - d.lo == self.shard_atoms && d.lo.is_multiple_of(self.shard_atoms) {
                 self.shard_text(d.lo / self.shard_atoms)
             } else {
                 self.part(d.lo, d.hi)

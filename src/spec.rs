@@ -631,7 +631,7 @@ fn parse_request(source: &Source, axes: &[Axis], r: RawRequest) -> Result<Reques
         let shards = idx
             .iter()
             .fold(1u64, |g, &a| g.saturating_mul(axes[a].size));
-        if bytes % shards != 0 {
+        if !bytes.is_multiple_of(shards) {
             return Err(at(
                 r.bytes.span(),
                 format!(

@@ -51,11 +51,11 @@ fn run(
     matrix: Vec<Vec<u64>>,
     r: usize,
     text: &str,
-) -> Result<(), semantics::Counterexample> {
+) -> Result<(), Box<semantics::Counterexample>> {
     let p = Placement::new(spec, matrix).unwrap();
     let prog = parse_program(spec, text).unwrap();
     let goal = Goal::of(&spec.requests[r]);
-    semantics::run_goal(spec, &p, &goal, &lowered::lower(&p, &prog))
+    semantics::run_goal(spec, &p, &goal, &lowered::lower(&p, &prog)).map_err(Box::new)
 }
 
 /// data on the GPUs, pipe across the nodes: rank = 4·pipe + data.
@@ -77,7 +77,7 @@ fn spec_keeps_the_axis_order_of_sharded_requests() {
     let ar = spec::parse(
         &Source::new(
             "t.toml",
-            &SPEC.replacen("\"reduce_scatter\"", "\"all_reduce\"", 1),
+            SPEC.replacen("\"reduce_scatter\"", "\"all_reduce\"", 1),
         ),
         None,
     )
@@ -86,8 +86,7 @@ fn spec_keeps_the_axis_order_of_sharded_requests() {
     let ar = spec::parse(
         &Source::new(
             "t.toml",
-            &SPEC
-                .replacen("\"reduce_scatter\"", "\"all_reduce\"", 2)
+            SPEC.replacen("\"reduce_scatter\"", "\"all_reduce\"", 2)
                 .replacen("\"reduce_scatter\"", "\"all_reduce\"", 1),
         ),
         None,
@@ -232,7 +231,7 @@ fn reduce_scatter_needs_its_whole_group_summed() {
     let one = spec::parse(
         &Source::new(
             "t.toml",
-            &SPEC.replacen("axes = [\"data\", \"pipe\"]", "axes = [\"data\"]", 1),
+            SPEC.replacen("axes = [\"data\", \"pipe\"]", "axes = [\"data\"]", 1),
         ),
         None,
     )
