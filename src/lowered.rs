@@ -49,9 +49,9 @@ impl Lowered {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestJson {
-    /// `all_reduce`.
+    /// `all_reduce`, `reduce_scatter` or `all_gather`.
     pub collective: String,
-    /// Axis names.
+    /// Axis names (in shard-numbering order for reduce_scatter and all_gather).
     pub axes: Vec<String>,
     /// Bytes per device.
     pub bytes: u64,
@@ -315,15 +315,24 @@ impl LoweredJson {
         let Some(r) = &self.request else {
             return Ok(None);
         };
-        if r.collective != "all_reduce" {
-            return Err(InputError::file(
-                file,
-                format!(
-                    "request collective `{}` is not supported yet: only `all_reduce` is",
-                    r.collective
-                ),
-            ));
-        }
+        let collective = match crate::spec::RequestKind::from_name(&r.collective) {
+            Some(k) if k.takes_programs() => k,
+            Some(k) => {
+                return Err(InputError::file(
+                    file,
+                    format!("request collective `{k}` is priced, not run as a program: use `all_reduce`, `reduce_scatter` or `all_gather`"),
+                ))
+            }
+            None => {
+                return Err(InputError::file(
+                    file,
+                    format!(
+                        "request collective `{}` is not one of `all_reduce`, `reduce_scatter`, `all_gather`",
+                        r.collective
+                    ),
+                ))
+            }
+        };
         if r.axes.is_empty() {
             return Err(InputError::file(
                 file,
@@ -355,9 +364,24 @@ impl LoweredJson {
                 "the request's `bytes` is 0: it must be at least 1",
             ));
         }
-        axes.sort_unstable();
+        if collective.is_sharded() {
+            let shards = axes
+                .iter()
+                .fold(1u64, |g, &a| g.saturating_mul(spec.axes[a].size));
+            if !r.bytes.is_multiple_of(shards) {
+                return Err(InputError::file(
+                    file,
+                    format!(
+                        "the request's `bytes` ({}) is the whole buffer of a {collective}, cut into {shards} equal shards (the product of its axes' sizes): give a multiple of {shards}",
+                        r.bytes
+                    ),
+                ));
+            }
+        } else {
+            axes.sort_unstable();
+        }
         Ok(Some(Request {
-            collective: crate::spec::RequestKind::AllReduce,
+            collective,
             axes,
             bytes: r.bytes,
             count: 1,

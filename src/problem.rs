@@ -321,8 +321,8 @@ pub fn choose_request(
         axes.sort_unstable();
         axes.dedup();
         let matching: Vec<usize> = (0..spec.requests.len())
-            .filter(|&i| spec.requests[i].collective.is_synthesized())
-            .filter(|&i| spec.requests[i].axes == axes)
+            .filter(|&i| spec.requests[i].collective.takes_programs())
+            .filter(|&i| spec.requests[i].axis_set() == axes)
             .collect();
         if matching.len() == 1 {
             return Ok((spec.requests[matching[0]].clone(), Some(matching[0])));
@@ -343,7 +343,7 @@ pub fn program_request(
     program: Option<&Program>,
 ) -> Result<(Request, Option<usize>), ProblemError> {
     let (r, i) = choose_request(spec, flag, program)?;
-    if !r.collective.is_synthesized() {
+    if !r.collective.takes_programs() {
         return Err(usage(format!(
             "request {} ({}) is a send_recv: it is priced by `collsynth synth`, not run as a program; choose another with --request R",
             i.map_or("?".to_string(), |i| i.to_string()),
@@ -364,7 +364,8 @@ impl Problem {
                 self.placement.devices()
             ));
         };
-        let cells = semantics::interpreter_cells(&self.placement, lowered);
+        let goal = semantics::Goal::of(&self.request);
+        let cells = semantics::goal_cells(&self.spec, &self.placement, &goal, lowered);
         if cells > semantics::MAX_INTERPRETER_CELLS {
             return Verdict::Unknown(format!(
                 "the reference interpreter would track {cells} counters for this placement ({} devices), more than its limit of {}",
@@ -372,7 +373,7 @@ impl Problem {
                 semantics::MAX_INTERPRETER_CELLS
             ));
         }
-        match semantics::run(&self.spec, &self.placement, &self.request.axes, lowered) {
+        match semantics::run_goal(&self.spec, &self.placement, &goal, lowered) {
             Ok(()) => Verdict::Proved,
             Err(c) => Verdict::Refuted(c),
         }
@@ -382,10 +383,10 @@ impl Problem {
     /// interpreter decides it).
     pub fn prove(&self, opts: &SmtOptions) -> Option<Result<Verdict, Inconsistency>> {
         let program = self.program.as_ref()?;
-        Some(verify::prove(
+        Some(verify::prove_goal(
             &self.spec,
             &self.placement,
-            &self.request.axes,
+            &semantics::Goal::of(&self.request),
             program,
             opts,
         ))

@@ -5,12 +5,18 @@
 //! a validity flag, and for every atom of its region how many times each source
 //! device is summed there. Each step is checked for well-formedness before it runs;
 //! the first ill-formed step (or a sum that would count a source twice) refutes the
-//! program. At the end every device must hold the whole buffer, validly, with every
-//! source of its reduction group exactly once and no other.
+//! program. What the start and the end must be is the request's [`Goal`]: for
+//! all_reduce every device starts with the whole buffer of its own data and must end
+//! holding the whole buffer, validly, with every source of its reduction group exactly
+//! once and no other; for reduce_scatter it starts the same and must end holding (at
+//! least) its shard, summed over its group; for all_gather it starts holding only its
+//! shard of its own data and must end with the whole buffer, chunk `j` being the data
+//! of the group member whose shard number is `j` (docs/design.md, "Shards").
 //!
 //! Atoms: the buffer is cut into `L` equal atoms, where `L` is the product over the
-//! program's reduce_scatter steps of the least common multiple of their group sizes,
-//! so every chunk a reduce_scatter makes is a whole number of atoms.
+//! program's reduce_scatter steps of the least common multiple of their group sizes
+//! (times the shard count `G` for reduce_scatter and all_gather goals), so every
+//! chunk a reduce_scatter makes, and every shard, is a whole number of atoms.
 
 use std::fmt;
 
@@ -20,7 +26,69 @@ use crate::lowered::Lowered;
 use crate::number::gcd;
 use crate::placement::Placement;
 use crate::program::Collective;
-use crate::spec::Spec;
+use crate::spec::{Request, RequestKind, Spec};
+
+/// What a program must achieve: a collective over the request's axes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Goal {
+    /// all_reduce, reduce_scatter or all_gather (send_recv has no programs).
+    pub kind: RequestKind,
+    /// Indices into the spec's axes; for reduce_scatter and all_gather in the order
+    /// that numbers the shards, the first most significant.
+    pub axes: Vec<usize>,
+}
+
+impl Goal {
+    /// The goal of a request.
+    pub fn of(request: &Request) -> Goal {
+        Goal {
+            kind: request.collective,
+            axes: request.axes.clone(),
+        }
+    }
+
+    /// An all_reduce over `axes`.
+    pub fn all_reduce(axes: &[usize]) -> Goal {
+        Goal {
+            kind: RequestKind::AllReduce,
+            axes: axes.to_vec(),
+        }
+    }
+
+    /// Whether the start or the end state is a shard.
+    pub fn is_sharded(&self) -> bool {
+        self.kind.is_sharded()
+    }
+
+    /// The shard count `G` (1 for all_reduce).
+    pub fn shards(&self, spec: &Spec) -> u64 {
+        if self.is_sharded() {
+            self.axes
+                .iter()
+                .fold(1u64, |g, &a| g.saturating_mul(spec.axes[a].size))
+        } else {
+            1
+        }
+    }
+
+    /// A device's shard number: the mixed radix of its coordinates on the goal's
+    /// axes in the goal's order, first most significant (0 for all_reduce).
+    pub fn shard_of(&self, spec: &Spec, placement: &Placement, rank: u64) -> u64 {
+        if !self.is_sharded() {
+            return 0;
+        }
+        let c = placement.coords(rank);
+        self.axes
+            .iter()
+            .fold(0u64, |acc, &a| acc * spec.axes[a].size + c[a])
+    }
+
+    /// The atoms of the semantics for `program` under this goal: the program's
+    /// [`Lowered::atoms`], times the shard count for a sharded goal (saturating).
+    pub fn atoms(&self, spec: &Spec, program: &Lowered) -> u64 {
+        program.atoms().saturating_mul(self.shards(spec))
+    }
+}
 
 /// What a refutation found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,6 +103,9 @@ pub enum Kind {
     Extra,
     /// A step's members do not hold what the collective needs.
     IllFormed,
+    /// At the end a device does not hold its shard (reduce_scatter), or a chunk of
+    /// its buffer holds another member's shard (all_gather).
+    WrongShard,
 }
 
 impl fmt::Display for Kind {
@@ -44,6 +115,7 @@ impl fmt::Display for Kind {
             Kind::Twice => "twice",
             Kind::Extra => "extra",
             Kind::IllFormed => "ill_formed",
+            Kind::WrongShard => "wrong_shard",
         })
     }
 }
@@ -129,6 +201,10 @@ pub struct Counterexample {
     /// The source device missing, twice or extra.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<u64>,
+    /// The device's shard number, for a reduce_scatter or all_gather request's
+    /// final state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u64>,
     /// One sentence: what happened.
     pub message: String,
 }
@@ -172,33 +248,44 @@ pub struct Interpreter<'a> {
     devices: Vec<Device>,
     /// Reduction-group key of every device: its coordinates on the non-requested axes.
     keys: Vec<Vec<u64>>,
+    /// The goal's collective.
+    kind: RequestKind,
+    /// Atoms per shard (the whole buffer for all_reduce).
+    shard_atoms: u64,
+    /// Shard number of every device (0 for all_reduce).
+    shard: Vec<u64>,
 }
 
 impl<'a> Interpreter<'a> {
-    fn new(
-        spec: &'a Spec,
-        placement: &'a Placement,
-        request_axes: &[usize],
-        program: &Lowered,
-    ) -> Self {
+    fn new(spec: &'a Spec, placement: &'a Placement, goal: &Goal, program: &Lowered) -> Self {
         let n = placement.devices() as usize;
-        let atoms = program.atoms();
+        let atoms = goal.atoms(spec, program);
+        let shard_atoms = atoms / goal.shards(spec);
+        let shard: Vec<u64> = (0..n as u64)
+            .map(|r| goal.shard_of(spec, placement, r))
+            .collect();
         let devices = (0..n)
             .map(|x| {
-                let mut sums = vec![0u8; atoms as usize * n];
-                for p in 0..atoms as usize {
+                // all_gather starts from the own shard only.
+                let (lo, hi) = if goal.kind == RequestKind::AllGather {
+                    (shard[x] * shard_atoms, (shard[x] + 1) * shard_atoms)
+                } else {
+                    (0, atoms)
+                };
+                let mut sums = vec![0u8; (hi - lo) as usize * n];
+                for p in 0..(hi - lo) as usize {
                     sums[p * n + x] = 1;
                 }
                 Device {
-                    lo: 0,
-                    hi: atoms,
+                    lo,
+                    hi,
                     valid: true,
                     sums,
                 }
             })
             .collect();
         let keys = (0..n as u64)
-            .map(|r| placement.group_key(r, request_axes))
+            .map(|r| placement.group_key(r, &goal.axes))
             .collect();
         Interpreter {
             spec,
@@ -207,6 +294,9 @@ impl<'a> Interpreter<'a> {
             atoms,
             devices,
             keys,
+            kind: goal.kind,
+            shard_atoms,
+            shard,
         }
     }
 
@@ -226,6 +316,7 @@ impl<'a> Interpreter<'a> {
             coords: self.placement.coords(rank),
             part: part.map(|(lo, hi)| Part::new(lo, hi, self.atoms)),
             source,
+            shard: None,
             message,
         }
     }
@@ -466,10 +557,9 @@ impl<'a> Interpreter<'a> {
         Ok(())
     }
 
-    /// The final-state condition.
+    /// The final-state condition of the goal.
     fn check_final(&self) -> Result<(), Counterexample> {
-        let n = self.n;
-        for x in 0..n as u64 {
+        for x in 0..self.n as u64 {
             let d = &self.devices[x as usize];
             if !d.valid {
                 return Err(self.cex(
@@ -484,41 +574,161 @@ impl<'a> Interpreter<'a> {
                     ),
                 ));
             }
-            if (d.lo, d.hi) != (0, self.atoms) {
-                let (mlo, mhi) = if d.lo > 0 {
-                    (0, d.lo)
-                } else {
-                    (d.hi, self.atoms)
-                };
-                return Err(self.cex(
-                    Kind::Missing,
-                    None,
-                    x,
-                    Some((mlo, mhi)),
-                    None,
-                    format!(
-                        "at the end {} holds only {}, not the whole buffer ({} is missing: a reduce_scatter was not undone by an all_gather)",
-                        self.rank(x),
-                        self.part(d.lo, d.hi),
-                        self.part(mlo, mhi)
-                    ),
-                ));
+            match self.kind {
+                RequestKind::ReduceScatter => self.check_final_shard(x)?,
+                _ => self.check_final_whole(x)?,
             }
-            for p in 0..self.atoms as usize {
-                for s in 0..n {
-                    let c = d.sums[p * n + s];
-                    let in_group = self.keys[s] == self.keys[x as usize];
-                    let kind = match (c, in_group) {
-                        (0, true) => Kind::Missing,
-                        (1, true) | (0, false) => continue,
-                        (1, false) => Kind::Extra,
-                        _ => Kind::Twice,
-                    };
-                    // Extend to the run of atoms with the same fault for this source.
-                    let mut q = p + 1;
-                    while q < self.atoms as usize && d.sums[q * n + s] == c {
-                        q += 1;
+        }
+        Ok(())
+    }
+
+    /// Shard `j`'s atoms.
+    fn shard_range(&self, j: u64) -> (u64, u64) {
+        (j * self.shard_atoms, (j + 1) * self.shard_atoms)
+    }
+
+    fn shard_text(&self, j: u64) -> String {
+        let (lo, hi) = self.shard_range(j);
+        format!("shard {j} ({})", self.part(lo, hi))
+    }
+
+    /// reduce_scatter: `x` holds at least its shard, summed over its group exactly.
+    fn check_final_shard(&self, x: u64) -> Result<(), Counterexample> {
+        let d = &self.devices[x as usize];
+        let c = self.shard[x as usize];
+        let (lo, hi) = self.shard_range(c);
+        if d.lo > lo || d.hi < hi {
+            let held = if d.hi - d.lo == self.shard_atoms && d.lo.is_multiple_of(self.shard_atoms) {
+                self.shard_text(d.lo / self.shard_atoms)
+            } else {
+                self.part(d.lo, d.hi)
+            };
+            let mut cex = self.cex(
+                Kind::WrongShard,
+                None,
+                x,
+                Some((d.lo, d.hi)),
+                None,
+                format!(
+                    "{} ends holding {held}, wants {}",
+                    self.rank(x),
+                    self.shard_text(c)
+                ),
+            );
+            cex.shard = Some(c);
+            return Err(cex);
+        }
+        self.check_sums(x, lo, hi, |_, s| self.keys[s] == self.keys[x as usize])
+            .map_err(|mut e| {
+                e.shard = Some(c);
+                e
+            })
+    }
+
+    /// all_reduce and all_gather: `x` holds the whole buffer, each atom with exactly
+    /// the sources it should have.
+    fn check_final_whole(&self, x: u64) -> Result<(), Counterexample> {
+        let d = &self.devices[x as usize];
+        if (d.lo, d.hi) != (0, self.atoms) {
+            let (mlo, mhi) = if d.lo > 0 {
+                (0, d.lo)
+            } else {
+                (d.hi, self.atoms)
+            };
+            return Err(self.cex(
+                Kind::Missing,
+                None,
+                x,
+                Some((mlo, mhi)),
+                None,
+                format!(
+                    "at the end {} holds only {}, not the whole buffer ({} is missing: {})",
+                    self.rank(x),
+                    self.part(d.lo, d.hi),
+                    self.part(mlo, mhi),
+                    if self.kind == RequestKind::AllGather {
+                        "not every shard was gathered"
+                    } else {
+                        "a reduce_scatter was not undone by an all_gather"
                     }
+                ),
+            ));
+        }
+        if self.kind == RequestKind::AllGather {
+            // Atom p belongs to the member whose shard number is p's chunk.
+            let key = &self.keys[x as usize];
+            return self
+                .check_sums(x, 0, self.atoms, |p, s| {
+                    self.keys[s] == *key && self.shard[s] == p / self.shard_atoms
+                })
+                .map_err(|mut e| {
+                    e.shard = Some(self.shard[x as usize]);
+                    e
+                });
+        }
+        self.check_sums(x, 0, self.atoms, |_, s| {
+            self.keys[s] == self.keys[x as usize]
+        })
+    }
+
+    /// Every atom of `[lo, hi)` on `x` holds source `s` exactly once where
+    /// `wanted(atom, s)`, and not at all elsewhere.
+    fn check_sums(
+        &self,
+        x: u64,
+        lo: u64,
+        hi: u64,
+        wanted: impl Fn(u64, usize) -> bool,
+    ) -> Result<(), Counterexample> {
+        let n = self.n;
+        let d = &self.devices[x as usize];
+        let at = |p: u64, s: usize| d.sums[(p - d.lo) as usize * n + s];
+        for p in lo..hi {
+            for s in 0..n {
+                let c = at(p, s);
+                let want = wanted(p, s);
+                let kind = match (c, want) {
+                    (0, true) => Kind::Missing,
+                    (1, true) | (0, false) => continue,
+                    (1, false) => Kind::Extra,
+                    _ => Kind::Twice,
+                };
+                // Extend to the run of atoms with the same fault for this source.
+                let mut q = p + 1;
+                while q < hi && at(q, s) == c && wanted(q, s) == want {
+                    q += 1;
+                }
+                let in_group = self.keys[s] == self.keys[x as usize];
+                let message = if self.kind == RequestKind::AllGather {
+                    let j = p / self.shard_atoms;
+                    match kind {
+                        Kind::Missing => format!(
+                            "at the end {} lacks, in chunk {j} ({}), the data of {}, whose shard is {j}",
+                            self.rank(x),
+                            self.part(p, q),
+                            self.rank(s as u64)
+                        ),
+                        Kind::Extra if in_group => format!(
+                            "at the end {} holds, in chunk {j} ({}), the data of {}, whose shard is {}: chunk {j} wants the data of shard {j}",
+                            self.rank(x),
+                            self.part(p, q),
+                            self.rank(s as u64),
+                            self.shard[s]
+                        ),
+                        Kind::Extra => format!(
+                            "at the end {} holds, in chunk {j} ({}), the data of {}, which is outside its group (an axis was gathered that the request did not ask for)",
+                            self.rank(x),
+                            self.part(p, q),
+                            self.rank(s as u64)
+                        ),
+                        _ => format!(
+                            "at the end {} holds, in chunk {j} ({}), the data of {} summed more than once (an all_gather sums nothing)",
+                            self.rank(x),
+                            self.part(p, q),
+                            self.rank(s as u64)
+                        ),
+                    }
+                } else {
                     let what = match kind {
                         Kind::Missing => "is missing source",
                         Kind::Extra => "sums source",
@@ -529,38 +739,41 @@ impl<'a> Interpreter<'a> {
                         Kind::Missing => ", which is in its reduction group",
                         _ => "",
                     };
-                    return Err(self.cex(
-                        kind,
-                        None,
-                        x,
-                        Some((p as u64, q as u64)),
-                        Some(s as u64),
-                        format!(
-                            "at the end {} {what} {}{why}, on {}",
-                            self.rank(x),
-                            self.rank(s as u64),
-                            self.part(p as u64, q as u64)
-                        ),
-                    ));
-                }
+                    format!(
+                        "at the end {} {what} {}{why}, on {}",
+                        self.rank(x),
+                        self.rank(s as u64),
+                        self.part(p, q)
+                    )
+                };
+                return Err(self.cex(kind, None, x, Some((p, q)), Some(s as u64), message));
             }
         }
         Ok(())
     }
 }
 
-/// Runs `program` on `placement` for a request over `request_axes` (indices into the
-/// spec's axes): `Ok(())` when it is correct, otherwise the first fault found (in
-/// step order, then rank order).
-///
-/// The program's groups must have been checked with [`Lowered::check`].
+/// [`run_goal`] for an all_reduce over `request_axes` (indices into the spec's axes).
 pub fn run(
     spec: &Spec,
     placement: &Placement,
     request_axes: &[usize],
     program: &Lowered,
 ) -> Result<(), Counterexample> {
-    let mut it = Interpreter::new(spec, placement, request_axes, program);
+    run_goal(spec, placement, &Goal::all_reduce(request_axes), program)
+}
+
+/// Runs `program` on `placement` for `goal`: `Ok(())` when it is correct, otherwise
+/// the first fault found (in step order, then rank order).
+///
+/// The program's groups must have been checked with [`Lowered::check`].
+pub fn run_goal(
+    spec: &Spec,
+    placement: &Placement,
+    goal: &Goal,
+    program: &Lowered,
+) -> Result<(), Counterexample> {
+    let mut it = Interpreter::new(spec, placement, goal, program);
     for (si, s) in program.steps.iter().enumerate() {
         it.step(si, s.collective, &s.groups)?;
     }
@@ -574,4 +787,10 @@ pub const MAX_INTERPRETER_CELLS: u128 = 1 << 31;
 pub fn interpreter_cells(placement: &Placement, program: &Lowered) -> u128 {
     let n = placement.devices() as u128;
     n.saturating_mul(n).saturating_mul(program.atoms() as u128)
+}
+
+/// How many counters the interpreter would hold for this program under `goal`
+/// (a sharded goal multiplies the atoms by the shard count).
+pub fn goal_cells(spec: &Spec, placement: &Placement, goal: &Goal, program: &Lowered) -> u128 {
+    interpreter_cells(placement, program).saturating_mul(goal.shards(spec) as u128)
 }

@@ -111,15 +111,44 @@ pub struct Level {
 pub enum RequestKind {
     /// Every device ends with the sum over its reduction group.
     AllReduce,
+    /// Every device starts with the whole buffer and ends holding (at least) its
+    /// shard, summed over its reduction group (docs/design.md, "Shards").
+    ReduceScatter,
+    /// Every device starts holding only its shard of its own data and ends with the
+    /// whole buffer, chunk `j` from the group member whose shard number is `j`.
+    AllGather,
     /// Every device sends its buffer to the next device along one axis (pipeline
     /// stages); priced, never synthesized.
     SendRecv,
 }
 
 impl RequestKind {
-    /// Whether programs are synthesized and proved for it (send_recv is only priced).
+    /// Whether programs are synthesized for it (send_recv is only priced;
+    /// reduce_scatter and all_gather are verified and priced, not yet synthesized).
     pub fn is_synthesized(self) -> bool {
+        matches!(self, RequestKind::AllReduce)
+    }
+
+    /// Whether programs are written, verified and priced for it (everything but
+    /// send_recv).
+    pub fn takes_programs(self) -> bool {
         !matches!(self, RequestKind::SendRecv)
+    }
+
+    /// Whether the request's axis order is part of it: it numbers the shards.
+    pub fn is_sharded(self) -> bool {
+        matches!(self, RequestKind::ReduceScatter | RequestKind::AllGather)
+    }
+
+    /// The kind written `name` in specs and lowered JSON.
+    pub fn from_name(name: &str) -> Option<RequestKind> {
+        Some(match name {
+            "all_reduce" => RequestKind::AllReduce,
+            "reduce_scatter" => RequestKind::ReduceScatter,
+            "all_gather" => RequestKind::AllGather,
+            "send_recv" => RequestKind::SendRecv,
+            _ => return None,
+        })
     }
 }
 
@@ -127,6 +156,8 @@ impl fmt::Display for RequestKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             RequestKind::AllReduce => "all_reduce",
+            RequestKind::ReduceScatter => "reduce_scatter",
+            RequestKind::AllGather => "all_gather",
             RequestKind::SendRecv => "send_recv",
         })
     }
@@ -137,9 +168,13 @@ impl fmt::Display for RequestKind {
 pub struct Request {
     /// The collective.
     pub collective: RequestKind,
-    /// Indices into [`Spec::axes`], in spec axis order, without repeats.
+    /// Indices into [`Spec::axes`], without repeats: in spec axis order for
+    /// all_reduce and send_recv; in the order the request lists them for
+    /// reduce_scatter and all_gather, whose shard numbering it fixes (first most
+    /// significant).
     pub axes: Vec<usize>,
-    /// Buffer size per device.
+    /// Buffer size per device (for reduce_scatter and all_gather, the whole,
+    /// unsharded buffer; a multiple of the shard count).
     pub bytes: u64,
     /// How often per training step.
     pub count: u64,
@@ -149,6 +184,20 @@ pub struct Request {
 }
 
 impl Request {
+    /// The shard count `G`: the product of the requested axes' sizes.
+    pub fn shards(&self, spec: &Spec) -> u64 {
+        self.axes
+            .iter()
+            .fold(1u64, |g, &a| g.saturating_mul(spec.axes[a].size))
+    }
+
+    /// The requested axes in spec axis order: the reduction group's axes as a set.
+    pub fn axis_set(&self) -> Vec<usize> {
+        let mut a = self.axes.clone();
+        a.sort_unstable();
+        a
+    }
+
     /// The share of its time on the critical path, in (0, 1].
     pub fn exposed(&self) -> f64 {
         f64::from(self.exposed_ppm) / 1e6
@@ -595,21 +644,14 @@ fn check_axis_product(
 /// One `[[request]]`, validated against the axes.
 fn parse_request(source: &Source, axes: &[Axis], r: RawRequest) -> Result<Request, InputError> {
     let at = |span: Range<usize>, msg: String| source.error(span, msg);
-    let collective = match r.collective.get_ref().as_str() {
-        "all_reduce" => RequestKind::AllReduce,
-        "send_recv" => RequestKind::SendRecv,
-        c @ ("reduce_scatter" | "all_gather") => {
-            return Err(at(
-                r.collective.span(),
-                format!("`{c}` requests are not supported yet: use `all_reduce` or `send_recv`"),
-            ))
-        }
-        c => {
-            return Err(at(
-                r.collective.span(),
-                format!("`{c}` is not a request collective: use `all_reduce` or `send_recv`"),
-            ))
-        }
+    let Some(collective) = RequestKind::from_name(r.collective.get_ref()) else {
+        return Err(at(
+            r.collective.span(),
+            format!(
+                "`{}` is not a request collective: use `all_reduce`, `reduce_scatter`, `all_gather` or `send_recv`",
+                r.collective.get_ref()
+            ),
+        ));
     };
     if collective == RequestKind::SendRecv && r.axes.get_ref().len() > 1 {
         return Err(at(
@@ -648,8 +690,24 @@ fn parse_request(source: &Source, axes: &[Axis], r: RawRequest) -> Result<Reques
         }
         idx.push(i);
     }
-    idx.sort_unstable();
+    if !collective.is_sharded() {
+        idx.sort_unstable();
+    }
     let bytes = size_of(source, &r.bytes)?;
+    if collective.is_sharded() {
+        let shards = idx
+            .iter()
+            .fold(1u64, |g, &a| g.saturating_mul(axes[a].size));
+        if !bytes.is_multiple_of(shards) {
+            return Err(at(
+                r.bytes.span(),
+                format!(
+                    "the `{collective}` request's `bytes` ({bytes}) is the whole buffer, cut into {shards} equal shards (the product of its axes' sizes), but {bytes} is not a multiple of {shards}: give a multiple of {shards}, like {}",
+                    (bytes / shards).max(1) * shards
+                ),
+            ));
+        }
+    }
     let count = match &r.count {
         Some(c) => positive_int(source, c, "a request count")?,
         None => 1,

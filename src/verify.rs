@@ -83,7 +83,7 @@ pub mod smt;
 use crate::lowered;
 use crate::placement::Placement;
 use crate::program::Program;
-use crate::semantics::{self, Kind};
+use crate::semantics::{self, Goal, Kind};
 use crate::spec::Spec;
 use crate::verdict::{Inconsistency, Verdict};
 
@@ -124,6 +124,30 @@ pub fn prove(
     program: &Program,
     opts: &SmtOptions,
 ) -> Result<Verdict, Inconsistency> {
+    prove_goal(
+        spec,
+        placement,
+        &Goal::all_reduce(request_axes),
+        program,
+        opts,
+    )
+}
+
+/// Proves `program` correct for `goal` on `placement` (see [`prove`]).
+pub fn prove_goal(
+    spec: &Spec,
+    placement: &Placement,
+    goal: &Goal,
+    program: &Program,
+    opts: &SmtOptions,
+) -> Result<Verdict, Inconsistency> {
+    let request_axes = &goal.axes[..];
+    if goal.is_sharded() {
+        return Ok(Verdict::Unknown(format!(
+            "the SMT encoding decides all_reduce requests only; decide this {} with --by interpreter",
+            goal.kind
+        )));
+    }
     let enc = match encode::encode(spec, placement, request_axes, program) {
         Ok(e) => e,
         Err(e) => return Ok(Verdict::Unknown(format!("cannot build the query: {e}"))),

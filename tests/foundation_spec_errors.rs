@@ -76,8 +76,14 @@ fn cases() -> Vec<(&'static str, String)> {
         ("empty_axis_name", v("name = \"model\"", "name = \"\"")),
         ("empty_request_axes", v("axes = [\"data\"]", "axes = []")),
         ("request_names_axis_twice", v("axes = [\"data\"]", "axes = [\"data\", \"model\", \"data\"]")),
-        ("request_reduce_scatter", v("\"all_reduce\"", "\"reduce_scatter\"")),
-        ("request_all_gather", v("\"all_reduce\"", "\"all_gather\"")),
+        (
+            "request_reduce_scatter_indivisible_bytes",
+            v("collective = \"all_reduce\"\naxes = [\"data\"]\nbytes = \"1 GB\"", "collective = \"reduce_scatter\"\naxes = [\"data\"]\nbytes = 1000001"),
+        ),
+        (
+            "request_all_gather_indivisible_bytes",
+            v("collective = \"all_reduce\"\naxes = [\"data\"]\nbytes = \"1 GB\"", "collective = \"all_gather\"\naxes = [\"model\", \"data\"]\nbytes = 100"),
+        ),
         ("request_unknown_collective", v("\"all_reduce\"", "\"all_to_all\"")),
         (
             "too_many_devices",

@@ -101,6 +101,7 @@ const COST_HEAD: &[&str] = &[
     "request",
     "levels",
     "flat_program",
+    "flat_numbered",
     "busbw_factor",
 ];
 

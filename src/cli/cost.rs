@@ -4,7 +4,6 @@
 use super::outcome::{usage, Outcome, Result};
 use super::{print, CostArgs};
 use crate::cost;
-use crate::program::Collective;
 use crate::report::{self, cost::CostRow};
 use crate::units::parse_size;
 
@@ -63,15 +62,17 @@ pub(super) fn cost(a: CostArgs) -> Result {
     let (factor_op, n) = match one_step {
         Some(f) => f,
         _ => (
-            Collective::AllReduce,
+            cost::request_collective(&problem.request),
             cost::group_size(&problem.placement, &problem.request),
         ),
     };
     let rows: Vec<CostRow> = sizes
         .iter()
         .map(|&bytes| {
+            // An all_gather program starts from each device's shard.
+            let start = cost::program_bytes(&problem.spec, &problem.request, bytes);
             let program = match &problem.program {
-                Some(p) => cost::program_cost(&problem.spec, &problem.placement, p, bytes),
+                Some(p) => cost::program_cost(&problem.spec, &problem.placement, p, start),
                 None => cost::lowered_cost(
                     &problem.spec,
                     &problem.placement,
@@ -79,13 +80,13 @@ pub(super) fn cost(a: CostArgs) -> Result {
                         .lowered
                         .as_ref()
                         .expect("a program without a group form is lowered JSON"),
-                    bytes,
+                    start,
                 ),
             };
             let mut request = problem.request.clone();
             request.bytes = bytes;
             let pipelined = cost::pipelined_cost(&problem.spec, &program, problem.chunks);
-            let best = cost::best_chunks(&problem.spec, &program, bytes, problem.atoms());
+            let best = cost::best_chunks(&problem.spec, &program, start, problem.atoms());
             CostRow {
                 bytes,
                 algbw_gbs: cost::algbw_gbs(bytes, pipelined.total_s),
@@ -93,7 +94,7 @@ pub(super) fn cost(a: CostArgs) -> Result {
                 pipelined,
                 best,
                 lower_bound_s: cost::lower_bound(&problem.spec, &problem.placement, &request),
-                flat: cost::program_cost(&problem.spec, &problem.placement, &flat, bytes),
+                flat: cost::program_cost(&problem.spec, &problem.placement, &flat, start),
                 nccl: cost::nccl_cost(&problem.spec, &problem.placement, &request, bytes),
                 program,
             }

@@ -18,14 +18,15 @@ pub const BOUND_SLACK: f64 = 1.0 - 1.0 / (1u64 << 40) as f64;
 ///
 /// A send_recv request has one way to run, so its bound is its price.
 pub fn lower_bound(spec: &Spec, placement: &Placement, request: &Request) -> f64 {
-    if !request.collective.is_synthesized() {
+    if !request.collective.takes_programs() {
         return super::send_recv_cost(spec, placement, request).time_s;
     }
     (bandwidth_bound(spec, placement, request) + latency_bound(spec, placement, request))
         * BOUND_SLACK
 }
 
-/// Seconds: `max_l 2(p_l − 1)/p_l · M · G_l / C_l`, where `M` is the request's bytes
+/// Seconds: `max_l f(p_l − 1)/p_l · M · G_l / C_l` (`f` = 2 for all_reduce, 1 for
+/// reduce_scatter and all_gather), where `M` is the request's (whole) bytes
 /// and `C_l = min(B_l, n_l · D_l)` the most a level-`l` subtree can send per second:
 /// its link's bandwidth `B_l`, or its `n_l` devices each at the level's
 /// `device_bandwidth` `D_l` (no limit when the level has none). Every reduction group
@@ -37,6 +38,14 @@ pub fn bandwidth_bound(spec: &Spec, placement: &Placement, request: &Request) ->
     let m = request.bytes as f64;
     let levels = &spec.system.levels;
     let s = Spans::of(spec, placement, request);
+    // reduce_scatter: every subtree's data for the shards held outside it must leave
+    // it (one message per byte, combined or not); all_gather: every subtree must
+    // receive the shards held outside it. Half of all_reduce's gossip.
+    let factor = if request.collective.is_sharded() {
+        1.0
+    } else {
+        2.0
+    };
     levels
         .iter()
         .enumerate()
@@ -47,7 +56,7 @@ pub fn bandwidth_bound(spec: &Spec, placement: &Placement, request: &Request) ->
                 Some(d) => level.bandwidth_bps.min(devices * d),
                 None => level.bandwidth_bps,
             };
-            2.0 * (p - 1.0) / p * m * g / capacity
+            factor * (p - 1.0) / p * m * g / capacity
         })
         .fold(0.0, f64::max)
 }

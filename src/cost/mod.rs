@@ -61,7 +61,7 @@ pub use send_recv::{send_recv_cost, SendRecvCost};
 
 use crate::placement::Placement;
 use crate::program::{Collective, DimRef, Program, Step};
-use crate::spec::{Request, Spec};
+use crate::spec::{Request, RequestKind, Spec};
 
 /// The predicted cost of one step.
 #[derive(Debug, Clone, PartialEq)]
@@ -191,9 +191,12 @@ pub(crate) fn bottleneck(
     best
 }
 
-/// The "flat" baseline: one `all_reduce` over every dim of the placement whose axis
-/// the request names; the empty program when there is none.
+/// The "flat" baseline: one step of the request's collective (`all_reduce`,
+/// `reduce_scatter` or `all_gather`) over every dim of the placement whose axis the
+/// request names; the empty program when there is none. For reduce_scatter and
+/// all_gather it is correct only when [`flat_is_numbered`].
 pub fn flat_program(placement: &Placement, request: &Request) -> Program {
+    let op = request_collective(request);
     let dims: Vec<DimRef> = placement
         .reduction_dims(&request.axes)
         .map(|d| DimRef {
@@ -205,12 +208,50 @@ pub fn flat_program(placement: &Placement, request: &Request) -> Program {
         Program::default()
     } else {
         Program {
-            steps: vec![Step::new(Collective::AllReduce, dims)],
+            steps: vec![Step::new(op, dims)],
         }
     }
 }
 
 /// The size of one reduction group of `request` on `placement` (nccl-tests' `n`).
+/// The step collective a request's flat program runs.
+pub fn request_collective(request: &Request) -> Collective {
+    match request.collective {
+        RequestKind::ReduceScatter => Collective::ReduceScatter,
+        RequestKind::AllGather => Collective::AllGather,
+        RequestKind::AllReduce | RequestKind::SendRecv => Collective::AllReduce,
+    }
+}
+
+/// What each device holds when a program for the request starts, for a request of
+/// `bytes`: its shard (`bytes / G`) for all_gather, the whole buffer otherwise.
+pub fn program_bytes(spec: &Spec, request: &Request, bytes: u64) -> u64 {
+    if request.collective == RequestKind::AllGather {
+        bytes / request.shards(spec).max(1)
+    } else {
+        bytes
+    }
+}
+
+/// Whether the flat single step gives every device the shard the request numbers
+/// (always, for all_reduce): a step's members are in rank order, so the placement's
+/// reduction dims, in significance order, must follow the request's axis order.
+/// Otherwise the flat baseline would need a local relayout of every buffer.
+pub fn flat_is_numbered(placement: &Placement, request: &Request) -> bool {
+    let order: Vec<usize> = placement
+        .reduction_dims(&request.axes)
+        .map(|d| {
+            request
+                .axes
+                .iter()
+                .position(|&a| a == d.axis)
+                .unwrap_or(usize::MAX)
+        })
+        .collect();
+    !request.collective.is_sharded() || order.windows(2).all(|w| w[0] <= w[1])
+}
+
+/// The size of the request's reduction group on the placement.
 pub fn group_size(placement: &Placement, request: &Request) -> u64 {
     placement
         .reduction_dims(&request.axes)

@@ -79,6 +79,18 @@ pub fn nccl_cost(spec: &Spec, placement: &Placement, request: &Request, bytes: u
         };
     }
     let m = bytes as f64;
+    if request.collective.is_sharded() {
+        // NCCL runs reduce_scatter and all_gather as a ring only: one pass of k − 1
+        // steps, (k − 1)/k of the whole buffer over every crossing link.
+        let ring_s =
+            d.time(spec, (d.k - 1.0) / d.k * m) + d.ring_latency(spec, 1.0) + spec.system.launch_s;
+        return NcclCost {
+            ring_s,
+            tree_s: None,
+            best_s: ring_s,
+            algorithm: NcclAlgorithm::Ring,
+        };
+    }
     let ring_s = d.time(spec, 2.0 * (d.k - 1.0) / d.k * m) + d.ring_latency(spec, 2.0);
     let tree_s = d.time(spec, 2.0 * m) + d.tree_latency(spec);
     let launch = spec.system.launch_s;

@@ -93,6 +93,9 @@ struct CostDoc<'a> {
     levels: Vec<&'a str>,
     /// The flat single-step all_reduce over every reduction dim (canonical text).
     flat_program: String,
+    /// Whether the flat program gives every device the shard the request numbers
+    /// (always true for all_reduce); when false it would need a local relayout.
+    flat_numbered: bool,
     /// The nccl-tests busbw factor used.
     busbw_factor: BusbwFactor,
     /// The figures of the costed size (without `--sweep`).
@@ -260,6 +263,7 @@ fn cost_doc<'a>(p: &'a Problem, flat: &Program, busbw: (Collective, u64)) -> Cos
             .map(|l| l.name.as_str())
             .collect(),
         flat_program: flat.text(&p.spec),
+        flat_numbered: crate::cost::flat_is_numbered(&p.placement, &p.request),
         busbw_factor: BusbwFactor {
             collective: busbw.0.name(),
             n: busbw.1,
@@ -367,9 +371,14 @@ pub fn cost_text(p: &Problem, flat: &Program, busbw: (Collective, u64), row: &Co
         }
     ));
     out.push_str(&format!(
-        "flat         {}   {}; speedup of this program over it = {}\n",
+        "flat         {}   {}{}; speedup of this program over it = {}\n",
         format_seconds(row.flat.total_s),
         flat_text(spec, flat),
+        if crate::cost::flat_is_numbered(&p.placement, &p.request) {
+            ""
+        } else {
+            " (wrong shard numbering on this placement: it would need a local relayout, not priced)"
+        },
         ratio(row.speedup_vs_flat())
     ));
     out.push_str(&format!(

@@ -139,10 +139,16 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
         let req = &spec.requests[r.request];
         if let Some(t) = r.priced_s {
             out.push_str(&format!(
-                "  request {}: {}: {} (priced: send_recv is not synthesized)\n",
+                "  request {}: {}: {} (priced: {} is not synthesized{})\n",
                 r.request,
                 request_line(spec, r.request),
-                format_seconds(t)
+                format_seconds(t),
+                req.collective,
+                if req.collective.is_sharded() {
+                    ", at its flat single step"
+                } else {
+                    ""
+                }
             ));
             continue;
         }

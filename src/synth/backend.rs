@@ -10,7 +10,7 @@
 use crate::cost;
 use crate::placement::Placement;
 use crate::program::{Collective, Program, Step};
-use crate::spec::{Request, Spec};
+use crate::spec::{Request, RequestKind, Spec};
 use crate::verdict::{Checker, Inconsistency, Verdict};
 use crate::verify::{self, SmtOptions};
 
@@ -24,7 +24,8 @@ pub trait Backend {
     fn flat_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64;
     /// Time of what NCCL would run by itself for the request's flat group.
     fn nccl_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64;
-    /// The price of a request that is priced, not synthesized (send_recv).
+    /// The price of a request that is priced, not synthesized (send_recv; and, until
+    /// they are synthesized, reduce_scatter and all_gather at their flat step).
     fn priced_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> Option<f64>;
     /// nccl-tests bus bandwidth of an all_reduce of `bytes` over `n` devices in
     /// `time_s`, GB/s.
@@ -78,7 +79,8 @@ impl Backend for Standard {
             return t;
         }
         let flat = cost::flat_program(placement, request);
-        cost::program_cost(spec, placement, &flat, request.bytes).total_s
+        let bytes = cost::program_bytes(spec, request, request.bytes);
+        cost::program_cost(spec, placement, &flat, bytes).total_s
     }
 
     fn nccl_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64 {
@@ -86,8 +88,16 @@ impl Backend for Standard {
     }
 
     fn priced_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> Option<f64> {
-        (!request.collective.is_synthesized())
-            .then(|| cost::send_recv_cost(spec, placement, request).time_s)
+        match request.collective {
+            RequestKind::SendRecv => Some(cost::send_recv_cost(spec, placement, request).time_s),
+            // Not synthesized yet: priced at the flat single step.
+            RequestKind::ReduceScatter | RequestKind::AllGather => {
+                let flat = cost::flat_program(placement, request);
+                let bytes = cost::program_bytes(spec, request, request.bytes);
+                Some(cost::program_cost(spec, placement, &flat, bytes).total_s)
+            }
+            RequestKind::AllReduce => None,
+        }
     }
 
     fn check(

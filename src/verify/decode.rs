@@ -255,6 +255,7 @@ pub(crate) fn decode(
     };
     Some(Decoded {
         cex: Counterexample {
+            shard: None,
             kind,
             step: fault.step,
             rank: who,
