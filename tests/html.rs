@@ -275,6 +275,9 @@ fn a_1024_device_page_is_aggregated_and_says_so() {
         &[
             "synth",
             "specs/cluster-3level-dp64-mp16.toml",
+            // A placement with whole racks alike (the best one mixes every dim).
+            "--placement",
+            "0",
             "--html",
             support::path(&page),
         ],
@@ -293,7 +296,13 @@ fn a_1024_device_page_is_aggregated_and_says_so() {
         html.len()
     );
     let j = run(
-        &["synth", "specs/cluster-3level-dp64-mp16.toml", "--json"],
+        &[
+            "synth",
+            "specs/cluster-3level-dp64-mp16.toml",
+            "--placement",
+            "0",
+            "--json",
+        ],
         None,
     );
     let json: Value = serde_json::from_str(&stdout(&j)).unwrap();
