@@ -185,6 +185,12 @@ impl Program {
         Text(spec, self).to_string()
     }
 
+    /// The canonical text of the program run on `chunks` chunks: `pipeline(C): `
+    /// before the steps when `chunks > 1` (docs/design.md, §3.6).
+    pub fn pipelined_text(&self, spec: &Spec, chunks: u64) -> String {
+        format!("{}{}", pipeline_prefix(chunks), self.text(spec))
+    }
+
     /// Every dim the program names (steps and roots), sorted, without repeats.
     pub fn named_dims(&self) -> Vec<DimRef> {
         let mut v: Vec<DimRef> = self

@@ -380,13 +380,10 @@ struct UndecidedDoc<'a> {
 /// `verify --json`.
 pub fn verify_json(p: &Problem, verdict: &Verdict, decided_by: Checker) -> String {
     let decided_by = decided_by.name();
-    let program = p.program.as_ref().map(|x| {
-        format!(
-            "{}{}",
-            crate::program::pipeline_prefix(p.chunks),
-            x.text(&p.spec)
-        )
-    });
+    let program = p
+        .program
+        .as_ref()
+        .map(|x| x.pipelined_text(&p.spec, p.chunks));
     let counterexample = match verdict {
         Verdict::Unknown(reason) => {
             return to_string(&UndecidedDoc {

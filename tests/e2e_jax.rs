@@ -65,10 +65,10 @@ fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
                 Ok(_) => {
                     // The best of each placement again, pipelined over 3 chunks.
                     if u.name.ends_with(".k0") {
-                        let mut c3 = u.clone();
-                        c3.chunks = 3;
-                        c3.name = format!("{}.c3", u.name);
-                        by_placement.entry(u.placement_index).or_default().push(c3);
+                        by_placement
+                            .entry(u.placement_index)
+                            .or_default()
+                            .push(pipelined(&u, 3));
                     }
                     by_placement.entry(u.placement_index).or_default().push(u)
                 }

@@ -27,16 +27,8 @@ fn top_synthesized_programs_of_every_e2e_placement_compute_exact_sums_under_open
     for path in e2e_specs() {
         let spec = load(&path);
         let mut units = synthesized_units(&spec, TOP);
-        let pipelined: Vec<_> = units
-            .iter()
-            .map(|u| {
-                let mut p = u.clone();
-                p.chunks = 3;
-                p.name = format!("{}.c3", u.name);
-                p
-            })
-            .collect();
-        units.extend(pipelined);
+        let copies: Vec<_> = units.iter().map(|u| pipelined(u, 3)).collect();
+        units.extend(copies);
         let script = dir.path().join("all.py");
         std::fs::write(&script, emit::mpi::render(&spec, &units).unwrap()).unwrap();
         let started = std::time::Instant::now();
@@ -110,10 +102,7 @@ fn wrong_programs_fail_the_numerical_check_and_name_the_rank() {
         units.push(u);
     }
     // Pipelined, a wrong program stays wrong.
-    let mut piped = units[1].clone();
-    piped.chunks = 4;
-    piped.name = "missing_c4".into();
-    units.push(piped);
+    units.push(pipelined(&units[1], 4));
     // And one correct program, which must still pass beside them.
     let good = parse_program(
         &spec,
@@ -134,7 +123,7 @@ fn wrong_programs_fail_the_numerical_check_and_name_the_rank() {
     let out = mpirun(8, &script, &["--check"]);
     let text = cli::text(&out);
     assert!(!out.status.success(), "mutants passed:\n{text}");
-    for name in mutants.iter().map(|m| m.0).chain(["missing_c4"]) {
+    for name in mutants.iter().map(|m| m.0).chain(["missing.c4"]) {
         let line = text
             .lines()
             .find(|l| l.starts_with(&format!("FAIL {name}: rank ")))

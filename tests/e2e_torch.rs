@@ -96,19 +96,22 @@ fn expected(spec: &Spec, units: &[Unit]) -> Value {
 }
 
 /// The top synthesized programs of every e2e placement, one module per placement,
-/// run plain; with `pipelined`, each best one (`.k0`) also as a copy pipelined over 3 chunks
+/// run plain; with `with_pipelined`, each best one (`.k0`) also as a copy pipelined over 3 chunks
 /// (`NAME.c3`: its own process group per step, chunks in flight together).
-fn modules_of_every_e2e_placement(dir: &Path, pipelined: bool) -> Vec<(PathBuf, Spec, Vec<Unit>)> {
+fn modules_of_every_e2e_placement(
+    dir: &Path,
+    with_pipelined: bool,
+) -> Vec<(PathBuf, Spec, Vec<Unit>)> {
     let mut out = Vec::new();
     for (si, path) in e2e_specs().iter().enumerate() {
         let spec = load(path);
         let mut by_placement: BTreeMap<usize, Vec<Unit>> = BTreeMap::new();
         for u in synthesized_units(&spec, TOP).into_iter().map(plain) {
-            if pipelined && u.name.ends_with(".k0") {
-                let mut c3 = u.clone();
-                c3.chunks = 3;
-                c3.name = format!("{}.c3", u.name);
-                by_placement.entry(u.placement_index).or_default().push(c3);
+            if with_pipelined && u.name.ends_with(".k0") {
+                by_placement
+                    .entry(u.placement_index)
+                    .or_default()
+                    .push(pipelined(&u, 3));
             }
             by_placement.entry(u.placement_index).or_default().push(u);
         }

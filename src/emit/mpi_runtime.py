@@ -155,6 +155,25 @@ def unit_length(prog):
     return prog["atoms"] * prog["chunks"]
 
 
+def prepared(prog, count):
+    """The buffer length for about `count` elements (rounded up to whole chunks of
+    whole atoms) and the regions of one chunk; None, said by rank 0, when the ranks
+    cannot run the program as written."""
+    unit = unit_length(prog)
+    length = -(-count // unit) * unit
+    states, error = simulate(prog["steps"], DEVICES, length // prog["chunks"])
+    if error is not None:
+        if WORLD.Get_rank() == 0:
+            say("FAIL %s: cannot run: %s" % (prog["name"], error))
+        return None
+    return length, states
+
+
+def elements(nbytes):
+    """float32 elements in about `nbytes` bytes (at least one)."""
+    return max(1, -(-nbytes // 4))
+
+
 def initial_buffer(seed, rank, count):
     """Rank `rank`'s initial buffer for --check: reproducible from the seed alone,
     so every rank can compute every other rank's."""
@@ -176,13 +195,10 @@ def check(prog, comms, seed, count):
     """Runs the program once on random integers; returns True when this rank ends
     holding exactly the sum over its reduction group, element for element."""
     me = WORLD.Get_rank()
-    unit = unit_length(prog)
-    length = -(-count // unit) * unit
-    states, error = simulate(prog["steps"], DEVICES, length // prog["chunks"])
-    if error is not None:
-        if me == 0:
-            say("FAIL %s: cannot run: %s" % (prog["name"], error))
+    ready = prepared(prog, count)
+    if ready is None:
         return False
+    length, states = ready
     buf = initial_buffer(seed, me, length)
     run_program(prog, comms, states, groups_of(prog["steps"], me), buf)
     off, ln, valid = states[-1][me]
@@ -225,14 +241,10 @@ def time_program(prog, comms, nbytes, iters):
     on float32 buffers of about `nbytes` bytes; returns the per-step mean of the
     slowest rank."""
     me = WORLD.Get_rank()
-    atoms = prog["atoms"]
-    count = max(1, -(-nbytes // 4))
-    length = -(-count // atoms) * atoms
-    states, error = simulate(prog["steps"], DEVICES, length)
-    if error is not None:
-        if me == 0:
-            say("FAIL %s: cannot run: %s" % (prog["name"], error))
+    ready = prepared(prog, elements(nbytes))
+    if ready is None:
         return None
+    length, states = ready
     mine = groups_of(prog["steps"], me)
     buf = np.ones(length, dtype=np.float32)
     spent = np.zeros(len(prog["steps"]))
@@ -255,14 +267,10 @@ def time_whole(prog, comms, nbytes, iters):
     runs on float32 buffers of about `nbytes` bytes, pipelined when it is; returns
     the mean of the slowest rank and the bytes run."""
     me = WORLD.Get_rank()
-    unit = unit_length(prog)
-    count = max(1, -(-nbytes // 4))
-    length = -(-count // unit) * unit
-    states, error = simulate(prog["steps"], DEVICES, length // prog["chunks"])
-    if error is not None:
-        if me == 0:
-            say("FAIL %s: cannot run: %s" % (prog["name"], error))
+    ready = prepared(prog, elements(nbytes))
+    if ready is None:
         return None
+    length, states = ready
     mine = groups_of(prog["steps"], me)
     buf = np.ones(length, dtype=np.float32)
     spent = 0.0
@@ -283,8 +291,8 @@ def time_flat(prog, nbytes, iters):
     me = WORLD.Get_rank()
     color = next(i for i, g in enumerate(prog["reduction_groups"]) if me in g)
     comm = WORLD.Split(color, me)
-    count = max(1, -(-nbytes // 4))
-    length = -(-count // unit_length(prog)) * unit_length(prog)
+    unit = unit_length(prog)
+    length = -(-elements(nbytes) // unit) * unit
     buf = np.ones(length, dtype=np.float32)
     out = np.empty_like(buf)
     spent = 0.0

@@ -240,13 +240,10 @@ fn row_doc<'a>(spec: &'a Spec, row: &CostRow) -> RowDoc<'a> {
 fn cost_doc<'a>(p: &'a Problem, flat: &Program, busbw: (Collective, u64)) -> CostDoc<'a> {
     CostDoc {
         schema_version: 1,
-        program: p.program.as_ref().map(|x| {
-            format!(
-                "{}{}",
-                crate::program::pipeline_prefix(p.chunks),
-                x.text(&p.spec)
-            )
-        }),
+        program: p
+            .program
+            .as_ref()
+            .map(|x| x.pipelined_text(&p.spec, p.chunks)),
         path: if p.program.is_some() {
             "closed_form"
         } else {

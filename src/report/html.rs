@@ -823,11 +823,7 @@ fn results_html(
                 escape(&if x.program.steps.is_empty() {
                     "(the empty program: nothing to reduce)".to_string()
                 } else {
-                    format!(
-                        "{}{}",
-                        crate::program::pipeline_prefix(x.chunks),
-                        x.program.text(spec)
-                    )
+                    x.program.pipelined_text(spec, x.chunks)
                 })
             );
         }

@@ -182,11 +182,7 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
                 if pr.program.steps.is_empty() {
                     "(the empty program: nothing to reduce)".to_string()
                 } else {
-                    format!(
-                        "{}{}",
-                        crate::program::pipeline_prefix(pr.chunks),
-                        pr.program.text(spec)
-                    )
+                    pr.program.pipelined_text(spec, pr.chunks)
                 }
             ));
         }
@@ -381,11 +377,7 @@ pub fn synth_json_with(spec: &Spec, s: &Synthesis, coords: bool, groups: bool) -
                         .programs
                         .iter()
                         .map(|pr| ProgramDoc {
-                            text: format!(
-                                "{}{}",
-                                crate::program::pipeline_prefix(pr.chunks),
-                                pr.program.text(spec)
-                            ),
+                            text: pr.program.pipelined_text(spec, pr.chunks),
                             chunks: pr.chunks,
                             plain_s: pr.plain_s,
                             steps: with_groups

@@ -183,6 +183,14 @@ pub fn plain(mut u: Unit) -> Unit {
     u
 }
 
+/// A copy of the unit pipelined over `chunks` chunks, named `NAME.c<chunks>`.
+pub fn pipelined(u: &Unit, chunks: u64) -> Unit {
+    let mut p = u.clone();
+    p.chunks = chunks;
+    p.name = format!("{}.c{chunks}", u.name);
+    p
+}
+
 /// Programs per placement and request that the end-to-end tests run.
 pub const TOP: usize = 3;
 
