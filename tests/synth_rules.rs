@@ -89,6 +89,21 @@ fn bad_rule_files_name_the_line() {
             "not a pattern",
         ),
         ("x: ?a ==> (all_reduce ?a ?a ?a)", 1, "bare variable"),
+        (
+            "x: (all_reduce ?g ?s-\0\"\0 ?r) ==> (all_reduce ?g ?s ?r)",
+            1,
+            "printable ASCII",
+        ),
+        (
+            "x: (all_reduce ?g ?s-t ?r) ==> (all_reduce ?g ?s-t ?r)",
+            1,
+            "a variable is `?`",
+        ),
+        (
+            "x: (all_reduce ?g ?s ?r) ==> (all_reduce ?g ?s ?r) if disjoint ?g ?s-",
+            1,
+            "not a variable",
+        ),
         (&format!("{ok}\n{ok}"), 2, "defined twice"),
     ];
     for (text, line, msg) in cases {

@@ -128,7 +128,23 @@ pub fn read_rules(source: &Source) -> Result<RuleSet, InputError> {
     })
 }
 
+/// `?` then one or more ASCII letters, digits or `_`: the variables the rules file
+/// writes back exactly as it reads them.
+fn is_var_name(s: &str) -> bool {
+    s.strip_prefix('?')
+        .is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+}
+
 fn parse_rule(t: &str, line: usize) -> Result<Rule, String> {
+    if let Some((col, c)) = t
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_graphic() || *c == ' ' || *c == '\t') || *c == '"')
+    {
+        return Err(format!(
+            "the rule contains {c:?} at byte {}: a rule is written in printable ASCII without quotes",
+            col + 1
+        ));
+    }
     let (name, rest) = t
         .split_once(':')
         .ok_or("expected `name:` at the start of the rule")?;
@@ -158,6 +174,16 @@ fn parse_rule(t: &str, line: usize) -> Result<Rule, String> {
     };
     let lhs = pattern("left-hand side", lhs)?;
     let rhs = pattern("right-hand side", rhs)?;
+    if let Some(v) = lhs
+        .vars()
+        .into_iter()
+        .chain(rhs.vars())
+        .find(|v| !is_var_name(&v.to_string()))
+    {
+        return Err(format!(
+            "rule `{name}` has a variable `{v}`: a variable is `?` then letters, digits or `_`, like `?dims`"
+        ));
+    }
     if lhs
         .ast
         .as_ref()
@@ -186,12 +212,15 @@ fn parse_rule(t: &str, line: usize) -> Result<Rule, String> {
         })?;
         let args: Vec<Var> = words
             .map(|w| {
-                w.parse::<Var>().map_err(|_| {
-                    format!(
-                        "`{w}` in condition `{}` of rule `{name}` is not a variable like `?a`",
-                        c.trim()
-                    )
-                })
+                w.parse::<Var>()
+                    .ok()
+                    .filter(|_| is_var_name(w))
+                    .ok_or_else(|| {
+                        format!(
+                            "`{w}` in condition `{}` of rule `{name}` is not a variable like `?a`",
+                            c.trim()
+                        )
+                    })
             })
             .collect::<Result<_, _>>()?;
         let (ins, outs) = relation.arity();
