@@ -35,9 +35,9 @@ use shape::Shape;
 use stop::StopReason;
 
 use crate::placement::{self, Placement};
-use crate::program::{Program, Text};
+use crate::program::{DimRef, Program, Text};
 use crate::rules::{AbsStep, DimSet, RuleSet};
-use crate::spec::{Request, Spec};
+use crate::spec::{Request, RequestKind, Spec};
 use crate::verdict::{Checker, Inconsistency, Verdict};
 
 /// Which engine finds candidates.
@@ -462,7 +462,32 @@ fn search(
 /// the same query up to a renaming of its constants, which preserves satisfiability.
 /// The key's sizes are `None` when a proof carries across sizes (see
 /// [`carries_proofs`]); the value also names the placement it was decided on.
-type ProofCache = BTreeMap<(ProofSizes, Vec<AbsStep>), (Result<Verdict, Inconsistency>, usize)>;
+type ProofCache =
+    BTreeMap<(ProofSizes, ProofGoal, Vec<AbsStep>), (Result<Verdict, Inconsistency>, usize)>;
+
+/// What a proof is about besides the program: the request's kind and, for a
+/// reduce_scatter or all_gather, where each reduction dim (significance order) stands
+/// in the shard numbering — two placements with the same abstract program can number
+/// the shards differently when the request has several axes.
+type ProofGoal = (RequestKind, Vec<usize>);
+
+/// The [`ProofGoal`] of `request` on `shape`.
+fn proof_goal(request: &Request, shape: &Shape) -> ProofGoal {
+    if request.collective == RequestKind::AllReduce {
+        return (request.collective, vec![]);
+    }
+    let place = |d: &DimRef| {
+        let axis = request.axes.iter().position(|&a| a == d.axis);
+        (axis, d.level)
+    };
+    let mut order: Vec<usize> = (0..shape.dims.len()).collect();
+    order.sort_by_key(|&i| place(&shape.dims[i]));
+    let mut rank = vec![0; order.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r;
+    }
+    (request.collective, rank)
+}
 
 /// The sizes a proof is for: `None` for every size.
 type ProofSizes = Option<Vec<u64>>;
@@ -536,14 +561,15 @@ impl Checking<'_> {
             };
             let mut proved_on = None;
             let verdict = check.then(|| {
-                let same_sizes = (Some(shape.sizes.clone()), structure.clone());
+                let goal = proof_goal(request, shape);
+                let same_sizes = (Some(shape.sizes.clone()), goal.clone(), structure.clone());
                 if let Some((v, _)) = proofs.get(&same_sizes) {
                     stats.proofs_reused += 1;
                     return v.clone();
                 }
                 // Only a proof carries to other sizes; a refutation or an undecided
                 // answer there is decided again here.
-                let any_size = (None, structure);
+                let any_size = (None, goal, structure);
                 if self.carry {
                     if let Some((Ok(Verdict::Proved), q)) = proofs.get(&any_size) {
                         stats.proofs_carried += 1;
