@@ -99,15 +99,21 @@ pub const CONFIRM_INTERPRETER_CELLS: u128 = 1 << 24;
 /// probe walks every device), so such refutations come back as [`Verdict::Unknown`].
 pub const CONFIRM_PROBE_DEVICES: u64 = 1 << 24;
 
-/// The query as SMT-LIB2, with readable names: definitions, fault selectors, the
-/// disjunction of all faults and `(check-sat)`. `unsat` means proved.
+/// The query as SMT-LIB2, with readable names, for an all_reduce over
+/// `request_axes`: definitions, fault selectors, the disjunction of all faults and
+/// `(check-sat)`. `unsat` means proved.
 pub fn smt2(
     spec: &Spec,
     placement: &Placement,
     request_axes: &[usize],
     program: &Program,
 ) -> String {
-    match encode::encode(spec, placement, request_axes, program) {
+    smt2_goal(spec, placement, &Goal::all_reduce(request_axes), program)
+}
+
+/// The query of [`prove_goal`] as SMT-LIB2 (see [`smt2`]).
+pub fn smt2_goal(spec: &Spec, placement: &Placement, goal: &Goal, program: &Program) -> String {
+    match encode::encode(spec, placement, goal, program) {
         Ok(e) => e.query(),
         Err(err) => format!("; no query: {err}\n"),
     }
@@ -141,14 +147,7 @@ pub fn prove_goal(
     program: &Program,
     opts: &SmtOptions,
 ) -> Result<Verdict, Inconsistency> {
-    let request_axes = &goal.axes[..];
-    if goal.is_sharded() {
-        return Ok(Verdict::Unknown(format!(
-            "the SMT encoding decides all_reduce requests only; decide this {} with --by interpreter",
-            goal.kind
-        )));
-    }
-    let enc = match encode::encode(spec, placement, request_axes, program) {
+    let enc = match encode::encode(spec, placement, goal, program) {
         Ok(e) => e,
         Err(e) => return Ok(Verdict::Unknown(format!("cannot build the query: {e}"))),
     };
@@ -195,14 +194,14 @@ pub fn prove_goal(
             Err(v) => return Ok(v),
         }
     }
-    confirm(spec, placement, request_axes, program, &enc, found)
+    confirm(spec, placement, goal, program, &enc, found)
 }
 
 /// Confirms a decoded refutation with the interpreter (small placements) and the probe.
 fn confirm(
     spec: &Spec,
     placement: &Placement,
-    request_axes: &[usize],
+    goal: &Goal,
     program: &Program,
     enc: &encode::Encoding,
     f: decode::Decoded,
@@ -216,8 +215,8 @@ fn confirm(
         )));
     }
     let lowered = lowered::lower(placement, program);
-    if semantics::interpreter_cells(placement, &lowered) <= CONFIRM_INTERPRETER_CELLS {
-        match semantics::run(spec, placement, request_axes, &lowered) {
+    if semantics::goal_cells(spec, placement, goal, &lowered) <= CONFIRM_INTERPRETER_CELLS {
+        match semantics::run_goal(spec, placement, goal, &lowered) {
             Ok(()) => {
                 return Err(Inconsistency(format!(
                     "z3 refutes the program ({}) but the reference interpreter accepts it",
@@ -236,10 +235,18 @@ fn confirm(
             Err(_) => {}
         }
     }
-    let key = |r: u64| placement.group_key(r, request_axes);
+    let key = |r: u64| placement.group_key(r, &goal.axes);
     let skey = key(f.source);
     let in_group = |x: u64| key(x) == skey;
-    let got = probe::probe(placement, &lowered, enc.atoms, f.atom, f.source, &in_group);
+    let shard = |r: u64| goal.shard_of(spec, placement, r);
+    let target = probe::Target {
+        kind: goal.kind,
+        atoms: enc.atoms,
+        shard_atoms: enc.shard_atoms,
+        shard: &shard,
+        in_group: &in_group,
+    };
+    let got = probe::probe(placement, &lowered, &target, f.atom, f.source);
     match got {
         Some(r) if r.step == cex.step && r.faults.contains(&(cex.kind, cex.rank)) => {
             Ok(Verdict::Refuted(cex))
