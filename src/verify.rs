@@ -30,13 +30,24 @@
 //! exponentially as it was read (20–40 s for a 12 KB query over 8 devices that the
 //! solver then decided in 20 ms).
 //!
+//! The start and the end are the request's [`Goal`] (`docs/design.md`, §3.3.1): for
+//! reduce_scatter and all_gather the buffer has `L = S·G` atoms (`G` shards of `S`),
+//! and a device's shard number `c(a)` is the mixed radix of its requested digits,
+//! axis by axis in the request's order, each axis's dims outer level first — a
+//! linear term of the digits. all_gather starts with `lo_0(a) = c(a)·S`,
+//! `len_0 = S`; the other kinds start with `[0, L)`.
+//!
 //! One query asks whether top-level unknowns — a device `x`, a position `p`, a source
 //! `s` and two members `y ≠ z` — witness a fault: at some step, a participant holding
 //! nothing valid, a region differing from its leader's, an indivisible region, a
 //! misaligned all_gather chunk, an invalid broadcast root, or two members both
 //! holding `s` at `p` (the "twice" of the interpreter); or, at the end, `x` not valid,
-//! not holding `[0, L)`, missing a source of its reduction group or holding one
-//! outside it. Every fault has a named selector `fault_<step>_<kind>`;
+//! or (all_reduce, all_gather) not holding `[0, L)`, or (reduce_scatter) its region
+//! not containing its shard `[c·S, (c+1)·S)` (`wrong_shard`); or, at `p` (inside the
+//! shard for reduce_scatter), a wanted source missing or an unwanted one held. Wanted
+//! is: in `x`'s reduction group, and for all_gather also `c(s)·S ≤ p < (c(s)+1)·S`
+//! (chunk `j` holds exactly the member of shard `j`). Every fault has a named selector
+//! `fault_<step>_<kind>`;
 //! `unsat` is [`Verdict::Proved`]. The only quantifiers are the `∃m` of the sums
 //! (one per all_reduce / reduce / reduce_scatter step, over that step's dims); the
 //! query is decided by z3's solver for the `BV` logic.
@@ -51,7 +62,7 @@
 //! members hold the source, because counts never exceed 1 before the first fault);
 //! (2) the first fault of the interpreter is therefore a model of the query, and any
 //! model names a fault whose step's prefix is either well-formed (a real fault) or
-//! not (then an earlier real fault exists). So `unsat` ⟺ the interpreter accepts.
+//! not (then an earlier real fault exists). So `unsat` ⟺ the interpreter accepts, for each of the three request kinds.
 //! Dims neither requested nor named by the program are left out: no group varies
 //! them and every source agrees with the device on them, so the state is a product
 //! over their digits. Bit widths hold each dim size itself (`x < n` with `n = 2^k`
