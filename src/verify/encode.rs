@@ -553,14 +553,28 @@ impl Enc<'_> {
             Collective::AllGather => {
                 // In a well-formed all_gather member i holds [lo + i·c, lo + (i+1)·c),
                 // c the leader's length: the member holding q is the one whose index
-                // is (q − lo) / c.
-                let i = format!("(bvudiv (bvsub q {lo_l}) {len_l})");
-                let holder = e.digits_of(&a, dd, &i);
+                // is (q − lo) / c. For an all_gather goal the start regions depend on
+                // the shard number, so that division is by a term and the holder's
+                // digits nest into every earlier step's functions: there the holder
+                // is the member whose region contains q (exactly one in a well-formed
+                // step), a quantifier over plain digits.
+                let has = if e.kind == RequestKind::AllGather {
+                    let (lo_m, len_m) = (f("lo", &mem_a), f("len", &mem_a));
+                    exists(vec![
+                        format!("(bvule {lo_m} q)"),
+                        format!("(bvult q (bvadd {lo_m} {len_m}))"),
+                        has_mem.clone(),
+                    ])
+                } else {
+                    let i = format!("(bvudiv (bvsub q {lo_l}) {len_l})");
+                    let holder = e.digits_of(&a, dd, &i);
+                    f("has", &has_args(&holder))
+                };
                 (
                     f("valid", &a),
                     lo_l.clone(),
                     format!("(bvmul {} {len_l})", lit(k, pw)),
-                    f("has", &has_args(&holder)),
+                    has,
                 )
             }
             Collective::Broadcast => (f("valid", &lead_a), lo_l.clone(), len_l.clone(), has_lead),
