@@ -20,7 +20,11 @@
 //!   `has_t(a,q,b) = has_{t-1}(a[D := digits of i], q, b)` with
 //!   `i = (q − lo(leader)) / len(leader)`: in a well-formed all_gather member `i` holds
 //!   exactly `[lo + i·c, lo + (i+1)·c)`, so the holder of `q` is a term, not a
-//!   quantifier (this keeps proof times flat in the dim sizes).
+//!   quantifier (this keeps proof times flat in the dim sizes). For an all_gather
+//!   *goal* the start regions depend on the shard number, so `len(leader)` is a term
+//!   and the holder's digits would nest into every earlier step (a four-step gather
+//!   chain over 24 devices took 99 s); there the holder is the member whose region
+//!   contains `q`, `∃m. lo(a[D:=m]) ≤ q < lo + len ∧ has(a[D:=m], q, b)` (0.08 s).
 //! * broadcast: everything is the leader's.
 //!
 //! A region is kept as start and length, not start and end, so that each state
@@ -30,15 +34,27 @@
 //! exponentially as it was read (20–40 s for a 12 KB query over 8 devices that the
 //! solver then decided in 20 ms).
 //!
+//! The start and the end are the request's [`Goal`] (`docs/design.md`, §3.3.1): for
+//! reduce_scatter and all_gather the buffer has `L = S·G` atoms (`G` shards of `S`),
+//! and a device's shard number `c(a)` is the mixed radix of its requested digits,
+//! axis by axis in the request's order, each axis's dims outer level first — a
+//! linear term of the digits. all_gather starts with `lo_0(a) = c(a)·S`,
+//! `len_0 = S`; the other kinds start with `[0, L)`.
+//!
 //! One query asks whether top-level unknowns — a device `x`, a position `p`, a source
 //! `s` and two members `y ≠ z` — witness a fault: at some step, a participant holding
 //! nothing valid, a region differing from its leader's, an indivisible region, a
 //! misaligned all_gather chunk, an invalid broadcast root, or two members both
 //! holding `s` at `p` (the "twice" of the interpreter); or, at the end, `x` not valid,
-//! not holding `[0, L)`, missing a source of its reduction group or holding one
-//! outside it. Every fault has a named selector `fault_<step>_<kind>`;
+//! or (all_reduce, all_gather) not holding `[0, L)`, or (reduce_scatter) its region
+//! not containing its shard `[c·S, (c+1)·S)` (`wrong_shard`); or, at `p` (inside the
+//! shard for reduce_scatter), a wanted source missing or an unwanted one held. Wanted
+//! is: in `x`'s reduction group, and for all_gather also `c(s)·S ≤ p < (c(s)+1)·S`
+//! (chunk `j` holds exactly the member of shard `j`). Every fault has a named selector
+//! `fault_<step>_<kind>`;
 //! `unsat` is [`Verdict::Proved`]. The only quantifiers are the `∃m` of the sums
-//! (one per all_reduce / reduce / reduce_scatter step, over that step's dims); the
+//! (one per all_reduce / reduce / reduce_scatter step, over that step's dims, and for
+//! an all_gather goal one per all_gather step); the
 //! query is decided by z3's solver for the `BV` logic.
 //!
 //! # Why it is sound and complete
@@ -51,7 +67,7 @@
 //! members hold the source, because counts never exceed 1 before the first fault);
 //! (2) the first fault of the interpreter is therefore a model of the query, and any
 //! model names a fault whose step's prefix is either well-formed (a real fault) or
-//! not (then an earlier real fault exists). So `unsat` ⟺ the interpreter accepts.
+//! not (then an earlier real fault exists). So `unsat` ⟺ the interpreter accepts, for each of the three request kinds.
 //! Dims neither requested nor named by the program are left out: no group varies
 //! them and every source agrees with the device on them, so the state is a product
 //! over their digits. Bit widths hold each dim size itself (`x < n` with `n = 2^k`
@@ -99,15 +115,21 @@ pub const CONFIRM_INTERPRETER_CELLS: u128 = 1 << 24;
 /// probe walks every device), so such refutations come back as [`Verdict::Unknown`].
 pub const CONFIRM_PROBE_DEVICES: u64 = 1 << 24;
 
-/// The query as SMT-LIB2, with readable names: definitions, fault selectors, the
-/// disjunction of all faults and `(check-sat)`. `unsat` means proved.
+/// The query as SMT-LIB2, with readable names, for an all_reduce over
+/// `request_axes`: definitions, fault selectors, the disjunction of all faults and
+/// `(check-sat)`. `unsat` means proved.
 pub fn smt2(
     spec: &Spec,
     placement: &Placement,
     request_axes: &[usize],
     program: &Program,
 ) -> String {
-    match encode::encode(spec, placement, request_axes, program) {
+    smt2_goal(spec, placement, &Goal::all_reduce(request_axes), program)
+}
+
+/// The query of [`prove_goal`] as SMT-LIB2 (see [`smt2`]).
+pub fn smt2_goal(spec: &Spec, placement: &Placement, goal: &Goal, program: &Program) -> String {
+    match encode::encode(spec, placement, goal, program) {
         Ok(e) => e.query(),
         Err(err) => format!("; no query: {err}\n"),
     }
@@ -141,14 +163,7 @@ pub fn prove_goal(
     program: &Program,
     opts: &SmtOptions,
 ) -> Result<Verdict, Inconsistency> {
-    let request_axes = &goal.axes[..];
-    if goal.is_sharded() {
-        return Ok(Verdict::Unknown(format!(
-            "the SMT encoding decides all_reduce requests only; decide this {} with --by interpreter",
-            goal.kind
-        )));
-    }
-    let enc = match encode::encode(spec, placement, request_axes, program) {
+    let enc = match encode::encode(spec, placement, goal, program) {
         Ok(e) => e,
         Err(e) => return Ok(Verdict::Unknown(format!("cannot build the query: {e}"))),
     };
@@ -195,14 +210,14 @@ pub fn prove_goal(
             Err(v) => return Ok(v),
         }
     }
-    confirm(spec, placement, request_axes, program, &enc, found)
+    confirm(spec, placement, goal, program, &enc, found)
 }
 
 /// Confirms a decoded refutation with the interpreter (small placements) and the probe.
 fn confirm(
     spec: &Spec,
     placement: &Placement,
-    request_axes: &[usize],
+    goal: &Goal,
     program: &Program,
     enc: &encode::Encoding,
     f: decode::Decoded,
@@ -216,8 +231,8 @@ fn confirm(
         )));
     }
     let lowered = lowered::lower(placement, program);
-    if semantics::interpreter_cells(placement, &lowered) <= CONFIRM_INTERPRETER_CELLS {
-        match semantics::run(spec, placement, request_axes, &lowered) {
+    if semantics::goal_cells(spec, placement, goal, &lowered) <= CONFIRM_INTERPRETER_CELLS {
+        match semantics::run_goal(spec, placement, goal, &lowered) {
             Ok(()) => {
                 return Err(Inconsistency(format!(
                     "z3 refutes the program ({}) but the reference interpreter accepts it",
@@ -236,10 +251,18 @@ fn confirm(
             Err(_) => {}
         }
     }
-    let key = |r: u64| placement.group_key(r, request_axes);
+    let key = |r: u64| placement.group_key(r, &goal.axes);
     let skey = key(f.source);
     let in_group = |x: u64| key(x) == skey;
-    let got = probe::probe(placement, &lowered, enc.atoms, f.atom, f.source, &in_group);
+    let shard = |r: u64| goal.shard_of(spec, placement, r);
+    let target = probe::Target {
+        kind: goal.kind,
+        atoms: enc.atoms,
+        shard_atoms: enc.shard_atoms,
+        shard: &shard,
+        in_group: &in_group,
+    };
+    let got = probe::probe(placement, &lowered, &target, f.atom, f.source);
     match got {
         Some(r) if r.step == cex.step && r.faults.contains(&(cex.kind, cex.rank)) => {
             Ok(Verdict::Refuted(cex))

@@ -122,3 +122,70 @@ fn an_exhausted_solver_budget_exits_3_and_says_why() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.starts_with("refuted:"), "{out}");
 }
+
+/// The default proof decides reduce_scatter and all_gather requests (exit 0 / 1, not
+/// undecided), agrees with the interpreter under `--by both`, and `--dump-smt` writes
+/// the sharded query.
+#[test]
+fn the_proof_decides_sharded_requests() {
+    let spec = support::root().join("specs/dgx-h100-x4-fsdp.toml");
+    let spec = spec.to_str().unwrap();
+    let dir = tempdir();
+    let cases = [
+        (
+            "0",
+            "reduce_scatter(node:data) ; reduce_scatter(gpu:data)",
+            0,
+        ),
+        (
+            "0",
+            "reduce_scatter(gpu:data) ; reduce_scatter(node:data)",
+            1,
+        ),
+        ("1", "all_gather(gpu:data) ; all_gather(node:data)", 0),
+        ("1", "all_gather(node:data) ; all_gather(gpu:data)", 1),
+    ];
+    for (i, (request, text, want)) in cases.iter().enumerate() {
+        let prog = write(dir.path(), &format!("p{i}.txt"), text);
+        for by in ["smt", "both"] {
+            let (code, out, err) = parts(&run(
+                &[
+                    "verify",
+                    &prog,
+                    "-s",
+                    spec,
+                    "--request",
+                    request,
+                    "--by",
+                    by,
+                ],
+                None,
+            ));
+            assert_eq!(code, *want, "{text} --by {by}: {out}{err}");
+        }
+    }
+    let prog = write(
+        dir.path(),
+        "w.txt",
+        "reduce_scatter(gpu:data) ; reduce_scatter(node:data)",
+    );
+    let q = dir.path().join("q.smt2");
+    let (code, out, _) = parts(&run(
+        &[
+            "verify",
+            &prog,
+            "-s",
+            spec,
+            "--request",
+            "0",
+            "--dump-smt",
+            q.to_str().unwrap(),
+        ],
+        None,
+    ));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("wrong_shard: rank "), "{out}");
+    assert!(out.contains("decided by: smt"), "{out}");
+    let dump = std::fs::read_to_string(&q).unwrap();
+    assert!(dump.contains("fault_end_wrong_shard"), "{dump}");
+}

@@ -1,17 +1,20 @@
-//! Property test: on 1,000 random problems (2–4 levels, 1–3 axes, requests over 1–2
-//! axes, programs from correct templates — all_reduce chains, reduce_scatter …
-//! all_gather sandwiches, reduce … broadcast with roots — often mutated, and fully
-//! random programs), z3's verdict equals the reference interpreter's, and every
-//! refutation is confirmed (the verifier itself confirms it with the interpreter and
-//! the probe; `agree` also checks the step). Deterministic: a fixed seed.
+//! Property test: on 1,200 random problems (2–4 levels, 1–3 axes; all_reduce,
+//! reduce_scatter and all_gather requests over 1–2 axes, the sharded ones in a random
+//! axis order; programs from correct templates — all_reduce chains, reduce_scatter …
+//! all_gather sandwiches, reduce … broadcast with roots, chains of reduce_scatters
+//! or all_gathers over cuts of the shard digits — often mutated, and fully random
+//! programs), z3's verdict equals the reference interpreter's, and every refutation
+//! is confirmed (the verifier itself confirms it with the interpreter and the probe;
+//! `agree_goal` also checks the step). Deterministic: a fixed seed.
 
 mod support;
 
 use collsynth::placement::Placement;
 use collsynth::program::{Collective, DimRef, Program, Step};
-use collsynth::spec::Spec;
+use collsynth::semantics::Goal;
+use collsynth::spec::{RequestKind, Spec};
 use support::rng::Rng;
-use support::verify::{agree, mutants, problem_spec};
+use support::verify::{agree_goal, mutants, problem_spec};
 
 fn matrix(rng: &mut Rng, levels: usize, axes: usize) -> Vec<Vec<u64>> {
     loop {
@@ -25,7 +28,7 @@ fn matrix(rng: &mut Rng, levels: usize, axes: usize) -> Vec<Vec<u64>> {
         let rows_ok = m.iter().all(|r| r.iter().product::<u64>() >= 2);
         let cols_ok = (0..levels).all(|l| m.iter().map(|r| r[l]).product::<u64>() >= 2);
         let n: u64 = m.iter().flatten().product();
-        if rows_ok && cols_ok && n <= 48 {
+        if rows_ok && cols_ok && n <= 36 {
             return m;
         }
     }
@@ -88,11 +91,54 @@ fn random_program(rng: &mut Rng, dims: &[DimRef]) -> Program {
     Program { steps }
 }
 
-/// One random problem: a spec, a placement, the requested axes and a program.
+/// The requested dims in shard-numbering order (request axes in order, each axis's
+/// dims outer level first), cut into consecutive pieces: one step per piece.
+fn cuts(rng: &mut Rng, placement: &Placement, goal: &Goal) -> Vec<Vec<DimRef>> {
+    let order: Vec<DimRef> = goal
+        .axes
+        .iter()
+        .flat_map(|&a| {
+            support::dim_refs(placement)
+                .into_iter()
+                .filter(move |d| d.axis == a)
+        })
+        .collect();
+    let mut out: Vec<Vec<DimRef>> = Vec::new();
+    for d in order {
+        match out.last_mut() {
+            Some(piece) if rng.chance(40) => piece.push(d),
+            _ => out.push(vec![d]),
+        }
+    }
+    out
+}
+
+/// A program for a sharded goal that is correct when every piece of `cuts` is in
+/// significance order: reduce_scatter — scatter the first pieces, then all_reduce
+/// the rest; all_gather — gather the pieces from the last to the first.
+fn sharded_template(rng: &mut Rng, placement: &Placement, goal: &Goal) -> Program {
+    let pieces = cuts(rng, placement, goal);
+    let mut steps = Vec::new();
+    if goal.kind == RequestKind::AllGather {
+        for p in pieces.iter().rev() {
+            steps.push(Step::new(Collective::AllGather, p.clone()));
+        }
+    } else {
+        let scattered = rng.below(pieces.len() as u64 + 1) as usize;
+        for p in &pieces[..scattered] {
+            steps.push(Step::new(Collective::ReduceScatter, p.clone()));
+        }
+        let rest: Vec<DimRef> = pieces[scattered..].iter().flatten().copied().collect();
+        template(rng, &rest, &[], &mut steps);
+    }
+    Program { steps }
+}
+
+/// One random problem: a spec, a placement, the goal and a program.
 struct Problem {
     spec: Spec,
     placement: Placement,
-    request: Vec<usize>,
+    goal: Goal,
     program: Program,
 }
 
@@ -111,7 +157,21 @@ fn problems(n: usize) -> Vec<Problem> {
             if request.is_empty() {
                 request.push(rng.below(axes as u64) as usize);
             }
-            let spec = problem_spec(&LEVELS[4 - levels..], &AXES[..axes], &m, &request);
+            let kind = [
+                RequestKind::AllReduce,
+                RequestKind::ReduceScatter,
+                RequestKind::AllGather,
+            ][rng.below(3) as usize];
+            if kind != RequestKind::AllReduce && rng.chance(50) {
+                request.reverse();
+            }
+            let goal = Goal {
+                kind,
+                axes: request.clone(),
+            };
+            let mut set = request.clone();
+            set.sort_unstable();
+            let spec = problem_spec(&LEVELS[4 - levels..], &AXES[..axes], &m, &set);
             let placement = Placement::new(&spec, m).unwrap();
             let all = support::dim_refs(&placement);
             let q: Vec<DimRef> = all
@@ -122,9 +182,13 @@ fn problems(n: usize) -> Vec<Problem> {
             let program = if q.is_empty() || rng.chance(25) {
                 random_program(&mut rng, &all)
             } else {
-                let mut steps = Vec::new();
-                template(&mut rng, &q, &[], &mut steps);
-                let p = Program { steps };
+                let p = if kind == RequestKind::AllReduce || rng.chance(25) {
+                    let mut steps = Vec::new();
+                    template(&mut rng, &q, &[], &mut steps);
+                    Program { steps }
+                } else {
+                    sharded_template(&mut rng, &placement, &goal)
+                };
                 if rng.chance(50) {
                     let ms = mutants(&p, &placement);
                     if ms.is_empty() {
@@ -139,7 +203,7 @@ fn problems(n: usize) -> Vec<Problem> {
             Problem {
                 spec,
                 placement,
-                request,
+                goal,
                 program,
             }
         })
@@ -149,14 +213,26 @@ fn problems(n: usize) -> Vec<Problem> {
 /// Nearly all the time is z3's (each problem is one solver, refutations a few
 /// checks), so the problems are checked on every core.
 #[test]
-fn smt_agrees_with_the_interpreter_on_1000_random_problems() {
-    let problems = problems(1000);
+fn smt_agrees_with_the_interpreter_on_1200_random_problems() {
+    let problems = problems(1200);
     let correct = support::par::map(&problems, |p| {
-        agree(&p.spec, &p.placement, &p.request, &p.program)
+        agree_goal(&p.spec, &p.placement, &p.goal, &p.program)
     });
-    let proved = correct.iter().filter(|&&c| c).count();
-    let refuted = correct.len() - proved;
-    eprintln!("{proved} proved, {refuted} refuted");
-    assert!(proved >= 200, "only {proved} correct programs among 1000");
-    assert!(refuted >= 200, "only {refuted} refuted programs among 1000");
+    for kind in [
+        RequestKind::AllReduce,
+        RequestKind::ReduceScatter,
+        RequestKind::AllGather,
+    ] {
+        let of_kind: Vec<bool> = problems
+            .iter()
+            .zip(&correct)
+            .filter(|(p, _)| p.goal.kind == kind)
+            .map(|(_, &c)| c)
+            .collect();
+        let proved = of_kind.iter().filter(|&&c| c).count();
+        let refuted = of_kind.len() - proved;
+        eprintln!("{kind}: {proved} proved, {refuted} refuted");
+        assert!(proved >= 80, "{kind}: only {proved} correct programs");
+        assert!(refuted >= 80, "{kind}: only {refuted} refuted programs");
+    }
 }

@@ -341,8 +341,9 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub json: bool,
     /// Who decides: the z3 proof (`smt`), the reference interpreter, or both (they
-    /// must agree). Lowered programs that are not dim-structured are always decided by
-    /// the interpreter.
+    /// must agree); each decides all_reduce, reduce_scatter and all_gather requests.
+    /// Lowered programs that are not dim-structured are always decided by the
+    /// interpreter.
     #[arg(long, value_enum, default_value = "smt")]
     pub by: DecideBy,
     /// z3's budgets.

@@ -50,10 +50,10 @@ pub(super) fn verify(a: VerifyArgs) -> Result {
                 "--dump-smt: the lowered program is not dim-structured, so it has no SMT query (it is decided by the interpreter)",
             ));
         };
-        let text = crate::verify::smt2(
+        let text = crate::verify::smt2_goal(
             &problem.spec,
             &problem.placement,
-            &problem.request.axes,
+            &crate::semantics::Goal::of(&problem.request),
             program,
         );
         std::fs::write(path, text)

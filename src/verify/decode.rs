@@ -5,7 +5,7 @@ use super::smt::{Assumption, Model};
 use crate::placement::Placement;
 use crate::program::Program;
 use crate::semantics::{rank_text, Counterexample, Kind, Part};
-use crate::spec::Spec;
+use crate::spec::{RequestKind, Spec};
 
 /// A decoded refutation: the counterexample and the atom and source it concerns.
 #[derive(Debug, Clone)]
@@ -80,6 +80,27 @@ impl Reading<'_> {
 
     fn part(&self, lo: u64, hi: u64) -> Part {
         Part::new(lo, hi, self.enc.atoms)
+    }
+
+    /// A device's shard number under the query's goal.
+    fn shard(&self, r: u64) -> u64 {
+        self.enc.goal.shard_of(self.spec, self.placement, r)
+    }
+
+    /// `shard j ([…) of the buffer)`.
+    fn shard_text(&self, j: u64) -> String {
+        let sa = self.enc.shard_atoms;
+        format!("shard {j} ({})", self.part(j * sa, (j + 1) * sa))
+    }
+
+    /// A region as the interpreter names it: a shard when it is exactly one.
+    fn held(&self, lo: u64, hi: u64) -> String {
+        let (sa, l) = (self.enc.shard_atoms, self.enc.atoms);
+        if hi > lo && hi - lo == sa && lo.is_multiple_of(sa) && hi <= l {
+            self.shard_text(lo / sa)
+        } else {
+            self.part(lo.min(l), hi.min(l)).to_string()
+        }
     }
 
     /// A fault of step `t`.
@@ -191,10 +212,40 @@ impl Reading<'_> {
                     Some(part(mlo, mhi)),
                     None,
                     format!(
-                        "at the end {} holds only {}, not the whole buffer ({} is missing: a reduce_scatter was not undone by an all_gather)",
+                        "at the end {} holds only {}, not the whole buffer ({} is missing: {})",
                         rank(x),
                         part(lo.min(l), hi.min(l)),
-                        part(mlo, mhi)
+                        part(mlo, mhi),
+                        if self.enc.goal.kind == RequestKind::AllGather {
+                            "not every shard was gathered"
+                        } else {
+                            "a reduce_scatter was not undone by an all_gather"
+                        }
+                    ),
+                )
+            }
+            FaultKind::EndWrongShard => {
+                let (c, held) = (self.shard(x), self.held(lo, hi));
+                (
+                    Kind::WrongShard,
+                    x,
+                    Some(part(lo.min(l), hi.min(l))),
+                    None,
+                    format!("{} ends holding {held}, wants {}", rank(x), self.shard_text(c)),
+                )
+            }
+            FaultKind::EndMissing if self.enc.goal.kind == RequestKind::AllGather => {
+                let j = atom / self.enc.shard_atoms;
+                (
+                    Kind::Missing,
+                    x,
+                    Some(part(atom, atom + 1)),
+                    Some(source),
+                    format!(
+                        "at the end {} lacks, in chunk {j} ({}), the data of {}, whose shard is {j}",
+                        rank(x),
+                        part(atom, atom + 1),
+                        rank(source)
                     ),
                 )
             }
@@ -210,6 +261,28 @@ impl Reading<'_> {
                     part(atom, atom + 1)
                 ),
             ),
+            FaultKind::EndExtra if self.enc.goal.kind == RequestKind::AllGather => {
+                let j = atom / self.enc.shard_atoms;
+                let in_group = self.placement.group_key(x, &self.enc.goal.axes)
+                    == self.placement.group_key(source, &self.enc.goal.axes);
+                let message = if in_group {
+                    format!(
+                        "at the end {} holds, in chunk {j} ({}), the data of {}, whose shard is {}: chunk {j} wants the data of shard {j}",
+                        rank(x),
+                        part(atom, atom + 1),
+                        rank(source),
+                        self.shard(source)
+                    )
+                } else {
+                    format!(
+                        "at the end {} holds, in chunk {j} ({}), the data of {}, which is outside its group (an axis was gathered that the request did not ask for)",
+                        rank(x),
+                        part(atom, atom + 1),
+                        rank(source)
+                    )
+                };
+                (Kind::Extra, x, Some(part(atom, atom + 1)), Some(source), message)
+            }
             FaultKind::EndExtra => (
                 Kind::Extra,
                 x,
@@ -253,9 +326,16 @@ pub(crate) fn decode(
         Some(t) => r.step_fault(t, fault.kind, program)?,
         None => r.end_fault(fault.kind)?,
     };
+    // As the interpreter: a sharded goal's final shard and sum faults name the shard.
+    let names_shard = fault.step.is_none()
+        && enc.goal.is_sharded()
+        && matches!(
+            fault.kind,
+            FaultKind::EndWrongShard | FaultKind::EndMissing | FaultKind::EndExtra
+        );
     Some(Decoded {
         cex: Counterexample {
-            shard: None,
+            shard: names_shard.then(|| r.shard(who)),
             kind,
             step: fault.step,
             rank: who,

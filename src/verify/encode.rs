@@ -10,7 +10,8 @@ use std::fmt::Write;
 
 use crate::placement::Placement;
 use crate::program::{Collective, Program, Step};
-use crate::spec::Spec;
+use crate::semantics::Goal;
+use crate::spec::{RequestKind, Spec};
 
 /// One dim that the query encodes.
 #[derive(Debug, Clone)]
@@ -48,8 +49,11 @@ pub(crate) enum FaultKind {
     EndRegion,
     /// At the end a source of the group is not summed.
     EndMissing,
-    /// At the end a source outside the group is summed.
+    /// At the end a source outside the group is summed (all_gather: or a group
+    /// member's data in a chunk that is not its shard's).
     EndExtra,
+    /// reduce_scatter: at the end the device's region does not contain its shard.
+    EndWrongShard,
 }
 
 /// A named fault: `(=> fault_<step>_<kind> <condition>)` is asserted.
@@ -70,6 +74,10 @@ pub(crate) struct Encoding {
     pub dims: Vec<EDim>,
     /// Buffer atoms `L`.
     pub atoms: u64,
+    /// The goal the query is about.
+    pub goal: Goal,
+    /// Atoms per shard, `L / G` (`L` for all_reduce).
+    pub shard_atoms: u64,
     /// Bit width of positions and region bounds.
     pub pos_width: u32,
     /// Fault selectors, in step order (final ones last).
@@ -107,6 +115,12 @@ struct Enc<'a> {
     pw: u32,
     /// Atoms of the buffer.
     atoms: u128,
+    /// The goal's collective.
+    kind: RequestKind,
+    /// Atoms per shard.
+    shard_atoms: u128,
+    /// The shard number's digits, most significant first: encoded dim and stride.
+    shard_digits: Vec<(usize, u128)>,
     out: String,
     faults: Vec<Fault>,
     spec: &'a Spec,
@@ -208,6 +222,30 @@ impl Enc<'_> {
         }
     }
 
+    /// A device's shard number as a position-wide term: the mixed radix of its
+    /// requested digits in the request's axis order (each axis's dims outer level
+    /// first), the first most significant.
+    fn shard(&self, dev: &[String]) -> String {
+        let terms: Vec<String> = self
+            .shard_digits
+            .iter()
+            .map(|&(d, stride)| {
+                let e = self.pw - self.dims[d].width;
+                let z = format!("((_ zero_extend {e}) {})", dev[d]);
+                if stride == 1 {
+                    z
+                } else {
+                    format!("(bvmul {} {z})", lit(stride, self.pw))
+                }
+            })
+            .collect();
+        match terms.len() {
+            0 => lit(0, self.pw),
+            1 => terms.into_iter().next().unwrap_or_default(),
+            _ => format!("(bvadd {})", terms.join(" ")),
+        }
+    }
+
     /// `dev` with its `which` digits set to the mixed-radix digits of member index `i`.
     fn digits_of(&self, dev: &[String], which: &[usize], i: &str) -> Vec<String> {
         let mut v = dev.to_vec();
@@ -257,15 +295,15 @@ fn local(dims: &[EDim], placement: &Placement, refs: &[crate::program::DimRef]) 
         .collect()
 }
 
-/// Builds the query for `program` on `placement` for a request over `request_axes`:
-/// the unknowns, one state per step (its definitions, then its faults), the final
-/// state's faults.
+/// Builds the query for `program` on `placement` for `goal`: the unknowns, one state
+/// per step (its definitions, then its faults), the final state's faults.
 pub(crate) fn encode(
     spec: &Spec,
     placement: &Placement,
-    request_axes: &[usize],
+    goal: &Goal,
     program: &Program,
 ) -> Result<Encoding, EncodeError> {
+    let request_axes = &goal.axes[..];
     for (t, s) in program.steps.iter().enumerate() {
         if s.dims
             .iter()
@@ -283,17 +321,20 @@ pub(crate) fn encode(
             .product()
     };
     let sizes: Vec<u128> = program.steps.iter().map(group).collect();
-    let mut atoms: u128 = 1;
+    let mut shard_atoms: u128 = 1;
     let mut kmax: u128 = 1;
     for (s, &k) in program.steps.iter().zip(&sizes) {
         kmax = kmax.max(k);
         if s.op == Collective::ReduceScatter {
-            atoms = atoms.saturating_mul(k);
+            shard_atoms = shard_atoms.saturating_mul(k);
         }
     }
+    // A sharded goal cuts the buffer into G shards of whole atoms.
+    let atoms = shard_atoms.saturating_mul(goal.shards(spec) as u128);
     if atoms > 1 << 62 {
         return Err(EncodeError::TooManyAtoms);
     }
+    let shard_digits = shard_digits(placement, &dims, goal);
     // Region bounds reach at most lo + k·c ≤ (k + 1)·L; one more bit keeps every
     // intermediate term of a well-formed prefix from wrapping.
     let pw = bits(atoms) + bits(kmax + 1) + 1;
@@ -301,6 +342,9 @@ pub(crate) fn encode(
         dims,
         pw,
         atoms,
+        kind: goal.kind,
+        shard_atoms,
+        shard_digits,
         out: String::new(),
         faults: Vec::new(),
         spec,
@@ -317,10 +361,38 @@ pub(crate) fn encode(
     Ok(Encoding {
         dims: e.dims,
         atoms: atoms as u64,
+        goal: goal.clone(),
+        shard_atoms: shard_atoms as u64,
         pos_width: pw,
         faults: e.faults,
         text: e.out,
     })
+}
+
+/// The digits of the shard number (empty for all_reduce): for each requested axis in
+/// the goal's order, its encoded dims in significance order (outer level first), with
+/// the mixed-radix stride of each, the first most significant.
+fn shard_digits(placement: &Placement, dims: &[EDim], goal: &Goal) -> Vec<(usize, u128)> {
+    if !goal.is_sharded() {
+        return Vec::new();
+    }
+    let order: Vec<usize> = goal
+        .axes
+        .iter()
+        .flat_map(|&a| (0..dims.len()).filter(move |&d| placement.dims[dims[d].index].axis == a))
+        .collect();
+    let mut stride: u128 = 1;
+    let mut out: Vec<(usize, u128)> = order
+        .iter()
+        .rev()
+        .map(|&d| {
+            let s = stride;
+            stride *= dims[d].size as u128;
+            (d, s)
+        })
+        .collect();
+    out.reverse();
+    out
 }
 
 /// The dims the query encodes: those requested or named by the program (the others
@@ -391,19 +463,24 @@ impl Enc<'_> {
         let _ = writeln!(e.out, "(assert (bvult p {atoms_lit}))");
     }
 
-    /// State 0: every device holds the whole buffer, validly, with itself summed.
+    /// State 0: every device holds the whole buffer (all_gather: only its shard),
+    /// validly, with itself summed.
     fn initial_state(&mut self) {
         let pw = self.pw;
         let e = self;
         let pos = e.pos();
-        let atoms_lit = lit(e.atoms, pw);
-        let zero = lit(0, pw);
         let (a, b) = (e.names("a"), e.names("b"));
         let (pa, pb) = (e.params("a"), e.params("b"));
+        let (lo, len) = if e.kind == RequestKind::AllGather {
+            let s = lit(e.shard_atoms, pw);
+            (format!("(bvmul {s} {})", e.shard(&a)), s)
+        } else {
+            (lit(0, pw), lit(e.atoms, pw))
+        };
         let _ = writeln!(e.out, "; state 0: initial");
         let _ = writeln!(e.out, "(define-fun valid_0 ({pa}) Bool true)");
-        let _ = writeln!(e.out, "(define-fun lo_0 ({pa}) {pos} {zero})");
-        let _ = writeln!(e.out, "(define-fun len_0 ({pa}) {pos} {atoms_lit})");
+        let _ = writeln!(e.out, "(define-fun lo_0 ({pa}) {pos} {lo})");
+        let _ = writeln!(e.out, "(define-fun len_0 ({pa}) {pos} {len})");
         let same = Enc::and(
             a.iter()
                 .zip(&b)
@@ -476,14 +553,28 @@ impl Enc<'_> {
             Collective::AllGather => {
                 // In a well-formed all_gather member i holds [lo + i·c, lo + (i+1)·c),
                 // c the leader's length: the member holding q is the one whose index
-                // is (q − lo) / c.
-                let i = format!("(bvudiv (bvsub q {lo_l}) {len_l})");
-                let holder = e.digits_of(&a, dd, &i);
+                // is (q − lo) / c. For an all_gather goal the start regions depend on
+                // the shard number, so that division is by a term and the holder's
+                // digits nest into every earlier step's functions: there the holder
+                // is the member whose region contains q (exactly one in a well-formed
+                // step), a quantifier over plain digits.
+                let has = if e.kind == RequestKind::AllGather {
+                    let (lo_m, len_m) = (f("lo", &mem_a), f("len", &mem_a));
+                    exists(vec![
+                        format!("(bvule {lo_m} q)"),
+                        format!("(bvult q (bvadd {lo_m} {len_m}))"),
+                        has_mem.clone(),
+                    ])
+                } else {
+                    let i = format!("(bvudiv (bvsub q {lo_l}) {len_l})");
+                    let holder = e.digits_of(&a, dd, &i);
+                    f("has", &has_args(&holder))
+                };
                 (
                     f("valid", &a),
                     lo_l.clone(),
                     format!("(bvmul {} {len_l})", lit(k, pw)),
-                    f("has", &has_args(&holder)),
+                    has,
                 )
             }
             Collective::Broadcast => (f("valid", &lead_a), lo_l.clone(), len_l.clone(), has_lead),
@@ -606,30 +697,80 @@ impl Enc<'_> {
                 .map(|(i, _)| format!("(= {} {})", x[i], s[i]))
                 .collect(),
         );
-        let whole = format!("(and {valid_x} (= end.lo {zero}) (= end.hi {atoms_lit}))");
         e.fault(
             None,
             FaultKind::EndInvalid,
             "invalid",
             format!("(not {valid_x})"),
         );
+        if e.kind == RequestKind::ReduceScatter {
+            // x must hold at least its shard [c·S, (c+1)·S), and there its group once.
+            let size = lit(e.shard_atoms, pw);
+            let _ = writeln!(e.out, "(declare-const end.shard_lo {pos})");
+            let _ = writeln!(
+                e.out,
+                "(assert (= end.shard_lo (bvmul {size} {})))",
+                e.shard(&x)
+            );
+            let holds = format!(
+                "(and (bvule end.lo end.shard_lo) (bvule (bvadd end.shard_lo {size}) end.hi))"
+            );
+            e.fault(
+                None,
+                FaultKind::EndWrongShard,
+                "wrong_shard",
+                format!("(and {valid_x} (not {holds}))"),
+            );
+            let at = format!(
+                "(and {valid_x} {holds} (bvule end.shard_lo p) (bvult p (bvadd end.shard_lo {size})))"
+            );
+            e.fault(
+                None,
+                FaultKind::EndMissing,
+                "missing",
+                format!("(and {at} {in_group} (not {has_x}))"),
+            );
+            e.fault(
+                None,
+                FaultKind::EndExtra,
+                "extra",
+                format!("(and {at} (not {in_group}) {has_x})"),
+            );
+            return;
+        }
+        let whole = format!("(and {valid_x} (= end.lo {zero}) (= end.hi {atoms_lit}))");
         e.fault(
             None,
             FaultKind::EndRegion,
             "region",
             format!("(and {valid_x} (not (and (= end.lo {zero}) (= end.hi {atoms_lit}))))"),
         );
+        let wanted = if e.kind == RequestKind::AllGather {
+            // Chunk j of the buffer is the data of the group member whose shard is j.
+            let size = lit(e.shard_atoms, pw);
+            let _ = writeln!(e.out, "(declare-const end.source_lo {pos})");
+            let _ = writeln!(
+                e.out,
+                "(assert (= end.source_lo (bvmul {size} {})))",
+                e.shard(&s)
+            );
+            format!(
+                "(and {in_group} (bvule end.source_lo p) (bvult p (bvadd end.source_lo {size})))"
+            )
+        } else {
+            in_group
+        };
         e.fault(
             None,
             FaultKind::EndMissing,
             "missing",
-            format!("(and {whole} {in_group} (not {has_x}))"),
+            format!("(and {whole} {wanted} (not {has_x}))"),
         );
         e.fault(
             None,
             FaultKind::EndExtra,
             "extra",
-            format!("(and {whole} (not {in_group}) {has_x})"),
+            format!("(and {whole} (not {wanted}) {has_x})"),
         );
     }
 }

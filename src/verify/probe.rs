@@ -11,6 +11,7 @@ use crate::lowered::Lowered;
 use crate::placement::Placement;
 use crate::program::Collective;
 use crate::semantics::Kind;
+use crate::spec::RequestKind;
 
 /// The faults found at the first step (1-based; `None` = final state) that has any,
 /// as `(kind, rank)` pairs. Twice, missing and extra faults concern atom `p` and
@@ -32,23 +33,48 @@ struct Dev {
     cnt: u8,
 }
 
-/// Runs the projection. `in_group(x)`: whether `s` is in `x`'s reduction group.
-/// `None` when the program is correct at (p, s) and well-formed everywhere.
+/// What the request wants, seen from one source `s`: the goal's collective, the
+/// atoms of the buffer and of a shard, every device's shard number, and whether `s`
+/// is in a device's reduction group.
+pub(crate) struct Target<'a> {
+    /// all_reduce, reduce_scatter or all_gather.
+    pub kind: RequestKind,
+    /// Atoms of the whole buffer.
+    pub atoms: u64,
+    /// Atoms of one shard (`atoms` for all_reduce).
+    pub shard_atoms: u64,
+    /// A device's shard number (0 for all_reduce).
+    pub shard: &'a dyn Fn(u64) -> u64,
+    /// Whether `s` is in device `x`'s reduction group.
+    pub in_group: &'a dyn Fn(u64) -> bool,
+}
+
+/// Runs the projection. `None` when the program is correct at (p, s) and well-formed
+/// everywhere.
 pub(crate) fn probe(
     placement: &Placement,
     program: &Lowered,
-    atoms: u64,
+    target: &Target,
     p: u64,
     s: u64,
-    in_group: &dyn Fn(u64) -> bool,
 ) -> Option<ProbeResult> {
     let n = placement.devices();
+    let (atoms, sa) = (target.atoms, target.shard_atoms);
     let mut d: Vec<Dev> = (0..n)
-        .map(|x| Dev {
-            lo: 0,
-            hi: atoms,
-            valid: true,
-            cnt: u8::from(x == s),
+        .map(|x| {
+            // all_gather starts from the own shard only.
+            let (lo, hi) = if target.kind == RequestKind::AllGather {
+                let c = (target.shard)(x);
+                (c * sa, (c + 1) * sa)
+            } else {
+                (0, atoms)
+            };
+            Dev {
+                lo,
+                hi,
+                valid: true,
+                cnt: u8::from(x == s),
+            }
         })
         .collect();
     let at = |d: &Dev| -> u8 {
@@ -152,11 +178,33 @@ pub(crate) fn probe(
     let mut faults = Vec::new();
     for (x, dv) in d.iter().enumerate() {
         let x = x as u64;
-        if !dv.valid || (dv.lo, dv.hi) != (0, atoms) {
+        if !dv.valid {
             faults.push((Kind::Missing, x));
             continue;
         }
-        match (dv.cnt, in_group(x)) {
+        let wanted = match target.kind {
+            RequestKind::ReduceScatter => {
+                let c = (target.shard)(x);
+                let (lo, hi) = (c * sa, (c + 1) * sa);
+                if dv.lo > lo || dv.hi < hi {
+                    faults.push((Kind::WrongShard, x));
+                    continue;
+                }
+                if !(lo <= p && p < hi) {
+                    continue;
+                }
+                (target.in_group)(x)
+            }
+            kind => {
+                if (dv.lo, dv.hi) != (0, atoms) {
+                    faults.push((Kind::Missing, x));
+                    continue;
+                }
+                (target.in_group)(x)
+                    && (kind != RequestKind::AllGather || (target.shard)(s) == p / sa)
+            }
+        };
+        match (dv.cnt, wanted) {
             (0, true) => faults.push((Kind::Missing, x)),
             (1, false) => faults.push((Kind::Extra, x)),
             (c, _) if c >= 2 => faults.push((Kind::Twice, x)),

@@ -4,7 +4,7 @@
 use collsynth::lowered;
 use collsynth::placement::Placement;
 use collsynth::program::{Collective, DimRef, Program, Step};
-use collsynth::semantics;
+use collsynth::semantics::{self, Goal};
 use collsynth::spec::Spec;
 use collsynth::verdict::Verdict;
 use collsynth::verify::{self, SmtOptions};
@@ -91,9 +91,14 @@ pub fn mutants(p: &Program, placement: &Placement) -> Vec<Program> {
 /// The interpreter's verdict and the SMT verdict agree; a refutation's step is the
 /// interpreter's. Returns whether the program is correct.
 pub fn agree(spec: &Spec, placement: &Placement, request: &[usize], program: &Program) -> bool {
+    agree_goal(spec, placement, &Goal::all_reduce(request), program)
+}
+
+/// [`agree`] for any goal (all_reduce, reduce_scatter, all_gather).
+pub fn agree_goal(spec: &Spec, placement: &Placement, goal: &Goal, program: &Program) -> bool {
     let low = lowered::lower(placement, program);
-    let interp = semantics::run(spec, placement, request, &low);
-    let smt = verify::prove(spec, placement, request, program, &SmtOptions::default())
+    let interp = semantics::run_goal(spec, placement, goal, &low);
+    let smt = verify::prove_goal(spec, placement, goal, program, &SmtOptions::default())
         .unwrap_or_else(|e| panic!("inconsistent: {e}"));
     let text = program.text(spec);
     match (&interp, &smt) {
@@ -101,13 +106,13 @@ pub fn agree(spec: &Spec, placement: &Placement, request: &[usize], program: &Pr
         (Err(i), Verdict::Refuted(c)) => {
             assert_eq!(
                 i.step, c.step,
-                "{text} on {:?}: interpreter {i:?}, smt {c:?}",
+                "{text} on {:?} ({goal:?}): interpreter {i:?}, smt {c:?}",
                 placement.matrix
             );
             false
         }
         _ => panic!(
-            "{text} on {:?} (request {request:?}): interpreter {interp:?}, smt {smt:?}",
+            "{text} on {:?} ({goal:?}): interpreter {interp:?}, smt {smt:?}",
             placement.matrix
         ),
     }
