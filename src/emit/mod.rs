@@ -10,6 +10,7 @@
 //! depend on the program (region tracking, the MPI runner) lives beside this file as
 //! `.py` templates and is pasted in verbatim.
 
+pub mod check;
 pub mod jax;
 pub mod mpi;
 pub mod synthesized;
@@ -20,7 +21,8 @@ use std::fmt::Write as _;
 use crate::lowered::Lowered;
 use crate::placement::Placement;
 use crate::program::{Collective, Program, Text};
-use crate::spec::{Request, Spec};
+use crate::semantics::Goal;
+use crate::spec::{Request, RequestKind, Spec};
 
 /// The collsynth version named in every emitted header.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -131,6 +133,35 @@ pub fn reduction_groups(placement: &Placement, request_axes: &[usize]) -> Vec<Ve
     groups
 }
 
+/// The request's shard count `G` (docs/design.md, §3.3.1; 1 for all_reduce).
+pub fn shards(spec: &Spec, unit: &Unit) -> u64 {
+    Goal::of(&unit.request).shards(spec)
+}
+
+/// Every rank's shard number (the mixed radix of its coordinates on the request's
+/// axes in the request's order, first most significant; all 0 for all_reduce).
+pub fn shard_numbers(spec: &Spec, unit: &Unit) -> Vec<u64> {
+    let goal = Goal::of(&unit.request);
+    (0..unit.placement.devices())
+        .map(|r| goal.shard_of(spec, &unit.placement, r))
+        .collect()
+}
+
+/// What the whole buffer's length (of one pipelined chunk) must be a multiple of:
+/// the program's atoms, times `G` for a sharded request, as the interpreter proves it.
+pub fn buffer_atoms(spec: &Spec, unit: &Unit) -> u64 {
+    Goal::of(&unit.request).atoms(spec, &unit.lowered)
+}
+
+/// What an emitted function of this request takes and returns, for its docstring.
+pub fn interface_text(unit: &Unit) -> &'static str {
+    match unit.request.collective {
+        RequestKind::ReduceScatter => "takes this device's whole buffer and returns its shard (numel / SHARDS, shard SHARD_OF[rank] in the request's numbering)",
+        RequestKind::AllGather => "takes this device's shard (shard SHARD_OF[rank]) and returns the whole buffer (numel x SHARDS), chunk j from the member whose shard number is j",
+        RequestKind::AllReduce | RequestKind::SendRecv => "runs in place: every device ends with the sum over its reduction group",
+    }
+}
+
 /// The canonical text of a unit's program, or a description of its explicit groups.
 pub fn program_text(spec: &Spec, unit: &Unit) -> String {
     format!(
@@ -168,14 +199,25 @@ pub fn step_texts(spec: &Spec, unit: &Unit) -> Vec<String> {
 }
 
 /// A one-line description of a request: `0: all_reduce over data, 4000000 bytes per device`.
+/// A sharded request's `bytes` is the whole buffer: `0: all_gather over data,
+/// 4000000 bytes in all (8 shards of 500000)`.
 pub fn request_text(spec: &Spec, unit: &Unit) -> String {
+    let g = shards(spec, unit);
+    let size = if unit.request.collective.is_sharded() {
+        format!(
+            "{} bytes in all ({g} shards of {})",
+            unit.request.bytes,
+            unit.request.bytes / g.max(1)
+        )
+    } else {
+        format!("{} bytes per device", unit.request.bytes)
+    };
     format!(
-        "{}{}, {} bytes per device",
+        "{}{}, {size}",
         unit.request_index
             .map(|i| format!("{i}: "))
             .unwrap_or_default(),
         spec.describe_request(&unit.request),
-        unit.request.bytes
     )
 }
 
