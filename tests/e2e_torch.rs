@@ -209,12 +209,10 @@ fn torch_modules_run_on_gloo_where_torch_is_installed() {
     for (file, spec, units) in modules_of_every_e2e_placement(dir.path(), true) {
         let cases = by_spec.entry(spec.devices()).or_default();
         for u in &units {
-            cases.push(json!({
-                "module": file.to_string_lossy(),
-                "function": u.name.replace('.', "_"),
-                "atoms": u.lowered.atoms() * u.chunks,
-                "reduction_groups": emit::reduction_groups(&u.placement, &u.request.axes),
-            }));
+            let mut case = case_fields(&spec, u);
+            case["module"] = json!(file.to_string_lossy());
+            case["function"] = json!(u.name.replace('.', "_"));
+            cases.push(case);
         }
     }
     // One world per device count: every module of that size runs in the same processes.
