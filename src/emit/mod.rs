@@ -395,6 +395,46 @@ bytes = "1 MB"
             proof: Proof::Proved("the reference interpreter".into()),
         }
     }
+
+    /// A unit for `text` for a `kind` request over `axes` (spec indices, in shard
+    /// numbering order) instead of the spec's all_reduce.
+    pub fn sharded_unit(
+        spec: &Spec,
+        name: &str,
+        matrix: Vec<Vec<u64>>,
+        text: &str,
+        kind: RequestKind,
+        axes: &[usize],
+    ) -> Unit {
+        let mut u = unit(spec, name, matrix, text);
+        u.request.collective = kind;
+        u.request.axes = axes.to_vec();
+        u
+    }
+
+    /// A reduce_scatter over (model, data) and an all_gather over data, on placement
+    /// node:data, gpu:model, with programs one level at a time.
+    pub fn sharded_units(spec: &Spec) -> Vec<Unit> {
+        let m = vec![vec![2, 1], vec![1, 2]];
+        vec![
+            sharded_unit(
+                spec,
+                "reduce_scatter_model_data",
+                m.clone(),
+                "reduce_scatter(gpu:model) ; reduce_scatter(node:data)",
+                RequestKind::ReduceScatter,
+                &[1, 0],
+            ),
+            sharded_unit(
+                spec,
+                "all_gather_data",
+                m,
+                "all_gather(node:data)",
+                RequestKind::AllGather,
+                &[0],
+            ),
+        ]
+    }
 }
 
 #[cfg(test)]
@@ -462,6 +502,33 @@ mod tests {
 mod header_tests {
     use super::fixture::*;
     use super::*;
+
+    #[test]
+    fn sharded_requests_number_shards_in_the_request_order() {
+        let spec = spec();
+        let us = sharded_units(&spec);
+        for u in &us {
+            let goal = Goal::of(&u.request);
+            assert_eq!(
+                crate::semantics::run_goal(&spec, &u.placement, &goal, &u.lowered),
+                Ok(()),
+                "{}",
+                u.name
+            );
+        }
+        // node:data, gpu:model: rank = 2 data + model; shard (model, data) = 2 model + data.
+        assert_eq!(shard_numbers(&spec, &us[0]), [0, 2, 1, 3]);
+        assert_eq!(shards(&spec, &us[0]), 4);
+        // Two reduce_scatters of 2 make 4 atoms, times 4 shards.
+        assert_eq!(buffer_atoms(&spec, &us[0]), 16);
+        assert_eq!(shard_numbers(&spec, &us[1]), [0, 0, 1, 1]);
+        assert_eq!(buffer_atoms(&spec, &us[1]), 2);
+        let h = header(&spec, &us, "mpi4py");
+        assert!(
+            h.contains("reduce_scatter over model, data, 1000000 bytes in all (4 shards of 250000)"),
+            "{h}"
+        );
+    }
 
     #[test]
     fn header_names_every_origin() {

@@ -141,6 +141,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn snapshot_sharded_requests() {
+        let spec = spec();
+        let units = super::super::fixture::sharded_units(&spec);
+        insta::assert_snapshot!(render(&spec, &units).unwrap());
+    }
+
+    #[test]
     fn snapshot_reduce_broadcast() {
         let spec = spec();
         let u = unit(

@@ -265,6 +265,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn snapshot_sharded_requests() {
+        let spec = spec();
+        let units = super::super::fixture::sharded_units(&spec);
+        insta::assert_snapshot!(render(&spec, &units).unwrap());
+    }
+
+    #[test]
     fn snapshot_reduce_scatter_all_gather() {
         let spec = spec();
         let u = unit(
