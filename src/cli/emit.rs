@@ -58,8 +58,12 @@ program it returns is proved by z3) and takes, on the placement of --placement o
 --matrix (default: the best placement, as `synth` ranks them), the K-th best program
 (--program K, default 0: the best) of the request of --request (default: every request
 of the spec, one function each). So without these flags it takes the best
-placement's best program for every request of the spec. --program-file F takes a
-program from a file instead (one request), which is proved by z3 first.";
+placement's best program for every request of the spec. reduce_scatter and
+all_gather requests are not synthesized yet: for them it takes the flat single step
+(what synth prices them at), proved first, and refused where the placement's dims do
+not follow the request's shard numbering. --program-file F takes a program from a
+file instead (one request), which is proved first (by z3; for reduce_scatter and
+all_gather, which z3 does not decide yet, by the reference interpreter).";
 
 /// `collsynth emit`.
 #[derive(Debug, Args)]
