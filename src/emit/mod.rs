@@ -525,7 +525,9 @@ mod header_tests {
         assert_eq!(buffer_atoms(&spec, &us[1]), 2);
         let h = header(&spec, &us, "mpi4py");
         assert!(
-            h.contains("reduce_scatter over model, data, 1000000 bytes in all (4 shards of 250000)"),
+            h.contains(
+                "reduce_scatter over model, data, 1000000 bytes in all (4 shards of 250000)"
+            ),
             "{h}"
         );
     }

@@ -124,8 +124,8 @@ def _warn_once(what, message):
 
 # Whether the backend has reduce_scatter_tensor / all_gather_into_tensor. gloo has
 # neither in torch 1.13 (it raises), and then we fall back for good, saying so once:
-# all_reduce of the region, keeping our chunk (twice the bytes of a reduce_scatter),
-# and all_gather into chunk views.
+# all_reduce of a copy of the region, keeping our chunk (twice the bytes of a
+# reduce_scatter), and all_gather into chunk views.
 _NATIVE = {"reduce_scatter": hasattr(dist, "reduce_scatter_tensor"),
            "all_gather": hasattr(dist, "all_gather_into_tensor")}
 _UNSUPPORTED = (RuntimeError, NotImplementedError, AttributeError, ValueError)
@@ -156,8 +156,13 @@ def _step(buf, st, a):
                 return w, lambda: buf[off + pos * c:off + (pos + 1) * c].copy_(out)
             except _UNSUPPORTED:
                 _fallback("reduce_scatter", "reduce_scatter_tensor")
-        # all_reduce + chunk: our chunk of the summed region is already in place.
-        return dist.all_reduce(region, group=pg, async_op=a), None
+        # all_reduce of a copy, keeping our chunk: the rest of the region keeps what
+        # it held, as after a real reduce_scatter, so a program that reads it wrongly
+        # computes the same wrong numbers here as on NCCL.
+        tmp = region.clone()
+        w = dist.all_reduce(tmp, group=pg, async_op=a)
+        return w, lambda: buf[off + pos * c:off + (pos + 1) * c].copy_(
+            tmp[pos * c:(pos + 1) * c])
     if op == "all_gather":
         start = off - pos * ln
         out = buf[start:start + k * ln]

@@ -31,6 +31,33 @@ def initial(rank, length, seed):
     return torch.randint(-1000, 1000, (length,), generator=g, dtype=torch.int64)
 
 
+def call(m, f, kind, t, s, length, fsdp, async_op, function, lines, tag):
+    """One call of a case's program on `t`; returns its result, or None when the
+    call itself failed (said in `lines`)."""
+    if fsdp:
+        # The FSDP-shaped entry point, into an output tensor.
+        out = torch.empty(s if kind == "reduce_scatter" else length, dtype=t.dtype)
+        entry = (m.reduce_scatter_tensor if kind == "reduce_scatter"
+                 else m.all_gather_into_tensor)
+        if entry(out, t, program=function) is not None:
+            lines.append("FAIL %s: %s returned something with async_op=False"
+                         % (tag, entry.__name__))
+        got = out
+    elif async_op:
+        fut = f(t, async_op=True)
+        if not isinstance(fut, (torch.futures.Future, torch._C.Future)):
+            lines.append("FAIL %s: async_op=True returned %r" % (tag, type(fut)))
+            return None
+        got = fut.wait()
+        if kind == "all_reduce" and got is not t:
+            lines.append("FAIL %s: the future's value is not the tensor" % tag)
+    else:
+        got = f(t)
+        if kind == "all_reduce":
+            got = t
+    return got
+
+
 def worker(rank, n, cases, init_file, out_dir):
     warnings.simplefilter("ignore", RuntimeWarning)  # gloo's fallbacks, said once
     dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank,
@@ -49,6 +76,7 @@ def worker(rank, n, cases, init_file, out_dir):
         kind, g = case.get("collective", "all_reduce"), case.get("shards", 1)
         c = case.get("shard_of", [0] * n)[rank]
         tag = "%s %s" % (case["module"], case["function"])
+        said = False
         for run, (mult, async_op) in enumerate([(3, False), (3, False), (5, True),
                                                 (3, True)]):
             length = case["atoms"] * mult
@@ -59,29 +87,16 @@ def worker(rank, n, cases, init_file, out_dir):
                 t = t[c * s:(c + 1) * s].clone()
             before = t.clone()
             fsdp = run == 1 and kind != "all_reduce"
-            if fsdp:
-                # The FSDP-shaped entry point, into an output tensor.
-                m = modules[case["module"]]
-                out = torch.empty(s if kind == "reduce_scatter" else length,
-                                  dtype=t.dtype)
-                entry = (m.reduce_scatter_tensor if kind == "reduce_scatter"
-                         else m.all_gather_into_tensor)
-                if entry(out, t, program=case["function"]) is not None:
-                    lines.append("FAIL %s: %s returned something with async_op=False"
-                                 % (tag, entry.__name__))
-                got = out
-            elif async_op:
-                fut = f(t, async_op=True)
-                if not isinstance(fut, (torch.futures.Future, torch._C.Future)):
-                    lines.append("FAIL %s: async_op=True returned %r" % (tag, type(fut)))
-                    continue
-                got = fut.wait()
-                if kind == "all_reduce" and got is not t:
-                    lines.append("FAIL %s: the future's value is not the tensor" % tag)
-            else:
-                got = f(t)
-                if kind == "all_reduce":
-                    got = t
+            try:
+                got = call(modules[case["module"]], f, kind, t, s, length, fsdp,
+                           async_op, case["function"], lines, tag)
+            except ValueError as e:
+                # Raised alike on every rank before any collective: a program whose
+                # regions do not line up (its plan says why).
+                lines.append("FAIL %s: rank %d raised: %s" % (tag, rank, e))
+                break
+            if got is None:
+                continue
             total = sum(initial(r, length, seed) for r in group)
             if kind == "all_reduce":
                 expected = total
@@ -99,13 +114,15 @@ def worker(rank, n, cases, init_file, out_dir):
                              % (tag, run + 1, rank, tuple(got.shape), tuple(expected.shape)))
                 break
             wrong = (got != expected).nonzero().flatten().tolist()
-            if wrong:
+            if wrong and not said:
+                # Said once; the later calls still run (collectives), as on the
+                # ranks whose numbers happen to be right.
+                said = True
                 e = wrong[0]
                 lines.append("FAIL %s: call %d (async_op=%s, %d elements): rank %d "
                              "element %d: expected %d, got %d"
                              % (tag, run + 1, async_op, length, rank, e,
                                 int(expected[e]), int(got[e])))
-                break
     dist.barrier()
     dist.destroy_process_group()
     with open(os.path.join(out_dir, "%d.txt" % rank), "w") as f:
