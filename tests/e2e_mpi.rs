@@ -418,3 +418,50 @@ fn sharded_requests_in_both_axis_orders_run_exactly_under_open_mpi() {
         }
     }
 }
+
+/// Regression: `emit` of a spec whose requests are reduce_scatter and all_gather
+/// said "the spec's requests are all send_recv"; it now writes their flat single
+/// steps, proved by the interpreter (z3 does not decide them yet) and says so, and
+/// `--program 1` says only program 0 exists. Writing only: nothing runs here.
+#[test]
+fn emit_of_an_fsdp_spec_writes_its_shards_instead_of_calling_them_send_recv() {
+    let dir = tempdir();
+    let script = dir.path().join("fsdp.py");
+    let spec = "specs/dgx-h100-x4-fsdp.toml";
+    let out = run(
+        &[
+            "emit",
+            "-s",
+            spec,
+            "--target",
+            "mpi4py",
+            "-o",
+            path(&script),
+        ],
+        None,
+    );
+    let text = cli::text(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    assert!(!text.contains("send_recv"), "{text}");
+    let body = std::fs::read_to_string(&script).unwrap();
+    for needle in [
+        "# program:   reduce_scatter(node:data, gpu:data)",
+        "# program:   all_gather(node:data, gpu:data)",
+        "# proof:     proved correct by the reference interpreter (the SMT verifier does not decide",
+        "2000000000 bytes in all (32 shards of 62500000)",
+        "\"collective\": \"reduce_scatter\",",
+        "\"shards\": 32,",
+    ] {
+        assert!(body.contains(needle), "{needle:?} missing:\n{body}");
+    }
+    let out = run(
+        &["emit", "-s", spec, "--target", "torch", "--program", "1"],
+        None,
+    );
+    assert_eq!(code(&out), 2, "{}", cli::text(&out));
+    assert!(
+        cli::text(&out).contains("there is only program 0"),
+        "{}",
+        cli::text(&out)
+    );
+}
