@@ -709,7 +709,16 @@ fn parse_request(source: &Source, axes: &[Axis], r: RawRequest) -> Result<Reques
         }
     }
     let count = match &r.count {
-        Some(c) => positive_int(source, c, "a request count")?,
+        Some(c) => {
+            let n = positive_int(source, c, "a request count")?;
+            if n > MAX_COUNT {
+                return Err(source.error(
+                    c.span(),
+                    format!("{n} is too large a request count: a request runs at most {MAX_COUNT} times per training step; a larger figure is a unit mix-up (count per step, not per run)"),
+                ));
+            }
+            n
+        }
         None => 1,
     };
     let exposed_ppm = match &r.exposed {
@@ -901,6 +910,11 @@ fn check_name(source: &Source, name: &Spanned<String>, what: &str) -> Result<(),
     }
 }
 
+/// The most times a request may run per training step (`count`): far above the
+/// per-step collectives of any model (a layer count times micro-batches), and small
+/// enough that `count × time` stays a readable figure.
+pub const MAX_COUNT: u64 = 1_000_000;
+
 fn positive_int(source: &Source, v: &Spanned<i64>, what: &str) -> Result<u64, InputError> {
     let n = *v.get_ref();
     if n <= 0 {
@@ -942,6 +956,19 @@ fn size_of(source: &Source, v: &Spanned<Scalar>) -> Result<u64, InputError> {
             v.span(),
             "`bytes` is a whole number of bytes or a size with a unit, like \"1 GB\"".to_string(),
         )),
+        // An integer is read from its literal: past i64 the TOML reader saturates,
+        // and the message must echo what the user wrote.
+        Scalar::Int(i) => {
+            let literal = source.text.get(v.span()).unwrap_or_default().trim();
+            let decimal =
+                !literal.is_empty() && literal.chars().all(|c| c.is_ascii_digit() || c == '_');
+            let text = if decimal {
+                literal.to_string()
+            } else {
+                i.to_string()
+            };
+            parse_size(&text).map_err(|e| source.error(v.span(), e.0))
+        }
         s => parse_size(&scalar_text(s)).map_err(|e| source.error(v.span(), e.0)),
     }
 }

@@ -109,6 +109,12 @@ fn quantities_out_of_range_are_refused_with_the_range() {
             "between 0.001 ns and 10 s",
         ),
         ("bytes = \"1 GB\"", "bytes = 9223372036854775807", "2^50"),
+        // Past i64 the message still echoes the literal as written.
+        (
+            "bytes = \"1 GB\"",
+            "bytes = 9223372036854775808",
+            "`9223372036854775808` is too large",
+        ),
         (
             "bytes = \"1 GB\"",
             "bytes = \"9223372036854775808\"",
@@ -118,6 +124,11 @@ fn quantities_out_of_range_are_refused_with_the_range() {
             "bytes = \"1 GB\"",
             "bytes = \"1.0000001 B\"",
             "whole number",
+        ),
+        (
+            "count = 1",
+            "count = 99999999999999999",
+            "at most 1000000 times",
         ),
     ];
     for (from, to, want) in cases {

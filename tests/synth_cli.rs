@@ -265,3 +265,50 @@ fn engines_print_the_same_best_programs() {
         assert_eq!(best("egraph"), best("enumerate"), "{spec}");
     }
 }
+
+/// `stats.proofs_carried` and the programs' `proved_on_placement` of `synth --json`.
+fn carried(args: &[&str]) -> (u64, usize) {
+    let mut all = vec!["--json", "--placement", "all"];
+    all.extend(args);
+    let v: Value = serde_json::from_str(&success(&synth(&all))).unwrap();
+    let on: usize = v["placements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["results"].as_array().unwrap())
+        .flat_map(|r| r["programs"].as_array().unwrap())
+        .filter(|p| {
+            let q = &p["proved_on_placement"];
+            assert!(q.is_null() || p["verified"] == true, "{p}");
+            !q.is_null()
+        })
+        .count();
+    (v["stats"]["proofs_carried"].as_u64().unwrap(), on)
+}
+
+/// A proof carries to other sizes only where proofs/README.md's Theorem R holds: the
+/// e-graph engine with the shipped rules. Enumeration and any other rules file are
+/// proved size by size.
+#[test]
+fn proofs_carry_across_sizes_only_for_derived_programs() {
+    let spec = "specs/dgx-a100-x4-dp8-mp4.toml";
+    let (n, on) = carried(&[spec]);
+    assert!(
+        n > 0 && n as usize == on,
+        "{n} carried, {on} programs say so"
+    );
+    assert_eq!(carried(&[spec, "--engine", "enumerate"]), (0, 0));
+    // The shipped rules under another name still carry; a subset does not.
+    let dir = support::tempdir();
+    let shipped = std::fs::read_to_string(support::root().join("grammar/rules")).unwrap();
+    let same = dir.path().join("same");
+    std::fs::write(&same, &shipped).unwrap();
+    assert!(carried(&[spec, "--rules", support::path(&same)]).0 > 0);
+    let fewer = dir.path().join("fewer");
+    let first_rule = shipped
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .unwrap();
+    std::fs::write(&fewer, shipped.replacen(first_rule, "", 1)).unwrap();
+    assert_eq!(carried(&[spec, "--rules", support::path(&fewer)]), (0, 0));
+}

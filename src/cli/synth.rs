@@ -195,6 +195,16 @@ pub(super) fn synth(a: SynthArgs) -> Result {
         engine_ms = result.stats.engine_time.as_secs_f64() * 1e3,
         check_ms = result.stats.check_time.as_secs_f64() * 1e3,
         total_ms = result.stats.total_time.as_secs_f64() * 1e3,
+        checker_runs = result.stats.proof_times.len(),
+        checker_ms = result
+            .stats
+            .proof_times
+            .iter()
+            .map(|d| d.as_secs_f64())
+            .sum::<f64>()
+            * 1e3,
+        proofs_reused = result.stats.proofs_reused,
+        proofs_carried = result.stats.proofs_carried,
         "synth timings"
     );
     let json = (a.json || a.html.is_some())

@@ -228,6 +228,7 @@ bytes = "2 MB"
             chunks: 1,
             plain_s: 1.0,
             verdict: Some(verdict),
+            proved_on: None,
         };
         let results = (0..2)
             .map(|request| RequestResult {

@@ -708,9 +708,18 @@ fn step_diagram(
 const BW: &str = "#3b73c4";
 const LAT: &str = "#e08a2c";
 const LAUNCH: &str = "#8e5bb5";
+const PIPELINED: &str = "#111";
 
-/// A bar split into bandwidth / latency / launch, with the lower bound as a line.
-fn bar(parts: &[(f64, f64, f64)], scale: f64, bound: f64, width: f64) -> String {
+/// A bar split into bandwidth / latency / launch, with the lower bound as a dashed
+/// line and, for a pipelined program, its overlapped total as a solid one (the parts
+/// are then its plain steps, C = 1, run one after another).
+fn bar(
+    parts: &[(f64, f64, f64)],
+    scale: f64,
+    bound: f64,
+    pipelined: Option<f64>,
+    width: f64,
+) -> String {
     let h = 14.0;
     let mut out = format!("<svg width=\"{:.0}\" height=\"{h:.0}\">", width + 4.0);
     let px = |t: f64| if scale > 0.0 { t / scale * width } else { 0.0 };
@@ -733,6 +742,13 @@ fn bar(parts: &[(f64, f64, f64)], scale: f64, bound: f64, width: f64) -> String 
                 "<line x1=\"{x:.2}\" x2=\"{x:.2}\" y1=\"0\" y2=\"{h:.0}\" stroke=\"#fff\" stroke-width=\"1.5\"/>"
             );
         }
+    }
+    if let Some(t) = pipelined {
+        let tx = px(t);
+        let _ = write!(
+            out,
+            "<line x1=\"{tx:.2}\" x2=\"{tx:.2}\" y1=\"0\" y2=\"{h:.0}\" stroke=\"{PIPELINED}\" stroke-width=\"2.5\"/>"
+        );
     }
     let bx = px(bound);
     let _ = write!(
@@ -798,10 +814,16 @@ fn results_html(
             .iter()
             .map(|c| c.total_s)
             .fold(r.lower_bound_s, f64::max);
+        let pipelined = r.programs.iter().any(|x| x.chunks > 1);
         out.push_str("<table><tr><th>#</th><th>time</th><th>busbw</th><th>/bound</th><th>vs ring</th><th>vs NCCL</th><th>verified</th><th class=\"l\">time: <span style=\"color:");
         let _ = write!(
             out,
-            "{BW}\">■ bandwidth</span> <span style=\"color:{LAT}\">■ latency</span> <span style=\"color:{LAUNCH}\">■ launch</span> <span style=\"color:#c00\">┆ lower bound</span></th><th class=\"l\">program</th></tr>"
+            "{BW}\">■ bandwidth</span> <span style=\"color:{LAT}\">■ latency</span> <span style=\"color:{LAUNCH}\">■ launch</span> <span style=\"color:#c00\">┆ lower bound</span>{}</th><th class=\"l\">program</th></tr>",
+            if pipelined {
+                format!(" <span style=\"color:{PIPELINED}\">│ pipelined total</span> (a pipelined program's bar is its steps one after another)")
+            } else {
+                String::new()
+            }
         );
         for (i, (x, c)) in r.programs.iter().zip(&costs).enumerate() {
             let busbw = backend.busbw_gbs(r.group_size, req.bytes, x.cost_s);
@@ -819,7 +841,13 @@ fn results_html(
                 ratio(r.flat_s, x.cost_s),
                 ratio(r.nccl_s, x.cost_s),
                 verdict(&x.verdict),
-                bar(&parts, scale, r.lower_bound_s, 360.0),
+                bar(
+                    &parts,
+                    scale,
+                    r.lower_bound_s,
+                    (x.chunks > 1).then_some(x.cost_s),
+                    360.0
+                ),
                 escape(&if x.program.steps.is_empty() {
                     "(the empty program: nothing to reduce)".to_string()
                 } else {
@@ -850,10 +878,19 @@ fn results_html(
                 format_seconds(sc.latency_s),
                 format_seconds(sc.launch_s),
                 format_seconds(sc.time_s),
-                bar(&[(sc.bandwidth_s, sc.latency_s, sc.launch_s)], scale, r.lower_bound_s, 360.0)
+                bar(&[(sc.bandwidth_s, sc.latency_s, sc.launch_s)], scale, r.lower_bound_s, None, 360.0)
             );
         }
         out.push_str("</table>");
+        if best.chunks > 1 {
+            let _ = write!(
+                out,
+                "<p class=\"sub\">Program 1 runs pipelined on {} chunks: the steps above are its plain form (C = 1), run one after another ({}); overlapped, chunk k's step s beside chunk k+1's step s−1, the program takes {}.</p>",
+                best.chunks,
+                format_seconds(c.total_s),
+                format_seconds(best.cost_s)
+            );
+        }
         if diagrams {
             out.push_str("<p class=\"sub\">Which groups talk at each step: devices of one group share a colour; grey devices are idle.</p><div class=\"steps\">");
             for (i, (s, sc)) in best.program.steps.iter().zip(&c.steps).enumerate() {

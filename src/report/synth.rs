@@ -101,6 +101,12 @@ pub fn synth_text(spec: &Spec, s: &Synthesis, backend: &dyn Backend) -> String {
         st.refuted.len(),
         st.unknown
     ));
+    if st.proofs_carried > 0 {
+        out.push_str(&format!(
+            "# proved*: {} of the proofs are another placement's proof of the same abstract program at other sizes, which carries to every size (proofs/README.md, \"One proof for every size\"; --json names the placement)\n",
+            st.proofs_carried
+        ));
+    }
     out.push_str(
         "# /bound: time over the lower bound; vs ring: speedup over the flat ring (one ring in rank order); vs NCCL: over what NCCL runs by itself (its ring or tree, all channels)\n",
     );
@@ -178,7 +184,11 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
                 ratio(pr.cost_s, r.lower_bound_s),
                 ratio(r.flat_s, pr.cost_s),
                 ratio(r.nccl_s, pr.cost_s),
-                verdict(&pr.verdict),
+                if pr.proved_on.is_some() {
+                    "proved*"
+                } else {
+                    verdict(&pr.verdict)
+                },
                 if pr.program.steps.is_empty() {
                     "(the empty program: nothing to reduce)".to_string()
                 } else {
@@ -291,6 +301,10 @@ struct ProgramDoc {
     cost_s: f64,
     /// True when proved; false when undecided.
     verified: bool,
+    /// When the proof is another placement's, at other sizes, carried here by
+    /// proofs/README.md's "One proof for every size": that placement's index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proved_on_placement: Option<usize>,
 }
 
 /// `stats` of `synth --json`.
@@ -310,6 +324,8 @@ struct StatsDoc<'a> {
     checker: &'static str,
     /// Printed programs proved.
     proved: usize,
+    /// Of `proved`, those whose proof carried from a placement with other sizes.
+    proofs_carried: usize,
     /// Programs refuted (a rewrite rule is unsound).
     refuted: usize,
     /// Printed programs undecided.
@@ -384,6 +400,7 @@ pub fn synth_json_with(spec: &Spec, s: &Synthesis, coords: bool, groups: bool) -
                                 .then(|| lowered::lower(&p.placement, &pr.program).steps),
                             cost_s: pr.cost_s,
                             verified: pr.verdict == Some(Verdict::Proved),
+                            proved_on_placement: pr.proved_on,
                         })
                         .collect(),
                 })
@@ -404,6 +421,7 @@ pub fn synth_json_with(spec: &Spec, s: &Synthesis, coords: bool, groups: bool) -
             shapes: st.shapes,
             checker: st.checker.name(),
             proved: st.proved,
+            proofs_carried: st.proofs_carried,
             refuted: st.refuted.len(),
             unknown: st.unknown,
             saturations: st

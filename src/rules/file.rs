@@ -271,6 +271,14 @@ impl RuleSet {
             .expect("grammar/rules is valid (tested)")
     }
 
+    /// Whether the two sets hold the same rules in the same order (comments, blank
+    /// lines and the file name aside).
+    pub fn same_rules(&self, other: &RuleSet) -> bool {
+        self.rules()
+            .map(|r| r.to_string())
+            .eq(other.rules().map(|r| r.to_string()))
+    }
+
     /// The rules, in file order.
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.lines.iter().filter_map(|l| match l {

@@ -28,6 +28,15 @@ pub fn derive(rules: &RuleSet) -> Result<Vec<RuleObligation>, InstanceError> {
     derive_upto(rules, 0)
 }
 
+/// Whether every rule of `rules` is covered for every size (Theorem S, or composition
+/// from rules that are): what proofs/README.md, "One proof for every size", needs
+/// for a proof of a derived program to carry to other sizes. It says what the checks
+/// prove *if* z3 answers `unsat` to them; `collsynth prove --check` (run by the tests
+/// for `grammar/rules`) is what discharges them.
+pub fn covers_every_size(rules: &RuleSet) -> bool {
+    derive(rules).is_ok_and(|obs| obs.iter().all(|o| o.coverage != Coverage::Checked))
+}
+
 /// [`derive()`], with the queries of sizes up to `max_size` beyond the files appended
 /// (`--max-size`; nothing is appended up to the largest size the files hold).
 pub fn derive_upto(rules: &RuleSet, max_size: u64) -> Result<Vec<RuleObligation>, InstanceError> {

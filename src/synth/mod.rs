@@ -35,9 +35,9 @@ use shape::Shape;
 use stop::StopReason;
 
 use crate::placement::{self, Placement};
-use crate::program::{Program, Text};
+use crate::program::{DimRef, Program, Text};
 use crate::rules::{AbsStep, DimSet, RuleSet};
-use crate::spec::{Request, Spec};
+use crate::spec::{Request, RequestKind, Spec};
 use crate::verdict::{Checker, Inconsistency, Verdict};
 
 /// Which engine finds candidates.
@@ -141,6 +141,10 @@ pub struct ProgramResult {
     pub plain_s: f64,
     /// The checker's answer (`None` when checking was turned off).
     pub verdict: Option<Verdict>,
+    /// When the proof is not this placement's own: the placement whose proof of the
+    /// same abstract program, at other sizes, carries to this one (proofs/README.md,
+    /// "One proof for every size").
+    pub proved_on: Option<usize>,
 }
 
 /// One request on one placement.
@@ -214,6 +218,8 @@ pub struct Stats {
     pub proof_times: Vec<Duration>,
     /// Printed programs whose verdict was reused from an identical query.
     pub proofs_reused: usize,
+    /// Printed programs whose proof carried from a placement with other sizes.
+    pub proofs_carried: usize,
     /// Whole run.
     pub total_time: Duration,
     /// The saturation budgets the run had.
@@ -454,9 +460,51 @@ fn search(
 /// requested or named), with their sizes as constants and `level.axis` names for
 /// them, so equal sizes (in significance order) and an equal abstract program give
 /// the same query up to a renaming of its constants, which preserves satisfiability.
-/// Proofs are never shared across different sizes: the abstract argument of `shape`
-/// that sizes do not matter is not what z3 proved.
-type ProofCache = BTreeMap<(Vec<u64>, Vec<AbsStep>), Result<Verdict, Inconsistency>>;
+/// The key's sizes are `None` when a proof carries across sizes (see
+/// [`carries_proofs`]); the value also names the placement it was decided on.
+type ProofCache =
+    BTreeMap<(ProofSizes, ProofGoal, Vec<AbsStep>), (Result<Verdict, Inconsistency>, usize)>;
+
+/// What a proof is about besides the program: the request's kind and, for a
+/// reduce_scatter or all_gather, where each reduction dim (significance order) stands
+/// in the shard numbering — two placements with the same abstract program can number
+/// the shards differently when the request has several axes.
+type ProofGoal = (RequestKind, Vec<usize>);
+
+/// The [`ProofGoal`] of `request` on `shape`.
+fn proof_goal(request: &Request, shape: &Shape) -> ProofGoal {
+    if request.collective == RequestKind::AllReduce {
+        return (request.collective, vec![]);
+    }
+    let place = |d: &DimRef| {
+        let axis = request.axes.iter().position(|&a| a == d.axis);
+        (axis, d.level)
+    };
+    let mut order: Vec<usize> = (0..shape.dims.len()).collect();
+    order.sort_by_key(|&i| place(&shape.dims[i]));
+    let mut rank = vec![0; order.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r;
+    }
+    (request.collective, rank)
+}
+
+/// The sizes a proof is for: `None` for every size.
+type ProofSizes = Option<Vec<u64>>;
+
+/// Whether a proof of a synthesized program on one placement carries to every
+/// placement where it has the same abstract form with other sizes (proofs/README.md,
+/// "One proof for every size", Theorem R): the e-graph engine (its programs are in
+/// the request's e-class), and the shipped rules (proved by `collsynth prove
+/// --check`), every one of them covered for every size. Enumerated programs and
+/// other rule files are proved size by size.
+fn carries_proofs(engine: Engine, rules: &RuleSet) -> bool {
+    static SHIPPED_COVER_EVERY_SIZE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    engine == Engine::Egraph
+        && rules.same_rules(&RuleSet::builtin())
+        && *SHIPPED_COVER_EVERY_SIZE
+            .get_or_init(|| crate::soundness::covers_every_size(&RuleSet::builtin()))
+}
 
 /// Steps 4–5: checking the programs to print.
 struct Checking<'a> {
@@ -464,6 +512,8 @@ struct Checking<'a> {
     backend: &'a dyn Backend,
     /// Whether to check at all.
     check: bool,
+    /// Whether proofs carry across sizes ([`carries_proofs`]).
+    carry: bool,
     proofs: ProofCache,
     stats: &'a mut Stats,
 }
@@ -497,17 +547,42 @@ impl Checking<'_> {
                     ..*st
                 })
                 .collect();
+            let mut decide = || {
+                let t = Instant::now();
+                let v = backend.check(spec, p, request, &program);
+                stats.proof_times.push(t.elapsed());
+                tracing::debug!(
+                    placement = pi,
+                    program = %text,
+                    ms = t.elapsed().as_secs_f64() * 1e3,
+                    "checked"
+                );
+                (v, pi)
+            };
+            let mut proved_on = None;
             let verdict = check.then(|| {
-                proofs
-                    .entry((shape.sizes.clone(), structure))
-                    .and_modify(|_| stats.proofs_reused += 1)
-                    .or_insert_with(|| {
-                        let t = Instant::now();
-                        let v = backend.check(spec, p, request, &program);
-                        stats.proof_times.push(t.elapsed());
-                        v
-                    })
-                    .clone()
+                let goal = proof_goal(request, shape);
+                let same_sizes = (Some(shape.sizes.clone()), goal.clone(), structure.clone());
+                if let Some((v, _)) = proofs.get(&same_sizes) {
+                    stats.proofs_reused += 1;
+                    return v.clone();
+                }
+                // Only a proof carries to other sizes; a refutation or an undecided
+                // answer there is decided again here.
+                let any_size = (None, goal, structure);
+                if self.carry {
+                    if let Some((Ok(Verdict::Proved), q)) = proofs.get(&any_size) {
+                        stats.proofs_carried += 1;
+                        proved_on = Some(*q);
+                        return Ok(Verdict::Proved);
+                    }
+                }
+                let (v, q) = decide();
+                if self.carry && v == Ok(Verdict::Proved) {
+                    proofs.entry(any_size).or_insert((v.clone(), q));
+                }
+                proofs.insert(same_sizes, (v.clone(), q));
+                v
             });
             let verdict = match verdict {
                 None => None,
@@ -553,6 +628,7 @@ impl Checking<'_> {
                 chunks: c.chunks,
                 plain_s: seconds(c.plain_fs),
                 verdict,
+                proved_on,
             });
         }
         programs
@@ -625,6 +701,7 @@ pub fn synthesize(
         spec,
         backend,
         check: opts.check,
+        carry: carries_proofs(opts.engine, rules),
         proofs: ProofCache::new(),
         stats: &mut stats,
     };
