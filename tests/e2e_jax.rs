@@ -1,6 +1,8 @@
 //! End-to-end on JAX: the emitted modules run under `shard_map` on CPU host devices
-//! (`--xla_force_host_platform_device_count`) and every device ends with exactly the
-//! sum over its reduction group; a wrong program is caught.
+//! (`--xla_force_host_platform_device_count`) and every device ends with exactly
+//! what its request asks for (the sum over its reduction group, its shard of it for
+//! reduce_scatter, the group's shards in shard order for all_gather); wrong
+//! programs are caught.
 //!
 //! Needs a Python with jax: `$COLLSYNTH_JAX_PYTHON`, else the venv that
 //! `scripts/setup` makes (`${XDG_CACHE_HOME:-$HOME/.cache}/collsynth/jax-venv`).
@@ -44,13 +46,11 @@ fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
         let path = dir.path().join(file);
         std::fs::write(&path, emit::jax::render(spec, units).unwrap()).unwrap();
         for u in units {
-            cases.push(json!({
-                "module": path.to_string_lossy(),
-                "function": u.name.replace('.', "_"),
-                "atoms": u.lowered.atoms() * u.chunks,
-                "reduction_groups": emit::reduction_groups(&u.placement, &u.request.axes),
-                "axis_ranks": axis_ranks(spec, &u.placement),
-            }));
+            let mut case = case_fields(spec, u);
+            case["module"] = json!(path.to_string_lossy());
+            case["function"] = json!(u.name.replace('.', "_"));
+            case["axis_ranks"] = json!(axis_ranks(spec, &u.placement));
+            cases.push(case);
         }
     };
     let mut expected_ok = 0;
@@ -100,6 +100,28 @@ fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
         )],
         "mutant.py".into(),
     );
+    // A sharded mutant: the flat reduce_scatter where the placement's dims do not
+    // follow the request's shard numbering (data, model): every device ends with a
+    // shard, but not the one the request numbers.
+    let spec = load("specs/e2e/two-node-dp4-mp2-shards2.toml");
+    let flat = parse_program(&spec, "reduce_scatter(node:model, gpu:data)").unwrap();
+    module(
+        &spec,
+        &[unit(
+            &spec,
+            0,
+            0,
+            "mutant_shard".into(),
+            flat,
+            Proof::Unchecked,
+        )],
+        "mutant_shard.py".into(),
+    );
+    let sharded = cases
+        .iter()
+        .filter(|c| c["collective"] != "all_reduce")
+        .count();
+    assert!(sharded >= 12, "{sharded} sharded cases");
     let cases_file = dir.path().join("cases.json");
     std::fs::write(
         &cases_file,
@@ -115,16 +137,17 @@ fn jax_modules_compute_exact_sums_on_cpu_host_devices() {
     let text = support::cli::text(&out);
     eprintln!(
         "jax: {} cases in {:.1} s with {} ({} synthesized programs have rooted reduce_scatter/all_gather, which JAX cannot express: {:?})",
-        expected_ok + 1,
+        expected_ok + 2,
         started.elapsed().as_secs_f64(),
         python.display(),
         not_expressible.len(),
         not_expressible
     );
-    assert_eq!(out.status.code(), Some(1), "the mutant must fail:\n{text}");
+    assert_eq!(out.status.code(), Some(1), "the mutants must fail:\n{text}");
     assert!(
-        text.contains(&format!("jax check: {} cases, 1 wrong", expected_ok + 1)),
+        text.contains(&format!("jax check: {} cases, 2 wrong", expected_ok + 2)),
         "{text}"
     );
     assert!(text.contains("FAIL mutant_extra: rank "), "{text}");
+    assert!(text.contains("FAIL mutant_shard: rank "), "{text}");
 }

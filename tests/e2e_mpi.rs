@@ -309,3 +309,159 @@ fn run_mpi_times_a_pipelined_program_against_its_plain_run() {
     }
     assert!(text.contains("not a measurement of any network"), "{text}");
 }
+
+/// Sharded requests whose numbering depends on the axis order (specs/e2e/
+/// two-node-dp4-mp2-shards2.toml, placement 0: node:model, gpu:data): the flat
+/// reduce_scatter over (data, model) is refused by `emit` and, written anyway, leaves
+/// every rank the wrong shard under mpirun; the program one level at a time
+/// (`reduce_scatter(gpu:data) ; reduce_scatter(node:model)`) and the all_gathers in
+/// the reverse order are proved, emitted, and give exactly the shards, plain and
+/// pipelined (chunk k the k-th 1/C of every shard).
+#[test]
+fn sharded_requests_in_both_axis_orders_run_exactly_under_open_mpi() {
+    if require("e2e_mpi sharded", mpi()).is_none() {
+        return;
+    }
+    let spec_file = "specs/e2e/two-node-dp4-mp2-shards2.toml";
+    let dir = tempdir();
+    let emit_file = |request: &str, text: &str, extra: &[&str]| {
+        let file = dir.path().join(format!("r{request}.txt"));
+        std::fs::write(&file, text).unwrap();
+        let script = dir.path().join(format!("r{request}.py"));
+        let mut args = vec!["emit", "--target", "mpi4py", "--spec", spec_file];
+        args.extend(["--placement", "0", "--request", request]);
+        args.extend(["--program-file", path(&file), "-o", path(&script)]);
+        args.extend(extra);
+        (run(&args, None), script)
+    };
+    // Default: the flat step, refused here with what to do instead.
+    let refused = run(
+        &[
+            "emit",
+            "--target",
+            "mpi4py",
+            "--spec",
+            spec_file,
+            "--placement",
+            "0",
+        ],
+        None,
+    );
+    assert_eq!(code(&refused), 1, "{}", cli::text(&refused));
+    for needle in [
+        "wants shard",
+        "--program-file",
+        "reduce_scatter(node:model, gpu:data)",
+    ] {
+        assert!(
+            cli::text(&refused).contains(needle),
+            "{}",
+            cli::text(&refused)
+        );
+    }
+    let cases = [
+        (
+            "0",
+            "reduce_scatter(gpu:data) ; reduce_scatter(node:model)",
+            true,
+        ),
+        (
+            "0",
+            "pipeline(2): reduce_scatter(gpu:data) ; reduce_scatter(node:model)",
+            true,
+        ),
+        ("0", "reduce_scatter(node:model, gpu:data)", false),
+        (
+            "1",
+            "pipeline(4): all_gather(node:model) ; all_gather(gpu:data)",
+            true,
+        ),
+        ("1", "all_gather(gpu:data) ; all_gather(node:model)", false),
+        ("2", "all_gather(node:model, gpu:data)", true),
+        (
+            "2",
+            "pipeline(2): all_gather(gpu:data) ; all_gather(node:model)",
+            true,
+        ),
+    ];
+    for (request, text, right) in cases {
+        let (out, script) = emit_file(request, text, &[]);
+        if !right {
+            assert_eq!(code(&out), 1, "{text}: {}", cli::text(&out));
+            let (out, _) = emit_file(request, text, &["--unchecked"]);
+            assert_eq!(code(&out), 0, "{text}: {}", cli::text(&out));
+        } else {
+            assert_eq!(code(&out), 0, "{text}: {}", cli::text(&out));
+            let body = std::fs::read_to_string(&script).unwrap();
+            assert!(body.contains("# proof:     proved correct by"), "{body}");
+        }
+        let ran = mpirun(8, &script, &["--check", "--seed", "3"]);
+        let t = cli::text(&ran);
+        if right {
+            assert!(ran.status.success(), "{text}:\n{t}");
+            assert!(
+                t.contains("check: 1 programs, 1 correct, 0 wrong"),
+                "{text}:\n{t}"
+            );
+        } else {
+            // Wrong shards name the rank; chunks that do not line up are refused
+            // before anything runs.
+            assert!(!ran.status.success(), "{text} passed:\n{t}");
+            assert!(
+                t.contains(": rank ") || t.contains(": cannot run: "),
+                "{text}:\n{t}"
+            );
+            assert!(
+                t.contains("check: 1 programs, 0 correct, 1 wrong"),
+                "{text}:\n{t}"
+            );
+        }
+    }
+}
+
+/// Regression: `emit` of a spec whose requests are reduce_scatter and all_gather
+/// said "the spec's requests are all send_recv"; it now writes their flat single
+/// steps, proved by the interpreter (z3 does not decide them yet) and says so, and
+/// `--program 1` says only program 0 exists. Writing only: nothing runs here.
+#[test]
+fn emit_of_an_fsdp_spec_writes_its_shards_instead_of_calling_them_send_recv() {
+    let dir = tempdir();
+    let script = dir.path().join("fsdp.py");
+    let spec = "specs/dgx-h100-x4-fsdp.toml";
+    let out = run(
+        &[
+            "emit",
+            "-s",
+            spec,
+            "--target",
+            "mpi4py",
+            "-o",
+            path(&script),
+        ],
+        None,
+    );
+    let text = cli::text(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    assert!(!text.contains("send_recv"), "{text}");
+    let body = std::fs::read_to_string(&script).unwrap();
+    for needle in [
+        "# program:   reduce_scatter(node:data, gpu:data)",
+        "# program:   all_gather(node:data, gpu:data)",
+        "# proof:     proved correct by the reference interpreter (the SMT verifier does not decide",
+        "2000000000 bytes in all (32 shards of 62500000)",
+        "\"collective\": \"reduce_scatter\",",
+        "\"shards\": 32,",
+    ] {
+        assert!(body.contains(needle), "{needle:?} missing:\n{body}");
+    }
+    let out = run(
+        &["emit", "-s", spec, "--target", "torch", "--program", "1"],
+        None,
+    );
+    assert_eq!(code(&out), 2, "{}", cli::text(&out));
+    assert!(
+        cli::text(&out).contains("there is only program 0"),
+        "{}",
+        cli::text(&out)
+    );
+}

@@ -209,12 +209,10 @@ fn torch_modules_run_on_gloo_where_torch_is_installed() {
     for (file, spec, units) in modules_of_every_e2e_placement(dir.path(), true) {
         let cases = by_spec.entry(spec.devices()).or_default();
         for u in &units {
-            cases.push(json!({
-                "module": file.to_string_lossy(),
-                "function": u.name.replace('.', "_"),
-                "atoms": u.lowered.atoms() * u.chunks,
-                "reduction_groups": emit::reduction_groups(&u.placement, &u.request.axes),
-            }));
+            let mut case = case_fields(&spec, u);
+            case["module"] = json!(file.to_string_lossy());
+            case["function"] = json!(u.name.replace('.', "_"));
+            cases.push(case);
         }
     }
     // One world per device count: every module of that size runs in the same processes.
@@ -240,6 +238,117 @@ fn torch_modules_run_on_gloo_where_torch_is_installed() {
         runs.push(n);
     }
     assert!(runs.iter().sum::<usize>() >= 55, "{runs:?}");
+}
+
+/// On gloo, a sharded program that leaves the wrong shards is caught: the flat
+/// reduce_scatter over (data, model) where the dims do not follow that numbering,
+/// and an all_gather whose steps run in the wrong order; beside them the programs
+/// one level at a time pass, plain and pipelined, through the module's functions and
+/// its FSDP-shaped `reduce_scatter_tensor` / `all_gather_into_tensor`.
+#[test]
+fn torch_sharded_mutants_fail_on_gloo_and_per_level_programs_pass() {
+    let Some(python) = require("e2e_torch sharded mutants", torch_python()) else {
+        return;
+    };
+    let dir = tempdir();
+    let spec = load("specs/e2e/two-node-dp4-mp2-shards2.toml");
+    let program = |t: &str| collsynth::program::parse_program(&spec, t).unwrap();
+    let (good, bad) = (
+        collsynth::emit::Proof::Proved("test".into()),
+        collsynth::emit::Proof::Unchecked,
+    );
+    let units = vec![
+        unit(
+            &spec,
+            0,
+            0,
+            "rs_flat".into(),
+            program("reduce_scatter(node:model, gpu:data)"),
+            bad.clone(),
+        ),
+        unit(
+            &spec,
+            0,
+            0,
+            "rs_levels".into(),
+            program("reduce_scatter(gpu:data) ; reduce_scatter(node:model)"),
+            good.clone(),
+        ),
+        pipelined(
+            &unit(
+                &spec,
+                0,
+                0,
+                "rs_levels".into(),
+                program("reduce_scatter(gpu:data) ; reduce_scatter(node:model)"),
+                good.clone(),
+            ),
+            2,
+        ),
+        unit(
+            &spec,
+            0,
+            2,
+            "ag_swapped".into(),
+            program("all_gather(node:model) ; all_gather(gpu:data)"),
+            bad,
+        ),
+        unit(
+            &spec,
+            0,
+            2,
+            "ag_flat".into(),
+            program("all_gather(node:model, gpu:data)"),
+            good.clone(),
+        ),
+        pipelined(
+            &unit(
+                &spec,
+                0,
+                1,
+                "ag_levels".into(),
+                program("all_gather(node:model) ; all_gather(gpu:data)"),
+                good,
+            ),
+            3,
+        ),
+    ];
+    let file = dir.path().join("sharded.py");
+    std::fs::write(&file, emit::torch::render(&spec, &units).unwrap()).unwrap();
+    let cases: Vec<Value> = units
+        .iter()
+        .map(|u| {
+            let mut case = case_fields(&spec, u);
+            case["module"] = json!(file.to_string_lossy());
+            case["function"] = json!(u.name.replace('.', "_"));
+            case
+        })
+        .collect();
+    let cases_file = dir.path().join("cases.json");
+    std::fs::write(
+        &cases_file,
+        json!({"devices": 8, "cases": cases}).to_string(),
+    )
+    .unwrap();
+    let out = Command::new(&python)
+        .arg(root().join("tests/e2e/torch_run.py"))
+        .arg(&cases_file)
+        .output()
+        .unwrap();
+    let text = cli::text(&out);
+    assert!(!out.status.success(), "{text}");
+    for name in ["rs_levels", "rs_levels_c2", "ag_flat", "ag_levels_c3"] {
+        assert!(
+            text.contains(&format!("sharded.py {name}\n")),
+            "{name} did not pass:\n{text}"
+        );
+    }
+    for name in ["rs_flat", "ag_swapped"] {
+        assert!(
+            text.contains(&format!("sharded.py {name}: ")),
+            "{name} not caught:\n{text}"
+        );
+    }
 }
 
 /// In a training loop: DistributedDataParallel with the emitted `ddp_comm_hook` gives

@@ -91,7 +91,9 @@ fn model_and_simgrid_rank_the_e2e_programs_alike() {
     eprintln!(
         "simulate on specs/e2e: {requests} requests, {agree} pairs agree, {disagree} disagree"
     );
-    assert_eq!(requests, 6);
+    // The all_reduce requests of specs/e2e (its sharded specs add one each; simulate
+    // runs synthesized requests only).
+    assert_eq!(requests, 8);
     assert!(
         agree >= 41 && disagree <= 8,
         "measured {agree} agree, {disagree} disagree"

@@ -5,9 +5,11 @@
 //! placement (default: the best, as `collsynth synth` ranks them), the K-th best
 //! program (`--program K`, default 0) of the chosen request (default: every request,
 //! one function each). Synthesis checks every program it returns, so its verdict is
-//! the proof. A program given with `--program-file` must be proved correct by the SMT
-//! verifier before it is emitted ([`prove_for_emit`]); `--unchecked` skips that and
-//! says so in the file's header.
+//! the proof. reduce_scatter and all_gather requests are not synthesized yet: for
+//! them the default is the flat single step (what synthesis prices them at), proved
+//! here. A program given with `--program-file`, and that flat step, must be proved
+//! correct before they are emitted ([`prove_for_emit`]); `--unchecked` skips that
+//! and says so in the file's header.
 
 use std::path::PathBuf;
 
@@ -56,8 +58,12 @@ program it returns is proved by z3) and takes, on the placement of --placement o
 --matrix (default: the best placement, as `synth` ranks them), the K-th best program
 (--program K, default 0: the best) of the request of --request (default: every request
 of the spec, one function each). So without these flags it takes the best
-placement's best program for every request of the spec. --program-file F takes a
-program from a file instead (one request), which is proved by z3 first.";
+placement's best program for every request of the spec. reduce_scatter and
+all_gather requests are not synthesized yet: for them it takes the flat single step
+(what synth prices them at), proved first, and refused where the placement's dims do
+not follow the request's shard numbering. --program-file F takes a program from a
+file instead (one request), which is proved first (by z3; for reduce_scatter and
+all_gather, which z3 does not decide yet, by the reference interpreter).";
 
 /// `collsynth emit`.
 #[derive(Debug, Args)]
@@ -111,18 +117,12 @@ pub struct ProgramArg {
 }
 
 /// The one place that decides whether a program may be emitted: `Ok(Proof::Proved)`
-/// when the SMT verifier proves it correct for its request (z3 `unsat`), exit 1 with
-/// the counterexample when it is refuted, exit 3 when it cannot be decided, exit 4
-/// when z3 contradicts itself. A lowered program with no group form (not
-/// dim-structured) is decided by the reference interpreter, and the header says so.
+/// when it is proved correct for its request ([`emit::check::decide`]: z3, or the
+/// reference interpreter where z3 cannot decide yet, and the header says which),
+/// exit 1 with the counterexample when it is refuted, exit 3 when it cannot be
+/// decided, exit 4 when z3 contradicts itself.
 pub fn prove_for_emit(problem: &Problem, smt: &SmtOptions) -> Result<Proof> {
-    let (verdict, by) = match problem.prove(smt) {
-        Some(v) => (v?, "the SMT verifier (z3)"),
-        None => (
-            problem.interpret(),
-            "the reference interpreter (explicit groups, not dim-structured)",
-        ),
-    };
+    let (verdict, by) = emit::check::decide(problem, smt)?;
     let refused = |cex: &Counterexample| {
         Error::Failed(format!(
             "refused: the program is not correct for {}: {}\n(emit it with --unchecked to write it anyway, e.g. to watch the numerical check fail)",
@@ -202,11 +202,11 @@ fn synthesized_units(spec: &Spec, a: &ProgramsArgs) -> Result<Vec<Unit>> {
             choose_request(spec, Some(0), None)?;
             // send_recv requests are priced, not programs: nothing to emit for them.
             let all: Vec<usize> = (0..spec.requests.len())
-                .filter(|&r| spec.requests[r].collective.is_synthesized())
+                .filter(|&r| spec.requests[r].collective.takes_programs())
                 .collect();
             if all.is_empty() {
                 return Err(usage(
-                    "the spec's requests are all send_recv, which are priced, not emitted: add an all_reduce request",
+                    "the spec's requests are all send_recv, which are priced, not emitted: add an all_reduce, reduce_scatter or all_gather request",
                 ));
             }
             all
@@ -238,15 +238,26 @@ fn synthesized_units(spec: &Spec, a: &ProgramsArgs) -> Result<Vec<Unit>> {
             "synthesis found no placement with a program for every request",
         ));
     };
-    let units = synthesized::units(spec, p, &requests, rank, result.stats.checker, unchecked)
-        .map_err(|e| match e {
-            PickError::NotProved { .. } => {
-                Error::Undecided(format!("{e}; emit it with --unchecked to write it anyway"))
-            }
-            PickError::NotEnoughPrograms { .. } | PickError::NoSuchRequest { .. } => {
-                usage(e.to_string())
-            }
-        })?;
+    let pick = |e: PickError| match e {
+        PickError::NotProved { .. } => {
+            Error::Undecided(format!("{e}; emit it with --unchecked to write it anyway"))
+        }
+        PickError::NotEnoughPrograms { .. } | PickError::NoSuchRequest { .. } => {
+            usage(e.to_string())
+        }
+    };
+    let names = synthesized::names(spec, &requests).map_err(pick)?;
+    let mut units = Vec::new();
+    for (&r, name) in requests.iter().zip(names) {
+        let unit = if spec.requests[r].collective.is_synthesized() {
+            synthesized::unit(spec, p, r, rank, name, result.stats.checker, unchecked)
+                .map_err(pick)?
+        } else {
+            flat_sharded_unit(spec, p, r, rank, name, &smt, unchecked)?
+        };
+        units.push(unit);
+    }
+
     let which = if chosen.is_some() {
         "as chosen".to_string()
     } else {
@@ -257,8 +268,8 @@ fn synthesized_units(spec: &Spec, a: &ProgramsArgs) -> Result<Vec<Unit>> {
             .results
             .iter()
             .find(|r| Some(r.request) == u.request_index)
-            .and_then(|r| r.programs.get(rank))
-            .map(|x| format_seconds(x.cost_s))
+            .and_then(|r| r.programs.get(rank).map(|x| x.cost_s).or(r.priced_s))
+            .map(format_seconds)
             .unwrap_or_default();
         eprintln!(
             "note: placement {} ({which}), request {}: program {rank} of the ranking, predicted {cost}: {}",
@@ -268,6 +279,54 @@ fn synthesized_units(spec: &Spec, a: &ProgramsArgs) -> Result<Vec<Unit>> {
         );
     }
     Ok(units)
+}
+
+/// The program for a reduce_scatter or all_gather request, which synthesis does not
+/// synthesize yet (it prices them at the flat single step): that flat step, proved
+/// like a --program-file ([`prove_for_emit`]). It is right only where the placement's
+/// dims follow the request's shard numbering; elsewhere the refusal says to give a
+/// program with --program-file.
+fn flat_sharded_unit(
+    spec: &Spec,
+    p: &synthesis::PlacementResult,
+    r: usize,
+    rank: usize,
+    name: String,
+    smt: &SmtOptions,
+    unchecked: bool,
+) -> Result<Unit> {
+    let req = &spec.requests[r];
+    if rank > 0 {
+        return Err(usage(format!(
+            "--program {rank}: {} is not synthesized yet, so there is only program 0 (its flat single step); give another program with --program-file",
+            spec.describe_request(req)
+        )));
+    }
+    let mut u = synthesized::flat_unit(spec, p, r, name, Proof::Unchecked)
+        .map_err(|e| usage(e.to_string()))?;
+    if unchecked {
+        return Ok(u);
+    }
+    let problem = Problem {
+        spec: spec.clone(),
+        index: u.placement_index,
+        placement: u.placement.clone(),
+        request: u.request.clone(),
+        request_index: u.request_index,
+        lowered: Some(u.lowered.clone()),
+        program: u.program.clone(),
+        chunks: 1,
+    };
+    u.proof = prove_for_emit(&problem, smt).map_err(|e| match e {
+        Error::Failed(msg) => Error::Failed(format!(
+            "{msg}\n{} is not synthesized yet and its flat single step `{}` does not give the shards the request numbers on placement {}: write a program (e.g. its steps one level at a time, in the order the numbering needs) and emit it with --program-file",
+            spec.describe_request(req),
+            emit::program_text(spec, &u),
+            u.placement_index
+        )),
+        e => e,
+    })?;
+    Ok(u)
 }
 
 /// Renders units for a target; a program the target cannot express is an input error.

@@ -29,7 +29,7 @@ use std::fmt::Write as _;
 use super::{common_placement, header, program_text, py_ident, py_str, py_tuple, EmitError, Unit};
 use crate::placement::Placement;
 use crate::program::{Collective, DimRef, Text};
-use crate::spec::Spec;
+use crate::spec::{RequestKind, Spec};
 
 /// The module for these programs (one placement; each unit's `name` becomes its
 /// function's name).
@@ -88,11 +88,27 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, EmitError> {
     }
     s.push_str("}\n");
     s.push_str(
-        "# The buffer length must be a multiple of ATOMS[name] x CHUNKS[name] (whole chunks).\n",
+        "# The whole buffer's length must be a multiple of ATOMS[name] x CHUNKS[name] (whole\n",
     );
+    s.push_str("# chunks; a sharded request's atoms make whole shards).\n");
     s.push_str("ATOMS = {\n");
     for (u, n) in units.iter().zip(&names) {
-        let _ = writeln!(s, "    {}: {},", py_str(n), u.lowered.atoms());
+        let _ = writeln!(s, "    {}: {},", py_str(n), super::buffer_atoms(spec, u));
+    }
+    s.push_str("}\n");
+    s.push_str("# The request's shard count (1 for all_reduce) and every rank's shard number.\n");
+    s.push_str("SHARDS = {\n");
+    for (u, n) in units.iter().zip(&names) {
+        let _ = writeln!(s, "    {}: {},", py_str(n), super::shards(spec, u));
+    }
+    s.push_str("}\nSHARD_OF = {\n");
+    for (u, n) in units.iter().zip(&names) {
+        let _ = writeln!(
+            s,
+            "    {}: {},",
+            py_str(n),
+            super::py_ints(&super::shard_numbers(spec, u))
+        );
     }
     s.push_str("}\n\n\n");
     s.push_str(HELPERS);
@@ -100,24 +116,28 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, EmitError> {
         let _ = writeln!(s, "\n\ndef {n}_local(x):");
         let _ = writeln!(
             s,
-            "    \"\"\"{} on {}.\n\n        {}\n\n    The body of shard_map: x is this device's 1-D buffer.\n    \"\"\"",
+            "    \"\"\"{} on {}.\n\n        {}\n\n    The body of shard_map: x is this device's 1-D buffer (of one chunk when\n    pipelined); it {}.\n    \"\"\"",
             spec.describe_request(&u.request),
             placement.dim_names(spec).join(", "),
-            program_text(spec, u)
+            program_text(spec, u),
+            super::interface_text(u)
         );
         s.push_str(b);
         s.push_str("    return x\n\n\n");
         let _ = writeln!(s, "def {n}(mesh):");
+        let shape = match u.request.collective {
+            RequestKind::ReduceScatter => "a ({devices}, L) array whose row r is rank r's whole buffer\n    (L a multiple of ATOMS[{key}] x CHUNKS[{key}]) to a ({devices}, L / SHARDS[{key}]) one, row r\n    holding rank r's shard (shard number SHARD_OF[{key}][r]) of the sum",
+            RequestKind::AllGather => "a ({devices}, S) array whose row r is rank r's shard (S x SHARDS[{key}]\n    a multiple of ATOMS[{key}] x CHUNKS[{key}]) to a ({devices}, S x SHARDS[{key}]) one, row r\n    holding the whole buffer, chunk j from the member whose shard number is j",
+            _ => "a ({devices}, L) array whose row r is rank r's buffer\n    (L a multiple of ATOMS[{key}] x CHUNKS[{key}]) to the same shape, row r holding rank r's result",
+        }
+        .replace("{devices}", &spec.devices().to_string())
+        .replace("{key}", &py_str(n));
+        let _ = writeln!(s, "    \"\"\"A jitted function from {shape}.\"\"\"");
         let _ = writeln!(
             s,
-            "    \"\"\"A jitted function from a ({devices}, L) array whose row r is rank r's buffer\n    (L a multiple of ATOMS[{key}] x CHUNKS[{key}]) to the same shape, row r holding rank r's result.\"\"\"",
-            devices = spec.devices(),
-            key = py_str(n)
-        );
-        let _ = writeln!(
-            s,
-            "    return _sharded(mesh, {n}_local, CHUNKS[{}])",
-            py_str(n)
+            "    return _sharded(mesh, {n}_local, CHUNKS[{k}], {kind}, SHARDS[{k}])",
+            k = py_str(n),
+            kind = py_str(&u.request.collective.to_string())
         );
     }
     Ok(s)
@@ -178,6 +198,12 @@ fn body(spec: &Spec, placement: &Placement, u: &Unit) -> Result<String, EmitErro
         })?;
     let mesh_names = mesh_axis_names(spec, placement);
     let mut b = String::new();
+    // A reduce_scatter request returns the shard: track where this device's region
+    // starts (`off`, in elements), which differs between devices, to cut it out.
+    let track = u.request.collective == RequestKind::ReduceScatter;
+    if track {
+        b.push_str("    whole, off = x.shape[0], 0  # this device's region starts at off\n");
+    }
     for (i, st) in program.steps.iter().enumerate() {
         let d = axis_tuple(placement, &mesh_names, &st.dims);
         let roots = (!st.roots.is_empty()).then(|| axis_tuple(placement, &mesh_names, &st.roots));
@@ -204,6 +230,9 @@ fn body(spec: &Spec, placement: &Placement, u: &Unit) -> Result<String, EmitErro
             }
             Collective::AllGather => format!("jax.lax.all_gather(x, {d}, axis=0, tiled=True)"),
         };
+        if track && st.op == Collective::AllGather {
+            let _ = writeln!(b, "    off = off - _index({d}) * x.shape[0]");
+        }
         match roots {
             None => {
                 let _ = writeln!(b, "    x = {new}");
@@ -216,6 +245,40 @@ fn body(spec: &Spec, placement: &Placement, u: &Unit) -> Result<String, EmitErro
                 let _ = writeln!(b, "    x = jnp.where(_zero_on({r}), {new}, x)");
             }
         }
+        if track && st.op == Collective::ReduceScatter {
+            let _ = writeln!(b, "    off = off + _index({d}) * x.shape[0]");
+        }
+        if track && st.op == Collective::Broadcast && st.roots.is_empty() {
+            // Members take the root's whole state, its region too.
+            let _ = writeln!(
+                b,
+                "    off = jax.lax.psum(jnp.where(_zero_on({d}), off, 0), {d})"
+            );
+        }
+    }
+    if track {
+        let axes: Vec<String> = u
+            .request
+            .axes
+            .iter()
+            .map(|&a| py_str(&spec.axes[a].name))
+            .collect();
+        let _ = writeln!(
+            b,
+            "    # this device's shard: shard number = mixed radix of its coordinates on {}",
+            u.request
+                .axes
+                .iter()
+                .map(|&a| spec.axes[a].name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let _ = writeln!(b, "    size = whole // {}", super::shards(spec, u));
+        let _ = writeln!(
+            b,
+            "    x = jax.lax.dynamic_slice(x, (_shard_number({}) * size - off,), (size,))",
+            py_tuple(&axes)
+        );
     }
     Ok(b)
 }
@@ -287,19 +350,44 @@ def _zero_on(axes):
     return ok
 
 
-def _sharded(mesh, local, chunks=1):
-    """shard_map of `local` over the mesh, each device's row its buffer. With chunks
-    > 1 the buffer is cut into that many contiguous chunks and every chunk runs the
-    program: XLA may overlap one chunk's collectives with another's (its scheduler
-    decides; nothing here forces it, and on CPU it does not), and the result is the
-    same either way."""
+def _index(axes):
+    """This device's index in a group over the mesh axes `axes`: the mixed radix of
+    its digits on them, the first most significant (member order of the steps)."""
+    i = 0
+    for a in axes:
+        i = i * MESH_SHAPE[MESH_AXES.index(a)] + jax.lax.axis_index(a)
+    return i
+
+
+def _shard_number(axes):
+    """This device's shard number for a request over the spec axes `axes`: the
+    mixed radix of its coordinates on them, the first most significant (an axis's
+    coordinate is the mixed radix of its mesh axes, AXES[axis], outer first)."""
+    c = 0
+    for a in axes:
+        c = c * AXIS_SHAPE[AXIS_NAMES.index(a)] + _index(AXES[a])
+    return c
+
+
+def _sharded(mesh, local, chunks=1, collective="all_reduce", shards=1):
+    """shard_map of `local` over the mesh, each device's row its input (the whole
+    buffer; for all_gather its shard). With chunks > 1 every shard is cut into that
+    many parts, chunk k being the k-th part of every shard (contiguous chunks for
+    all_reduce), and every chunk runs the program: XLA may overlap one chunk's
+    collectives with another's (its scheduler decides; nothing here forces it, and
+    on CPU it does not), and the result is the same either way."""
     spec = PartitionSpec(MESH_AXES)
 
     def body(x):
         x = x.reshape(-1)
         if chunks == 1:
             return local(x).reshape(1, -1)
-        parts = [local(c) for c in jnp.split(x, chunks)]
+        if collective == "all_gather":
+            # x is this device's shard: part k of it is its shard of chunk k.
+            parts = jnp.stack([local(c) for c in jnp.split(x, chunks)])
+            return parts.reshape(chunks, shards, -1).transpose(1, 0, 2).reshape(1, -1)
+        packed = x.reshape(shards, chunks, -1)
+        parts = [local(packed[:, k, :].reshape(-1)) for k in range(chunks)]
         return jnp.concatenate(parts).reshape(1, -1)
 
     return jax.jit(shard_map(body, mesh=mesh, in_specs=spec, out_specs=spec))
@@ -309,6 +397,13 @@ def _sharded(mesh, local, chunks=1):
 mod tests {
     use super::super::fixture::{spec, unit};
     use super::*;
+
+    #[test]
+    fn snapshot_sharded_requests() {
+        let spec = spec();
+        let units = super::super::fixture::sharded_units(&spec);
+        insta::assert_snapshot!(render(&spec, &units).unwrap());
+    }
 
     #[test]
     fn snapshot_rooted_reduce_broadcast() {

@@ -10,6 +10,7 @@
 //! depend on the program (region tracking, the MPI runner) lives beside this file as
 //! `.py` templates and is pasted in verbatim.
 
+pub mod check;
 pub mod jax;
 pub mod mpi;
 pub mod synthesized;
@@ -20,7 +21,8 @@ use std::fmt::Write as _;
 use crate::lowered::Lowered;
 use crate::placement::Placement;
 use crate::program::{Collective, Program, Text};
-use crate::spec::{Request, Spec};
+use crate::semantics::Goal;
+use crate::spec::{Request, RequestKind, Spec};
 
 /// The collsynth version named in every emitted header.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -131,6 +133,35 @@ pub fn reduction_groups(placement: &Placement, request_axes: &[usize]) -> Vec<Ve
     groups
 }
 
+/// The request's shard count `G` (docs/design.md, §3.3.1; 1 for all_reduce).
+pub fn shards(spec: &Spec, unit: &Unit) -> u64 {
+    Goal::of(&unit.request).shards(spec)
+}
+
+/// Every rank's shard number (the mixed radix of its coordinates on the request's
+/// axes in the request's order, first most significant; all 0 for all_reduce).
+pub fn shard_numbers(spec: &Spec, unit: &Unit) -> Vec<u64> {
+    let goal = Goal::of(&unit.request);
+    (0..unit.placement.devices())
+        .map(|r| goal.shard_of(spec, &unit.placement, r))
+        .collect()
+}
+
+/// What the whole buffer's length (of one pipelined chunk) must be a multiple of:
+/// the program's atoms, times `G` for a sharded request, as the interpreter proves it.
+pub fn buffer_atoms(spec: &Spec, unit: &Unit) -> u64 {
+    Goal::of(&unit.request).atoms(spec, &unit.lowered)
+}
+
+/// What an emitted function of this request takes and returns, for its docstring.
+pub fn interface_text(unit: &Unit) -> &'static str {
+    match unit.request.collective {
+        RequestKind::ReduceScatter => "takes this device's whole buffer and returns its shard (numel / SHARDS, shard SHARD_OF[rank] in the request's numbering)",
+        RequestKind::AllGather => "takes this device's shard (shard SHARD_OF[rank]) and returns the whole buffer (numel x SHARDS), chunk j from the member whose shard number is j",
+        RequestKind::AllReduce | RequestKind::SendRecv => "runs in place: every device ends with the sum over its reduction group",
+    }
+}
+
 /// The canonical text of a unit's program, or a description of its explicit groups.
 pub fn program_text(spec: &Spec, unit: &Unit) -> String {
     format!(
@@ -168,14 +199,25 @@ pub fn step_texts(spec: &Spec, unit: &Unit) -> Vec<String> {
 }
 
 /// A one-line description of a request: `0: all_reduce over data, 4000000 bytes per device`.
+/// A sharded request's `bytes` is the whole buffer: `0: all_gather over data,
+/// 4000000 bytes in all (8 shards of 500000)`.
 pub fn request_text(spec: &Spec, unit: &Unit) -> String {
+    let g = shards(spec, unit);
+    let size = if unit.request.collective.is_sharded() {
+        format!(
+            "{} bytes in all ({g} shards of {})",
+            unit.request.bytes,
+            unit.request.bytes / g.max(1)
+        )
+    } else {
+        format!("{} bytes per device", unit.request.bytes)
+    };
     format!(
-        "{}{}, {} bytes per device",
+        "{}{}, {size}",
         unit.request_index
             .map(|i| format!("{i}: "))
             .unwrap_or_default(),
         spec.describe_request(&unit.request),
-        unit.request.bytes
     )
 }
 
@@ -353,6 +395,46 @@ bytes = "1 MB"
             proof: Proof::Proved("the reference interpreter".into()),
         }
     }
+
+    /// A unit for `text` for a `kind` request over `axes` (spec indices, in shard
+    /// numbering order) instead of the spec's all_reduce.
+    pub fn sharded_unit(
+        spec: &Spec,
+        name: &str,
+        matrix: Vec<Vec<u64>>,
+        text: &str,
+        kind: RequestKind,
+        axes: &[usize],
+    ) -> Unit {
+        let mut u = unit(spec, name, matrix, text);
+        u.request.collective = kind;
+        u.request.axes = axes.to_vec();
+        u
+    }
+
+    /// A reduce_scatter over (model, data) and an all_gather over data, on placement
+    /// node:data, gpu:model, with programs one level at a time.
+    pub fn sharded_units(spec: &Spec) -> Vec<Unit> {
+        let m = vec![vec![2, 1], vec![1, 2]];
+        vec![
+            sharded_unit(
+                spec,
+                "reduce_scatter_model_data",
+                m.clone(),
+                "reduce_scatter(gpu:model) ; reduce_scatter(node:data)",
+                RequestKind::ReduceScatter,
+                &[1, 0],
+            ),
+            sharded_unit(
+                spec,
+                "all_gather_data",
+                m,
+                "all_gather(node:data)",
+                RequestKind::AllGather,
+                &[0],
+            ),
+        ]
+    }
 }
 
 #[cfg(test)]
@@ -420,6 +502,35 @@ mod tests {
 mod header_tests {
     use super::fixture::*;
     use super::*;
+
+    #[test]
+    fn sharded_requests_number_shards_in_the_request_order() {
+        let spec = spec();
+        let us = sharded_units(&spec);
+        for u in &us {
+            let goal = Goal::of(&u.request);
+            assert_eq!(
+                crate::semantics::run_goal(&spec, &u.placement, &goal, &u.lowered),
+                Ok(()),
+                "{}",
+                u.name
+            );
+        }
+        // node:data, gpu:model: rank = 2 data + model; shard (model, data) = 2 model + data.
+        assert_eq!(shard_numbers(&spec, &us[0]), [0, 2, 1, 3]);
+        assert_eq!(shards(&spec, &us[0]), 4);
+        // Two reduce_scatters of 2 make 4 atoms, times 4 shards.
+        assert_eq!(buffer_atoms(&spec, &us[0]), 16);
+        assert_eq!(shard_numbers(&spec, &us[1]), [0, 0, 1, 1]);
+        assert_eq!(buffer_atoms(&spec, &us[1]), 2);
+        let h = header(&spec, &us, "mpi4py");
+        assert!(
+            h.contains(
+                "reduce_scatter over model, data, 1000000 bytes in all (4 shards of 250000)"
+            ),
+            "{h}"
+        );
+    }
 
     #[test]
     fn header_names_every_origin() {

@@ -6,13 +6,20 @@
 //! ordered by rank), tracks every rank's region (offset, length, validity) as
 //! the semantics of docs/design.md does, and runs the steps with `Allreduce`,
 //! `Reduce_scatter_block`, `Allgather`, `Reduce` and `Bcast` on numpy buffers.
+//! `run(name, data)` runs a program from Python (every rank calls it): an all_reduce
+//! sums `data` in place; a reduce_scatter takes the rank's whole buffer and returns
+//! its shard (`len / G`, shard number as docs/design.md §3.3.1 numbers it); an
+//! all_gather takes the rank's shard and returns the whole buffer. Its plan
+//! (communicators, regions, positions) is made once per program and length.
 //! `--check` (the default) fills int64 buffers from a seed and compares every rank's
-//! result with the sum over its reduction group, computed independently of the
-//! program; `--bytes B --iters K` times each step (barrier, `MPI.Wtime`, slowest
+//! result with what the request asks for (the sum over its reduction group, of its
+//! shard for reduce_scatter; the group's shards in shard order for all_gather),
+//! computed independently of the program; `--bytes B --iters K` times each step (barrier, `MPI.Wtime`, slowest
 //! rank). Several programs in one script share one `mpirun` start-up, which is what
 //! the end-to-end tests use.
 //!
-//! A pipelined program (`chunks` > 1) runs every chunk of the buffer through the
+//! A pipelined program (`chunks` > 1) runs every chunk of the buffer (for a sharded
+//! request the `k`-th `1/C` of every shard, packed into one contiguous chunk) through the
 //! steps with MPI-3 nonblocking collectives (`Iallreduce`, `Ireduce_scatter_block`,
 //! `Iallgather`, `Ireduce`, `Ibcast`), one duplicated communicator per step so that
 //! the steps of different chunks are separate collectives in flight at once; a chunk
@@ -20,7 +27,7 @@
 
 use std::fmt::Write as _;
 
-use super::{header, program_text, py_groups, py_str, py_strs, step_texts, Unit};
+use super::{header, program_text, py_groups, py_ints, py_str, py_strs, step_texts, Unit};
 use crate::spec::Spec;
 
 const RUNTIME_PY: &str = include_str!("mpi_runtime.py");
@@ -55,8 +62,13 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
     s.push_str("\n# Each program: its steps as (collective, groups), every group ascending;\n");
     s.push_str("# `reduction_groups` is what --check sums over (devices that agree on every\n");
     s.push_str(
-        "# axis the request does not name), `atoms` what the buffer length must divide by.\n",
+        "# axis the request does not name), `atoms` what the whole buffer's length (of one\n",
     );
+    s.push_str("# pipelined chunk) must divide by; `collective` the request's, cutting the\n");
+    s.push_str("# buffer into `shards` shards, rank r's being shard_of[r]. run(name, data):\n");
+    s.push_str("# all_reduce sums data in place and returns it; reduce_scatter takes the whole\n");
+    s.push_str("# buffer and returns this rank's shard; all_gather takes this rank's shard and\n");
+    s.push_str("# returns the whole buffer.\n");
     s.push_str("PROGRAMS = [\n");
     for u in units {
         write_program(&mut s, spec, u);
@@ -88,7 +100,18 @@ fn write_program(s: &mut String, spec: &Spec, u: &Unit) {
         "        \"step_texts\": {},",
         py_strs(&step_texts(spec, u))
     );
-    let _ = writeln!(s, "        \"atoms\": {},", u.lowered.atoms());
+    let _ = writeln!(
+        s,
+        "        \"collective\": {},",
+        py_str(&u.request.collective.to_string())
+    );
+    let _ = writeln!(s, "        \"atoms\": {},", super::buffer_atoms(spec, u));
+    let _ = writeln!(s, "        \"shards\": {},", super::shards(spec, u));
+    let _ = writeln!(
+        s,
+        "        \"shard_of\": {},",
+        py_ints(&super::shard_numbers(spec, u))
+    );
     let _ = writeln!(s, "        \"chunks\": {},", u.chunks);
     let _ = writeln!(
         s,
@@ -116,6 +139,13 @@ fn write_program(s: &mut String, spec: &Spec, u: &Unit) {
 mod tests {
     use super::super::fixture::{spec, unit};
     use super::*;
+
+    #[test]
+    fn snapshot_sharded_requests() {
+        let spec = spec();
+        let units = super::super::fixture::sharded_units(&spec);
+        insta::assert_snapshot!(render(&spec, &units).unwrap());
+    }
 
     #[test]
     fn snapshot_reduce_broadcast() {

@@ -93,11 +93,19 @@ def start_step(op, comm, pos, group, states, si, buf):
     return req, done
 
 
-def chunk_views(buf, chunks):
-    """The chunks of a pipelined all_reduce's buffer: `chunks` equal contiguous
-    views (writing a view writes the buffer)."""
-    n = len(buf) // chunks
-    return [buf[k * n:(k + 1) * n] for k in range(chunks)]
+def chunk_views(buf, chunks, shards=1):
+    """The chunks of a pipelined program's buffer, chunk k being the k-th 1/chunks
+    of every shard (docs/design.md, 3.6), each one contiguous array; and a function
+    that writes them back into `buf`. With one shard (all_reduce) they are views of
+    the buffer itself (writing a view writes the buffer); otherwise packed copies."""
+    if shards == 1:
+        n = len(buf) // chunks
+        return [buf[k * n:(k + 1) * n] for k in range(chunks)], lambda: None
+    packed = buf.reshape(shards, chunks, -1).transpose(1, 0, 2).copy()
+
+    def back():
+        buf.reshape(shards, chunks, -1)[...] = packed.transpose(1, 0, 2)
+    return [packed[k].reshape(-1) for k in range(chunks)], back
 
 
 def run_pipelined(prog, comms, states, mine, buf):
@@ -106,7 +114,7 @@ def run_pipelined(prog, comms, states, mine, buf):
     w - s for every s), so steps of different chunks are in flight together on
     their own communicators. `states` are the regions of one chunk."""
     steps = prog["steps"]
-    views = chunk_views(buf, prog["chunks"])
+    views, back = chunk_views(buf, prog["chunks"], prog["shards"])
     pending = {}
 
     def wait(key):
@@ -127,6 +135,7 @@ def run_pipelined(prog, comms, states, mine, buf):
                 pending[(k, si)] = started
     for key in sorted(pending):
         wait(key)
+    back()
 
 
 def step_comms(prog, cache):
@@ -161,12 +170,111 @@ def prepared(prog, count):
     cannot run the program as written."""
     unit = unit_length(prog)
     length = -(-count // unit) * unit
-    states, error = simulate(prog["steps"], DEVICES, length // prog["chunks"])
+    states, error = chunk_regions(prog, length)
     if error is not None:
         if WORLD.Get_rank() == 0:
             say("FAIL %s: cannot run: %s" % (prog["name"], error))
         return None
     return length, states
+
+
+def chunk_regions(prog, length):
+    """simulate() of one chunk of a whole buffer of `length` elements, starting from
+    the regions the request starts with."""
+    chunk = length // prog["chunks"]
+    start = start_regions(prog["collective"], prog["shards"], prog["shard_of"], chunk)
+    return simulate(prog["steps"], DEVICES, chunk, start)
+
+
+# ---------------------------------------------------------------- run(name, data)
+# Every rank's plan of a program is made once per buffer length, at its first run.
+
+_COMMS = None  # communicators of every program, made at the first plan
+_PLANS = {}    # (name, length) -> (program, step communicators, regions, groups)
+_DUPS = []     # the pipelined programs' duplicated communicators
+
+
+def communicators():
+    """The communicators of every program of the script (collective over WORLD:
+    every rank makes them at the same time, once)."""
+    global _COMMS
+    if _COMMS is None:
+        _COMMS = make_comms(PROGRAMS)
+    return _COMMS
+
+
+def program(name):
+    for p in PROGRAMS:
+        if p["name"] == name:
+            return p
+    raise ValueError("no program named %r; the script has: %s"
+                     % (name, ", ".join(p["name"] for p in PROGRAMS)))
+
+
+def plan(name, length):
+    """This rank's plan of program `name` for a whole buffer of `length` elements,
+    made once (every rank reaches it at the same run): the step communicators (for a
+    pipelined program a duplicate per step), the regions of one chunk and this
+    rank's group in every step. Raises ValueError when the ranks cannot run it."""
+    key = (name, length)
+    if key in _PLANS:
+        return _PLANS[key]
+    prog = program(name)
+    unit = unit_length(prog)
+    if length % unit or length == 0:
+        raise ValueError("%s needs a whole buffer of a multiple of %d elements (%d chunks "
+                         "of %d atoms, the atoms cut into %d shards), not %d"
+                         % (name, unit, prog["chunks"], prog["atoms"], prog["shards"],
+                            length))
+    states, error = chunk_regions(prog, length)
+    if error is not None:
+        raise ValueError(error)
+    comms, dups = step_comms(prog, communicators())
+    _DUPS.extend(dups)
+    made = (prog, comms, states, groups_of(prog["steps"], WORLD.Get_rank()))
+    _PLANS[key] = made
+    return made
+
+
+def run(name, data):
+    """Runs program `name` on this rank's `data` (a contiguous 1-D numpy array; every
+    rank calls it, programs in the same order) and returns its result, by the
+    program's request:
+      all_reduce:     the sum over the reduction group, in place (returns data);
+      reduce_scatter: data is the whole buffer (overwritten: it is the working
+                      buffer); returns this rank's shard, a new array of
+                      len(data) // shards, shard shard_of[rank];
+      all_gather:     data is this rank's shard; returns the whole buffer, a new
+                      array of len(data) x shards, chunk j from the member whose
+                      shard number is j."""
+    prog = program(name)
+    kind, g = prog["collective"], prog["shards"]
+    length = len(data) * g if kind == "all_gather" else len(data)
+    prog, comms, states, mine = plan(name, length)
+    s = length // g
+    c = prog["shard_of"][WORLD.Get_rank()]
+    if kind == "all_gather":
+        buf = np.zeros(length, dtype=data.dtype)
+        buf[c * s:(c + 1) * s] = data
+    else:
+        buf = data
+    run_program(prog, comms, states, mine, buf)
+    if kind == "reduce_scatter":
+        return buf[c * s:(c + 1) * s].copy()
+    return buf
+
+
+def free():
+    """Frees every communicator run() made (collective)."""
+    global _COMMS
+    for c in _DUPS:
+        c.Free()
+    del _DUPS[:]
+    _PLANS.clear()
+    for comm in (_COMMS or {}).values():
+        if comm is not None:
+            comm.Free()
+    _COMMS = None
 
 
 def elements(nbytes):
@@ -191,37 +299,72 @@ def say(text):
     sys.stdout.flush()
 
 
-def check(prog, comms, seed, count):
-    """Runs the program once on random integers; returns True when this rank ends
-    holding exactly the sum over its reduction group, element for element."""
+def check(prog, seed, count):
+    """Runs the program once, through run(), on random integers; returns True when
+    this rank ends holding exactly what the request asks for, element for element:
+    the sum over its reduction group (of its shard, for reduce_scatter), or for
+    all_gather the shards of its group's members in shard order."""
     me = WORLD.Get_rank()
-    ready = prepared(prog, count)
-    if ready is None:
+    name, kind, g = prog["name"], prog["collective"], prog["shards"]
+    unit = unit_length(prog)
+    length = -(-count // unit) * unit
+    try:
+        _prog, _comms, states, _mine = plan(name, length)
+    except ValueError as e:
+        if me == 0:
+            say("FAIL %s: cannot run: %s" % (name, e))
         return False
-    length, states = ready
-    buf = initial_buffer(seed, me, length)
-    run_program(prog, comms, states, groups_of(prog["steps"], me), buf)
+    group = next(gr for gr in prog["reduction_groups"] if me in gr)
+    c = prog["shard_of"][me]
+    s = length // g
+    mine = initial_buffer(seed, me, length)
+    if kind == "all_reduce":
+        got = run(name, mine)
+        expected = sum(initial_buffer(seed, m, length) for m in group)
+        what = "the sum over ranks %s" % group
+    elif kind == "reduce_scatter":
+        got = run(name, mine)
+        expected = sum(initial_buffer(seed, m, length) for m in group)[c * s:(c + 1) * s]
+        what = "shard %d of the sum over ranks %s" % (c, group)
+    else:
+        got = run(name, mine[c * s:(c + 1) * s].copy())
+        expected = np.zeros(length, dtype=np.int64)
+        owners = {prog["shard_of"][m]: m for m in group}
+        for j in range(g):
+            if j in owners:
+                theirs = initial_buffer(seed, owners[j], length)
+                expected[j * s:(j + 1) * s] = theirs[j * s:(j + 1) * s]
+        what = "shard j from rank %s" % ", ".join(
+            "%d: %d" % (j, owners[j]) for j in sorted(owners))
+    # Every rank has run the program (a collective) before any says FAIL.
     off, ln, valid = states[-1][me]
-    off, ln = off * prog["chunks"], ln * prog["chunks"]  # every chunk alike
+    chunk = length // prog["chunks"]  # every chunk alike
+    sc = chunk // g
     if not valid:
         say("FAIL %s: %s holds nothing valid at the end (a reduce left only its root "
-            "with the sum)" % (prog["name"], rank_text(prog, me)))
+            "with the sum)" % (name, rank_text(prog, me)))
         return False
-    if (off, ln) != (0, length):
+    if kind == "reduce_scatter" and not (off <= c * sc and (c + 1) * sc <= off + ln):
+        say("FAIL %s: %s holds elements [%d, %d) of %d at the end, not its shard %d "
+            "[%d, %d)" % (name, rank_text(prog, me), off, off + ln, chunk, c, c * sc,
+                          (c + 1) * sc))
+        return False
+    if kind != "reduce_scatter" and (off, ln) != (0, chunk):
         say("FAIL %s: %s holds only elements [%d, %d) of %d at the end (a reduce_scatter "
-            "was not undone)" % (prog["name"], rank_text(prog, me), off, off + ln, length))
+            "was not undone)" % (name, rank_text(prog, me), off * prog["chunks"],
+                                 (off + ln) * prog["chunks"], length))
         return False
-    group = next(g for g in prog["reduction_groups"] if me in g)
-    expected = np.zeros(length, dtype=np.int64)
-    for m in group:
-        expected += initial_buffer(seed, m, length)
-    wrong = np.flatnonzero(buf != expected)
+    if got.shape != expected.shape:
+        say("FAIL %s: %s returned %d elements, expected %d"
+            % (name, rank_text(prog, me), got.size, expected.size))
+        return False
+    wrong = np.flatnonzero(got != expected)
     if wrong.size:
         e = int(wrong[0])
         say("FAIL %s: %s element %d: expected %d, got %d (%d of %d elements differ; "
-            "expected the sum over ranks %s)"
-            % (prog["name"], rank_text(prog, me), e, int(expected[e]), int(buf[e]),
-               wrong.size, length, group))
+            "expected %s)"
+            % (name, rank_text(prog, me), e, int(expected[e]), int(got[e]),
+               wrong.size, expected.size, what))
         return False
     return True
 
@@ -295,15 +438,28 @@ def time_flat(prog, nbytes, iters):
     length = -(-elements(nbytes) // unit) * unit
     buf = np.ones(length, dtype=np.float32)
     out = np.empty_like(buf)
+    part = length // comm.Get_size()
     spent = 0.0
     for it in range(iters + 1):  # the first run warms up and is not counted
         WORLD.Barrier()
         t0 = MPI.Wtime()
-        comm.Allreduce(buf, out, op=MPI.SUM)
+        if prog["collective"] == "reduce_scatter":
+            comm.Reduce_scatter_block(buf, out[:part], op=MPI.SUM)
+        elif prog["collective"] == "all_gather":
+            comm.Allgather(buf[:part], out)
+        else:
+            comm.Allreduce(buf, out, op=MPI.SUM)
         if it > 0:
             spent += MPI.Wtime() - t0
     comm.Free()
     return WORLD.allreduce(spent, op=MPI.MAX) / max(iters, 1)
+
+
+def flat_text(prog):
+    """What time_flat runs."""
+    return {"reduce_scatter": "MPI_Reduce_scatter_block",
+            "all_gather": "MPI_Allgather"}.get(prog["collective"], "MPI_Allreduce") \
+        + " on each reduction group"
 
 
 def one_host():
@@ -336,7 +492,7 @@ def time_pipelined(prog, cache, nbytes, iters):
             % ("the same steps, one after another", plain_s,
                total / plain_s if plain_s > 0 else float("nan")))
         say("  flat      %-46s %12.6f s  (pipelined / flat: %.3fx)"
-            % ("MPI_Allreduce on each reduction group", flat,
+            % (flat_text(prog), flat,
                total / flat if flat > 0 else float("nan")))
     return True
 
@@ -371,16 +527,13 @@ def main(argv=None):
             say("error: no program named %r; the script has: %s"
                 % (args.only, ", ".join(p["name"] for p in PROGRAMS)))
         sys.exit(2)
-    cache = make_comms(programs)
+    cache = communicators()
     failed = False
     do_check = args.check or args.bytes is None
     if do_check:
         correct = 0
         for prog in programs:
-            comms, dups = step_comms(prog, cache)
-            ok = check(prog, comms, args.seed, args.count or 5 * 64)
-            for c in dups:
-                c.Free()
+            ok = check(prog, args.seed, args.count or 5 * 64)
             ok = WORLD.allreduce(1 if ok else 0, op=MPI.MIN) == 1
             correct += ok
             if me == 0 and ok:
@@ -410,11 +563,9 @@ def main(argv=None):
             if me == 0:
                 total = float(per_step.sum())
                 say("  flat    %-48s %12.6f s  (program / flat: %.3fx)"
-                    % ("MPI_Allreduce on each reduction group", flat,
+                    % (flat_text(prog), flat,
                        total / flat if flat > 0 else float("nan")))
-    for comm in cache.values():
-        if comm is not None:
-            comm.Free()
+    free()
     failed = WORLD.allreduce(1 if failed else 0, op=MPI.MAX) == 1
     sys.exit(1 if failed else 0)
 

@@ -5,13 +5,24 @@
 # roots' data lie without asking them.
 
 
-def simulate(steps, devices, length):
+def start_regions(collective, shards, shard_of, length):
+    """Every rank's region when a program for the request starts, for a buffer of
+    `length`: the whole buffer, or for an all_gather request only the rank's shard
+    (shard_of[r] of `shards` equal ones)."""
+    if collective != "all_gather":
+        return None
+    s = length // shards
+    return [(c * s, s, True) for c in shard_of]
+
+
+def simulate(steps, devices, length, start=None):
     """Regions before each step: states[s][r] = (offset, length, valid) of rank r
-    before step s, and states[len(steps)] after the last one. Returns (states,
-    error); error names the first step the ranks cannot run as written (members
-    holding different regions, a region that does not split into equal chunks,
-    chunks that do not line up for an all_gather), and states stop there."""
-    state = [(0, length, True) for _ in range(devices)]
+    before step s, and states[len(steps)] after the last one; `start` is states[0]
+    (default: every rank holds the whole buffer). Returns (states, error); error
+    names the first step the ranks cannot run as written (members holding different
+    regions, a region that does not split into equal chunks, chunks that do not
+    line up for an all_gather), and states stop there."""
+    state = list(start) if start is not None else [(0, length, True) for _ in range(devices)]
     states = [state]
     for si, (op, groups) in enumerate(steps):
         new = list(state)

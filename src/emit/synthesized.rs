@@ -119,6 +119,36 @@ pub fn unit(
     })
 }
 
+/// The program emitted for a reduce_scatter or all_gather request, which synthesis
+/// does not synthesize yet (it prices them at this program): the flat single step
+/// over every reduction dim ([`crate::cost::flat_program`]), as a unit named `name`
+/// with the proof `proof` (the caller decides it: the flat step is right only when
+/// the placement's dims follow the request's shard numbering).
+pub fn flat_unit(
+    spec: &Spec,
+    result: &PlacementResult,
+    request: usize,
+    name: String,
+    proof: Proof,
+) -> Result<Unit, PickError> {
+    let req = spec.requests.get(request).ok_or(PickError::NoSuchRequest {
+        request,
+        count: spec.requests.len(),
+    })?;
+    let program = crate::cost::flat_program(&result.placement, req);
+    Ok(Unit {
+        name,
+        placement_index: result.index,
+        placement: result.placement.clone(),
+        request_index: Some(request),
+        request: req.clone(),
+        lowered: lowered::lower(&result.placement, &program),
+        program: Some(program),
+        chunks: 1,
+        proof,
+    })
+}
+
 /// The `rank`-th best program of each of `requests` (spec indices, in the order
 /// given) on a synthesized placement: one unit per request, named after the request
 /// ([`request_function_name`]), with `_r<index>` appended when two requests would
@@ -131,6 +161,16 @@ pub fn units(
     checker: Checker,
     allow_unproved: bool,
 ) -> Result<Vec<Unit>, PickError> {
+    requests
+        .iter()
+        .zip(names(spec, requests)?)
+        .map(|(&r, name)| unit(spec, result, r, rank, name, checker, allow_unproved))
+        .collect()
+}
+
+/// The function name of each of `requests` (spec indices): named after the request
+/// ([`request_function_name`]), with `_r<index>` appended when two would share a name.
+pub fn names(spec: &Spec, requests: &[usize]) -> Result<Vec<String>, PickError> {
     let base: Vec<String> = requests
         .iter()
         .map(|&r| {
@@ -143,18 +183,17 @@ pub fn units(
                 })
         })
         .collect::<Result<_, _>>()?;
-    requests
+    Ok(requests
         .iter()
         .zip(&base)
         .map(|(&r, b)| {
-            let name = if base.iter().filter(|x| *x == b).count() > 1 {
+            if base.iter().filter(|x| *x == b).count() > 1 {
                 format!("{b}_r{r}")
             } else {
                 b.clone()
-            };
-            unit(spec, result, r, rank, name, checker, allow_unproved)
+            }
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

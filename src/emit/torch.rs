@@ -17,7 +17,14 @@
 //! the collectives. Every program also runs with `async_op=True` (a
 //! `torch.futures.Future`), and `ddp_comm_hook` runs an all_reduce program as a
 //! DistributedDataParallel communication hook (buckets padded to the program's atom
-//! count, mean over the reduction group or sum). `device_mesh()` needs torch >= 2.2
+//! count, mean over the reduction group or sum).
+//!
+//! A reduce_scatter program takes the rank's whole buffer (left unchanged: it runs on
+//! a copy) and returns its shard; an all_gather program takes the rank's shard and
+//! returns the whole buffer (it runs in that buffer). `reduce_scatter_tensor(output,
+//! input, async_op=False)` and `all_gather_into_tensor(output, input,
+//! async_op=False)` mirror torch.distributed's signatures for FSDP-shaped code,
+//! returning a work object (`wait()`, `get_future()`) when async. `device_mesh()` needs torch >= 2.2
 //! and says so on older ones.
 //!
 //! A pipelined program (`CHUNKS[name] > 1`) has its own process group for every
@@ -30,7 +37,7 @@ use std::fmt::Write as _;
 
 use super::{common_placement, header, program_text, py_groups, py_ident, py_str, py_tuple, Unit};
 use crate::placement::Placement;
-use crate::spec::Spec;
+use crate::spec::{RequestKind, Spec};
 
 const RUNTIME_PY: &str = include_str!("torch_runtime.py");
 
@@ -48,15 +55,33 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
     s.push_str("Use (every process, after dist.init_process_group(\"nccl\") or (\"gloo\")):\n\n");
     s.push_str("    import this_module as cs\n");
     s.push_str("    cs.make_groups()                # once; every process, members or not\n");
-    for n in &names {
+    for (u, n) in units.iter().zip(&names) {
+        let call = match u.request.collective {
+            RequestKind::ReduceScatter => {
+                format!("shard = cs.{n}(tensor)      # tensor: the whole buffer")
+            }
+            RequestKind::AllGather => format!("whole = cs.{n}(shard)       # shard: this rank's"),
+            _ => format!("cs.{n}(tensor)      # in place"),
+        };
         let _ = writeln!(
             s,
-            "    cs.{n}(tensor)      # in place; numel a multiple of ATOMS[{}]",
+            "    {call}; whole numel a multiple of ATOMS[{}]",
             py_str(n)
         );
     }
     s.push_str(concat!(
-        "    fut = cs.run(name, tensor, async_op=True)   # a torch.futures.Future of tensor\n",
+        "    fut = cs.run(name, tensor, async_op=True)   # a torch.futures.Future of the result\n",
+        "\n",
+        "reduce_scatter programs take this rank's whole buffer and return its shard (numel /\n",
+        "SHARDS[name], shard SHARD_OF[name][rank], the request's numbering); all_gather\n",
+        "programs take this rank's shard and return the whole buffer (numel x SHARDS[name]),\n",
+        "chunk j from the member whose shard number is j. As FSDP calls torch.distributed:\n",
+        "\n",
+        "    cs.reduce_scatter_tensor(output, input)            # output: the shard\n",
+        "    cs.all_gather_into_tensor(output, input)           # output: the whole buffer\n",
+        "    work = cs.all_gather_into_tensor(output, input, async_op=True)   # work.wait()\n",
+        "    # program=NAME picks one of this module's programs (default: the first of\n",
+        "    # the collective, DEFAULT_REDUCE_SCATTER / DEFAULT_ALL_GATHER)\n",
         "\n",
         "In a training loop, as DistributedDataParallel's gradient reduction:\n\n",
         "    model = torch.nn.parallel.DistributedDataParallel(model)\n",
@@ -114,11 +139,12 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
         let _ = writeln!(s, "    {}: {},", py_str(n), py_str(&program_text(spec, u)));
     }
     s.push_str("}\n");
-    s.push_str("# The number of elements must be a multiple of ATOMS[name] x CHUNKS[name]\n");
-    s.push_str("# (whole chunks of whole atoms).\n");
+    s.push_str("# The whole buffer's number of elements must be a multiple of ATOMS[name] x\n");
+    s.push_str("# CHUNKS[name] (whole chunks of whole atoms; a sharded request's atoms make\n");
+    s.push_str("# whole shards).\n");
     s.push_str("ATOMS = {\n");
     for (u, n) in units.iter().zip(&names) {
-        let _ = writeln!(s, "    {}: {},", py_str(n), u.lowered.atoms());
+        let _ = writeln!(s, "    {}: {},", py_str(n), super::buffer_atoms(spec, u));
     }
     s.push_str("}\n");
     s.push_str("# Pipelined programs run on this many chunks at once (1: plain).\n");
@@ -138,6 +164,26 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
         );
     }
     s.push_str("}\n");
+    s.push_str(
+        "# The request's shard count of each program (1 for all_reduce); the shard number\n",
+    );
+    s.push_str("# of every rank (the mixed radix of its coordinates on the request's axes in\n");
+    s.push_str("# the request's order, the first most significant).\n");
+    s.push_str("SHARDS = {\n");
+    for (u, n) in units.iter().zip(&names) {
+        let _ = writeln!(s, "    {}: {},", py_str(n), super::shards(spec, u));
+    }
+    s.push_str("}\n");
+    s.push_str("SHARD_OF = {\n");
+    for (u, n) in units.iter().zip(&names) {
+        let _ = writeln!(
+            s,
+            "    {}: {},",
+            py_str(n),
+            super::py_ints(&super::shard_numbers(spec, u))
+        );
+    }
+    s.push_str("}\n");
     s.push_str("# The size of each program's reduction group (what \"average\" divides by).\n");
     s.push_str("REDUCTION_SIZE = {\n");
     for (u, n) in units.iter().zip(&names) {
@@ -148,18 +194,37 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
     let default = units
         .iter()
         .zip(&names)
-        .find(|(u, _)| u.request.collective.to_string() == "all_reduce")
+        .find(|(u, _)| u.request.collective == RequestKind::AllReduce)
         .map_or("None".to_string(), |(_, n)| py_str(n));
     s.push_str("# The program ddp_comm_hook runs when its state names none.\n");
-    let _ = writeln!(s, "DEFAULT_PROGRAM = {default}\n\n");
+    let _ = writeln!(s, "DEFAULT_PROGRAM = {default}");
+    let first_of = |kind: RequestKind| {
+        units
+            .iter()
+            .zip(&names)
+            .find(|(u, _)| u.request.collective == kind)
+            .map_or("None".to_string(), |(_, n)| py_str(n))
+    };
+    s.push_str("# The programs reduce_scatter_tensor and all_gather_into_tensor run by default.\n");
+    let _ = writeln!(
+        s,
+        "DEFAULT_REDUCE_SCATTER = {}",
+        first_of(RequestKind::ReduceScatter)
+    );
+    let _ = writeln!(
+        s,
+        "DEFAULT_ALL_GATHER = {}\n\n",
+        first_of(RequestKind::AllGather)
+    );
     for (u, n) in units.iter().zip(&names) {
         let _ = writeln!(s, "def {n}(tensor, async_op=False):");
         let _ = writeln!(
             s,
-            "    \"\"\"{} on {}, in place:\n\n        {}\n\n    Returns tensor; with async_op=True a torch.futures.Future of it (see run).\n    \"\"\"",
+            "    \"\"\"{} on {}:\n\n        {}\n\n    It {}.\n    Returns the result; with async_op=True a torch.futures.Future of it (see run).\n    \"\"\"",
             spec.describe_request(&u.request),
             u.placement.dim_names(spec).join(", "),
-            program_text(spec, u)
+            program_text(spec, u),
+            super::interface_text(u)
         );
         let _ = writeln!(s, "    return run({}, tensor, async_op)\n\n", py_str(n));
     }
@@ -198,6 +263,13 @@ mod tests {
     use super::super::fixture::{spec, unit};
     use super::super::EmitError;
     use super::*;
+
+    #[test]
+    fn snapshot_sharded_requests() {
+        let spec = spec();
+        let units = super::super::fixture::sharded_units(&spec);
+        insta::assert_snapshot!(render(&spec, &units).unwrap());
+    }
 
     #[test]
     fn snapshot_reduce_scatter_all_gather() {

@@ -87,7 +87,9 @@ def plan(name):
     made = make_groups()
     me = dist.get_rank()
     steps = GROUPS[name]
-    states, error = simulate(steps, DEVICES, ATOMS[name])
+    start = start_regions(PROGRAM_COLLECTIVE[name], SHARDS[name], SHARD_OF[name],
+                          ATOMS[name])
+    states, error = simulate(steps, DEVICES, ATOMS[name], start)
     if error is not None:
         raise ValueError("%s cannot run: %s" % (name, error))
     p = []
@@ -122,8 +124,8 @@ def _warn_once(what, message):
 
 # Whether the backend has reduce_scatter_tensor / all_gather_into_tensor. gloo has
 # neither in torch 1.13 (it raises), and then we fall back for good, saying so once:
-# all_reduce of the region, keeping our chunk (twice the bytes of a reduce_scatter),
-# and all_gather into chunk views.
+# all_reduce of a copy of the region, keeping our chunk (twice the bytes of a
+# reduce_scatter), and all_gather into chunk views.
 _NATIVE = {"reduce_scatter": hasattr(dist, "reduce_scatter_tensor"),
            "all_gather": hasattr(dist, "all_gather_into_tensor")}
 _UNSUPPORTED = (RuntimeError, NotImplementedError, AttributeError, ValueError)
@@ -154,8 +156,13 @@ def _step(buf, st, a):
                 return w, lambda: buf[off + pos * c:off + (pos + 1) * c].copy_(out)
             except _UNSUPPORTED:
                 _fallback("reduce_scatter", "reduce_scatter_tensor")
-        # all_reduce + chunk: our chunk of the summed region is already in place.
-        return dist.all_reduce(region, group=pg, async_op=a), None
+        # all_reduce of a copy, keeping our chunk: the rest of the region keeps what
+        # it held, as after a real reduce_scatter, so a program that reads it wrongly
+        # computes the same wrong numbers here as on NCCL.
+        tmp = region.clone()
+        w = dist.all_reduce(tmp, group=pg, async_op=a)
+        return w, lambda: buf[off + pos * c:off + (pos + 1) * c].copy_(
+            tmp[pos * c:(pos + 1) * c])
     if op == "all_gather":
         start = off - pos * ln
         out = buf[start:start + k * ln]
@@ -192,8 +199,14 @@ def _pipelined(name, buf, steps):
     """Runs a pipelined program's chunks through its steps: window w launches step
     s of chunk w - s (asynchronously, on that step's own process group) once the
     chunk's previous step is done; every rank launches in the same order."""
-    chunks = CHUNKS[name]
-    views = buf.view(chunks, -1)
+    chunks, shards = CHUNKS[name], SHARDS[name]
+    packed = None
+    if shards == 1:
+        views = buf.view(chunks, -1)
+    else:
+        # Chunk k is the k-th 1/chunks of every shard, packed contiguous.
+        packed = buf.view(shards, chunks, -1).transpose(0, 1).contiguous()
+        views = packed.view(chunks, -1)
     mine = {st[0]: st for st in steps}
     pending = {}
 
@@ -213,6 +226,8 @@ def _pipelined(name, buf, steps):
                 pending[k] = _step(views[k], mine[si], True)
     for k in range(chunks):
         wait(k)
+    if packed is not None:
+        buf.view(shards, chunks, -1).copy_(packed.transpose(0, 1))
 
 
 def _done(value):
@@ -222,29 +237,66 @@ def _done(value):
 
 
 def run(name, tensor, async_op=False):
-    """Runs program `name` in place on `tensor` (contiguous, any shape, numel a
-    multiple of ATOMS[name] x CHUNKS[name]); every process of the world calls it.
+    """Runs program `name` on `tensor` (contiguous, any shape); every process of the
+    world calls it. By the program's request (PROGRAM_COLLECTIVE[name]):
 
-    Returns `tensor`; with async_op=True, a torch.futures.Future whose value is
-    `tensor`, complete when the last step is. The steps before the last are waited
-    for in turn (a step reads what the previous one wrote; on NCCL that wait orders
-    the streams and does not block the host), so every rank launches the
-    collectives of successive calls in the same order."""
-    buf = _flat(name, tensor)
+      all_reduce:     in place; returns `tensor`, the sum over the reduction group.
+      reduce_scatter: `tensor` is this rank's whole buffer (left unchanged; the
+                      program runs on a copy); returns its shard, a 1-D tensor of
+                      numel / SHARDS[name] elements, shard SHARD_OF[name][rank].
+      all_gather:     `tensor` is this rank's shard; returns the whole buffer, a
+                      1-D tensor of numel x SHARDS[name] elements, chunk j from the
+                      member whose shard number is j.
+
+    The whole buffer's numel must be a multiple of ATOMS[name] x CHUNKS[name].
+    With async_op=True it returns a torch.futures.Future of the result, complete
+    when the last step is. The steps before the last are waited for in turn (a step
+    reads what the previous one wrote; on NCCL that wait orders the streams and does
+    not block the host), so every rank launches the collectives of successive calls
+    in the same order."""
+    kind = PROGRAM_COLLECTIVE[name]
+    if kind == "all_reduce":
+        return _execute(name, _flat(name, tensor), async_op, lambda: tensor)
+    if not tensor.is_contiguous():
+        raise ValueError("%s needs a contiguous tensor" % name)
+    if kind == "reduce_scatter":
+        buf = _flat(name, tensor.reshape(-1).clone())
+        s, c = buf.numel() // SHARDS[name], SHARD_OF[name][dist.get_rank()]
+        return _execute(name, buf, async_op, lambda: buf[c * s:(c + 1) * s])
+    whole = torch.empty(tensor.numel() * SHARDS[name], dtype=tensor.dtype,
+                        device=tensor.device)
+    return _gather_into(name, whole, tensor, async_op)
+
+
+def _gather_into(name, whole, shard, async_op):
+    """Runs all_gather program `name` in `whole` (contiguous), from this rank's
+    `shard`; returns `whole` (or a Future of it)."""
+    buf = _flat(name, whole)
+    s, c = shard.numel(), SHARD_OF[name][dist.get_rank()]
+    if s * SHARDS[name] != buf.numel():
+        raise ValueError("%s gathers %d shards: the output needs %d elements, not %d"
+                         % (name, SHARDS[name], s * SHARDS[name], buf.numel()))
+    buf[c * s:(c + 1) * s].copy_(shard.reshape(-1))
+    return _execute(name, buf, async_op, lambda: whole)
+
+
+def _execute(name, buf, async_op, result):
+    """Runs program `name` in place on the flat buffer `buf`; returns result() once
+    it is done, or with async_op a Future of it (see run)."""
     steps = _scaled(name, buf.numel())
     if CHUNKS[name] > 1:
         # Pipelined: the chunks' steps are waited for here, in wavefront order; with
         # async_op the Future returned is already complete.
         _pipelined(name, buf, steps)
-        return _done(tensor) if async_op else tensor
+        return _done(result()) if async_op else result()
     if not async_op:
         for st in steps:
             _w, after = _step(buf, st, False)
             if after is not None:
                 after()
-        return tensor
+        return result()
     if not steps:
-        return _done(tensor)
+        return _done(result())
     for st in steps[:-1]:
         w, after = _step(buf, st, True)
         w.wait()
@@ -257,14 +309,73 @@ def run(name, tensor, async_op=False):
         w.wait()
         if after is not None:
             after()
-        return _done(tensor)
+        return _done(result())
 
     def finish(_f):
         _f.wait()
         if after is not None:
             after()
-        return tensor
+        return result()
     return fut.then(finish)
+
+
+class Work:
+    """What reduce_scatter_tensor and all_gather_into_tensor return with
+    async_op=True, as torch.distributed's Work: wait() blocks until the output is
+    written; get_future() is a torch.futures.Future of the output."""
+
+    def __init__(self, fut):
+        self._fut = fut
+
+    def wait(self, timeout=None):
+        self._fut.wait()
+        return True
+
+    def is_completed(self):
+        return self._fut.done()
+
+    def get_future(self):
+        return self._fut
+
+
+def _program_of(program, default, kind):
+    name = default if program is None else program
+    if name is None or PROGRAM_COLLECTIVE.get(name) != kind:
+        raise ValueError("no %s program %r in this module (it has: %s)" % (
+            kind, name, ", ".join(n for n, c in sorted(PROGRAM_COLLECTIVE.items())
+                                  if c == kind) or "none"))
+    return name
+
+
+def reduce_scatter_tensor(output, input, async_op=False, program=None):
+    """As torch.distributed.reduce_scatter_tensor (sum): `input` is this rank's
+    whole buffer, `output` (input.numel() / SHARDS elements) receives its shard, in
+    the request's numbering, from the reduce_scatter program `program` (default
+    DEFAULT_REDUCE_SCATTER). Returns None, or with async_op=True a Work."""
+    name = _program_of(program, DEFAULT_REDUCE_SCATTER, "reduce_scatter")
+    if output.numel() * SHARDS[name] != input.numel():
+        raise ValueError("%s: output has %d elements, but the shard of %d elements has %d"
+                         % (name, output.numel(), input.numel(),
+                            input.numel() // SHARDS[name]))
+
+    def store(shard):
+        output.view(-1).copy_(shard)
+        return output
+    if not async_op:
+        store(run(name, input))
+        return None
+    return Work(run(name, input, True).then(lambda f: store(f.value())))
+
+
+def all_gather_into_tensor(output, input, async_op=False, program=None):
+    """As torch.distributed.all_gather_into_tensor: `input` is this rank's shard,
+    `output` (contiguous, input.numel() x SHARDS elements) receives the whole
+    buffer, chunk j from the member whose shard number is j, from the all_gather
+    program `program` (default DEFAULT_ALL_GATHER), which runs in `output`.
+    Returns None, or with async_op=True a Work."""
+    name = _program_of(program, DEFAULT_ALL_GATHER, "all_gather")
+    r = _gather_into(name, output, input, async_op)
+    return Work(r) if async_op else None
 
 
 def ddp_comm_hook(state, bucket):

@@ -195,7 +195,9 @@ pub fn pipelined(u: &Unit, chunks: u64) -> Unit {
 pub const TOP: usize = 3;
 
 /// The `top` best synthesized programs of every request on every placement of a spec
-/// (the library's synthesis, every program checked by z3), named `p<placement>.r<request>.k<rank>`.
+/// (the library's synthesis, every program checked by z3), named `p<placement>.r<request>.k<rank>`;
+/// for a reduce_scatter or all_gather request (not synthesized yet) the programs of
+/// [`sharded_units`] instead.
 /// Each is also run through the reference interpreter, independently of z3, and the
 /// test fails if synthesis refutes anything, leaves a placement out, or returns a
 /// program the interpreter rejects.
@@ -220,6 +222,10 @@ pub fn synthesized_units(spec: &Spec, top: usize) -> Vec<Unit> {
     let mut units = Vec::new();
     for pr in &result.placements {
         for r in 0..spec.requests.len() {
+            if spec.requests[r].collective.is_sharded() {
+                units.extend(sharded_units(spec, pr, r));
+                continue;
+            }
             let have = pr.results[r].programs.len();
             assert!(
                 have >= 1,
@@ -246,4 +252,123 @@ pub fn synthesized_units(spec: &Spec, top: usize) -> Vec<Unit> {
         }
     }
     units
+}
+
+/// Programs for a reduce_scatter or all_gather request `r` on a placement, each
+/// decided by the reference interpreter and kept only when proved, named
+/// `p<placement>.r<request>.k<i>` in this order: the flat single step (what `emit`
+/// takes by default; right only where the dims follow the shard numbering); the
+/// request's dims one step each, ordered by the request's axis order and then by
+/// significance (reversed for all_gather), which numbers the shards right on every
+/// placement; and for reduce_scatter the first such step followed by an all_reduce
+/// of the rest. Panics when the one-dim-at-a-time program is not proved, or the
+/// flat one's verdict disagrees with [`collsynth::cost::flat_is_numbered`].
+pub fn sharded_units(spec: &Spec, pr: &synth::PlacementResult, r: usize) -> Vec<Unit> {
+    use collsynth::program::{Collective, DimRef, Step};
+    use collsynth::spec::RequestKind;
+    let req = &spec.requests[r];
+    let p = &pr.placement;
+    let op = collsynth::cost::request_collective(req);
+    let mut dims: Vec<(usize, DimRef)> = p
+        .reduction_dims(&req.axes)
+        .map(|d| {
+            let pos = req.axes.iter().position(|&a| a == d.axis).unwrap();
+            (
+                pos,
+                DimRef {
+                    level: d.level,
+                    axis: d.axis,
+                },
+            )
+        })
+        .collect();
+    dims.sort_by_key(|(pos, d)| (*pos, d.level));
+    let mut per_dim: Vec<Step> = dims.iter().map(|(_, d)| Step::new(op, vec![*d])).collect();
+    if req.collective == RequestKind::AllGather {
+        per_dim.reverse();
+    }
+    let mut candidates = vec![collsynth::cost::flat_program(p, req)];
+    candidates.push(Program { steps: per_dim });
+    if req.collective == RequestKind::ReduceScatter && dims.len() >= 2 {
+        let rest: Vec<DimRef> = dims[1..].iter().map(|(_, d)| *d).collect();
+        candidates.push(Program {
+            steps: vec![
+                Step::new(op, vec![dims[0].1]),
+                Step::new(Collective::AllReduce, rest),
+            ],
+        });
+    }
+    let goal = semantics::Goal::of(req);
+    let mut units = Vec::new();
+    let mut seen = Vec::new();
+    for (ci, program) in candidates.into_iter().enumerate() {
+        if seen.contains(&program) {
+            continue;
+        }
+        seen.push(program.clone());
+        let lowered = lowered::lower(p, &program);
+        let proved = semantics::run_goal(spec, p, &goal, &lowered).is_ok();
+        match ci {
+            0 => assert_eq!(
+                proved,
+                collsynth::cost::flat_is_numbered(p, req),
+                "{}: placement {} request {r}: the flat step {}",
+                spec.source,
+                pr.index,
+                program.text(spec)
+            ),
+            1 => assert!(
+                proved,
+                "{}: placement {} request {r}: {} is not proved",
+                spec.source,
+                pr.index,
+                program.text(spec)
+            ),
+            _ => {}
+        }
+        if !proved {
+            continue;
+        }
+        units.push(Unit {
+            name: format!("p{}.r{r}.k{}", pr.index, units.len()),
+            placement_index: pr.index,
+            placement: p.clone(),
+            request_index: Some(r),
+            request: req.clone(),
+            lowered,
+            program: Some(program),
+            chunks: 1,
+            proof: Proof::Proved("the reference interpreter, in the test".into()),
+        });
+    }
+    units
+}
+
+/// What an end-to-end checker needs of a unit besides its module and function: the
+/// whole buffer's length unit (`atoms`, times the shard count for a sharded request,
+/// times the chunks), the request's collective, its shard count, every rank's shard
+/// number (computed here from the coordinates, independently of the emitter) and the
+/// reduction groups.
+pub fn case_fields(spec: &Spec, u: &Unit) -> serde_json::Value {
+    let goal = semantics::Goal::of(&u.request);
+    let shards = goal.shards(spec);
+    let shard_of: Vec<u64> = (0..u.placement.devices())
+        .map(|rank| {
+            let c = u.placement.coords(rank);
+            if !u.request.collective.is_sharded() {
+                return 0;
+            }
+            u.request
+                .axes
+                .iter()
+                .fold(0, |acc, &a| acc * spec.axes[a].size + c[a])
+        })
+        .collect();
+    serde_json::json!({
+        "atoms": u.lowered.atoms() * shards * u.chunks,
+        "collective": u.request.collective.to_string(),
+        "shards": shards,
+        "shard_of": shard_of,
+        "reduction_groups": collsynth::emit::reduction_groups(&u.placement, &u.request.axes),
+    })
 }
