@@ -95,11 +95,19 @@ pub fn synth_text(spec: &Spec, s: &Synthesis, backend: &dyn Backend) -> String {
         out.push_str(&format!("# {l}\n"));
     }
     out.push_str(&format!(
-        "# checked by {}: {} proved, {} refuted, {} undecided\n",
+        "# checked by {}: {} proved, {} refuted, {} undecided{}\n",
         st.checker,
         st.proved,
         st.refuted.len(),
-        st.unknown
+        st.unknown,
+        if st.interpreted > 0 {
+            format!(
+                " ({} of them, reduce_scatter or all_gather, decided by the reference interpreter: the SMT verifier leaves those undecided)",
+                st.interpreted
+            )
+        } else {
+            String::new()
+        }
     ));
     out.push_str(
         "# /bound: time over the lower bound; vs ring: speedup over the flat ring (one ring in rank order); vs NCCL: over what NCCL runs by itself (its ring or tree, all channels)\n",
@@ -314,6 +322,9 @@ struct StatsDoc<'a> {
     refuted: usize,
     /// Printed programs undecided.
     unknown: usize,
+    /// Of the proved and refuted, how many the reference interpreter decided
+    /// because the SMT verifier left them undecided (reduce_scatter, all_gather).
+    interpreted: usize,
     /// One per e-graph built, by dim count.
     saturations: Vec<SaturationDoc<'a>>,
 }
@@ -406,6 +417,7 @@ pub fn synth_json_with(spec: &Spec, s: &Synthesis, coords: bool, groups: bool) -
             proved: st.proved,
             refuted: st.refuted.len(),
             unknown: st.unknown,
+            interpreted: st.interpreted,
             saturations: st
                 .saturations
                 .iter()

@@ -205,6 +205,9 @@ pub struct Stats {
     pub unknown: usize,
     /// What checked them.
     pub checker: Checker,
+    /// Printed programs the reference interpreter decided because the SMT verifier
+    /// answered Unknown (sharded goals; [`backend::Backend::check`]).
+    pub interpreted: usize,
     /// Time spent finding candidates.
     pub engine_time: Duration,
     /// Time spent checking.
@@ -456,7 +459,10 @@ fn search(
 /// the same query up to a renaming of its constants, which preserves satisfiability.
 /// Proofs are never shared across different sizes: the abstract argument of `shape`
 /// that sizes do not matter is not what z3 proved.
-type ProofCache = BTreeMap<(Vec<u64>, Vec<AbsStep>), Result<Verdict, Inconsistency>>;
+/// Sharded goals key by their numbering order too: the same steps can be right for
+/// one request and wrong for another.
+type ProofCache =
+    BTreeMap<(state::AbsGoal, Vec<u64>, Vec<AbsStep>), Result<(Verdict, Checker), Inconsistency>>;
 
 /// Steps 4–5: checking the programs to print.
 struct Checking<'a> {
@@ -499,7 +505,7 @@ impl Checking<'_> {
                 .collect();
             let verdict = check.then(|| {
                 proofs
-                    .entry((shape.sizes.clone(), structure))
+                    .entry((shape.goal(request), shape.sizes.clone(), structure))
                     .and_modify(|_| stats.proofs_reused += 1)
                     .or_insert_with(|| {
                         let t = Instant::now();
@@ -509,6 +515,10 @@ impl Checking<'_> {
                     })
                     .clone()
             });
+            if let Some(Ok((_, Checker::Interpreter))) = &verdict {
+                stats.interpreted += 1;
+            }
+            let verdict = verdict.map(|v| v.map(|(v, _)| v));
             let verdict = match verdict {
                 None => None,
                 Some(Ok(Verdict::Proved)) => {
@@ -700,8 +710,8 @@ struct EngineRun<'a, 'r> {
     backend: &'a dyn Backend,
     opts: &'a Options,
     cache: SaturationCache<'r>,
-    /// Extraction plans, by dim count (one per e-graph).
-    plans: BTreeMap<usize, extract::Plan>,
+    /// Extraction plans, by dim count and goal (one per e-graph).
+    plans: BTreeMap<(usize, state::AbsGoal), extract::Plan>,
     enumerations: Vec<EnumReport>,
     time: Duration,
 }
@@ -737,9 +747,10 @@ impl EngineRun<'_, '_> {
     fn candidates(&mut self, p: &Placement, ri: usize, shape: &Shape) -> Vec<Candidate> {
         let t = Instant::now();
         let request = &self.spec.requests[ri];
-        if !request.collective.is_synthesized() {
+        if !request.collective.takes_programs() {
             return vec![];
         }
+        let goal = shape.goal(request);
         if shape.is_empty() {
             return vec![Candidate::plain(0, vec![])];
         }
@@ -755,13 +766,18 @@ impl EngineRun<'_, '_> {
                 let cache = &mut self.cache;
                 let plan = self
                     .plans
-                    .entry(shape.len())
-                    .or_insert_with(|| extract::Plan::new(cache.get(shape.len())));
+                    .entry((shape.len(), goal.clone()))
+                    .or_insert_with(|| extract::Plan::new(cache.get_goal(shape.len(), &goal)));
                 plan.k_best(self.opts.top, &oracle)
             }
             Engine::Enumerate => {
-                let (c, report) =
-                    enumerate::k_best(shape.len(), self.opts.top, self.opts.limits, &oracle);
+                let (c, report) = enumerate::k_best_for(
+                    &goal,
+                    shape.len(),
+                    self.opts.top,
+                    self.opts.limits,
+                    &oracle,
+                );
                 self.enumerations.push(report);
                 c
             }
@@ -782,6 +798,11 @@ impl EngineRun<'_, '_> {
         shape: &Shape,
         mut out: Vec<Candidate>,
     ) -> Vec<Candidate> {
+        // Sharded requests are not pipelined yet: their chunks are parts of every
+        // shard, which `best_chunks` does not price.
+        if request.collective.is_sharded() {
+            return out;
+        }
         for c in &mut out {
             let program = Program {
                 steps: c.steps.iter().map(|st| shape.step(st)).collect(),
