@@ -82,6 +82,7 @@ const SYNTH: &[Keys] = &[
             "proved",
             "refuted",
             "unknown",
+            "interpreted",
             "saturations",
         ],
     ),

@@ -95,11 +95,19 @@ pub fn synth_text(spec: &Spec, s: &Synthesis, backend: &dyn Backend) -> String {
         out.push_str(&format!("# {l}\n"));
     }
     out.push_str(&format!(
-        "# checked by {}: {} proved, {} refuted, {} undecided\n",
+        "# checked by {}: {} proved, {} refuted, {} undecided{}\n",
         st.checker,
         st.proved,
         st.refuted.len(),
-        st.unknown
+        st.unknown,
+        if st.interpreted > 0 {
+            format!(
+                " ({} of them, reduce_scatter or all_gather, decided by the reference interpreter: the SMT verifier leaves those undecided)",
+                st.interpreted
+            )
+        } else {
+            String::new()
+        }
     ));
     if st.proofs_carried > 0 {
         out.push_str(&format!(
@@ -330,6 +338,9 @@ struct StatsDoc<'a> {
     refuted: usize,
     /// Printed programs undecided.
     unknown: usize,
+    /// Of the proved and refuted, how many the reference interpreter decided
+    /// because the SMT verifier left them undecided (reduce_scatter, all_gather).
+    interpreted: usize,
     /// One per e-graph built, by dim count.
     saturations: Vec<SaturationDoc<'a>>,
 }
@@ -424,6 +435,7 @@ pub fn synth_json_with(spec: &Spec, s: &Synthesis, coords: bool, groups: bool) -
             proofs_carried: st.proofs_carried,
             refuted: st.refuted.len(),
             unknown: st.unknown,
+            interpreted: st.interpreted,
             saturations: st
                 .saturations
                 .iter()

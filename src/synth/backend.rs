@@ -8,11 +8,35 @@
 //! the CLI uses: the `cost` model and the SMT verifier ([`crate::verify::prove`]).
 
 use crate::cost;
+use crate::lowered;
 use crate::placement::Placement;
 use crate::program::{Collective, Program, Step};
+use crate::semantics::{self, Goal};
 use crate::spec::{Request, RequestKind, Spec};
 use crate::verdict::{Checker, Inconsistency, Verdict};
 use crate::verify::{self, SmtOptions};
+
+/// The reference interpreter's verdict on a program, `None` when the placement is
+/// beyond its limits (then the program stays undecided).
+fn interpret(
+    spec: &Spec,
+    placement: &Placement,
+    goal: &Goal,
+    program: &Program,
+) -> Option<(Verdict, Checker)> {
+    if placement.devices() > lowered::MAX_LOWERED_DEVICES {
+        return None;
+    }
+    let low = lowered::lower(placement, program);
+    if semantics::goal_cells(spec, placement, goal, &low) > semantics::MAX_INTERPRETER_CELLS {
+        return None;
+    }
+    let v = match semantics::run_goal(spec, placement, goal, &low) {
+        Ok(()) => Verdict::Proved,
+        Err(c) => Verdict::Refuted(c),
+    };
+    Some((v, Checker::Interpreter))
+}
 
 /// Cost model and checker.
 pub trait Backend {
@@ -24,23 +48,22 @@ pub trait Backend {
     fn flat_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64;
     /// Time of what NCCL would run by itself for the request's flat group.
     fn nccl_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64;
-    /// The price of a request that is priced, not synthesized (send_recv; and, until
-    /// they are synthesized, reduce_scatter and all_gather at their flat step).
+    /// The price of a request that is priced, not synthesized (send_recv).
     fn priced_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> Option<f64>;
     /// nccl-tests bus bandwidth of an all_reduce of `bytes` over `n` devices in
     /// `time_s`, GB/s.
     fn busbw_gbs(&self, n: u64, bytes: u64, time_s: f64) -> f64 {
         cost::busbw_gbs(Collective::AllReduce, n, bytes, time_s)
     }
-    /// Decides a program for the request on the placement; an [`Inconsistency`]
-    /// when the checker contradicts itself (a bug).
+    /// Decides a program for the request on the placement, with what decided it; an
+    /// [`Inconsistency`] when the checker contradicts itself (a bug).
     fn check(
         &self,
         spec: &Spec,
         placement: &Placement,
         request: &Request,
         program: &Program,
-    ) -> Result<Verdict, Inconsistency>;
+    ) -> Result<(Verdict, Checker), Inconsistency>;
     /// What decides programs, for reports.
     fn checker(&self) -> Checker;
     /// The program at its fastest chunk count for a buffer of `bytes`
@@ -90,13 +113,7 @@ impl Backend for Standard {
     fn priced_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> Option<f64> {
         match request.collective {
             RequestKind::SendRecv => Some(cost::send_recv_cost(spec, placement, request).time_s),
-            // Not synthesized yet: priced at the flat single step.
-            RequestKind::ReduceScatter | RequestKind::AllGather => {
-                let flat = cost::flat_program(placement, request);
-                let bytes = cost::program_bytes(spec, request, request.bytes);
-                Some(cost::program_cost(spec, placement, &flat, bytes).total_s)
-            }
-            RequestKind::AllReduce => None,
+            RequestKind::ReduceScatter | RequestKind::AllGather | RequestKind::AllReduce => None,
         }
     }
 
@@ -106,8 +123,19 @@ impl Backend for Standard {
         placement: &Placement,
         request: &Request,
         program: &Program,
-    ) -> Result<Verdict, Inconsistency> {
-        verify::prove(spec, placement, &request.axes, program, &self.smt)
+    ) -> Result<(Verdict, Checker), Inconsistency> {
+        let goal = Goal::of(request);
+        let smt = verify::prove_goal(spec, placement, &goal, program, &self.smt)?;
+        // The SMT verifier does not decide reduce_scatter and all_gather goals yet
+        // (docs/design.md, §3.3.1): where it answers Unknown for one, the reference
+        // interpreter decides the program on its explicit rank groups. This is the
+        // only place synthesis falls back to it; once z3 decides sharded goals, the
+        // branch is never taken.
+        if let (Verdict::Unknown(why), true) = (&smt, goal.is_sharded()) {
+            return Ok(interpret(spec, placement, &goal, program)
+                .unwrap_or_else(|| (Verdict::Unknown(why.clone()), Checker::Smt)));
+        }
+        Ok((smt, Checker::Smt))
     }
 
     fn checker(&self) -> Checker {

@@ -15,10 +15,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use egg::{Id, Rewrite, Runner, SimpleScheduler};
+use egg::{Id, RecExpr, Rewrite, Runner, SimpleScheduler};
 
+use super::state::AbsGoal;
 use super::stop::StopReason;
-use crate::rules::{request_term, Prog, ProgGraph, RuleSet, Sets};
+use crate::program::Collective;
+use crate::rules::{request_term, DimSet, Prog, ProgGraph, RuleSet, Sets};
 
 /// Saturation budgets (egg's `Runner` limits, named the same way). Results never
 /// depend on the time limit in practice: it is a safety net set far above the node
@@ -83,8 +85,12 @@ impl SaturationReport {
 pub struct Saturated {
     /// The e-graph.
     pub egraph: ProgGraph,
-    /// The class of the request: `(all_reduce {0..dims} {} {})`.
+    /// The class of the request: `(all_reduce {0..dims} {} {})`, or for a sharded
+    /// goal the first of its seeds.
     pub root: Id,
+    /// The classes of every seed of the goal ([`goal_terms`]); extraction takes the
+    /// best programs over all of them.
+    pub roots: Vec<Id>,
     /// How the run ended.
     pub report: SaturationReport,
 }
@@ -92,6 +98,84 @@ pub struct Saturated {
 /// Saturates the request over `dims` reduction dims under the rules and budgets.
 pub fn saturate(rules: &RuleSet, dims: usize, budgets: Budgets) -> Saturated {
     saturate_with(&rules.rewrites(), dims, budgets)
+}
+
+/// The seeds of a goal over `dims` abstract dims. Rewrite rules are equalities, and
+/// a reduce_scatter request has correct programs that are not equal to one another
+/// (one that ends holding more than its shard, such as `reduce_scatter(A) ;
+/// all_reduce(B)`, leaves a different state than one that ends holding exactly it),
+/// so the e-graph is seeded with one term per end state the goal accepts:
+/// - all_reduce: `(all_reduce G {} {})`;
+/// - reduce_scatter numbered in order `N`: for every prefix `p` of `N` (the dims
+///   scattered at the end, in order), the reduce-scatters of `p` (one step per run
+///   of `p` in significance order) followed, when `p` is not all of `N`, by the
+///   all_reduce of the other dims on the shard `p` cuts; the empty prefix is the
+///   all_reduce of every dim;
+/// - all_gather numbered in order `N`: the all-gathers undoing `N`, last run first.
+pub fn goal_terms(dims: usize, goal: &AbsGoal) -> Vec<RecExpr<Prog>> {
+    match goal {
+        AbsGoal::AllReduce => vec![request_term(dims)],
+        AbsGoal::ReduceScatter(order) => (0..=order.len())
+            .map(|j| {
+                let p = &order[..j];
+                let mut steps: Vec<(Collective, DimSet, DimSet)> = Vec::new();
+                let mut shard = DimSet::EMPTY;
+                for run in runs(p) {
+                    steps.push((Collective::ReduceScatter, run, shard));
+                    shard = shard.union(run);
+                }
+                let rest = DimSet::all(dims).minus(shard);
+                if !rest.is_empty() {
+                    steps.push((Collective::AllReduce, rest, shard));
+                }
+                chain(&steps)
+            })
+            .collect(),
+        AbsGoal::AllGather(order) => {
+            let mut steps: Vec<(Collective, DimSet, DimSet)> = Vec::new();
+            let mut shard = DimSet::all(dims);
+            for run in runs(order).into_iter().rev() {
+                steps.push((Collective::AllGather, run, shard));
+                shard = shard.minus(run);
+            }
+            vec![chain(&steps)]
+        }
+    }
+}
+
+/// An ordered list of dims cut into maximal runs of ascending dims (a step over a
+/// set scatters its dims in significance order, so one step covers one run).
+fn runs(order: &[u8]) -> Vec<DimSet> {
+    let mut out: Vec<DimSet> = Vec::new();
+    let mut last: Option<u8> = None;
+    for &d in order {
+        let one = DimSet(1 << d);
+        match (out.last_mut(), last) {
+            (Some(run), Some(l)) if d > l => *run = run.union(one),
+            _ => out.push(one),
+        }
+        last = Some(d);
+    }
+    out
+}
+
+/// The right-nested sequence of steps `(op, dims, shard)`, no roots.
+fn chain(steps: &[(Collective, DimSet, DimSet)]) -> RecExpr<Prog> {
+    let mut e = RecExpr::default();
+    let empty = e.add(Prog::Set(DimSet::EMPTY));
+    let ids: Vec<Id> = steps
+        .iter()
+        .map(|&(op, d, s)| {
+            let d = e.add(Prog::Set(d));
+            let s = e.add(Prog::Set(s));
+            e.add(Prog::step(op, [d, s, empty]))
+        })
+        .collect();
+    let mut acc = *ids.last().expect("a goal has a step");
+    for &id in ids.iter().rev().skip(1) {
+        acc = e.add(Prog::Seq([id, acc]));
+    }
+    e
 }
 
 /// [`saturate`] with the rules already compiled to egg rewrites
@@ -102,12 +186,22 @@ pub fn saturate(rules: &RuleSet, dims: usize, budgets: Budgets) -> Saturated {
 /// two dims. Nothing here reads egg's timings, so the run uses a mock quanta clock and
 /// enforces the wall-clock safety net itself, with `std::time::Instant`, in a hook.
 pub fn saturate_with(rewrites: &[Rewrite<Prog, Sets>], dims: usize, budgets: Budgets) -> Saturated {
+    saturate_goal(rewrites, dims, &AbsGoal::AllReduce, budgets)
+}
+
+/// [`saturate_with`] from the seeds of a goal ([`goal_terms`]).
+pub fn saturate_goal(
+    rewrites: &[Rewrite<Prog, Sets>],
+    dims: usize,
+    goal: &AbsGoal,
+    budgets: Budgets,
+) -> Saturated {
     let start = Instant::now();
-    let expr = request_term(dims);
+    let exprs = goal_terms(dims, goal);
     let time_limit = budgets.time_limit;
     let (clock, _mock) = quanta::Clock::mock();
     let runner: Runner<Prog, Sets> = quanta::with_clock(&clock, || {
-        Runner::new(Sets)
+        let mut runner = Runner::new(Sets)
             .with_scheduler(SimpleScheduler)
             .with_iter_limit(budgets.iter_limit)
             .with_node_limit(budgets.node_limit)
@@ -118,9 +212,11 @@ pub fn saturate_with(rewrites: &[Rewrite<Prog, Sets>], dims: usize, budgets: Bud
                 } else {
                     Ok(())
                 }
-            })
-            .with_expr(&expr)
-            .run(rewrites)
+            });
+        for expr in &exprs {
+            runner = runner.with_expr(expr);
+        }
+        runner.run(rewrites)
     });
     let stop_reason = match &runner.stop_reason {
         Some(egg::StopReason::Saturated) => StopReason::Saturated,
@@ -131,7 +227,12 @@ pub fn saturate_with(rewrites: &[Rewrite<Prog, Sets>], dims: usize, budgets: Bud
         Some(egg::StopReason::Other(s)) => StopReason::Other(s.clone()),
         None => StopReason::NotRun,
     };
-    let root = runner.egraph.find(runner.roots[0]);
+    let roots: Vec<Id> = runner
+        .roots
+        .iter()
+        .map(|&r| runner.egraph.find(r))
+        .collect();
+    let root = roots[0];
     let report = SaturationReport {
         dims,
         stop_reason,
@@ -158,6 +259,7 @@ pub fn saturate_with(rewrites: &[Rewrite<Prog, Sets>], dims: usize, budgets: Bud
     Saturated {
         egraph: runner.egraph,
         root,
+        roots,
         report,
     }
 }
@@ -171,7 +273,7 @@ pub struct SaturationCache<'r> {
     budgets: Budgets,
     /// The rules as egg rewrites, compiled on first use.
     rewrites: Option<Vec<Rewrite<Prog, Sets>>>,
-    graphs: BTreeMap<usize, Saturated>,
+    graphs: BTreeMap<(usize, AbsGoal), Saturated>,
 }
 
 impl<'r> SaturationCache<'r> {
@@ -187,12 +289,18 @@ impl<'r> SaturationCache<'r> {
 
     /// The saturated e-graph for `dims` reduction dims (built on first use).
     pub fn get(&mut self, dims: usize) -> &Saturated {
+        self.get_goal(dims, &AbsGoal::AllReduce)
+    }
+
+    /// The saturated e-graph of a goal over `dims` reduction dims (built on first use).
+    pub fn get_goal(&mut self, dims: usize, goal: &AbsGoal) -> &Saturated {
         let (rules, budgets) = (self.rules, self.budgets);
         let rewrites = &mut self.rewrites;
-        self.graphs.entry(dims).or_insert_with(|| {
-            saturate_with(
+        self.graphs.entry((dims, goal.clone())).or_insert_with(|| {
+            saturate_goal(
                 rewrites.get_or_insert_with(|| rules.rewrites()),
                 dims,
+                goal,
                 budgets,
             )
         })

@@ -18,7 +18,7 @@
 use std::time::{Duration, Instant};
 
 use super::extract::{Candidate, Fs, StepOracle, StepTable};
-use super::state::{Outcome, State};
+use super::state::{AbsGoal, Outcome, State};
 use super::stop::StopReason;
 use crate::program::Collective;
 use crate::rules::{AbsStep, DimSet};
@@ -89,6 +89,7 @@ struct Search<'a> {
     /// Text rank of every alphabet entry.
     table: StepTable,
     limits: EnumLimits,
+    goal: AbsGoal,
     k: usize,
     visited: u64,
     complete: u64,
@@ -143,12 +144,12 @@ impl Search<'_> {
         cost: Fs,
     ) {
         let st = states.last().expect("a state").clone();
-        if st.is_final() {
+        if st.is_final_for(&self.goal) {
             self.record(cost, idx, steps);
             return;
         }
         let left = self.limits.max_steps - idx.len();
-        if left == 0 || st.steps_needed() > left {
+        if left == 0 || st.steps_needed_for(&self.goal) > left {
             return;
         }
         for i in 0..self.alphabet.len() as u32 {
@@ -237,6 +238,18 @@ pub fn k_best(
     limits: EnumLimits,
     oracle: &dyn StepOracle,
 ) -> (Vec<Candidate>, EnumReport) {
+    k_best_for(&AbsGoal::AllReduce, dims, k, limits, oracle)
+}
+
+/// [`k_best`] for any goal: the search starts from the goal's start state and
+/// records the programs that meet its end (docs/design.md, §3.3.1).
+pub fn k_best_for(
+    goal: &AbsGoal,
+    dims: usize,
+    k: usize,
+    limits: EnumLimits,
+    oracle: &dyn StepOracle,
+) -> (Vec<Candidate>, EnumReport) {
     let start = Instant::now();
     let alphabet = alphabet(dims);
     let table = StepTable::new(alphabet.clone(), oracle);
@@ -245,6 +258,7 @@ pub fn k_best(
         alphabet,
         table,
         limits,
+        goal: goal.clone(),
         k,
         visited: 0,
         complete: 0,
@@ -252,7 +266,7 @@ pub fn k_best(
         best: Vec::new(),
         costs: Default::default(),
     };
-    let mut states = vec![State::initial(dims)];
+    let mut states = vec![State::initial_for(dims, goal)];
     search.dfs(&mut states, &mut Vec::new(), &mut Vec::new(), 0);
     let report = EnumReport {
         dims,

@@ -149,8 +149,8 @@ pub struct Plan {
     steps: Vec<AbsStep>,
     /// Per class (in post-order), its nodes.
     nodes: Vec<Vec<Node>>,
-    /// Index of the request's class.
-    root: usize,
+    /// Indices of the goal's seed classes (the request's class for all_reduce).
+    roots: Vec<usize>,
     /// Whether every `seq` node's children come before its class: one pass in this
     /// order is then the fixpoint.
     topological: bool,
@@ -163,7 +163,7 @@ impl Plan {
         // Classes reachable from the root, children before parents where acyclic.
         let mut index: HashMap<Id, usize> = HashMap::new();
         let mut order: Vec<Id> = Vec::new();
-        let mut stack: Vec<(Id, bool)> = vec![(sat.root, false)];
+        let mut stack: Vec<(Id, bool)> = sat.roots.iter().rev().map(|&r| (r, false)).collect();
         while let Some((id, done)) = stack.pop() {
             let id = eg.find(id);
             if done {
@@ -229,7 +229,7 @@ impl Plan {
         Plan {
             steps,
             nodes,
-            root: index[&eg.find(sat.root)],
+            roots: sat.roots.iter().map(|&r| index[&eg.find(r)]).collect(),
             topological,
         }
     }
@@ -293,19 +293,23 @@ impl Plan {
                 );
             }
         }
-        lists
-            .get(self.root)
-            .map(|l| {
-                l.iter()
-                    .map(|c| {
-                        Candidate::plain(
-                            c.cost,
-                            c.steps.iter().map(|&i| table.steps[i as usize]).collect(),
-                        )
-                    })
-                    .collect()
+        // The best over every seed: programs that meet the goal in different ways.
+        let mut all: Vec<Cand> = self
+            .roots
+            .iter()
+            .filter_map(|&r| lists.get(r))
+            .flatten()
+            .cloned()
+            .collect();
+        keep_best(&table, &mut all, k)
+            .into_iter()
+            .map(|c| {
+                Candidate::plain(
+                    c.cost,
+                    c.steps.iter().map(|&i| table.steps[i as usize]).collect(),
+                )
             })
-            .unwrap_or_default()
+            .collect()
     }
 }
 

@@ -35,9 +35,9 @@ use shape::Shape;
 use stop::StopReason;
 
 use crate::placement::{self, Placement};
-use crate::program::{DimRef, Program, Text};
+use crate::program::{Program, Text};
 use crate::rules::{AbsStep, DimSet, RuleSet};
-use crate::spec::{Request, RequestKind, Spec};
+use crate::spec::{Request, Spec};
 use crate::verdict::{Checker, Inconsistency, Verdict};
 
 /// Which engine finds candidates.
@@ -209,6 +209,9 @@ pub struct Stats {
     pub unknown: usize,
     /// What checked them.
     pub checker: Checker,
+    /// Printed programs the reference interpreter decided because the SMT verifier
+    /// answered Unknown (sharded goals; [`backend::Backend::check`]).
+    pub interpreted: usize,
     /// Time spent finding candidates.
     pub engine_time: Duration,
     /// Time spent checking.
@@ -460,34 +463,14 @@ fn search(
 /// requested or named), with their sizes as constants and `level.axis` names for
 /// them, so equal sizes (in significance order) and an equal abstract program give
 /// the same query up to a renaming of its constants, which preserves satisfiability.
-/// The key's sizes are `None` when a proof carries across sizes (see
-/// [`carries_proofs`]); the value also names the placement it was decided on.
-type ProofCache =
-    BTreeMap<(ProofSizes, ProofGoal, Vec<AbsStep>), (Result<Verdict, Inconsistency>, usize)>;
+/// Sharded goals key by their numbering order too: the same steps can be right for
+/// one request and wrong for another. The key's sizes are `None` when a proof
+/// carries across sizes (see [`carries_proofs`]); the value also names the placement
+/// it was decided on.
+type ProofCache = BTreeMap<(state::AbsGoal, ProofSizes, Vec<AbsStep>), (Checked, usize)>;
 
-/// What a proof is about besides the program: the request's kind and, for a
-/// reduce_scatter or all_gather, where each reduction dim (significance order) stands
-/// in the shard numbering — two placements with the same abstract program can number
-/// the shards differently when the request has several axes.
-type ProofGoal = (RequestKind, Vec<usize>);
-
-/// The [`ProofGoal`] of `request` on `shape`.
-fn proof_goal(request: &Request, shape: &Shape) -> ProofGoal {
-    if request.collective == RequestKind::AllReduce {
-        return (request.collective, vec![]);
-    }
-    let place = |d: &DimRef| {
-        let axis = request.axes.iter().position(|&a| a == d.axis);
-        (axis, d.level)
-    };
-    let mut order: Vec<usize> = (0..shape.dims.len()).collect();
-    order.sort_by_key(|&i| place(&shape.dims[i]));
-    let mut rank = vec![0; order.len()];
-    for (r, &i) in order.iter().enumerate() {
-        rank[i] = r;
-    }
-    (request.collective, rank)
-}
+/// A checker's answer and which checker gave it.
+type Checked = Result<(Verdict, Checker), Inconsistency>;
 
 /// The sizes a proof is for: `None` for every size.
 type ProofSizes = Option<Vec<u64>>;
@@ -561,29 +544,33 @@ impl Checking<'_> {
             };
             let mut proved_on = None;
             let verdict = check.then(|| {
-                let goal = proof_goal(request, shape);
-                let same_sizes = (Some(shape.sizes.clone()), goal.clone(), structure.clone());
+                let goal = shape.goal(request);
+                let same_sizes = (goal.clone(), Some(shape.sizes.clone()), structure.clone());
                 if let Some((v, _)) = proofs.get(&same_sizes) {
                     stats.proofs_reused += 1;
                     return v.clone();
                 }
                 // Only a proof carries to other sizes; a refutation or an undecided
                 // answer there is decided again here.
-                let any_size = (None, goal, structure);
+                let any_size = (goal, None, structure);
                 if self.carry {
-                    if let Some((Ok(Verdict::Proved), q)) = proofs.get(&any_size) {
+                    if let Some((Ok((Verdict::Proved, checker)), q)) = proofs.get(&any_size) {
                         stats.proofs_carried += 1;
                         proved_on = Some(*q);
-                        return Ok(Verdict::Proved);
+                        return Ok((Verdict::Proved, *checker));
                     }
                 }
                 let (v, q) = decide();
-                if self.carry && v == Ok(Verdict::Proved) {
+                if self.carry && matches!(v, Ok((Verdict::Proved, _))) {
                     proofs.entry(any_size).or_insert((v.clone(), q));
                 }
                 proofs.insert(same_sizes, (v.clone(), q));
                 v
             });
+            if let Some(Ok((_, Checker::Interpreter))) = &verdict {
+                stats.interpreted += 1;
+            }
+            let verdict = verdict.map(|v| v.map(|(v, _)| v));
             let verdict = match verdict {
                 None => None,
                 Some(Ok(Verdict::Proved)) => {
@@ -777,8 +764,8 @@ struct EngineRun<'a, 'r> {
     backend: &'a dyn Backend,
     opts: &'a Options,
     cache: SaturationCache<'r>,
-    /// Extraction plans, by dim count (one per e-graph).
-    plans: BTreeMap<usize, extract::Plan>,
+    /// Extraction plans, by dim count and goal (one per e-graph).
+    plans: BTreeMap<(usize, state::AbsGoal), extract::Plan>,
     enumerations: Vec<EnumReport>,
     time: Duration,
 }
@@ -814,9 +801,10 @@ impl EngineRun<'_, '_> {
     fn candidates(&mut self, p: &Placement, ri: usize, shape: &Shape) -> Vec<Candidate> {
         let t = Instant::now();
         let request = &self.spec.requests[ri];
-        if !request.collective.is_synthesized() {
+        if !request.collective.takes_programs() {
             return vec![];
         }
+        let goal = shape.goal(request);
         if shape.is_empty() {
             return vec![Candidate::plain(0, vec![])];
         }
@@ -832,13 +820,18 @@ impl EngineRun<'_, '_> {
                 let cache = &mut self.cache;
                 let plan = self
                     .plans
-                    .entry(shape.len())
-                    .or_insert_with(|| extract::Plan::new(cache.get(shape.len())));
+                    .entry((shape.len(), goal.clone()))
+                    .or_insert_with(|| extract::Plan::new(cache.get_goal(shape.len(), &goal)));
                 plan.k_best(self.opts.top, &oracle)
             }
             Engine::Enumerate => {
-                let (c, report) =
-                    enumerate::k_best(shape.len(), self.opts.top, self.opts.limits, &oracle);
+                let (c, report) = enumerate::k_best_for(
+                    &goal,
+                    shape.len(),
+                    self.opts.top,
+                    self.opts.limits,
+                    &oracle,
+                );
                 self.enumerations.push(report);
                 c
             }
@@ -859,6 +852,11 @@ impl EngineRun<'_, '_> {
         shape: &Shape,
         mut out: Vec<Candidate>,
     ) -> Vec<Candidate> {
+        // Sharded requests are not pipelined yet: their chunks are parts of every
+        // shard, which `best_chunks` does not price.
+        if request.collective.is_sharded() {
+            return out;
+        }
         for c in &mut out {
             let program = Program {
                 steps: c.steps.iter().map(|st| shape.step(st)).collect(),

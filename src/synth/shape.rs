@@ -8,9 +8,11 @@
 //! dims (which only replicate independent copies of the problem), so one e-graph per
 //! dim count serves every placement and request.
 
+use super::state::AbsGoal;
 use crate::placement::Placement;
 use crate::program::{DimRef, Step};
 use crate::rules::{AbsStep, DimSet};
+use crate::spec::{Request, RequestKind};
 
 /// The reduction dims of a request on a placement: abstract dim `i` ↔ `dims[i]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,5 +68,27 @@ impl Shape {
     /// The concrete step of an abstract one.
     pub fn step(&self, s: &AbsStep) -> Step {
         Step::new(s.op, self.refs(s.dims)).at_roots(self.refs(s.roots))
+    }
+
+    /// The abstract goal of a request over this shape: for reduce_scatter and
+    /// all_gather, the numbering order of the abstract dims — by the position of
+    /// their axis in the request (which numbers the shards, first most significant),
+    /// then by significance (an axis coordinate is the mixed radix of its level
+    /// digits, outer first; docs/design.md, §3.3.1).
+    pub fn goal(&self, request: &Request) -> AbsGoal {
+        let order = || {
+            let mut idx: Vec<u8> = (0..self.dims.len() as u8).collect();
+            idx.sort_by_key(|&i| {
+                let axis = self.dims[i as usize].axis;
+                let pos = request.axes.iter().position(|&a| a == axis);
+                (pos, i)
+            });
+            idx
+        };
+        match request.collective {
+            RequestKind::ReduceScatter => AbsGoal::ReduceScatter(order()),
+            RequestKind::AllGather => AbsGoal::AllGather(order()),
+            _ => AbsGoal::AllReduce,
+        }
     }
 }

@@ -227,3 +227,87 @@ pub fn check(k: usize, steps: &[AbsStep]) -> Result<bool, Outcome> {
     }
     Ok(st.is_final())
 }
+
+/// What a request asks of the abstract program (docs/design.md, §3.3.1), over the
+/// abstract reduction dims `0..k` (0 the most significant).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AbsGoal {
+    /// Every device ends with the whole buffer, summed over every reduction dim.
+    AllReduce,
+    /// Every device ends with (at least) its shard, summed over every reduction dim;
+    /// the shard number is the mixed radix of the device's digits on the dims in this
+    /// order (the request's axis order, each axis's levels outer first).
+    ReduceScatter(Vec<u8>),
+    /// Every device starts with its shard (numbered by the dims in this order) and
+    /// ends with the whole buffer, nothing summed.
+    AllGather(Vec<u8>),
+}
+
+impl AbsGoal {
+    /// The numbering order of a sharded goal; `None` for all_reduce.
+    pub fn order(&self) -> Option<&[u8]> {
+        match self {
+            AbsGoal::AllReduce => None,
+            AbsGoal::ReduceScatter(o) | AbsGoal::AllGather(o) => Some(o),
+        }
+    }
+}
+
+impl State {
+    /// The start state of a goal. For all_gather every device holds only its shard,
+    /// which in the abstract domain is the state a reduce-scatter in the numbering
+    /// order leaves, with every dim marked summed so that no step may sum again (the
+    /// interpreter refuses such a step too: its members hold different regions).
+    pub fn initial_for(k: usize, goal: &AbsGoal) -> State {
+        let mut st = State::initial(k);
+        if let AbsGoal::AllGather(order) = goal {
+            for c in &mut st.classes {
+                c.summed = DimSet::all(k);
+                c.scatter = order.clone();
+            }
+        }
+        st
+    }
+
+    /// Whether the state meets the goal's end: for reduce_scatter, every device
+    /// valid, summed over every dim, and its scatter list a prefix of the numbering
+    /// order (so its region contains its shard).
+    pub fn is_final_for(&self, goal: &AbsGoal) -> bool {
+        match goal {
+            AbsGoal::AllReduce | AbsGoal::AllGather(_) => self.is_final(),
+            AbsGoal::ReduceScatter(order) => {
+                let all = DimSet::all(self.k);
+                self.classes
+                    .iter()
+                    .all(|c| c.valid && c.summed == all && order.starts_with(&c.scatter))
+            }
+        }
+    }
+
+    /// [`State::steps_needed`] for a goal: a reduce_scatter goal needs no gather
+    /// unless a scatter list left the numbering order.
+    pub fn steps_needed_for(&self, goal: &AbsGoal) -> usize {
+        match goal {
+            AbsGoal::AllReduce | AbsGoal::AllGather(_) => self.steps_needed(),
+            AbsGoal::ReduceScatter(order) => {
+                let all = DimSet::all(self.k);
+                let unsummed = self.classes.iter().any(|c| c.valid && c.summed != all);
+                let wrong = self.classes.iter().any(|c| !order.starts_with(&c.scatter));
+                let invalid = self.classes.iter().any(|c| !c.valid);
+                usize::from(unsummed) + usize::from(wrong) + usize::from(invalid)
+            }
+        }
+    }
+}
+
+/// [`check`] for a goal: `Ok(true)` when the program meets it.
+pub fn check_goal(k: usize, goal: &AbsGoal, steps: &[AbsStep]) -> Result<bool, Outcome> {
+    let mut st = State::initial_for(k, goal);
+    for s in steps {
+        match st.apply(s) {
+            Outcome::Next(n) => st = n,
+            o => return Err(o),
+        }
+    }
+    Ok(st.is_final_for(goal))
+}
