@@ -57,7 +57,8 @@ fn fsdp_programs_beat_the_flat_step_and_the_engines_agree() {
     // the flat step's 41.38 ms; the all_gather's 33.13 ms.
     assert!((best_ms(&e, 0) - 17.50).abs() < 0.01, "{}", best_ms(&e, 0));
     assert!((best_ms(&e, 1) - 33.13).abs() < 0.01, "{}", best_ms(&e, 1));
-    assert!(e.stats.interpreted > 0);
+    // The SMT verifier decides sharded goals: nothing falls back to the interpreter.
+    assert_eq!(e.stats.interpreted, 0);
 }
 
 fn extract_fs(ms: f64) -> u128 {
