@@ -123,14 +123,8 @@ pub enum RequestKind {
 }
 
 impl RequestKind {
-    /// Whether programs are synthesized for it (send_recv is only priced;
-    /// reduce_scatter and all_gather are verified and priced, not yet synthesized).
-    pub fn is_synthesized(self) -> bool {
-        matches!(self, RequestKind::AllReduce)
-    }
-
-    /// Whether programs are written, verified and priced for it (everything but
-    /// send_recv).
+    /// Whether programs are written, synthesized, verified and priced for it
+    /// (everything but send_recv, which is only priced).
     pub fn takes_programs(self) -> bool {
         !matches!(self, RequestKind::SendRecv)
     }

@@ -311,8 +311,9 @@ fn run_mpi_times_a_pipelined_program_against_its_plain_run() {
 }
 
 /// Sharded requests whose numbering depends on the axis order (specs/e2e/
-/// two-node-dp4-mp2-shards2.toml, placement 0: node:model, gpu:data): the flat
-/// reduce_scatter over (data, model) is refused by `emit` and, written anyway, leaves
+/// two-node-dp4-mp2-shards2.toml, placement 0: node:model, gpu:data): `emit` by
+/// default writes synthesis's programs, which run exactly; the flat reduce_scatter
+/// over (data, model) is refused by `emit --program-file` and, written anyway, leaves
 /// every rank the wrong shard under mpirun; the program one level at a time
 /// (`reduce_scatter(gpu:data) ; reduce_scatter(node:model)`) and the all_gathers in
 /// the reverse order are proved, emitted, and give exactly the shards, plain and
@@ -334,8 +335,10 @@ fn sharded_requests_in_both_axis_orders_run_exactly_under_open_mpi() {
         args.extend(extra);
         (run(&args, None), script)
     };
-    // Default: the flat step, refused here with what to do instead.
-    let refused = run(
+    // Default: synthesis's best program of every request (the flat step is wrong
+    // for request 0 here), which runs exactly.
+    let script = dir.path().join("default.py");
+    let default = run(
         &[
             "emit",
             "--target",
@@ -344,21 +347,29 @@ fn sharded_requests_in_both_axis_orders_run_exactly_under_open_mpi() {
             spec_file,
             "--placement",
             "0",
+            "-o",
+            path(&script),
         ],
         None,
     );
+    assert_eq!(code(&default), 0, "{}", cli::text(&default));
+    let body = std::fs::read_to_string(&script).unwrap();
+    assert!(
+        !body.contains("# program:   reduce_scatter(node:model, gpu:data)"),
+        "{body}"
+    );
+    let ran = mpirun(8, &script, &["--check", "--seed", "3"]);
+    let t = cli::text(&ran);
+    assert!(ran.status.success(), "{t}");
+    assert!(t.contains("4 correct, 0 wrong"), "{t}");
+    // The flat step, given as a file, is refused with the shard it gets wrong.
+    let (refused, _) = emit_file("0", "reduce_scatter(node:model, gpu:data)", &[]);
     assert_eq!(code(&refused), 1, "{}", cli::text(&refused));
-    for needle in [
-        "wants shard",
-        "--program-file",
-        "reduce_scatter(node:model, gpu:data)",
-    ] {
-        assert!(
-            cli::text(&refused).contains(needle),
-            "{}",
-            cli::text(&refused)
-        );
-    }
+    assert!(
+        cli::text(&refused).contains("wants shard"),
+        "{}",
+        cli::text(&refused)
+    );
     let cases = [
         (
             "0",
@@ -419,49 +430,52 @@ fn sharded_requests_in_both_axis_orders_run_exactly_under_open_mpi() {
     }
 }
 
-/// Regression: `emit` of a spec whose requests are reduce_scatter and all_gather
-/// said "the spec's requests are all send_recv"; it now writes their flat single
-/// steps, proved by the interpreter (z3 does not decide them yet) and says so, and
-/// `--program 1` says only program 0 exists. Writing only: nothing runs here.
+/// `emit` of a spec whose requests are reduce_scatter and all_gather (it once said
+/// "the spec's requests are all send_recv", then wrote only the flat steps) writes
+/// synthesis's programs for them, as `synth` ranks them: `--program K` takes the
+/// K-th best of each, and the header names the program and its proof. Writing only:
+/// the programs run in `sharded_requests_in_both_axis_orders_run_exactly_under_open_mpi`
+/// above and in tests/e2e_torch.rs, e2e_jax.rs.
 #[test]
-fn emit_of_an_fsdp_spec_writes_its_shards_instead_of_calling_them_send_recv() {
+fn emit_of_an_fsdp_spec_writes_the_synthesized_shard_programs() {
     let dir = tempdir();
-    let script = dir.path().join("fsdp.py");
     let spec = "specs/dgx-h100-x4-fsdp.toml";
-    let out = run(
-        &[
-            "emit",
-            "-s",
-            spec,
-            "--target",
-            "mpi4py",
-            "-o",
-            path(&script),
-        ],
-        None,
-    );
-    let text = cli::text(&out);
-    assert_eq!(code(&out), 0, "{text}");
-    assert!(!text.contains("send_recv"), "{text}");
-    let body = std::fs::read_to_string(&script).unwrap();
-    for needle in [
-        "# program:   reduce_scatter(node:data, gpu:data)",
-        "# program:   all_gather(node:data, gpu:data)",
-        "# proof:     proved correct by the SMT verifier (z3)",
-        "2000000000 bytes in all (32 shards of 62500000)",
-        "\"collective\": \"reduce_scatter\",",
-        "\"shards\": 32,",
-    ] {
-        assert!(body.contains(needle), "{needle:?} missing:\n{body}");
+    let synth = run(&["synth", "-s", spec, "--json", "--top", "2"], None);
+    let doc: serde_json::Value = serde_json::from_str(&cli::success(&synth)).unwrap();
+    let best = &doc["placements"][0];
+    for rank in 0..2usize {
+        let script = dir.path().join(format!("fsdp{rank}.py"));
+        let out = run(
+            &[
+                "emit",
+                "-s",
+                spec,
+                "--target",
+                "mpi4py",
+                "--program",
+                &rank.to_string(),
+                "-o",
+                path(&script),
+            ],
+            None,
+        );
+        let text = cli::text(&out);
+        assert_eq!(code(&out), 0, "{text}");
+        assert!(!text.contains("send_recv"), "{text}");
+        let body = std::fs::read_to_string(&script).unwrap();
+        for r in best["results"].as_array().unwrap() {
+            let program = r["programs"][rank]["text"].as_str().unwrap();
+            let needle = format!("# program:   {program}");
+            assert!(body.contains(&needle), "{needle:?} missing:\n{body}");
+        }
+        for needle in [
+            format!("# placement: {}, ", best["index"]),
+            "# proof:     proved correct by the SMT verifier (z3), during synthesis".into(),
+            "2000000000 bytes in all (32 shards of 62500000)".into(),
+            "\"collective\": \"reduce_scatter\",".into(),
+            "\"collective\": \"all_gather\",".into(),
+        ] {
+            assert!(body.contains(&needle), "{needle:?} missing:\n{body}");
+        }
     }
-    let out = run(
-        &["emit", "-s", spec, "--target", "torch", "--program", "1"],
-        None,
-    );
-    assert_eq!(code(&out), 2, "{}", cli::text(&out));
-    assert!(
-        cli::text(&out).contains("there is only program 0"),
-        "{}",
-        cli::text(&out)
-    );
 }

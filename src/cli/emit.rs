@@ -5,10 +5,8 @@
 //! placement (default: the best, as `collsynth synth` ranks them), the K-th best
 //! program (`--program K`, default 0) of the chosen request (default: every request,
 //! one function each). Synthesis checks every program it returns, so its verdict is
-//! the proof. reduce_scatter and all_gather requests are not synthesized yet: for
-//! them the default is the flat single step (what synthesis prices them at), proved
-//! here. A program given with `--program-file`, and that flat step, must be proved
-//! correct before they are emitted ([`prove_for_emit`]); `--unchecked` skips that
+//! the proof. A program given with `--program-file` must be proved correct before it
+//! is emitted ([`prove_for_emit`]); `--unchecked` skips that
 //! and says so in the file's header.
 
 use std::path::PathBuf;
@@ -58,12 +56,10 @@ program it returns is proved by z3) and takes, on the placement of --placement o
 --matrix (default: the best placement, as `synth` ranks them), the K-th best program
 (--program K, default 0: the best) of the request of --request (default: every request
 of the spec, one function each). So without these flags it takes the best
-placement's best program for every request of the spec. reduce_scatter and
-all_gather requests are not synthesized yet: for them it takes the flat single step
-(what synth prices them at), proved first, and refused where the placement's dims do
-not follow the request's shard numbering. --program-file F takes a program from a
-file instead (one request), which is proved first (by z3; for reduce_scatter and
-all_gather, which z3 does not decide yet, by the reference interpreter).";
+placement's best program for every request of the spec (all_reduce,
+reduce_scatter and all_gather alike; send_recv requests are priced, not emitted).
+--program-file F takes a program from a file instead (one request), which is proved
+first (by z3; by the reference interpreter where z3 leaves it undecided).";
 
 /// `collsynth emit`.
 #[derive(Debug, Args)]
@@ -246,17 +242,8 @@ fn synthesized_units(spec: &Spec, a: &ProgramsArgs) -> Result<Vec<Unit>> {
             usage(e.to_string())
         }
     };
-    let names = synthesized::names(spec, &requests).map_err(pick)?;
-    let mut units = Vec::new();
-    for (&r, name) in requests.iter().zip(names) {
-        let unit = if spec.requests[r].collective.is_synthesized() {
-            synthesized::unit(spec, p, r, rank, name, result.stats.checker, unchecked)
-                .map_err(pick)?
-        } else {
-            flat_sharded_unit(spec, p, r, rank, name, &smt, unchecked)?
-        };
-        units.push(unit);
-    }
+    let units = synthesized::units(spec, p, &requests, rank, result.stats.checker, unchecked)
+        .map_err(pick)?;
 
     let which = if chosen.is_some() {
         "as chosen".to_string()
@@ -279,54 +266,6 @@ fn synthesized_units(spec: &Spec, a: &ProgramsArgs) -> Result<Vec<Unit>> {
         );
     }
     Ok(units)
-}
-
-/// The program for a reduce_scatter or all_gather request, which synthesis does not
-/// synthesize yet (it prices them at the flat single step): that flat step, proved
-/// like a --program-file ([`prove_for_emit`]). It is right only where the placement's
-/// dims follow the request's shard numbering; elsewhere the refusal says to give a
-/// program with --program-file.
-fn flat_sharded_unit(
-    spec: &Spec,
-    p: &synthesis::PlacementResult,
-    r: usize,
-    rank: usize,
-    name: String,
-    smt: &SmtOptions,
-    unchecked: bool,
-) -> Result<Unit> {
-    let req = &spec.requests[r];
-    if rank > 0 {
-        return Err(usage(format!(
-            "--program {rank}: {} is not synthesized yet, so there is only program 0 (its flat single step); give another program with --program-file",
-            spec.describe_request(req)
-        )));
-    }
-    let mut u = synthesized::flat_unit(spec, p, r, name, Proof::Unchecked)
-        .map_err(|e| usage(e.to_string()))?;
-    if unchecked {
-        return Ok(u);
-    }
-    let problem = Problem {
-        spec: spec.clone(),
-        index: u.placement_index,
-        placement: u.placement.clone(),
-        request: u.request.clone(),
-        request_index: u.request_index,
-        lowered: Some(u.lowered.clone()),
-        program: u.program.clone(),
-        chunks: 1,
-    };
-    u.proof = prove_for_emit(&problem, smt).map_err(|e| match e {
-        Error::Failed(msg) => Error::Failed(format!(
-            "{msg}\n{} is not synthesized yet and its flat single step `{}` does not give the shards the request numbers on placement {}: write a program (e.g. its steps one level at a time, in the order the numbering needs) and emit it with --program-file",
-            spec.describe_request(req),
-            emit::program_text(spec, &u),
-            u.placement_index
-        )),
-        e => e,
-    })?;
-    Ok(u)
 }
 
 /// Renders units for a target; a program the target cannot express is an input error.

@@ -118,7 +118,10 @@ pub(super) fn simulate(a: SimulateArgs) -> Result {
     let mut requests = Vec::new();
     for r in &p.results {
         let req = &spec.requests[r.request];
-        if !req.collective.is_synthesized() || a.request.is_some_and(|x| x != r.request) {
+        if !req.collective.takes_programs()
+            || req.collective.is_sharded()
+            || a.request.is_some_and(|x| x != r.request)
+        {
             continue;
         }
         let mut programs: Vec<_> = r
@@ -157,7 +160,7 @@ pub(super) fn simulate(a: SimulateArgs) -> Result {
     }
     if requests.is_empty() {
         return Err(usage(
-            "no synthesized request to simulate (send_recv requests are priced, not programs)",
+            "no request to simulate: simulate runs all_reduce requests (send_recv requests are priced, not programs; reduce_scatter and all_gather programs are not simulated yet)",
         ));
     }
     let out = if a.json {

@@ -1,6 +1,6 @@
 //! Which verdict lets a program be emitted: the SMT verifier's, and for a sharded
-//! request (reduce_scatter, all_gather) that it cannot decide yet, the reference
-//! interpreter's.
+//! request (reduce_scatter, all_gather) that z3 leaves undecided within its budget,
+//! the reference interpreter's (as synthesis does, `synth::backend::Standard`).
 
 use crate::problem::Problem;
 use crate::semantics::Goal;
@@ -24,16 +24,15 @@ pub fn decide(
     }
 }
 
-/// The SMT encoding decides all_reduce requests only so far, and answers Unknown for
-/// reduce_scatter and all_gather goals; only then the exact reference interpreter
-/// (`semantics::run_goal`, as `verify --by interpreter`) decides instead. Once
-/// `verify::prove_goal` decides sharded goals this function goes, and z3's answer
-/// stands as it does for all_reduce.
+/// Where z3 answers Unknown for a reduce_scatter or all_gather goal (its queries
+/// are the largest: the holder of a position nests through every step), the exact
+/// reference interpreter (`semantics::run_goal`, as `verify --by interpreter`)
+/// decides instead, as synthesis does; z3's answer stands everywhere else.
 fn sharded_fallback(problem: &Problem, smt: Verdict) -> (Verdict, &'static str) {
     match smt {
         Verdict::Unknown(_) if Goal::of(&problem.request).is_sharded() => (
             problem.interpret(),
-            "the reference interpreter (the SMT verifier does not decide reduce_scatter or all_gather requests yet)",
+            "the reference interpreter (the SMT verifier left this reduce_scatter / all_gather program undecided)",
         ),
         v => (v, "the SMT verifier (z3)"),
     }

@@ -119,36 +119,6 @@ pub fn unit(
     })
 }
 
-/// The program emitted for a reduce_scatter or all_gather request, which synthesis
-/// does not synthesize yet (it prices them at this program): the flat single step
-/// over every reduction dim ([`crate::cost::flat_program`]), as a unit named `name`
-/// with the proof `proof` (the caller decides it: the flat step is right only when
-/// the placement's dims follow the request's shard numbering).
-pub fn flat_unit(
-    spec: &Spec,
-    result: &PlacementResult,
-    request: usize,
-    name: String,
-    proof: Proof,
-) -> Result<Unit, PickError> {
-    let req = spec.requests.get(request).ok_or(PickError::NoSuchRequest {
-        request,
-        count: spec.requests.len(),
-    })?;
-    let program = crate::cost::flat_program(&result.placement, req);
-    Ok(Unit {
-        name,
-        placement_index: result.index,
-        placement: result.placement.clone(),
-        request_index: Some(request),
-        request: req.clone(),
-        lowered: lowered::lower(&result.placement, &program),
-        program: Some(program),
-        chunks: 1,
-        proof,
-    })
-}
-
 /// The `rank`-th best program of each of `requests` (spec indices, in the order
 /// given) on a synthesized placement: one unit per request, named after the request
 /// ([`request_function_name`]), with `_r<index>` appended when two requests would

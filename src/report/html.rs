@@ -840,7 +840,7 @@ fn results_html(
                 ratio(x.cost_s, r.lower_bound_s),
                 ratio(r.flat_s, x.cost_s),
                 ratio(r.nccl_s, x.cost_s),
-                verdict(&x.verdict),
+                verdict(x),
                 bar(
                     &parts,
                     scale,
@@ -956,6 +956,13 @@ pub fn synth_html(spec: &Spec, s: &Synthesis, backend: &dyn Backend, json: &str)
         st.refuted.len(),
         st.unknown
     );
+    if st.proofs_carried > 0 {
+        let _ = write!(
+            body,
+            "<p class=\"sub\">proved*: {} of the proofs are another placement's proof of the same abstract program at other sizes, which carries to every size (proofs/README.md, \"One proof for every size\").</p>",
+            st.proofs_carried
+        );
+    }
     let mut notes = Vec::new();
     let mut sections = String::new();
     for (rank, pr) in s.placements.iter().enumerate().take(MAX_DRAWN_PLACEMENTS) {

@@ -12,7 +12,7 @@ use crate::lowered::{self, LoweredStep, RequestJson};
 use crate::spec::Spec;
 use crate::synth::backend::Backend;
 use crate::synth::stop::StopReason;
-use crate::synth::{Engine, PlacementResult, Synthesis};
+use crate::synth::{Engine, PlacementResult, ProgramResult, Synthesis};
 use crate::units::{format_bytes, format_seconds};
 use crate::verdict::Verdict;
 
@@ -33,9 +33,12 @@ pub(crate) fn request_line(spec: &Spec, i: usize) -> String {
 }
 
 /// The table's word for a printed program's verdict (refuted programs are never
-/// printed).
-pub(crate) fn verdict(v: &Option<Verdict>) -> &'static str {
-    match v {
+/// printed): `proved*` when its proof is another placement's, carried across sizes.
+pub(crate) fn verdict(pr: &ProgramResult) -> &'static str {
+    if pr.proved_on.is_some() {
+        return "proved*";
+    }
+    match &pr.verdict {
         Some(Verdict::Proved) => "proved",
         Some(Verdict::Refuted(_)) => "REFUTED",
         Some(Verdict::Unknown(_)) | None => "unknown",
@@ -192,11 +195,7 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
                 ratio(pr.cost_s, r.lower_bound_s),
                 ratio(r.flat_s, pr.cost_s),
                 ratio(r.nccl_s, pr.cost_s),
-                if pr.proved_on.is_some() {
-                    "proved*"
-                } else {
-                    verdict(&pr.verdict)
-                },
+                verdict(pr),
                 if pr.program.steps.is_empty() {
                     "(the empty program: nothing to reduce)".to_string()
                 } else {

@@ -126,11 +126,11 @@ impl Backend for Standard {
     ) -> Result<(Verdict, Checker), Inconsistency> {
         let goal = Goal::of(request);
         let smt = verify::prove_goal(spec, placement, &goal, program, &self.smt)?;
-        // The SMT verifier does not decide reduce_scatter and all_gather goals yet
-        // (docs/design.md, §3.3.1): where it answers Unknown for one, the reference
-        // interpreter decides the program on its explicit rank groups. This is the
-        // only place synthesis falls back to it; once z3 decides sharded goals, the
-        // branch is never taken.
+        // Sharded goals make z3's largest queries (the holder of a position nests
+        // through every step, docs/design.md §3.3.1): where z3 answers Unknown for
+        // one within its budget, the reference interpreter decides the program on
+        // its explicit rank groups. This is the only place synthesis falls back to
+        // it, and the output counts those (`stats.interpreted`).
         if let (Verdict::Unknown(why), true) = (&smt, goal.is_sharded()) {
             return Ok(interpret(spec, placement, &goal, program)
                 .unwrap_or_else(|| (Verdict::Unknown(why.clone()), Checker::Smt)));

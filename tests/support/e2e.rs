@@ -196,8 +196,8 @@ pub const TOP: usize = 3;
 
 /// The `top` best synthesized programs of every request on every placement of a spec
 /// (the library's synthesis, every program checked by z3), named `p<placement>.r<request>.k<rank>`;
-/// for a reduce_scatter or all_gather request (not synthesized yet) the programs of
-/// [`sharded_units`] instead.
+/// for a reduce_scatter or all_gather request, named `p<placement>.r<request>.s<rank>`,
+/// after the hand-written programs of [`sharded_units`].
 /// Each is also run through the reference interpreter, independently of z3, and the
 /// test fails if synthesis refutes anything, leaves a placement out, or returns a
 /// program the interpreter rejects.
@@ -222,9 +222,9 @@ pub fn synthesized_units(spec: &Spec, top: usize) -> Vec<Unit> {
     let mut units = Vec::new();
     for pr in &result.placements {
         for r in 0..spec.requests.len() {
-            if spec.requests[r].collective.is_sharded() {
+            let sharded = spec.requests[r].collective.is_sharded();
+            if sharded {
                 units.extend(sharded_units(spec, pr, r));
-                continue;
             }
             let have = pr.results[r].programs.len();
             assert!(
@@ -239,12 +239,15 @@ pub fn synthesized_units(spec: &Spec, top: usize) -> Vec<Unit> {
                     pr,
                     r,
                     k,
-                    format!("p{}.r{r}.k{k}", pr.index),
+                    // Sharded requests also run the hand-written programs of
+                    // [`sharded_units`], named `k<i>`; synthesis's are `s<k>`.
+                    format!("p{}.r{r}.{}{k}", pr.index, if sharded { "s" } else { "k" }),
                     result.stats.checker,
                     false,
                 )
                 .unwrap_or_else(|e| panic!("{}: {e}", spec.source));
-                if let Err(c) = semantics::run(spec, &u.placement, &u.request.axes, &u.lowered) {
+                let goal = semantics::Goal::of(&u.request);
+                if let Err(c) = semantics::run_goal(spec, &u.placement, &goal, &u.lowered) {
                     panic!("{}: {} is not correct: {c}", spec.source, u.name);
                 }
                 units.push(u);
