@@ -149,13 +149,6 @@ fn both_engines_agree_on_the_best_cost_for_every_example_spec() {
     for file in support::example_spec_files() {
         let path = support::path(&file);
         let spec = support::load(path);
-        // Known gap: on specs/e2e/two-node-dp4-mp2-shards2.toml the e-graph's best
-        // sharded program is 75 us where enumeration finds 71.5 us (its goal terms do
-        // not reach every end state yet). Sharded requests are compared on the FSDP
-        // and HSDP specs in tests/synth_shards.rs; here, all_reduce specs only.
-        if spec.requests.iter().any(|r| r.collective.is_sharded()) {
-            continue;
-        }
         let opts = |engine| Options {
             engine,
             selection: Selection::All,

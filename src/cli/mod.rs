@@ -119,7 +119,7 @@ pub enum Command {
     /// class size 2, 3 and 4, any buffer size, from an arbitrary starting state; the
     /// `covers` column names what extends that to every class size: a small-model
     /// theorem (rules without reduce_scatter/all_gather) or a composition of proved
-    /// equivalences (C1-C5); "sizes 2-4" when neither applies. proofs/README.md gives
+    /// equivalences (C1-C6); "sizes 2-4" when neither applies. proofs/README.md gives
     /// the arguments.
     Prove(prove::ProveArgs),
     /// Fit levels' `latency` and `bandwidth` to nccl-tests output and write a system

@@ -1,6 +1,6 @@
 //! The rules with reduce_scatter / all_gather steps whose soundness for every group
 //! size follows by composing equivalences that are proved for every size
-//! (proofs/README.md, "Composition"): the union-only rules (z3 and Theorem S) and five
+//! (proofs/README.md, "Composition"): the union-only rules (z3 and Theorem S) and six
 //! elementary lemmas about slicing and gathering. The argument is about a rule's
 //! exact text: a rule whose text differs from the one written here, or a rule set
 //! without the union-only rules the argument uses (with their exact texts), gets no
@@ -18,6 +18,7 @@ struct Composition {
 }
 
 const ALL_REDUCE_SPLIT: &str = "all-reduce-split: (all_reduce ?g ?s ?r) ==> (seq (all_reduce ?a ?s ?r) (all_reduce ?b ?s ?r)) if split ?g ?a ?b";
+const ALL_REDUCE_REDUCE_BROADCAST: &str = "all-reduce-reduce-broadcast: (all_reduce ?g ?s ?r) ==> (seq (reduce ?g ?s ?r) (broadcast ?g ?s ?r))";
 const COMMUTE_ALL_REDUCE: &str = "commute-all-reduce: (seq (all_reduce ?a ?s ?r) (all_reduce ?b ?s ?r)) ==> (seq (all_reduce ?b ?s ?r) (all_reduce ?a ?s ?r)) if disjoint ?a ?b";
 
 const COMPOSED: &[Composition] = &[
@@ -45,6 +46,11 @@ const COMPOSED: &[Composition] = &[
         rule: "commute-reduce-scatter-all-reduce: (seq (reduce_scatter ?a ?s ?r) (seq (all_reduce ?b ?sa ?r) ?z)) ==> (seq (all_reduce ?b ?s ?r) (seq (reduce_scatter ?a ?s ?r) ?z)) if disjoint ?a ?b, union ?s ?a ?sa",
         uses: &[COMMUTE_ALL_REDUCE],
         argument: "C5",
+    },
+    Composition {
+        rule: "reduce-scatter-via-roots: (seq (reduce_scatter ?a ?s ?r) (all_reduce ?b ?sa ?r)) ==> (seq (reduce ?b ?s ?r) (seq (reduce_scatter ?a ?s ?rb) (broadcast ?b ?sa ?r))) if disjoint ?a ?b, union ?s ?a ?sa, union ?r ?b ?rb",
+        uses: &[COMMUTE_ALL_REDUCE, ALL_REDUCE_REDUCE_BROADCAST],
+        argument: "C6",
     },
 ];
 
