@@ -495,6 +495,14 @@ impl Enc<'_> {
 
     /// The definitions of state `t`, after `step` over the encoded dims `dd` (group
     /// size `k`) at roots `rr`.
+    ///
+    /// Every definition applies the previous state's functions to one argument vector
+    /// only, chosen digit by digit: `w = ite(part, a[D:=0], a)` (the leader, or `a`
+    /// itself when it does not take part) or `v = ite(part, a[D:=m], a)` (a member).
+    /// `ite(part, g(f(lead)), f(a))` is `let y = f(w) in ite(part, g(y), y)`, and
+    /// `ite(part, ∃m. f(a[D:=m]), f(a))` is `∃m. f(v)` (some `m` is in range), so these
+    /// are the interpreter's states as before; but z3 expands each definition once per
+    /// argument vector, and two vectors per step made the expanded query grow as 2^t.
     fn step_state(&mut self, t: usize, step: &Step, dd: &[usize], rr: &[usize], k: u128) {
         let (pw, spec) = (self.pw, self.spec);
         let e = self;
@@ -505,8 +513,25 @@ impl Enc<'_> {
         let u = t - 1;
         let _ = writeln!(e.out, "; step {t}: {}", crate::program::Text(spec, step));
         let part_a = e.zero_all(&a, rr);
-        let lead_a = e.subst(&a, dd, None);
-        let mem_a = e.subst(&a, dd, Some(&m));
+        let always = part_a == "true";
+        // `then` for participants, `els` for the others.
+        let ite = |then: String, els: String| {
+            if always || then == els {
+                then
+            } else {
+                format!("(ite {part_a} {then} {els})")
+            }
+        };
+        // `a` with its `dd` digits taken from `alt` when it takes part.
+        let choose = |alt: &[String]| -> Vec<String> {
+            let mut v = a.clone();
+            for &d in dd {
+                v[d] = ite(alt[d].clone(), a[d].clone());
+            }
+            v
+        };
+        let w = choose(&e.subst(&a, dd, None));
+        let v = choose(&e.subst(&a, dd, Some(&m)));
         let f = |name: &str, args: &[String]| Enc::app(&format!("{name}_{u}"), args);
         let has_args = |dev: &[String]| {
             let mut v = dev.to_vec();
@@ -514,9 +539,7 @@ impl Enc<'_> {
             v.extend(b.iter().cloned());
             v
         };
-        let has_a = f("has", &has_args(&a));
-        let has_mem = f("has", &has_args(&mem_a));
-        let has_lead = f("has", &has_args(&lead_a));
+        let has_v = f("has", &has_args(&v));
         let mbind = dd
             .iter()
             .map(|&d| format!("({} {})", m[d], e.bv(d)))
@@ -533,7 +556,7 @@ impl Enc<'_> {
             }
         };
         let (lo_a, len_a) = (f("lo", &a), f("len", &a));
-        let (lo_l, len_l) = (f("lo", &lead_a), f("len", &lead_a));
+        let (lo_w, len_w) = (f("lo", &w), f("len", &w));
         let idx_a = e.idx(&a, dd);
         let (valid, lo, len, has) = match step.op {
             Collective::AllReduce | Collective::Reduce | Collective::ReduceScatter => {
@@ -544,11 +567,19 @@ impl Enc<'_> {
                 };
                 let (lo, len) = if step.op == Collective::ReduceScatter {
                     let c = format!("(bvudiv {len_a} {})", lit(k, pw));
-                    (format!("(bvadd {lo_a} (bvmul {idx_a} {c}))"), c)
+                    (
+                        ite(format!("(bvadd {lo_a} (bvmul {idx_a} {c}))"), lo_a.clone()),
+                        ite(c, len_a.clone()),
+                    )
                 } else {
                     (lo_a.clone(), len_a.clone())
                 };
-                (valid, lo, len, exists(vec![has_mem.clone()]))
+                (
+                    ite(valid, f("valid", &a)),
+                    lo,
+                    len,
+                    exists(vec![has_v.clone()]),
+                )
             }
             Collective::AllGather => {
                 // In a well-formed all_gather member i holds [lo + i·c, lo + (i+1)·c),
@@ -559,42 +590,40 @@ impl Enc<'_> {
                 // is the member whose region contains q (exactly one in a well-formed
                 // step), a quantifier over plain digits.
                 let has = if e.kind == RequestKind::AllGather {
-                    let (lo_m, len_m) = (f("lo", &mem_a), f("len", &mem_a));
-                    exists(vec![
-                        format!("(bvule {lo_m} q)"),
-                        format!("(bvult q (bvadd {lo_m} {len_m}))"),
-                        has_mem.clone(),
-                    ])
+                    let (lo_v, len_v) = (f("lo", &v), f("len", &v));
+                    let inside =
+                        format!("(and (bvule {lo_v} q) (bvult q (bvadd {lo_v} {len_v})))");
+                    let guard = if always {
+                        inside
+                    } else {
+                        format!("(=> {part_a} {inside})")
+                    };
+                    exists(vec![guard, has_v.clone()])
                 } else {
-                    let i = format!("(bvudiv (bvsub q {lo_l}) {len_l})");
-                    let holder = e.digits_of(&a, dd, &i);
+                    let i = format!("(bvudiv (bvsub q {lo_w}) {len_w})");
+                    let holder = choose(&e.digits_of(&a, dd, &i));
                     f("has", &has_args(&holder))
                 };
                 (
                     f("valid", &a),
-                    lo_l.clone(),
-                    format!("(bvmul {} {len_l})", lit(k, pw)),
+                    lo_w.clone(),
+                    ite(format!("(bvmul {} {len_w})", lit(k, pw)), len_w.clone()),
                     has,
                 )
             }
-            Collective::Broadcast => (f("valid", &lead_a), lo_l.clone(), len_l.clone(), has_lead),
+            Collective::Broadcast => (
+                f("valid", &w),
+                lo_w.clone(),
+                len_w.clone(),
+                f("has", &has_args(&w)),
+            ),
         };
+        let _ = writeln!(e.out, "(define-fun valid_{t} ({pa}) Bool {valid})");
+        let _ = writeln!(e.out, "(define-fun lo_{t} ({pa}) {pos} {lo})");
+        let _ = writeln!(e.out, "(define-fun len_{t} ({pa}) {pos} {len})");
         let _ = writeln!(
             e.out,
-            "(define-fun valid_{t} ({pa}) Bool (ite {part_a} {valid} {}))",
-            f("valid", &a)
-        );
-        let _ = writeln!(
-            e.out,
-            "(define-fun lo_{t} ({pa}) {pos} (ite {part_a} {lo} {lo_a}))"
-        );
-        let _ = writeln!(
-            e.out,
-            "(define-fun len_{t} ({pa}) {pos} (ite {part_a} {len} {len_a}))"
-        );
-        let _ = writeln!(
-            e.out,
-            "(define-fun has_{t} ({pa} (q {pos}) {pb}) Bool (ite {part_a} {has} {has_a}))"
+            "(define-fun has_{t} ({pa} (q {pos}) {pb}) Bool {has})"
         );
     }
 
