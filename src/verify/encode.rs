@@ -103,6 +103,53 @@ pub enum EncodeError {
     /// The buffer would need more atoms than positions can hold.
     #[error("the program's reduce_scatter steps cut the buffer into more than 2^62 atoms")]
     TooManyAtoms,
+    /// z3 would build more terms than [`MAX_QUERY_TERMS`] when it reads the query.
+    #[error(
+        "the query would expand to about {terms} terms when z3 reads it, more than the limit of \
+         {MAX_QUERY_TERMS} (verify::MAX_QUERY_TERMS; it grows with the square of the program's \
+         length): shorten the program or decide it with `--by interpreter`"
+    )]
+    TooLarge {
+        /// The estimated count.
+        terms: u128,
+    },
+}
+
+/// The most terms a query may expand to when z3 reads it (estimated in Rust before
+/// the query is written; about a second of parsing on a 2-core machine): a longer
+/// program is undecided (`docs/design.md`, §9).
+pub const MAX_QUERY_TERMS: u128 = 4_000_000;
+
+/// How many terms z3 builds when it reads the query of a program with these steps
+/// over `ndims` encoded dims, counted before the query is
+/// written: z3 expands every `define-fun` at each application, so a definition of
+/// step `t` costs its own terms plus the expanded size of the previous step's
+/// functions it applies, and every fault applies step `t − 1`'s functions again.
+/// `has_t` applies `has_{t−1}` once and, in an all_gather step, `lo_{t−1}` and
+/// `len_{t−1}` too, so the count is quadratic in the length (cubic for gathers).
+pub(crate) fn expanded_terms(ops: &[Collective], ndims: usize) -> u128 {
+    // One application: its arguments, a position, a source and a few operators.
+    let c = 2 * ndims as u128 + 6;
+    let (mut valid, mut lo, mut len, mut has) = (c, c, c, c);
+    let mut total: u128 = 4 * c;
+    for op in ops {
+        // This step's faults, about step t − 1's functions.
+        total = total
+            .saturating_add(2 * has)
+            .saturating_add(3 * (lo + len))
+            .saturating_add(valid);
+        let (v2, lo2, len2, has2) = match op {
+            Collective::AllGather => (valid, lo, len, has.saturating_add(lo + len)),
+            Collective::ReduceScatter => (valid, lo + len, len, has),
+            _ => (valid, lo, len, has),
+        };
+        valid = v2.saturating_add(c);
+        lo = lo2.saturating_add(c);
+        len = len2.saturating_add(c);
+        has = has2.saturating_add(c);
+        total = total.saturating_add(valid + lo + len + has);
+    }
+    total.saturating_add(valid + 2 * (lo + len) + 2 * has)
 }
 
 fn lit(v: u128, w: u32) -> String {
@@ -333,6 +380,12 @@ pub(crate) fn encode(
     let atoms = shard_atoms.saturating_mul(goal.shards(spec) as u128);
     if atoms > 1 << 62 {
         return Err(EncodeError::TooManyAtoms);
+    }
+    let ops: Vec<Collective> = program.steps.iter().map(|s| s.op).collect();
+    let terms = expanded_terms(&ops, dims.len());
+    tracing::debug!(terms, limit = MAX_QUERY_TERMS, "estimated query size");
+    if terms > MAX_QUERY_TERMS {
+        return Err(EncodeError::TooLarge { terms });
     }
     let shard_digits = shard_digits(placement, &dims, goal);
     // Region bounds reach at most lo + k·c ≤ (k + 1)·L; one more bit keeps every
@@ -591,8 +644,7 @@ impl Enc<'_> {
                 // step), a quantifier over plain digits.
                 let has = if e.kind == RequestKind::AllGather {
                     let (lo_v, len_v) = (f("lo", &v), f("len", &v));
-                    let inside =
-                        format!("(and (bvule {lo_v} q) (bvult q (bvadd {lo_v} {len_v})))");
+                    let inside = format!("(and (bvule {lo_v} q) (bvult q (bvadd {lo_v} {len_v})))");
                     let guard = if always {
                         inside
                     } else {
