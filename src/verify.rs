@@ -80,6 +80,12 @@
 //! macro definitions, each a constant number of terms per dim; bit widths grow with
 //! the logarithm of dim sizes and of the atom count. Nothing is indexed by devices,
 //! so 64 and 262,144 devices give queries of the same shape (see `benches/proof.rs`).
+//! Each definition applies the previous step's functions at one argument vector only
+//! (the leader-or-self or member-or-self, chosen digit by digit with the participation
+//! test), so z3's expansion of the macros is quadratic in `T` (cubic for all_gather
+//! chains) instead of doubling with every step. The expanded size is estimated before
+//! the query is written; above [`MAX_QUERY_TERMS`] the verdict is
+//! [`Verdict::Unknown`], naming the limit and suggesting `--by interpreter`.
 //!
 //! # Refutations
 //!
@@ -103,7 +109,7 @@ use crate::semantics::{self, Goal, Kind};
 use crate::spec::Spec;
 use crate::verdict::{Inconsistency, Verdict};
 
-pub use encode::EncodeError;
+pub use encode::{EncodeError, MAX_QUERY_TERMS};
 pub use smt::SmtOptions;
 use smt::{Answer, Assumption, Solver};
 

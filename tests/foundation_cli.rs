@@ -183,11 +183,17 @@ fn verify_text_programs_exit_codes_and_json() {
     for key in ["kind", "step", "rank", "coords", "message"] {
         assert!(cx.get(key).is_some(), "counterexample lacks `{key}`: {cx}");
     }
+    // The same fault as the interpreter's first; which device z3's model names is
+    // its choice (every non-root of a node holds nothing valid), confirmed by the
+    // probe: a device whose gpu:data digit (its data coordinate mod 4) is not the
+    // root's 0, named in the sentence.
     assert_eq!(cx["kind"], c.kind.to_string());
     assert_eq!(cx["step"], serde_json::json!(c.step));
-    assert_eq!(cx["rank"], c.rank);
-    assert_eq!(cx["coords"], serde_json::json!(c.coords));
-    assert_eq!(cx["message"], c.message);
+    let rank = cx["rank"].as_u64().unwrap();
+    assert_ne!(cx["coords"][0].as_u64().unwrap() % 4, 0, "a root: {cx}");
+    let msg = cx["message"].as_str().unwrap();
+    assert!(msg.contains(&format!("rank {rank} (")), "{msg}");
+    assert!(msg.contains("holds nothing valid"), "{msg}");
 
     // stdin, with the placement by index.
     let index = placement::enumerate(&s)

@@ -316,3 +316,52 @@ fn hostile_names_cannot_change_the_emitted_code() {
         assert!(first.starts_with('#') && first.contains("PWNED"), "{first}");
     }
 }
+
+/// The SMT query grows with the square of the program's length (z3 expands its
+/// definitions as it reads them, a time `--smt-timeout-ms` does not cover): a program
+/// past `verify::MAX_QUERY_TERMS` is undecided at once, naming the limit and the
+/// interpreter, and a 40-step one, whose query used to double with every step, is
+/// proved.
+#[test]
+fn long_programs_are_proved_or_refused_within_seconds() {
+    let dir = tempdir();
+    let levels = [
+        ("pod", 2),
+        ("rack", 2),
+        ("node", 2),
+        ("board", 2),
+        ("gpu", 2),
+    ];
+    let spec = write(dir.path(), "s.toml", &spec_text(&levels, &[("data", 32)]));
+    let all = "all_reduce(pod:data, rack:data, node:data, board:data, gpu:data)";
+    let long = vec!["broadcast(gpu:data)"; 9_999].join(" ; ");
+    let prog = write(dir.path(), "long.txt", &format!("{all} ; {long}\n"));
+    let start = std::time::Instant::now();
+    let o = run(&["verify", "-s", &spec, &prog], None);
+    let took = start.elapsed();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert_eq!(code(&o), 3, "{text}");
+    for w in ["MAX_QUERY_TERMS", "--by interpreter"] {
+        assert!(text.contains(w), "`{w}` not in: {text}");
+    }
+    assert!(!text.contains("proved"), "{text}");
+    // Refused before any query is written: far below the 10 s a stall would take.
+    assert!(took.as_secs_f64() < 10.0, "took {took:?}");
+
+    let mid = vec!["broadcast(gpu:data)"; 39].join(" ; ");
+    let prog = write(dir.path(), "mid.txt", &format!("{all} ; {mid}\n"));
+    let start = std::time::Instant::now();
+    let o = run(
+        &["verify", "-s", &spec, &prog, "--smt-timeout-ms", "60000"],
+        None,
+    );
+    let took = start.elapsed();
+    assert_eq!(
+        code(&o),
+        0,
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+    assert!(took.as_secs_f64() < 10.0, "took {took:?}");
+}

@@ -103,6 +103,53 @@ pub enum EncodeError {
     /// The buffer would need more atoms than positions can hold.
     #[error("the program's reduce_scatter steps cut the buffer into more than 2^62 atoms")]
     TooManyAtoms,
+    /// z3 would build more terms than [`MAX_QUERY_TERMS`] when it reads the query.
+    #[error(
+        "the query would expand to about {terms} terms when z3 reads it, more than the limit of \
+         {MAX_QUERY_TERMS} (verify::MAX_QUERY_TERMS; it grows with the square of the program's \
+         length): shorten the program or decide it with `--by interpreter`"
+    )]
+    TooLarge {
+        /// The estimated count.
+        terms: u128,
+    },
+}
+
+/// The most terms a query may expand to when z3 reads it (estimated in Rust before
+/// the query is written; about a second of parsing on a 2-core machine): a longer
+/// program is undecided (`docs/design.md`, §9).
+pub const MAX_QUERY_TERMS: u128 = 4_000_000;
+
+/// How many terms z3 builds when it reads the query of a program with these steps
+/// over `ndims` encoded dims, counted before the query is
+/// written: z3 expands every `define-fun` at each application, so a definition of
+/// step `t` costs its own terms plus the expanded size of the previous step's
+/// functions it applies, and every fault applies step `t − 1`'s functions again.
+/// `has_t` applies `has_{t−1}` once and, in an all_gather step, `lo_{t−1}` and
+/// `len_{t−1}` too, so the count is quadratic in the length (cubic for gathers).
+pub(crate) fn expanded_terms(ops: &[Collective], ndims: usize) -> u128 {
+    // One application: its arguments, a position, a source and a few operators.
+    let c = 2 * ndims as u128 + 6;
+    let (mut valid, mut lo, mut len, mut has) = (c, c, c, c);
+    let mut total: u128 = 4 * c;
+    for op in ops {
+        // This step's faults, about step t − 1's functions.
+        total = total
+            .saturating_add(2 * has)
+            .saturating_add(3 * (lo + len))
+            .saturating_add(valid);
+        let (v2, lo2, len2, has2) = match op {
+            Collective::AllGather => (valid, lo, len, has.saturating_add(lo + len)),
+            Collective::ReduceScatter => (valid, lo + len, len, has),
+            _ => (valid, lo, len, has),
+        };
+        valid = v2.saturating_add(c);
+        lo = lo2.saturating_add(c);
+        len = len2.saturating_add(c);
+        has = has2.saturating_add(c);
+        total = total.saturating_add(valid + lo + len + has);
+    }
+    total.saturating_add(valid + 2 * (lo + len) + 2 * has)
 }
 
 fn lit(v: u128, w: u32) -> String {
@@ -334,6 +381,12 @@ pub(crate) fn encode(
     if atoms > 1 << 62 {
         return Err(EncodeError::TooManyAtoms);
     }
+    let ops: Vec<Collective> = program.steps.iter().map(|s| s.op).collect();
+    let terms = expanded_terms(&ops, dims.len());
+    tracing::debug!(terms, limit = MAX_QUERY_TERMS, "estimated query size");
+    if terms > MAX_QUERY_TERMS {
+        return Err(EncodeError::TooLarge { terms });
+    }
     let shard_digits = shard_digits(placement, &dims, goal);
     // Region bounds reach at most lo + k·c ≤ (k + 1)·L; one more bit keeps every
     // intermediate term of a well-formed prefix from wrapping.
@@ -495,6 +548,14 @@ impl Enc<'_> {
 
     /// The definitions of state `t`, after `step` over the encoded dims `dd` (group
     /// size `k`) at roots `rr`.
+    ///
+    /// Every definition applies the previous state's functions to one argument vector
+    /// only, chosen digit by digit: `w = ite(part, a[D:=0], a)` (the leader, or `a`
+    /// itself when it does not take part) or `v = ite(part, a[D:=m], a)` (a member).
+    /// `ite(part, g(f(lead)), f(a))` is `let y = f(w) in ite(part, g(y), y)`, and
+    /// `ite(part, ∃m. f(a[D:=m]), f(a))` is `∃m. f(v)` (some `m` is in range), so these
+    /// are the interpreter's states as before; but z3 expands each definition once per
+    /// argument vector, and two vectors per step made the expanded query grow as 2^t.
     fn step_state(&mut self, t: usize, step: &Step, dd: &[usize], rr: &[usize], k: u128) {
         let (pw, spec) = (self.pw, self.spec);
         let e = self;
@@ -505,8 +566,25 @@ impl Enc<'_> {
         let u = t - 1;
         let _ = writeln!(e.out, "; step {t}: {}", crate::program::Text(spec, step));
         let part_a = e.zero_all(&a, rr);
-        let lead_a = e.subst(&a, dd, None);
-        let mem_a = e.subst(&a, dd, Some(&m));
+        let always = part_a == "true";
+        // `then` for participants, `els` for the others.
+        let ite = |then: String, els: String| {
+            if always || then == els {
+                then
+            } else {
+                format!("(ite {part_a} {then} {els})")
+            }
+        };
+        // `a` with its `dd` digits taken from `alt` when it takes part.
+        let choose = |alt: &[String]| -> Vec<String> {
+            let mut v = a.clone();
+            for &d in dd {
+                v[d] = ite(alt[d].clone(), a[d].clone());
+            }
+            v
+        };
+        let w = choose(&e.subst(&a, dd, None));
+        let v = choose(&e.subst(&a, dd, Some(&m)));
         let f = |name: &str, args: &[String]| Enc::app(&format!("{name}_{u}"), args);
         let has_args = |dev: &[String]| {
             let mut v = dev.to_vec();
@@ -514,9 +592,7 @@ impl Enc<'_> {
             v.extend(b.iter().cloned());
             v
         };
-        let has_a = f("has", &has_args(&a));
-        let has_mem = f("has", &has_args(&mem_a));
-        let has_lead = f("has", &has_args(&lead_a));
+        let has_v = f("has", &has_args(&v));
         let mbind = dd
             .iter()
             .map(|&d| format!("({} {})", m[d], e.bv(d)))
@@ -533,7 +609,7 @@ impl Enc<'_> {
             }
         };
         let (lo_a, len_a) = (f("lo", &a), f("len", &a));
-        let (lo_l, len_l) = (f("lo", &lead_a), f("len", &lead_a));
+        let (lo_w, len_w) = (f("lo", &w), f("len", &w));
         let idx_a = e.idx(&a, dd);
         let (valid, lo, len, has) = match step.op {
             Collective::AllReduce | Collective::Reduce | Collective::ReduceScatter => {
@@ -544,11 +620,19 @@ impl Enc<'_> {
                 };
                 let (lo, len) = if step.op == Collective::ReduceScatter {
                     let c = format!("(bvudiv {len_a} {})", lit(k, pw));
-                    (format!("(bvadd {lo_a} (bvmul {idx_a} {c}))"), c)
+                    (
+                        ite(format!("(bvadd {lo_a} (bvmul {idx_a} {c}))"), lo_a.clone()),
+                        ite(c, len_a.clone()),
+                    )
                 } else {
                     (lo_a.clone(), len_a.clone())
                 };
-                (valid, lo, len, exists(vec![has_mem.clone()]))
+                (
+                    ite(valid, f("valid", &a)),
+                    lo,
+                    len,
+                    exists(vec![has_v.clone()]),
+                )
             }
             Collective::AllGather => {
                 // In a well-formed all_gather member i holds [lo + i·c, lo + (i+1)·c),
@@ -559,42 +643,39 @@ impl Enc<'_> {
                 // is the member whose region contains q (exactly one in a well-formed
                 // step), a quantifier over plain digits.
                 let has = if e.kind == RequestKind::AllGather {
-                    let (lo_m, len_m) = (f("lo", &mem_a), f("len", &mem_a));
-                    exists(vec![
-                        format!("(bvule {lo_m} q)"),
-                        format!("(bvult q (bvadd {lo_m} {len_m}))"),
-                        has_mem.clone(),
-                    ])
+                    let (lo_v, len_v) = (f("lo", &v), f("len", &v));
+                    let inside = format!("(and (bvule {lo_v} q) (bvult q (bvadd {lo_v} {len_v})))");
+                    let guard = if always {
+                        inside
+                    } else {
+                        format!("(=> {part_a} {inside})")
+                    };
+                    exists(vec![guard, has_v.clone()])
                 } else {
-                    let i = format!("(bvudiv (bvsub q {lo_l}) {len_l})");
-                    let holder = e.digits_of(&a, dd, &i);
+                    let i = format!("(bvudiv (bvsub q {lo_w}) {len_w})");
+                    let holder = choose(&e.digits_of(&a, dd, &i));
                     f("has", &has_args(&holder))
                 };
                 (
                     f("valid", &a),
-                    lo_l.clone(),
-                    format!("(bvmul {} {len_l})", lit(k, pw)),
+                    lo_w.clone(),
+                    ite(format!("(bvmul {} {len_w})", lit(k, pw)), len_w.clone()),
                     has,
                 )
             }
-            Collective::Broadcast => (f("valid", &lead_a), lo_l.clone(), len_l.clone(), has_lead),
+            Collective::Broadcast => (
+                f("valid", &w),
+                lo_w.clone(),
+                len_w.clone(),
+                f("has", &has_args(&w)),
+            ),
         };
+        let _ = writeln!(e.out, "(define-fun valid_{t} ({pa}) Bool {valid})");
+        let _ = writeln!(e.out, "(define-fun lo_{t} ({pa}) {pos} {lo})");
+        let _ = writeln!(e.out, "(define-fun len_{t} ({pa}) {pos} {len})");
         let _ = writeln!(
             e.out,
-            "(define-fun valid_{t} ({pa}) Bool (ite {part_a} {valid} {}))",
-            f("valid", &a)
-        );
-        let _ = writeln!(
-            e.out,
-            "(define-fun lo_{t} ({pa}) {pos} (ite {part_a} {lo} {lo_a}))"
-        );
-        let _ = writeln!(
-            e.out,
-            "(define-fun len_{t} ({pa}) {pos} (ite {part_a} {len} {len_a}))"
-        );
-        let _ = writeln!(
-            e.out,
-            "(define-fun has_{t} ({pa} (q {pos}) {pb}) Bool (ite {part_a} {has} {has_a}))"
+            "(define-fun has_{t} ({pa} (q {pos}) {pb}) Bool {has})"
         );
     }
 
