@@ -468,6 +468,7 @@ mod tests {
             groups,
         };
         let l = Lowered {
+            layout: vec![],
             steps: vec![
                 rs(vec![vec![0, 1], vec![2, 3, 4]]),
                 LoweredStep {

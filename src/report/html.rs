@@ -698,7 +698,7 @@ fn step_diagram(
     let html = format!(
         "<div class=\"multiple\"><div class=\"t\">step {}: <span class=\"mono\">{}</span></div><div class=\"sub\" style=\"font-size:12px\">{}</div>{}</div>",
         i + 1,
-        escape(&crate::program::Program { steps: vec![step.clone()] }.text(spec)),
+        escape(&crate::program::Program::new(vec![step.clone()]).text(spec)),
         escape(caption),
         hierarchy_svg(&pl, &colouring)
     );
@@ -869,7 +869,7 @@ fn results_html(
                 out,
                 "<tr><td>{}</td><td class=\"l mono\">{}</td><td class=\"l\">{}</td><td>{groups} × {size}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
                 i + 1,
-                escape(&crate::program::Program { steps: vec![s.clone()] }.text(spec)),
+                escape(&crate::program::Program::new(vec![s.clone()]).text(spec)),
                 escape(&levels_of(spec, s)),
                 crate::units::format_bytes(sc.bytes_in),
                 sc.bottleneck

@@ -519,6 +519,7 @@ impl Checking<'_> {
         let mut programs = Vec::new();
         for c in candidates {
             let program = Program {
+                layout: Vec::new(),
                 steps: c.steps.iter().map(|st| shape.step(st)).collect(),
             };
             let text = program.text(spec);
@@ -859,6 +860,7 @@ impl EngineRun<'_, '_> {
         }
         for c in &mut out {
             let program = Program {
+                layout: Vec::new(),
                 steps: c.steps.iter().map(|st| shape.step(st)).collect(),
             };
             let best = self

@@ -103,6 +103,9 @@ pub enum EncodeError {
     /// The buffer would need more atoms than positions can hold.
     #[error("the program's reduce_scatter steps cut the buffer into more than 2^62 atoms")]
     TooManyAtoms,
+    /// The `layout(...)` clause is not the request's dims on the placement, each once.
+    #[error("the layout is not an order of the request's dims on the placement")]
+    BadLayout,
 }
 
 fn lit(v: u128, w: u32) -> String {
@@ -303,6 +306,10 @@ pub(crate) fn encode(
     goal: &Goal,
     program: &Program,
 ) -> Result<Encoding, EncodeError> {
+    let goal = &goal.relaid(&program.layout);
+    if !goal.layout_fits(placement) {
+        return Err(EncodeError::BadLayout);
+    }
     let request_axes = &goal.axes[..];
     for (t, s) in program.steps.iter().enumerate() {
         if s.dims
@@ -369,17 +376,18 @@ pub(crate) fn encode(
     })
 }
 
-/// The digits of the shard number (empty for all_reduce): for each requested axis in
-/// the goal's order, its encoded dims in significance order (outer level first), with
-/// the mixed-radix stride of each, the first most significant.
+/// The digits of the shard number (empty for all_reduce): the encoded dims in the
+/// goal's digit order ([`Goal::digit_order`]: the layout's, or each requested axis in
+/// the goal's order with its dims outer level first), with the mixed-radix stride of
+/// each, the first most significant.
 fn shard_digits(placement: &Placement, dims: &[EDim], goal: &Goal) -> Vec<(usize, u128)> {
     if !goal.is_sharded() {
         return Vec::new();
     }
     let order: Vec<usize> = goal
-        .axes
-        .iter()
-        .flat_map(|&a| (0..dims.len()).filter(move |&d| placement.dims[dims[d].index].axis == a))
+        .digit_order(placement)
+        .into_iter()
+        .filter_map(|i| (0..dims.len()).find(|&d| dims[d].index == i))
         .collect();
     let mut stride: u128 = 1;
     let mut out: Vec<(usize, u128)> = order

@@ -288,10 +288,11 @@ pub fn sharded_units(spec: &Spec, pr: &synth::PlacementResult, r: usize) -> Vec<
         per_dim.reverse();
     }
     let mut candidates = vec![collsynth::cost::flat_program(p, req)];
-    candidates.push(Program { steps: per_dim });
+    candidates.push(Program::new(per_dim));
     if req.collective == RequestKind::ReduceScatter && dims.len() >= 2 {
         let rest: Vec<DimRef> = dims[1..].iter().map(|(_, d)| *d).collect();
         candidates.push(Program {
+            layout: Vec::new(),
             steps: vec![
                 Step::new(op, vec![dims[0].1]),
                 Step::new(Collective::AllReduce, rest),
