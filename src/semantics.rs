@@ -74,6 +74,26 @@ impl Goal {
         g
     }
 
+    /// What a `wrong_shard` message adds for a relaid goal, whose shard numbers are
+    /// the layout's: ` (shards numbered in layout(gpu:data, node:data)'s order)`;
+    /// empty without a layout.
+    pub fn numbering_note(&self, spec: &Spec) -> String {
+        if self.layout.is_empty() {
+            return String::new();
+        }
+        let dims: Vec<String> = self
+            .layout
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}:{}",
+                    spec.system.levels[d.level].name, spec.axes[d.axis].name
+                )
+            })
+            .collect();
+        format!(" (shards numbered in layout({})'s order)", dims.join(", "))
+    }
+
     /// Whether the layout (if any) is an order of exactly the requested dims on the
     /// placement, each once, on a sharded goal. Input is checked against this before
     /// it reaches a checker ([`crate::program::canonical_layout`]).
@@ -319,6 +339,8 @@ pub struct Interpreter<'a> {
     shard_atoms: u64,
     /// Shard number of every device (0 for all_reduce).
     shard: Vec<u64>,
+    /// [`Goal::numbering_note`].
+    numbering: String,
 }
 
 impl<'a> Interpreter<'a> {
@@ -362,6 +384,7 @@ impl<'a> Interpreter<'a> {
             kind: goal.kind,
             shard_atoms,
             shard,
+            numbering: goal.numbering_note(spec),
         }
     }
 
@@ -675,9 +698,10 @@ impl<'a> Interpreter<'a> {
                 Some((d.lo, d.hi)),
                 None,
                 format!(
-                    "{} ends holding {held}, wants {}",
+                    "{} ends holding {held}, wants {}{}",
                     self.rank(x),
-                    self.shard_text(c)
+                    self.shard_text(c),
+                    self.numbering
                 ),
             );
             cex.shard = Some(c);

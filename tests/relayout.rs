@@ -354,3 +354,24 @@ fn cost_prices_the_relayout_as_a_copy_of_the_whole_buffer() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!((doc["relayout_s"].as_f64().unwrap() - 4e-3).abs() < 1e-12);
 }
+
+/// A refutation of a relaid program names the numbering its shard numbers are in,
+/// for both checkers.
+#[test]
+fn counterexamples_say_the_shards_are_numbered_in_the_layout_order() {
+    let (s, p) = fsdp();
+    let text = "layout(gpu:data, node:data): reduce_scatter(node:data) ; reduce_scatter(gpu:data)";
+    let prog = parse_program(&s, text).unwrap();
+    let goal = Goal::of(&s.requests[0]);
+    let c = semantics::run_goal(&s, &p, &goal, &lowered::lower(&p, &prog)).unwrap_err();
+    let note = "(shards numbered in layout(gpu:data, node:data)'s order)";
+    assert!(c.message.ends_with(note), "{}", c.message);
+    match verify::prove_goal(&s, &p, &goal, &prog, &SmtOptions::default()).unwrap() {
+        Verdict::Refuted(c) => assert!(c.message.ends_with(note), "{}", c.message),
+        v => panic!("{v:?}"),
+    }
+    // Without a layout the message is as before.
+    let plain = parse_program(&s, RS_GPU_FIRST).unwrap();
+    let c = semantics::run_goal(&s, &p, &goal, &lowered::lower(&p, &plain)).unwrap_err();
+    assert!(!c.message.contains("layout"), "{}", c.message);
+}
