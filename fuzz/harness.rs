@@ -139,8 +139,10 @@ pub fn lowered(data: &[u8]) {
     let Ok(doc) = collsynth::lowered::parse_json(&Source::new("program.json", t)) else {
         return;
     };
-    let lowered = doc.lowered();
     for spec in specs() {
+        let Ok(lowered) = doc.lowered(spec, "program.json") else {
+            continue;
+        };
         if lowered.check(spec.devices(), "program.json").is_err() {
             continue;
         }

@@ -473,6 +473,7 @@ fn run_problem(system: &System, run: &Run) -> (Spec, Placement, Step) {
         system: System {
             name: system.name.clone(),
             launch_s: system.launch_s,
+            copy_bandwidth_bps: system.copy_bandwidth_bps,
             levels,
         },
         requests: vec![],
@@ -810,6 +811,13 @@ pub fn system_toml(cal: &Calibration, template_name: &str) -> String {
     let _ = writeln!(s);
     let _ = writeln!(s, "name = {}", toml_string(&cal.system.name));
     let _ = writeln!(s, "launch = \"{}\"", duration_text(cal.system.launch_s));
+    if cal.system.copy_bandwidth_bps != crate::spec::DEFAULT_COPY_BANDWIDTH_BPS {
+        let _ = writeln!(
+            s,
+            "copy_bandwidth = \"{}\"",
+            bandwidth_text(cal.system.copy_bandwidth_bps)
+        );
+    }
     let _ = writeln!(s, "levels = [");
     for lv in &cal.system.levels {
         let _ = write!(

@@ -30,6 +30,8 @@ pub struct LoweredStep {
 pub struct Lowered {
     /// The steps.
     pub steps: Vec<LoweredStep>,
+    /// The program's `layout(...)` clause (empty: none), as [`Program::layout`].
+    pub layout: Vec<DimRef>,
 }
 
 impl Lowered {
@@ -75,6 +77,10 @@ pub struct LoweredJson {
     /// absent means 1, the plain program.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub chunks: u64,
+    /// The relayout's shard-digit order as `level:axis` names, first most
+    /// significant (`docs/design.md`, §3.7); absent means none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layout: Vec<String>,
 }
 
 fn one() -> u64 {
@@ -155,6 +161,7 @@ pub fn lower(placement: &Placement, program: &Program) -> Lowered {
                 groups: lower_step(placement, s),
             })
             .collect(),
+        layout: program.layout.clone(),
     }
 }
 
@@ -207,7 +214,7 @@ pub fn raise(placement: &Placement, lowered: &Lowered) -> Option<Program> {
         .iter()
         .map(|s| raise_step(placement, s))
         .collect::<Option<Vec<_>>>()
-        .map(|steps| Program { steps })
+        .map(|steps| Program::new(steps).with_layout(lowered.layout.clone()))
 }
 
 impl Lowered {
@@ -265,6 +272,16 @@ impl Lowered {
             }),
             steps: self.steps.clone(),
             chunks: 1,
+            layout: self
+                .layout
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}:{}",
+                        spec.system.levels[d.level].name, spec.axes[d.axis].name
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -303,11 +320,36 @@ pub fn parse_json(source: &Source) -> Result<LoweredJson, InputError> {
 }
 
 impl LoweredJson {
-    /// The steps as a [`Lowered`] program.
-    pub fn lowered(&self) -> Lowered {
-        Lowered {
-            steps: self.steps.clone(),
+    /// The steps (and layout) as a [`Lowered`] program; the layout's names must be
+    /// dims of the spec, each once (the request and placement check the rest).
+    pub fn lowered(&self, spec: &Spec, file: &str) -> Result<Lowered, InputError> {
+        let mut layout: Vec<DimRef> = Vec::new();
+        for name in &self.layout {
+            let bad = |why: String| {
+                InputError::file(
+                    file,
+                    format!("`layout` entry `{name}` {why}: write each dim as `level:axis`, e.g. [\"gpu:data\", \"node:data\"]"),
+                )
+            };
+            let Some((l, a)) = name.split_once(':') else {
+                return Err(bad("is not `level:axis`".into()));
+            };
+            let level = spec
+                .level_index(l)
+                .ok_or_else(|| bad(format!("names `{l}`, which is not a level of the system")))?;
+            let axis = spec
+                .axis_index(a)
+                .ok_or_else(|| bad(format!("names `{a}`, which is not an axis of the spec")))?;
+            let d = DimRef { level, axis };
+            if layout.contains(&d) {
+                return Err(bad("is listed twice".into()));
+            }
+            layout.push(d);
         }
+        Ok(Lowered {
+            steps: self.steps.clone(),
+            layout,
+        })
     }
 
     /// Resolves the embedded request against a spec.

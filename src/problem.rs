@@ -209,6 +209,7 @@ pub fn resolve_problem(
             let program = parsed.resolve_on(&spec, &placement, Some(index))?;
             let chunks = parsed.chunks();
             let (request, request_index) = program_request(&spec, request, Some(&program))?;
+            let program = parsed.check_layout(&spec, &placement, &request, program)?;
             let lowered = (placement.devices() <= lowered::MAX_LOWERED_DEVICES)
                 .then(|| lowered::lower(&placement, &program));
             Ok(Problem {
@@ -256,13 +257,15 @@ pub fn resolve_problem(
                     }
                 },
             };
-            let lowered = doc.lowered();
+            let mut lowered = doc.lowered(&spec, &source.name)?;
             lowered.check(placement.devices(), &source.name)?;
             let from_doc = doc.resolve_request(&spec, &source.name)?;
             let (request, request_index) = match (request, from_doc) {
                 (None, Some(r)) => (r, None),
                 (r, _) => program_request(&spec, r, lowered::raise(&placement, &lowered).as_ref())?,
             };
+            lowered.layout = program::checked_layout(&spec, &placement, &request, &lowered.layout)
+                .map_err(|m| InputError::file(&source.name, format!("`layout`: {m}")))?;
             let program = lowered::raise(&placement, &lowered);
             Ok(Problem {
                 spec,

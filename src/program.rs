@@ -3,6 +3,7 @@
 //! the lowered JSON form live in [`crate::lowered`].
 //!
 //! ```text
+//! text       := [ "pipeline" "(" C ")" ":" ] [ "layout" "(" dims ")" ":" ] program
 //! program    := [ step (";" step)* ]          # "#" starts a comment to end of line
 //! step       := collective "(" dims ")" [ "@" "roots" "(" dims ")" ]
 //! collective := "all_reduce" | "reduce_scatter" | "all_gather" | "reduce" | "broadcast"
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::placement::{MatrixText, Placement};
 use crate::source::{suggestion, InputError, Source};
-use crate::spec::Spec;
+use crate::spec::{Request, Spec};
 
 /// The five collectives a step can be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -113,6 +114,28 @@ pub struct Step {
 pub struct Program {
     /// The steps, in order.
     pub steps: Vec<Step>,
+    /// The `layout(L):` clause of a reduce_scatter or all_gather program: the
+    /// request's dims in the order the steps number the shards, first most
+    /// significant (docs/design.md, §3.7). Empty: the request's own order, the
+    /// identity relayout (canonical text prints no clause then).
+    pub layout: Vec<DimRef>,
+}
+
+impl Program {
+    /// The program of `steps`, with no relayout.
+    pub fn new(steps: Vec<Step>) -> Program {
+        Program {
+            steps,
+            layout: Vec::new(),
+        }
+    }
+
+    /// The same steps run after (reduce_scatter) or before (all_gather) a local
+    /// relayout to the shard-digit order `layout` (empty: none).
+    pub fn with_layout(mut self, layout: Vec<DimRef>) -> Program {
+        self.layout = layout;
+        self
+    }
 }
 
 impl Step {
@@ -169,6 +192,11 @@ impl fmt::Display for Text<'_, Step> {
 
 impl fmt::Display for Text<'_, Program> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.1.layout.is_empty() {
+            f.write_str("layout(")?;
+            write_dims(f, self.0, &self.1.layout)?;
+            f.write_str("): ")?;
+        }
         for (i, s) in self.1.steps.iter().enumerate() {
             if i > 0 {
                 f.write_str(" ; ")?;
@@ -191,12 +219,14 @@ impl Program {
         format!("{}{}", pipeline_prefix(chunks), self.text(spec))
     }
 
-    /// Every dim the program names (steps and roots), sorted, without repeats.
+    /// Every dim the program names (steps, roots and layout), sorted, without
+    /// repeats.
     pub fn named_dims(&self) -> Vec<DimRef> {
         let mut v: Vec<DimRef> = self
             .steps
             .iter()
             .flat_map(|s| s.dims.iter().chain(&s.roots).copied())
+            .chain(self.layout.iter().copied())
             .collect();
         v.sort();
         v.dedup();
@@ -234,7 +264,12 @@ pub struct ParsedProgram {
     steps: Vec<SynStep>,
     source: Source,
     chunks: u64,
+    /// The `layout(...)` clause's dims, with the clause's span; `None` without one.
+    layout: Option<SynLayout>,
 }
+
+/// A `layout(...)` clause as written: its dims and its span.
+type SynLayout = (Vec<SynDim>, Range<usize>);
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -304,11 +339,13 @@ pub fn parse(source: &Source) -> Result<ParsedProgram, InputError> {
     };
     let mut steps = Vec::new();
     let chunks = parse_pipeline(&mut lx)?;
+    let layout = parse_layout(&mut lx)?;
     if lx.peek().0 == Tok::End {
         return Ok(ParsedProgram {
             steps,
             source: source.clone(),
             chunks,
+            layout,
         });
     }
     loop {
@@ -339,6 +376,7 @@ pub fn parse(source: &Source) -> Result<ParsedProgram, InputError> {
         steps,
         source: source.clone(),
         chunks,
+        layout,
     })
 }
 
@@ -386,6 +424,24 @@ fn parse_pipeline(lx: &mut Lexer) -> Result<u64, InputError> {
     expect(lx, ')', "after the chunk count")?;
     expect(lx, ':', "after `pipeline(C)` (the steps follow it)")?;
     Ok(chunks)
+}
+
+/// An optional `layout(dims):` clause: its dims as written and its span.
+fn parse_layout(lx: &mut Lexer) -> Result<Option<SynLayout>, InputError> {
+    let (tok, span) = lx.peek();
+    if tok != Tok::Ident("layout".into()) {
+        return Ok(None);
+    }
+    lx.next();
+    expect(lx, '(', "after `layout`")?;
+    let dims = parse_dims(lx)?;
+    let end = lx.pos;
+    expect(
+        lx,
+        ':',
+        "after `layout(...)` (the steps follow it, as in `layout(gpu:data, node:data): reduce_scatter(gpu:data) ; ...`)",
+    )?;
+    Ok(Some((dims, span.start..end)))
 }
 
 fn expect(lx: &mut Lexer, c: char, what: &str) -> Result<(), InputError> {
@@ -510,7 +566,35 @@ impl ParsedProgram {
             let roots = self.resolve_dims(spec, &s.roots, &s.dims)?;
             steps.push(Step::new(s.op, dims).at_roots(roots));
         }
-        Ok(Program { steps })
+        let layout = match &self.layout {
+            Some((dims, _)) => self.resolve_dims(spec, dims, &[])?,
+            None => Vec::new(),
+        };
+        Ok(Program { steps, layout })
+    }
+
+    /// Whether the text has a `layout(...)` clause (even the identity one).
+    pub fn has_layout(&self) -> bool {
+        self.layout.is_some()
+    }
+
+    /// Checks the `layout(...)` clause against the request on a placement and
+    /// returns the program in canonical form: refused for an all_reduce request
+    /// (a layout is meaningless there) and unless it names exactly the request's
+    /// dims on the placement, each once; the request's own order is the identity and
+    /// is dropped (docs/design.md, §3.7).
+    pub fn check_layout(
+        &self,
+        spec: &Spec,
+        placement: &Placement,
+        request: &Request,
+        program: Program,
+    ) -> Result<Program, InputError> {
+        let Some((_, span)) = &self.layout else {
+            return Ok(program);
+        };
+        canonical_layout(spec, placement, request, program)
+            .map_err(|msg| self.source.error(span.clone(), msg))
     }
 
     fn resolve_dims(
@@ -548,7 +632,7 @@ impl ParsedProgram {
                 return Err(self.source.error(
                     d.span.clone(),
                     format!(
-                        "dim `{}:{}` is named twice in this step: name it once",
+                        "dim `{}:{}` is named twice in this step (or layout): name it once",
                         d.level, d.axis
                     ),
                 ));
@@ -578,8 +662,9 @@ impl ParsedProgram {
         index: Option<usize>,
     ) -> Result<Program, InputError> {
         let program = self.resolve(spec)?;
+        let layout = self.layout.iter().flat_map(|(dims, _)| dims);
         for s in &self.steps {
-            for d in s.dims.iter().chain(&s.roots) {
+            for d in s.dims.iter().chain(&s.roots).chain(layout.clone()) {
                 let l = spec.level_index(&d.level).unwrap_or(0);
                 let a = spec.axis_index(&d.axis).unwrap_or(0);
                 if placement.dim_index(l, a).is_none() {
@@ -621,6 +706,90 @@ fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
     } else {
         v.join(", ")
     }
+}
+
+/// The request's dims on a placement in the order that numbers its shards: by the
+/// position of their axis in the request, then outer level first (docs/design.md,
+/// §3.3.1). Empty for an all_reduce request.
+pub fn request_layout(placement: &Placement, request: &Request) -> Vec<DimRef> {
+    if !request.collective.is_sharded() {
+        return Vec::new();
+    }
+    request
+        .axes
+        .iter()
+        .flat_map(|&a| {
+            placement
+                .dims
+                .iter()
+                .filter(move |d| d.axis == a)
+                .map(|d| DimRef {
+                    level: d.level,
+                    axis: d.axis,
+                })
+        })
+        .collect()
+}
+
+/// `program` with its layout checked against the request on the placement and the
+/// identity layout dropped; the error says what to change. See
+/// [`ParsedProgram::check_layout`].
+pub fn canonical_layout(
+    spec: &Spec,
+    placement: &Placement,
+    request: &Request,
+    mut program: Program,
+) -> Result<Program, String> {
+    program.layout = checked_layout(spec, placement, request, &program.layout)?;
+    Ok(program)
+}
+
+/// A layout checked against the request on the placement, in canonical form (the
+/// request's own order is the identity and becomes empty); the error says what to
+/// change.
+pub fn checked_layout(
+    spec: &Spec,
+    placement: &Placement,
+    request: &Request,
+    layout: &[DimRef],
+) -> Result<Vec<DimRef>, String> {
+    if layout.is_empty() {
+        return Ok(Vec::new());
+    }
+    let shown = |dims: &[DimRef]| {
+        dims.iter()
+            .map(|d| {
+                format!(
+                    "{}:{}",
+                    spec.system.levels[d.level].name, spec.axes[d.axis].name
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !request.collective.is_sharded() {
+        return Err(format!(
+            "a layout renumbers the shards of a reduce_scatter or all_gather request, and this request is an {} (it has no shards): remove the layout",
+            request.collective
+        ));
+    }
+    let want = request_layout(placement, request);
+    let mut got = layout.to_vec();
+    got.sort();
+    let mut set = want.clone();
+    set.sort();
+    if got != set {
+        return Err(format!(
+            "`layout({})` must name exactly the request's dims on this placement, each once ({}, in any order, the first most significant)",
+            shown(layout),
+            shown(&want)
+        ));
+    }
+    Ok(if layout == want {
+        Vec::new()
+    } else {
+        layout.to_vec()
+    })
 }
 
 /// Parses and resolves text in one go (for tests and internal use).

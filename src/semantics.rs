@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::lowered::Lowered;
 use crate::number::gcd;
 use crate::placement::Placement;
-use crate::program::Collective;
+use crate::program::{Collective, DimRef};
 use crate::spec::{Request, RequestKind, Spec};
 
 /// What a program must achieve: a collective over the request's axes.
@@ -36,6 +36,11 @@ pub struct Goal {
     /// Indices into the spec's axes; for reduce_scatter and all_gather in the order
     /// that numbers the shards, the first most significant.
     pub axes: Vec<usize>,
+    /// A program's `layout(L):` clause: the requested dims in the order that numbers
+    /// the shards the steps must produce (reduce_scatter) or start from (all_gather),
+    /// first most significant; empty: the request's own order (docs/design.md,
+    /// §3.7). The checkers set it from the program ([`Goal::relaid`]).
+    pub layout: Vec<DimRef>,
 }
 
 impl Goal {
@@ -44,6 +49,7 @@ impl Goal {
         Goal {
             kind: request.collective,
             axes: request.axes.clone(),
+            layout: Vec::new(),
         }
     }
 
@@ -52,6 +58,78 @@ impl Goal {
         Goal {
             kind: RequestKind::AllReduce,
             axes: axes.to_vec(),
+            layout: Vec::new(),
+        }
+    }
+
+    /// The goal the steps of a program with layout `layout` must meet: this one with
+    /// its shards numbered in the layout's digit order (unchanged for an empty
+    /// layout). `layout(L): P` is correct for the request exactly when `P` is correct
+    /// for this goal (proofs/README.md, "Relayout").
+    pub fn relaid(&self, layout: &[DimRef]) -> Goal {
+        let mut g = self.clone();
+        if !layout.is_empty() {
+            g.layout = layout.to_vec();
+        }
+        g
+    }
+
+    /// What a `wrong_shard` message adds for a relaid goal, whose shard numbers are
+    /// the layout's: ` (shards numbered in layout(gpu:data, node:data)'s order)`;
+    /// empty without a layout.
+    pub fn numbering_note(&self, spec: &Spec) -> String {
+        if self.layout.is_empty() {
+            return String::new();
+        }
+        let dims: Vec<String> = self
+            .layout
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}:{}",
+                    spec.system.levels[d.level].name, spec.axes[d.axis].name
+                )
+            })
+            .collect();
+        format!(" (shards numbered in layout({})'s order)", dims.join(", "))
+    }
+
+    /// Whether the layout (if any) is an order of exactly the requested dims on the
+    /// placement, each once, on a sharded goal. Input is checked against this before
+    /// it reaches a checker ([`crate::program::canonical_layout`]).
+    pub fn layout_fits(&self, placement: &Placement) -> bool {
+        if self.layout.is_empty() {
+            return true;
+        }
+        let mut got = self.digit_order(placement);
+        let n = got.len();
+        got.sort_unstable();
+        got.dedup();
+        let want: Vec<usize> = (0..placement.dims.len())
+            .filter(|&i| self.axes.contains(&placement.dims[i].axis))
+            .collect();
+        self.is_sharded() && n == self.layout.len() && got == want
+    }
+
+    /// The placement dims (indices into `placement.dims`) whose digits number the
+    /// shards, first most significant: the layout's, or for none the requested axes'
+    /// dims in request order, each axis outer level first (empty for all_reduce).
+    pub fn digit_order(&self, placement: &Placement) -> Vec<usize> {
+        if !self.is_sharded() {
+            return Vec::new();
+        }
+        if self.layout.is_empty() {
+            self.axes
+                .iter()
+                .flat_map(|&a| {
+                    (0..placement.dims.len()).filter(move |&i| placement.dims[i].axis == a)
+                })
+                .collect()
+        } else {
+            self.layout
+                .iter()
+                .filter_map(|d| placement.dim_index(d.level, d.axis))
+                .collect()
         }
     }
 
@@ -76,6 +154,13 @@ impl Goal {
     pub fn shard_of(&self, spec: &Spec, placement: &Placement, rank: u64) -> u64 {
         if !self.is_sharded() {
             return 0;
+        }
+        if !self.layout.is_empty() {
+            let digits = placement.digits(rank);
+            return self
+                .digit_order(placement)
+                .into_iter()
+                .fold(0u64, |acc, i| acc * placement.dims[i].size + digits[i]);
         }
         let c = placement.coords(rank);
         self.axes
@@ -254,6 +339,8 @@ pub struct Interpreter<'a> {
     shard_atoms: u64,
     /// Shard number of every device (0 for all_reduce).
     shard: Vec<u64>,
+    /// [`Goal::numbering_note`].
+    numbering: String,
 }
 
 impl<'a> Interpreter<'a> {
@@ -297,6 +384,7 @@ impl<'a> Interpreter<'a> {
             kind: goal.kind,
             shard_atoms,
             shard,
+            numbering: goal.numbering_note(spec),
         }
     }
 
@@ -610,9 +698,10 @@ impl<'a> Interpreter<'a> {
                 Some((d.lo, d.hi)),
                 None,
                 format!(
-                    "{} ends holding {held}, wants {}",
+                    "{} ends holding {held}, wants {}{}",
                     self.rank(x),
-                    self.shard_text(c)
+                    self.shard_text(c),
+                    self.numbering
                 ),
             );
             cex.shard = Some(c);
@@ -773,6 +862,8 @@ pub fn run_goal(
     goal: &Goal,
     program: &Lowered,
 ) -> Result<(), Counterexample> {
+    let goal = &goal.relaid(&program.layout);
+    debug_assert!(goal.layout_fits(placement), "layout checked on input");
     let mut it = Interpreter::new(spec, placement, goal, program);
     for (si, s) in program.steps.iter().enumerate() {
         it.step(si, s.collective, &s.groups)?;

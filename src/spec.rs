@@ -86,9 +86,18 @@ pub struct System {
     pub name: String,
     /// Fixed cost of one collective call, seconds.
     pub launch_s: f64,
+    /// Device-local copy bandwidth, bytes/s: what a local relayout of a buffer moves
+    /// per second (`copy_bandwidth`, default [`DEFAULT_COPY_BANDWIDTH_BPS`];
+    /// docs/cost-model.md, "Relayout").
+    pub copy_bandwidth_bps: f64,
     /// Levels, outermost first.
     pub levels: Vec<Level>,
 }
+
+/// The default device-local copy bandwidth, 1 TB/s: H100 SXM's HBM3 gives 3.35 TB/s
+/// (NVIDIA H100 datasheet), a copy reads and writes every byte (halving it), and a
+/// block permutation's strided copy reaches well under that peak.
+pub const DEFAULT_COPY_BANDWIDTH_BPS: f64 = 1e12;
 
 /// One level of the hierarchy and the link of each of its child subtrees.
 #[derive(Debug, Clone, PartialEq)]
@@ -312,6 +321,7 @@ struct RawAxis {
 struct RawSystem {
     name: Option<Spanned<String>>,
     launch: Option<Spanned<Scalar>>,
+    copy_bandwidth: Option<Spanned<Scalar>>,
     levels: Option<Spanned<Vec<Spanned<RawLevel>>>>,
 }
 
@@ -775,6 +785,10 @@ fn validate_system(
         Some(l) => duration_of(source, l)?,
         None => 5e-6,
     };
+    let copy_bandwidth_bps = match &raw.copy_bandwidth {
+        Some(b) => bandwidth_of(source, b)?,
+        None => DEFAULT_COPY_BANDWIDTH_BPS,
+    };
     let Some(raw_levels) = raw.levels else {
         return Err(at(
             span,
@@ -838,6 +852,7 @@ fn validate_system(
     Ok(System {
         name,
         launch_s,
+        copy_bandwidth_bps,
         levels,
     })
 }

@@ -415,6 +415,12 @@ pub fn format_bytes(b: f64) -> String {
     format!("{} {u}", sig3(v))
 }
 
+/// Formats a bandwidth with a decimal unit: "1 TB/s", "370 GB/s".
+pub fn format_bandwidth(bps: f64) -> String {
+    let b = format_bytes(bps);
+    format!("{b}/s")
+}
+
 /// Three significant figures, trailing zeros trimmed.
 fn sig3(v: f64) -> String {
     let decimals = if v >= 100.0 {

@@ -169,6 +169,9 @@ pub fn prove_goal(
     program: &Program,
     opts: &SmtOptions,
 ) -> Result<Verdict, Inconsistency> {
+    // A `layout(L):` program is decided by its steps for the relaid goal, by z3, the
+    // interpreter and the probe alike (proofs/README.md, "Relayout").
+    let goal = &goal.relaid(&program.layout);
     let enc = match encode::encode(spec, placement, goal, program) {
         Ok(e) => e,
         Err(e) => return Ok(Verdict::Unknown(format!("cannot build the query: {e}"))),

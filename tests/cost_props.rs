@@ -97,6 +97,7 @@ fn case(
         system: System {
             name: "random".into(),
             launch_s: launch_us as f64 * 1e-6,
+            copy_bandwidth_bps: collsynth::spec::DEFAULT_COPY_BANDWIDTH_BPS,
             levels,
         },
         requests: vec![request.clone()],
@@ -170,6 +171,7 @@ fn template_program(c: &Case, choices: &[u32]) -> Program {
         }
     }
     Program {
+        layout: Vec::new(),
         steps: build(&blocks, &[], &mut it),
     }
 }

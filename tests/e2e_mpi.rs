@@ -389,6 +389,33 @@ fn sharded_requests_in_both_axis_orders_run_exactly_under_open_mpi() {
         ),
         ("1", "all_gather(gpu:data) ; all_gather(node:model)", false),
         ("2", "all_gather(node:model, gpu:data)", true),
+        // A relayout (docs/design.md, §3.7) makes the rank-order flat step right,
+        // and the per-dim order that was right wrong.
+        (
+            "0",
+            "layout(node:model, gpu:data): reduce_scatter(node:model, gpu:data)",
+            true,
+        ),
+        (
+            "0",
+            "pipeline(2): layout(node:model, gpu:data): reduce_scatter(node:model) ; reduce_scatter(gpu:data)",
+            true,
+        ),
+        (
+            "0",
+            "layout(node:model, gpu:data): reduce_scatter(gpu:data) ; reduce_scatter(node:model)",
+            false,
+        ),
+        (
+            "1",
+            "layout(node:model, gpu:data): all_gather(node:model, gpu:data)",
+            true,
+        ),
+        (
+            "1",
+            "pipeline(2): layout(node:model, gpu:data): all_gather(gpu:data) ; all_gather(node:model)",
+            true,
+        ),
         (
             "2",
             "pipeline(2): all_gather(gpu:data) ; all_gather(node:model)",

@@ -66,7 +66,7 @@ fn arb_case() -> impl Strategy<Value = (usize, usize, Program)> {
                     .collect();
                 steps.push(Step::new(Collective::ALL[op], d).at_roots(r));
             }
-            (si, pi, Program { steps })
+            (si, pi, Program::new(steps))
         })
 }
 
@@ -153,8 +153,8 @@ proptest! {
         prop_assert_eq!(&read, &doc);
         prop_assert_eq!(read.matrix.as_ref(), Some(&p.matrix));
         prop_assert_eq!(read.resolve_request(s, "x.json").unwrap(), Some(request.clone()));
-        prop_assert_eq!(read.lowered().check(p.devices(), "x.json"), Ok(()));
-        prop_assert_eq!(lowered::raise(&p, &read.lowered()), Some(prog));
+        prop_assert_eq!(read.lowered(s, "x.json").unwrap().check(p.devices(), "x.json"), Ok(()));
+        prop_assert_eq!(lowered::raise(&p, &read.lowered(s, "x.json").unwrap()), Some(prog));
     }
 
     #[test]
@@ -214,6 +214,7 @@ fn non_dim_structured_lowered_programs_are_detected() {
         groups,
     };
     let l = lowered::Lowered {
+        layout: vec![],
         steps: vec![
             step(convention_groups(&[4, 8], &p.matrix, &[(1, 0)], &[])),
             step(vec![vec![0, 3], vec![1, 2]]),
@@ -266,7 +267,7 @@ fn grammar_keywords_are_the_collectives() {
         .map(String::as_str)
         .filter(|t| t.chars().all(|c| c.is_ascii_alphabetic() || c == '_'))
         .collect();
-    let mut want: Vec<&str> = vec!["roots", "pipeline"];
+    let mut want: Vec<&str> = vec!["roots", "pipeline", "layout"];
     want.extend(Collective::ALL.iter().map(|c| c.name()));
     let mut got = words.clone();
     got.sort();
@@ -277,7 +278,7 @@ fn grammar_keywords_are_the_collectives() {
     let collectives: Vec<&str> = words
         .iter()
         .copied()
-        .filter(|w| !["roots", "pipeline"].contains(w))
+        .filter(|w| !["roots", "pipeline", "layout"].contains(w))
         .collect();
     let names: Vec<&str> = Collective::ALL.iter().map(|c| c.name()).collect();
     assert_eq!(collectives, names);

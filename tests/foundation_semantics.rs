@@ -203,6 +203,7 @@ fn case(tape: &[u32]) -> (Spec, Placement, Vec<usize>, Program) {
     } else {
         let dims = dim_refs(&p);
         Program {
+            layout: Vec::new(),
             steps: (0..t.pick(6)).map(|_| random_step(&t, &dims)).collect(),
         }
     };
@@ -262,6 +263,7 @@ fn twice_in_reduce_scatter_names_the_member_receiving_that_chunk() {
         (Collective::ReduceScatter, vec![vec![0, 2], vec![1, 3]]),
     ];
     let lowered = collsynth::lowered::Lowered {
+        layout: vec![],
         steps: steps
             .iter()
             .map(|(c, g)| collsynth::lowered::LoweredStep {

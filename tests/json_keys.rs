@@ -123,6 +123,7 @@ const COST_SIZE: &[&str] = &[
     "nccl_s",
     "nccl_algorithm",
     "speedup_vs_nccl",
+    "relayout_s",
     "steps",
 ];
 

@@ -114,6 +114,7 @@ fn concrete(p: &[Abs], dims: &[DimRef]) -> Program {
             .collect()
     };
     Program {
+        layout: Vec::new(),
         steps: p
             .iter()
             .map(|s| Step::new(s.op, pick(s.dims)).at_roots(pick(s.roots)))
@@ -175,6 +176,7 @@ fn sizes_do_not_matter(n: usize, len: usize, each: &[u64]) -> usize {
     for p in programs(n, len) {
         for kind in KINDS {
             let goal = Goal {
+                layout: vec![],
                 kind,
                 axes: vec![0],
             };
@@ -239,6 +241,7 @@ fn sharing_without_the_significance_order_would_be_unsound() {
     for p in programs(2, 2) {
         for kind in KINDS {
             let goal = Goal {
+                layout: vec![],
                 kind,
                 axes: vec![0],
             };

@@ -261,7 +261,7 @@ fn lowered_json_carries_sharded_requests() {
     assert_eq!(r.axes, vec![1, 0]);
     let p = Placement::new(&s, data_inside()).unwrap();
     assert_eq!(
-        semantics::run_goal(&s, &p, &Goal::of(&r), &j.lowered()),
+        semantics::run_goal(&s, &p, &Goal::of(&r), &j.lowered(&s, "p.json").unwrap()),
         Ok(())
     );
     for (bad, what) in [

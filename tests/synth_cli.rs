@@ -101,7 +101,10 @@ fn every_json_program_passes_the_interpreter() {
                     assert_eq!(prog["verified"], true);
                     let steps: Vec<LoweredStep> =
                         serde_json::from_value(prog["steps"].clone()).unwrap();
-                    let low = Lowered { steps };
+                    let low = Lowered {
+                        steps,
+                        layout: vec![],
+                    };
                     low.check(placement.devices(), "json").unwrap();
                     semantics::run(&spec, &placement, &request.axes, &low)
                         .unwrap_or_else(|c| panic!("{spec_path}: {}: {c}", prog["text"]));

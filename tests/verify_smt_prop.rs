@@ -88,7 +88,7 @@ fn random_program(rng: &mut Rng, dims: &[DimRef]) -> Program {
             Step::new(op, d).at_roots(roots)
         })
         .collect();
-    Program { steps }
+    Program::new(steps)
 }
 
 /// The requested dims in shard-numbering order (request axes in order, each axis's
@@ -131,7 +131,7 @@ fn sharded_template(rng: &mut Rng, placement: &Placement, goal: &Goal) -> Progra
         let rest: Vec<DimRef> = pieces[scattered..].iter().flatten().copied().collect();
         template(rng, &rest, &[], &mut steps);
     }
-    Program { steps }
+    Program::new(steps)
 }
 
 /// One random problem: a spec, a placement, the goal and a program.
@@ -166,6 +166,7 @@ fn problems(n: usize) -> Vec<Problem> {
                 request.reverse();
             }
             let goal = Goal {
+                layout: vec![],
                 kind,
                 axes: request.clone(),
             };
@@ -185,7 +186,7 @@ fn problems(n: usize) -> Vec<Problem> {
                 let p = if kind == RequestKind::AllReduce || rng.chance(25) {
                     let mut steps = Vec::new();
                     template(&mut rng, &q, &[], &mut steps);
-                    Program { steps }
+                    Program::new(steps)
                 } else {
                     sharded_template(&mut rng, &placement, &goal)
                 };

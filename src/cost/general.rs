@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{bottleneck, bytes_out, edge_bytes, hops, ProgramCost, StepCost};
+use super::{bottleneck, bytes_out, edge_bytes, hops, ProgramCost, RelayoutCost, StepCost};
 use crate::lowered::{Lowered, LoweredStep};
 use crate::placement::Placement;
 use crate::program::Collective;
@@ -162,7 +162,12 @@ pub fn lowered_cost(
         .iter()
         .map(|s| lowered_step_cost(spec, s, &mut held, initial))
         .collect();
-    ProgramCost::from_steps(steps)
+    // A relayout copies the whole buffer: the largest region any device holds.
+    let relayout = (!lowered.layout.is_empty()).then(|| {
+        let largest = held.values().copied().fold(initial, f64::max);
+        RelayoutCost::of(spec, largest)
+    });
+    ProgramCost::from_steps(steps, relayout)
 }
 
 /// The general path of a send_recv request: every device's transfer to the next

@@ -89,20 +89,57 @@ pub struct StepCost {
     pub bytes_in: f64,
 }
 
-/// The predicted cost of a program: its steps one after another.
+/// The predicted cost of a program: its relayout (if any) and its steps one after
+/// another.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProgramCost {
     /// One entry per step, in order.
     pub steps: Vec<StepCost>,
-    /// Σ of the steps' `time_s`.
+    /// The local relayout of a `layout(L):` program; `None` without one.
+    pub relayout: Option<RelayoutCost>,
+    /// Σ of the steps' `time_s`, plus the relayout's.
     pub total_s: f64,
 }
 
+/// The predicted cost of a local relayout: every device copies its whole buffer once
+/// at the system's copy bandwidth (docs/cost-model.md, "Relayout"), before the steps
+/// of a reduce_scatter program and after those of an all_gather one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelayoutCost {
+    /// Bytes each device copies: its whole (unsharded) buffer.
+    pub bytes: f64,
+    /// `bytes / copy_bandwidth`.
+    pub time_s: f64,
+}
+
+impl RelayoutCost {
+    /// The relayout of a buffer of `bytes` on `spec`'s system.
+    pub fn of(spec: &Spec, bytes: f64) -> RelayoutCost {
+        RelayoutCost {
+            bytes,
+            time_s: bytes / spec.system.copy_bandwidth_bps,
+        }
+    }
+
+    /// The relayout's time, 0 without one.
+    pub fn time(relayout: &Option<RelayoutCost>) -> f64 {
+        relayout.as_ref().map_or(0.0, |r| r.time_s)
+    }
+}
+
 impl ProgramCost {
-    /// Adds up the steps.
-    fn from_steps(steps: Vec<StepCost>) -> ProgramCost {
-        let total_s = steps.iter().map(|s| s.time_s).sum();
-        ProgramCost { steps, total_s }
+    /// Adds up the steps and the relayout.
+    fn from_steps(steps: Vec<StepCost>, relayout: Option<RelayoutCost>) -> ProgramCost {
+        let steps_s: f64 = steps.iter().map(|s| s.time_s).sum();
+        let total_s = match &relayout {
+            Some(r) => steps_s + r.time_s,
+            None => steps_s,
+        };
+        ProgramCost {
+            steps,
+            relayout,
+            total_s,
+        }
     }
 }
 
@@ -208,6 +245,7 @@ pub fn flat_program(placement: &Placement, request: &Request) -> Program {
         Program::default()
     } else {
         Program {
+            layout: Vec::new(),
             steps: vec![Step::new(op, dims)],
         }
     }

@@ -2,7 +2,7 @@
 //! sizes and the levels, without visiting a device (see the parent module's doc and
 //! docs/cost-model.md, "Closed form").
 
-use super::{bottleneck, bytes_out, edge_bytes, hops, ProgramCost, StepCost};
+use super::{bottleneck, bytes_out, edge_bytes, hops, ProgramCost, RelayoutCost, StepCost};
 use crate::placement::Placement;
 use crate::program::{DimRef, Program, Step};
 use crate::spec::Spec;
@@ -87,8 +87,9 @@ pub fn step_cost(spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64)
     }
 }
 
-/// Cost of a dim-structured program for a buffer of `bytes` per device, tracking the
-/// region the participants hold: after `reduce_scatter` over `k` members the next step
+/// Cost of a dim-structured program for a buffer of `bytes` per device (an
+/// all_gather program: the shard each starts from), plus its relayout when it has a
+/// `layout(L):` clause, tracking the region the participants hold: after `reduce_scatter` over `k` members the next step
 /// holds `1/k` of it, after `all_gather` over `k`, `k` times it.
 ///
 /// One size is tracked for all participants, which is exact whenever every step's
@@ -102,14 +103,19 @@ pub fn program_cost(
     bytes: u64,
 ) -> ProgramCost {
     let mut held = bytes as f64;
+    let mut largest = held;
     let steps = program
         .steps
         .iter()
         .map(|step| {
             let c = step_cost(spec, placement, step, held);
             held = bytes_out(step.op, group_members(placement, step), held);
+            largest = largest.max(held);
             c
         })
         .collect();
-    ProgramCost::from_steps(steps)
+    // A relayout copies the whole buffer: a reduce_scatter program's input, an
+    // all_gather program's output; either is the largest region held.
+    let relayout = (!program.layout.is_empty()).then(|| RelayoutCost::of(spec, largest));
+    ProgramCost::from_steps(steps, relayout)
 }

@@ -42,6 +42,9 @@ pub struct PipelineCost {
     pub latency_s: f64,
     /// Σ over the windows of their launches (`C × S` calls in all).
     pub launch_s: f64,
+    /// The program's local relayout, on the whole buffer and not overlapped (0
+    /// without one).
+    pub relayout_s: f64,
 }
 
 /// The time of one window running the steps `first..=last`, each on `1/chunks` of
@@ -87,16 +90,21 @@ pub fn pipelined_cost(spec: &Spec, cost: &ProgramCost, chunks: u64) -> PipelineC
         }
     }
     let sum = |i: usize| -> f64 { parts.iter().map(|(t, n)| t[i] * *n as f64).sum() };
-    let total_s = parts
+    let windows_s: f64 = parts
         .iter()
         .map(|(t, n)| (t[0] + t[1] + t[2]) * *n as f64)
         .sum();
+    let total_s = match &cost.relayout {
+        Some(r) => windows_s + r.time_s,
+        None => windows_s,
+    };
     PipelineCost {
         chunks,
         total_s,
         bandwidth_s: sum(0),
         latency_s: sum(1),
         launch_s: sum(2),
+        relayout_s: super::RelayoutCost::time(&cost.relayout),
     }
 }
 

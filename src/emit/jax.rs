@@ -186,6 +186,20 @@ fn axis_tuple(placement: &Placement, mesh_names: &[String], dims: &[DimRef]) -> 
     py_tuple(&names)
 }
 
+/// `layout(gpu:data, node:data)`, for comments.
+fn layout_text(spec: &Spec, layout: &[DimRef]) -> String {
+    let dims: Vec<String> = layout
+        .iter()
+        .map(|d| {
+            format!(
+                "{}:{}",
+                spec.system.levels[d.level].name, spec.axes[d.axis].name
+            )
+        })
+        .collect();
+    format!("layout({})", dims.join(", "))
+}
+
 /// The statements of one program's body, indented for a function.
 fn body(spec: &Spec, placement: &Placement, u: &Unit) -> Result<String, EmitError> {
     let program = u
@@ -201,6 +215,16 @@ fn body(spec: &Spec, placement: &Placement, u: &Unit) -> Result<String, EmitErro
     // A reduce_scatter request returns the shard: track where this device's region
     // starts (`off`, in elements), which differs between devices, to cut it out.
     let track = u.request.collective == RequestKind::ReduceScatter;
+    let relayout = super::py_relayout(u);
+    let relaid = super::relayout(u).is_some();
+    if relaid && track {
+        let _ = writeln!(
+            b,
+            "    # {}: permute the blocks of the whole buffer into the layout's numbering.",
+            layout_text(spec, &program.layout)
+        );
+        let _ = writeln!(b, "    x = _relaid(x, {relayout})");
+    }
     if track {
         b.push_str("    whole, off = x.shape[0], 0  # this device's region starts at off\n");
     }
@@ -256,7 +280,21 @@ fn body(spec: &Spec, placement: &Placement, u: &Unit) -> Result<String, EmitErro
             );
         }
     }
-    if track {
+    if track && relaid {
+        // The steps leave the shard at its number in the layout's order: the mixed
+        // radix of the device's digits on the layout's mesh axes, in that order.
+        let _ = writeln!(
+            b,
+            "    # this device's shard: at its number in the layout's order ({})",
+            layout_text(spec, &program.layout)
+        );
+        let _ = writeln!(b, "    size = whole // {}", super::shards(spec, u));
+        let _ = writeln!(
+            b,
+            "    x = jax.lax.dynamic_slice(x, (_index({}) * size - off,), (size,))",
+            axis_tuple(placement, &mesh_names, &program.layout)
+        );
+    } else if track {
         let axes: Vec<String> = u
             .request
             .axes
@@ -279,6 +317,14 @@ fn body(spec: &Spec, placement: &Placement, u: &Unit) -> Result<String, EmitErro
             "    x = jax.lax.dynamic_slice(x, (_shard_number({}) * size - off,), (size,))",
             py_tuple(&axes)
         );
+    }
+    if relaid && u.request.collective == RequestKind::AllGather {
+        let _ = writeln!(
+            b,
+            "    # {}: the steps gathered in the layout's numbering; permute the blocks back.",
+            layout_text(spec, &program.layout)
+        );
+        let _ = writeln!(b, "    x = _relaid(x, {relayout}, inverse=True)");
     }
     Ok(b)
 }
@@ -369,6 +415,23 @@ def _shard_number(axes):
     return c
 
 
+def _relaid(x, relayout, inverse=False):
+    """A layout(L): program's local relayout of the 1-D buffer x (docs/design.md,
+    section 3.7): relayout = (blocks, perm); x is reshaped to blocks + [rest] (the
+    request's dims in the request's order), its first axes are put in the order
+    perm (the layout's dims) and it is flattened, moving the block numbered j in
+    the request's order to its number in the layout's; inverse=True moves back."""
+    blocks, perm = relayout
+    n = len(perm)
+    if inverse:
+        shape = [blocks[p] for p in perm] + [-1]
+        axes = [list(perm).index(k) for k in range(n)] + [n]
+    else:
+        shape = list(blocks) + [-1]
+        axes = list(perm) + [n]
+    return jnp.transpose(x.reshape(shape), axes).reshape(-1)
+
+
 def _sharded(mesh, local, chunks=1, collective="all_reduce", shards=1):
     """shard_map of `local` over the mesh, each device's row its input (the whole
     buffer; for all_gather its shard). With chunks > 1 every shard is cut into that
@@ -397,6 +460,13 @@ def _sharded(mesh, local, chunks=1, collective="all_reduce", shards=1):
 mod tests {
     use super::super::fixture::{spec, unit};
     use super::*;
+
+    #[test]
+    fn snapshot_relayout() {
+        let spec = spec();
+        let units = super::super::fixture::relaid_units(&spec);
+        insta::assert_snapshot!(render(&spec, &units).unwrap());
+    }
 
     #[test]
     fn snapshot_sharded_requests() {

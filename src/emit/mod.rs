@@ -147,6 +147,54 @@ pub fn shard_numbers(spec: &Spec, unit: &Unit) -> Vec<u64> {
         .collect()
 }
 
+/// Every rank's shard number as the program's steps number it: in the order of its
+/// `layout(L):` clause (docs/design.md, §3.7), else as [`shard_numbers`].
+pub fn program_shard_numbers(spec: &Spec, unit: &Unit) -> Vec<u64> {
+    let goal = Goal::of(&unit.request).relaid(&unit.lowered.layout);
+    (0..unit.placement.devices())
+        .map(|r| goal.shard_of(spec, &unit.placement, r))
+        .collect()
+}
+
+/// A `layout(L):` program's relayout as a block transpose, `None` without one:
+/// `blocks`, the sizes of the request's dims in the request's order (the buffer is
+/// `blocks + [rest]`), and `perm`, the position in that order of each dim of `L`.
+/// Reshaping the whole buffer to `blocks + [rest]`, transposing its first axes to
+/// `perm` and flattening moves request shard `c_N(t)` to layout shard `c_L(t)`
+/// (proofs/README.md, "Relayout"); the inverse transpose moves them back.
+pub fn relayout(unit: &Unit) -> Option<(Vec<u64>, Vec<usize>)> {
+    let layout = &unit.lowered.layout;
+    if layout.is_empty() {
+        return None;
+    }
+    let order = crate::program::request_layout(&unit.placement, &unit.request);
+    let blocks = order
+        .iter()
+        .map(|d| {
+            unit.placement
+                .dim_index(d.level, d.axis)
+                .map_or(1, |i| unit.placement.dims[i].size)
+        })
+        .collect();
+    let perm = layout
+        .iter()
+        .map(|d| order.iter().position(|o| o == d).unwrap_or(0))
+        .collect();
+    Some((blocks, perm))
+}
+
+/// [`relayout`] as Python: `None`, or `((blocks...), (perm...))`.
+pub fn py_relayout(unit: &Unit) -> String {
+    match relayout(unit) {
+        None => "None".to_string(),
+        Some((blocks, perm)) => {
+            let b: Vec<String> = blocks.iter().map(|x| x.to_string()).collect();
+            let p: Vec<String> = perm.iter().map(|x| x.to_string()).collect();
+            format!("({}, {})", py_tuple(&b), py_tuple(&p))
+        }
+    }
+}
+
 /// What the whole buffer's length (of one pipelined chunk) must be a multiple of:
 /// the program's atoms, times `G` for a sharded request, as the interpreter proves it.
 pub fn buffer_atoms(spec: &Spec, unit: &Unit) -> u64 {
@@ -412,6 +460,31 @@ bytes = "1 MB"
         u
     }
 
+    /// A reduce_scatter and an all_gather over (model, data) on placement node:data,
+    /// gpu:model, each the flat step made right by a relayout to rank order
+    /// (docs/design.md, §3.7).
+    pub fn relaid_units(spec: &Spec) -> Vec<Unit> {
+        let m = vec![vec![2, 1], vec![1, 2]];
+        vec![
+            sharded_unit(
+                spec,
+                "reduce_scatter_relaid",
+                m.clone(),
+                "layout(node:data, gpu:model): reduce_scatter(node:data, gpu:model)",
+                RequestKind::ReduceScatter,
+                &[1, 0],
+            ),
+            sharded_unit(
+                spec,
+                "all_gather_relaid",
+                m,
+                "layout(node:data, gpu:model): all_gather(node:data, gpu:model)",
+                RequestKind::AllGather,
+                &[1, 0],
+            ),
+        ]
+    }
+
     /// A reduce_scatter over (model, data) and an all_gather over data, on placement
     /// node:data, gpu:model, with programs one level at a time.
     pub fn sharded_units(spec: &Spec) -> Vec<Unit> {
@@ -468,6 +541,7 @@ mod tests {
             groups,
         };
         let l = Lowered {
+            layout: vec![],
             steps: vec![
                 rs(vec![vec![0, 1], vec![2, 3, 4]]),
                 LoweredStep {
@@ -502,6 +576,21 @@ mod tests {
 mod header_tests {
     use super::fixture::*;
     use super::*;
+
+    #[test]
+    fn a_relayout_is_the_transpose_from_the_request_order_to_the_layout() {
+        let spec = fixture::spec();
+        let units = fixture::relaid_units(&spec);
+        // Request order (model, data): gpu:model then node:data; the layout swaps them.
+        assert_eq!(relayout(&units[0]), Some((vec![2, 2], vec![1, 0])));
+        // The steps number shards in rank order; the request by (model, data).
+        assert_eq!(program_shard_numbers(&spec, &units[0]), vec![0, 1, 2, 3]);
+        assert_eq!(shard_numbers(&spec, &units[0]), vec![0, 2, 1, 3]);
+        let plain = &fixture::sharded_units(&spec)[0];
+        assert_eq!(relayout(plain), None);
+        assert_eq!(py_relayout(plain), "None");
+        assert_eq!(py_relayout(&units[1]), "((2, 2), (1, 0))");
+    }
 
     #[test]
     fn sharded_requests_number_shards_in_the_request_order() {

@@ -65,7 +65,11 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
         "# axis the request does not name), `atoms` what the whole buffer's length (of one\n",
     );
     s.push_str("# pipelined chunk) must divide by; `collective` the request's, cutting the\n");
-    s.push_str("# buffer into `shards` shards, rank r's being shard_of[r]. run(name, data):\n");
+    s.push_str("# buffer into `shards` shards, rank r's being shard_of[r]; `program_shard_of`\n");
+    s.push_str("# numbers them as the steps do and `relayout` (None, or (blocks, perm)) is a\n");
+    s.push_str(
+        "# layout(L): program's block transpose (docs/design.md, section 3.7). run(name, data):\n",
+    );
     s.push_str("# all_reduce sums data in place and returns it; reduce_scatter takes the whole\n");
     s.push_str("# buffer and returns this rank's shard; all_gather takes this rank's shard and\n");
     s.push_str("# returns the whole buffer.\n");
@@ -112,6 +116,12 @@ fn write_program(s: &mut String, spec: &Spec, u: &Unit) {
         "        \"shard_of\": {},",
         py_ints(&super::shard_numbers(spec, u))
     );
+    let _ = writeln!(
+        s,
+        "        \"program_shard_of\": {},",
+        py_ints(&super::program_shard_numbers(spec, u))
+    );
+    let _ = writeln!(s, "        \"relayout\": {},", super::py_relayout(u));
     let _ = writeln!(s, "        \"chunks\": {},", u.chunks);
     let _ = writeln!(
         s,
@@ -139,6 +149,13 @@ fn write_program(s: &mut String, spec: &Spec, u: &Unit) {
 mod tests {
     use super::super::fixture::{spec, unit};
     use super::*;
+
+    #[test]
+    fn snapshot_relayout() {
+        let spec = spec();
+        let units = super::super::fixture::relaid_units(&spec);
+        insta::assert_snapshot!(render(&spec, &units).unwrap());
+    }
 
     #[test]
     fn snapshot_sharded_requests() {

@@ -182,7 +182,8 @@ def chunk_regions(prog, length):
     """simulate() of one chunk of a whole buffer of `length` elements, starting from
     the regions the request starts with."""
     chunk = length // prog["chunks"]
-    start = start_regions(prog["collective"], prog["shards"], prog["shard_of"], chunk)
+    start = start_regions(prog["collective"], prog["shards"], prog["program_shard_of"],
+                          chunk)
     return simulate(prog["steps"], DEVICES, chunk, start)
 
 
@@ -252,15 +253,22 @@ def run(name, data):
     length = len(data) * g if kind == "all_gather" else len(data)
     prog, comms, states, mine = plan(name, length)
     s = length // g
-    c = prog["shard_of"][WORLD.Get_rank()]
+    # The steps number the shards as the program's layout does (program_shard_of);
+    # a relayout permutes the whole buffer before (reduce_scatter) or after
+    # (all_gather) them, so the caller sees the request's numbering (shard_of).
+    c = prog["program_shard_of"][WORLD.Get_rank()]
     if kind == "all_gather":
         buf = np.zeros(length, dtype=data.dtype)
         buf[c * s:(c + 1) * s] = data
+    elif prog["relayout"] is not None:
+        buf = np.ascontiguousarray(relaid(data, prog["relayout"]))
     else:
         buf = data
     run_program(prog, comms, states, mine, buf)
     if kind == "reduce_scatter":
         return buf[c * s:(c + 1) * s].copy()
+    if kind == "all_gather" and prog["relayout"] is not None:
+        return np.ascontiguousarray(relaid(buf, prog["relayout"], inverse=True))
     return buf
 
 
@@ -344,10 +352,11 @@ def check(prog, seed, count):
         say("FAIL %s: %s holds nothing valid at the end (a reduce left only its root "
             "with the sum)" % (name, rank_text(prog, me)))
         return False
-    if kind == "reduce_scatter" and not (off <= c * sc and (c + 1) * sc <= off + ln):
+    pc = prog["program_shard_of"][me]  # where the steps leave it
+    if kind == "reduce_scatter" and not (off <= pc * sc and (pc + 1) * sc <= off + ln):
         say("FAIL %s: %s holds elements [%d, %d) of %d at the end, not its shard %d "
-            "[%d, %d)" % (name, rank_text(prog, me), off, off + ln, chunk, c, c * sc,
-                          (c + 1) * sc))
+            "[%d, %d)" % (name, rank_text(prog, me), off, off + ln, chunk, pc, pc * sc,
+                          (pc + 1) * sc))
         return False
     if kind != "reduce_scatter" and (off, ln) != (0, chunk):
         say("FAIL %s: %s holds only elements [%d, %d) of %d at the end (a reduce_scatter "

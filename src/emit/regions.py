@@ -15,6 +15,29 @@ def start_regions(collective, shards, shard_of, length):
     return [(c * s, s, True) for c in shard_of]
 
 
+def relaid(buf, relayout, inverse=False):
+    """A `layout(L):` program's local relayout (docs/design.md, section 3.7) of the
+    1-D buffer `buf` (a numpy array or a torch tensor), as a new 1-D one; `buf`
+    itself when `relayout` is None. relayout = (blocks, perm): the buffer is
+    reshaped to blocks + [rest] (the request's dims in the request's order, outer
+    level first), its first axes are put in the order perm (the layout's dims) and
+    it is flattened, which moves the block numbered j in the request's order to its
+    number in the layout's order; inverse=True moves them back."""
+    if relayout is None:
+        return buf
+    blocks, perm = relayout
+    n = len(perm)
+    if inverse:
+        shape = [blocks[p] for p in perm] + [-1]
+        axes = [list(perm).index(k) for k in range(n)] + [n]
+    else:
+        shape = list(blocks) + [-1]
+        axes = list(perm) + [n]
+    v = buf.reshape(shape)
+    v = v.permute(*axes) if hasattr(v, "permute") else v.transpose(axes)
+    return v.reshape(-1)
+
+
 def simulate(steps, devices, length, start=None):
     """Regions before each step: states[s][r] = (offset, length, valid) of rank r
     before step s, and states[len(steps)] after the last one; `start` is states[0]

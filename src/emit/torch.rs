@@ -184,6 +184,26 @@ pub fn render(spec: &Spec, units: &[Unit]) -> Result<String, super::EmitError> {
         );
     }
     s.push_str("}\n");
+    s.push_str("# Every rank's shard number as each program's steps number it (the order of its\n");
+    s.push_str(
+        "# layout(L): clause, docs/design.md section 3.7; else SHARD_OF), and its relayout:\n",
+    );
+    s.push_str("# None, or (blocks, perm), the block transpose of regions.relaid.\n");
+    s.push_str("PROGRAM_SHARD_OF = {\n");
+    for (u, n) in units.iter().zip(&names) {
+        let _ = writeln!(
+            s,
+            "    {}: {},",
+            py_str(n),
+            super::py_ints(&super::program_shard_numbers(spec, u))
+        );
+    }
+    s.push_str("}\n");
+    s.push_str("RELAYOUT = {\n");
+    for (u, n) in units.iter().zip(&names) {
+        let _ = writeln!(s, "    {}: {},", py_str(n), super::py_relayout(u));
+    }
+    s.push_str("}\n");
     s.push_str("# The size of each program's reduction group (what \"average\" divides by).\n");
     s.push_str("REDUCTION_SIZE = {\n");
     for (u, n) in units.iter().zip(&names) {
@@ -263,6 +283,13 @@ mod tests {
     use super::super::fixture::{spec, unit};
     use super::super::EmitError;
     use super::*;
+
+    #[test]
+    fn snapshot_relayout() {
+        let spec = spec();
+        let units = super::super::fixture::relaid_units(&spec);
+        insta::assert_snapshot!(render(&spec, &units).unwrap());
+    }
 
     #[test]
     fn snapshot_sharded_requests() {

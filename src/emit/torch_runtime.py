@@ -87,7 +87,7 @@ def plan(name):
     made = make_groups()
     me = dist.get_rank()
     steps = GROUPS[name]
-    start = start_regions(PROGRAM_COLLECTIVE[name], SHARDS[name], SHARD_OF[name],
+    start = start_regions(PROGRAM_COLLECTIVE[name], SHARDS[name], PROGRAM_SHARD_OF[name],
                           ATOMS[name])
     states, error = simulate(steps, DEVICES, ATOMS[name], start)
     if error is not None:
@@ -260,8 +260,14 @@ def run(name, tensor, async_op=False):
     if not tensor.is_contiguous():
         raise ValueError("%s needs a contiguous tensor" % name)
     if kind == "reduce_scatter":
-        buf = _flat(name, tensor.reshape(-1).clone())
-        s, c = buf.numel() // SHARDS[name], SHARD_OF[name][dist.get_rank()]
+        # A layout(L): program's relayout (RELAYOUT) permutes the copy first; its
+        # steps leave this rank's shard at its number in L (PROGRAM_SHARD_OF).
+        flat = _flat(name, tensor.reshape(-1))
+        if RELAYOUT[name] is None:
+            buf = flat.clone()
+        else:
+            buf = relaid(flat, RELAYOUT[name]).contiguous()
+        s, c = buf.numel() // SHARDS[name], PROGRAM_SHARD_OF[name][dist.get_rank()]
         return _execute(name, buf, async_op, lambda: buf[c * s:(c + 1) * s])
     whole = torch.empty(tensor.numel() * SHARDS[name], dtype=tensor.dtype,
                         device=tensor.device)
@@ -272,12 +278,20 @@ def _gather_into(name, whole, shard, async_op):
     """Runs all_gather program `name` in `whole` (contiguous), from this rank's
     `shard`; returns `whole` (or a Future of it)."""
     buf = _flat(name, whole)
-    s, c = shard.numel(), SHARD_OF[name][dist.get_rank()]
+    s, c = shard.numel(), PROGRAM_SHARD_OF[name][dist.get_rank()]
     if s * SHARDS[name] != buf.numel():
         raise ValueError("%s gathers %d shards: the output needs %d elements, not %d"
                          % (name, SHARDS[name], s * SHARDS[name], buf.numel()))
     buf[c * s:(c + 1) * s].copy_(shard.reshape(-1))
-    return _execute(name, buf, async_op, lambda: whole)
+    if RELAYOUT[name] is None:
+        return _execute(name, buf, async_op, lambda: whole)
+
+    def back():
+        # A layout(L): program's steps gather in L's numbering: move the blocks
+        # back into the request's.
+        buf.copy_(relaid(buf.clone(), RELAYOUT[name], inverse=True))
+        return whole
+    return _execute(name, buf, async_op, back)
 
 
 def _execute(name, buf, async_op, result):

@@ -148,6 +148,10 @@ struct RowDoc<'a> {
     nccl_algorithm: &'static str,
     /// `nccl_s / total_s`; `null` when the program takes no time.
     speedup_vs_nccl: Option<f64>,
+    /// The program's local relayout (a `layout(L):` program's copy of the whole
+    /// buffer at the system's copy bandwidth, included in `plain_s` and `total_s`);
+    /// 0 without one.
+    relayout_s: f64,
     /// The program's steps, in order, each on the whole buffer (one chunk).
     steps: Vec<StepDoc<'a>>,
 }
@@ -227,6 +231,7 @@ fn row_doc<'a>(spec: &'a Spec, row: &CostRow) -> RowDoc<'a> {
         nccl_s: row.nccl.best_s,
         nccl_algorithm: row.nccl.algorithm.name(),
         speedup_vs_nccl: row.speedup_vs_nccl().and_then(finite),
+        relayout_s: crate::cost::RelayoutCost::time(&row.program.relayout),
         steps: row
             .program
             .steps
@@ -319,6 +324,32 @@ pub fn cost_text(p: &Problem, flat: &Program, busbw: (Collective, u64), row: &Co
     }
     head.push_str("  bottleneck\n");
     out.push_str(&head);
+    // A reduce_scatter program relays its buffer out before its steps, an
+    // all_gather program after them (docs/design.md, §3.7).
+    let relayout_row = row.program.relayout.as_ref().map(|r| {
+        let mut line = format!(
+            "{:>4}  {:<14}  {:>10}  {:>10}  {:>10}  {:>10}",
+            "-",
+            "relayout",
+            format_seconds(r.time_s),
+            format_seconds(r.time_s),
+            format_seconds(0.0),
+            format_seconds(0.0)
+        );
+        for _ in &levels {
+            line.push_str(&format!("  {:>10}", "-"));
+        }
+        line.push_str(&format!(
+            "  local copy of {} at {}\n",
+            format_bytes(r.bytes),
+            crate::units::format_bandwidth(spec.system.copy_bandwidth_bps)
+        ));
+        line
+    });
+    let relayout_first = p.request.collective != crate::spec::RequestKind::AllGather;
+    if relayout_first {
+        out.push_str(relayout_row.as_deref().unwrap_or(""));
+    }
     for (i, s) in row.program.steps.iter().enumerate() {
         out.push_str(&format!(
             "{:>4}  {:<14}  {:>10}  {:>10}  {:>10}  {:>10}",
@@ -336,6 +367,9 @@ pub fn cost_text(p: &Problem, flat: &Program, busbw: (Collective, u64), row: &Co
             "  {}\n",
             level_name(spec, s.bottleneck).unwrap_or_else(|| "-".into())
         ));
+    }
+    if !relayout_first {
+        out.push_str(relayout_row.as_deref().unwrap_or(""));
     }
     if row.pipelined.chunks > 1 {
         out.push_str(&format!(

@@ -698,7 +698,7 @@ fn step_diagram(
     let html = format!(
         "<div class=\"multiple\"><div class=\"t\">step {}: <span class=\"mono\">{}</span></div><div class=\"sub\" style=\"font-size:12px\">{}</div>{}</div>",
         i + 1,
-        escape(&crate::program::Program { steps: vec![step.clone()] }.text(spec)),
+        escape(&crate::program::Program::new(vec![step.clone()]).text(spec)),
         escape(caption),
         hierarchy_svg(&pl, &colouring)
     );
@@ -808,7 +808,11 @@ fn results_html(
         let costs: Vec<cost::ProgramCost> = r
             .programs
             .iter()
-            .map(|x| cost::program_cost(spec, p, &x.program, req.bytes))
+            // An all_gather program starts from each device's shard.
+            .map(|x| {
+                let start = cost::program_bytes(spec, req, req.bytes);
+                cost::program_cost(spec, p, &x.program, start)
+            })
             .collect();
         let scale = costs
             .iter()
@@ -827,10 +831,12 @@ fn results_html(
         );
         for (i, (x, c)) in r.programs.iter().zip(&costs).enumerate() {
             let busbw = backend.busbw_gbs(r.group_size, req.bytes, x.cost_s);
+            // A relayout (a local copy, docs/cost-model.md §15) counts as bandwidth.
             let parts: Vec<(f64, f64, f64)> = c
                 .steps
                 .iter()
                 .map(|s| (s.bandwidth_s, s.latency_s, s.launch_s))
+                .chain(c.relayout.as_ref().map(|r| (r.time_s, 0.0, 0.0)))
                 .collect();
             let _ = write!(
                 out,
@@ -869,7 +875,7 @@ fn results_html(
                 out,
                 "<tr><td>{}</td><td class=\"l mono\">{}</td><td class=\"l\">{}</td><td>{groups} × {size}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
                 i + 1,
-                escape(&crate::program::Program { steps: vec![s.clone()] }.text(spec)),
+                escape(&crate::program::Program::new(vec![s.clone()]).text(spec)),
                 escape(&levels_of(spec, s)),
                 crate::units::format_bytes(sc.bytes_in),
                 sc.bottleneck
@@ -879,6 +885,25 @@ fn results_html(
                 format_seconds(sc.launch_s),
                 format_seconds(sc.time_s),
                 bar(&[(sc.bandwidth_s, sc.latency_s, sc.launch_s)], scale, r.lower_bound_s, None, 360.0)
+            );
+        }
+        if let Some(rc) = &c.relayout {
+            // Before the steps of a reduce_scatter, after those of an all_gather; shown last.
+            let _ = write!(
+                out,
+                "<tr><td>-</td><td class=\"l mono\">relayout</td><td class=\"l\">local copy, {}</td><td>-</td><td>{}</td><td class=\"l\">copy at {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
+                if req.collective == crate::spec::RequestKind::AllGather {
+                    "after the steps"
+                } else {
+                    "before the steps"
+                },
+                crate::units::format_bytes(rc.bytes),
+                escape(&crate::units::format_bandwidth(spec.system.copy_bandwidth_bps)),
+                format_seconds(rc.time_s),
+                format_seconds(0.0),
+                format_seconds(0.0),
+                format_seconds(rc.time_s),
+                bar(&[(rc.time_s, 0.0, 0.0)], scale, r.lower_bound_s, None, 360.0)
             );
         }
         out.push_str("</table>");

@@ -296,9 +296,13 @@ struct ProgramDoc {
     text: String,
     /// The chunk count (1: plain).
     chunks: u64,
-    /// Its steps' time run one after another on the whole buffer, seconds (equal to
-    /// `cost_s` when `chunks` is 1).
+    /// Its steps' time run one after another on the whole buffer, plus its relayout's,
+    /// seconds (equal to `cost_s` when `chunks` is 1).
     plain_s: f64,
+    /// A `layout(L):` program's relayout order as `level:axis` names, first most
+    /// significant (docs/design.md, §3.7); absent without one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    layout: Vec<String>,
     /// The lowered steps, `[{collective, groups}]` (groups of ranks); present when
     /// the system has at most [`COORDS_BY_DEFAULT_UP_TO`] devices or `--groups` is
     /// given.
@@ -406,6 +410,17 @@ pub fn synth_json_with(spec: &Spec, s: &Synthesis, coords: bool, groups: bool) -
                             text: pr.program.pipelined_text(spec, pr.chunks),
                             chunks: pr.chunks,
                             plain_s: pr.plain_s,
+                            layout: pr
+                                .program
+                                .layout
+                                .iter()
+                                .map(|d| {
+                                    format!(
+                                        "{}:{}",
+                                        spec.system.levels[d.level].name, spec.axes[d.axis].name
+                                    )
+                                })
+                                .collect(),
                             steps: with_groups
                                 .then(|| lowered::lower(&p.placement, &pr.program).steps),
                             cost_s: pr.cost_s,

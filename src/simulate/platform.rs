@@ -114,6 +114,7 @@ mod tests {
         let sys = System {
             name: "t".into(),
             launch_s: 0.0,
+            copy_bandwidth_bps: crate::spec::DEFAULT_COPY_BANDWIDTH_BPS,
             levels: vec![
                 level("rack", 2, 10e-6),
                 level("node", 2, 5e-6),

@@ -42,6 +42,11 @@ fn interpret(
 pub trait Backend {
     /// Time of one step when every participant holds `bytes_in` bytes at its start.
     fn step_time_s(&self, spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64) -> f64;
+    /// Time of a local relayout of a whole buffer of `bytes` (docs/cost-model.md,
+    /// §15).
+    fn relayout_s(&self, spec: &Spec, bytes: u64) -> f64 {
+        cost::RelayoutCost::of(spec, bytes as f64).time_s
+    }
     /// Lower bound of any all-reduce program for the request on the placement.
     fn lower_bound_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64;
     /// Time of the flat single-step all_reduce over every reduction dim.

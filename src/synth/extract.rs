@@ -57,8 +57,11 @@ pub struct Candidate {
     pub steps: Vec<AbsStep>,
     /// Pipelined over this many chunks (1: plain).
     pub chunks: u64,
-    /// Σ of its steps' costs (run plain), femtoseconds.
+    /// Σ of its steps' costs (run plain), femtoseconds, plus its relayout's.
     pub plain_fs: Fs,
+    /// A sharded goal's relayout (docs/design.md, §3.7): the abstract dims in the
+    /// order the steps number the shards; empty for none (the request's own order).
+    pub layout: Vec<u8>,
 }
 
 impl Candidate {
@@ -69,6 +72,7 @@ impl Candidate {
             steps,
             chunks: 1,
             plain_fs: cost_fs,
+            layout: Vec::new(),
         }
     }
 }

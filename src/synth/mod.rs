@@ -518,9 +518,8 @@ impl Checking<'_> {
         let request = &spec.requests[ri];
         let mut programs = Vec::new();
         for c in candidates {
-            let program = Program {
-                steps: c.steps.iter().map(|st| shape.step(st)).collect(),
-            };
+            let program = Program::new(c.steps.iter().map(|st| shape.step(st)).collect())
+                .with_layout(shape.ordered_refs(&c.layout));
             let text = program.text(spec);
             let structure: Vec<AbsStep> = c
                 .steps
@@ -544,7 +543,8 @@ impl Checking<'_> {
             };
             let mut proved_on = None;
             let verdict = check.then(|| {
-                let goal = shape.goal(request);
+                // A relayout's steps are keyed by the goal they meet: its order.
+                let goal = shape.goal(request).with_order(&c.layout);
                 let same_sizes = (goal.clone(), Some(shape.sizes.clone()), structure.clone());
                 if let Some((v, _)) = proofs.get(&same_sizes) {
                     stats.proofs_reused += 1;
@@ -815,27 +815,50 @@ impl EngineRun<'_, '_> {
             bytes: request.bytes,
             backend: self.backend,
         };
-        let out = match self.opts.engine {
-            Engine::Egraph => {
-                let cache = &mut self.cache;
-                let plan = self
-                    .plans
-                    .entry((shape.len(), goal.clone()))
-                    .or_insert_with(|| extract::Plan::new(cache.get_goal(shape.len(), &goal)));
-                plan.k_best(self.opts.top, &oracle)
+        // A sharded goal is also synthesized under every relayout of its dims
+        // (docs/design.md, §3.7): each order is its own goal, its programs pay the
+        // copy of the whole buffer, and all are ranked together (a stable sort: ties
+        // keep the request's own order first, then the layouts in order).
+        let copy_fs = extract::to_fs(self.backend.relayout_s(self.spec, request.bytes));
+        let mut out = Vec::new();
+        for layout in goal.layouts() {
+            let goal = goal.with_order(&layout);
+            let mut found = match self.opts.engine {
+                Engine::Egraph => {
+                    let cache = &mut self.cache;
+                    let plan = self
+                        .plans
+                        .entry((shape.len(), goal.clone()))
+                        .or_insert_with(|| extract::Plan::new(cache.get_goal(shape.len(), &goal)));
+                    plan.k_best(self.opts.top, &oracle)
+                }
+                Engine::Enumerate => {
+                    let (c, report) = enumerate::k_best_for(
+                        &goal,
+                        shape.len(),
+                        self.opts.top,
+                        self.opts.limits,
+                        &oracle,
+                    );
+                    self.enumerations.push(report);
+                    c
+                }
+            };
+            if !layout.is_empty() {
+                for c in &mut found {
+                    c.cost_fs = c.cost_fs.saturating_add(copy_fs);
+                    c.plain_fs = c.plain_fs.saturating_add(copy_fs);
+                    c.layout = layout.clone();
+                }
             }
-            Engine::Enumerate => {
-                let (c, report) = enumerate::k_best_for(
-                    &goal,
-                    shape.len(),
-                    self.opts.top,
-                    self.opts.limits,
-                    &oracle,
-                );
-                self.enumerations.push(report);
-                c
-            }
-        };
+            out.extend(found);
+        }
+        out.sort_by_key(|c| c.cost_fs);
+        // The same steps under two layouts (one ending with every shard, say) show
+        // once, at their cheapest.
+        let mut seen = std::collections::BTreeSet::new();
+        out.retain(|c| seen.insert(c.steps.clone()));
+        out.truncate(self.opts.top);
         let out = self.pipelined(p, request, shape, out);
         self.time += t.elapsed();
         out
@@ -858,9 +881,7 @@ impl EngineRun<'_, '_> {
             return out;
         }
         for c in &mut out {
-            let program = Program {
-                steps: c.steps.iter().map(|st| shape.step(st)).collect(),
-            };
+            let program = Program::new(c.steps.iter().map(|st| shape.step(st)).collect());
             let best = self
                 .backend
                 .best_chunks(self.spec, p, &program, request.bytes);

@@ -65,6 +65,15 @@ impl Shape {
             .collect()
     }
 
+    /// The concrete dims of an ordered list of abstract dims, in that order (a
+    /// relayout's digit order).
+    pub fn ordered_refs(&self, order: &[u8]) -> Vec<DimRef> {
+        order
+            .iter()
+            .filter_map(|&i| self.dims.get(i as usize).copied())
+            .collect()
+    }
+
     /// The concrete step of an abstract one.
     pub fn step(&self, s: &AbsStep) -> Step {
         Step::new(s.op, self.refs(s.dims)).at_roots(self.refs(s.roots))

@@ -228,6 +228,10 @@ pub fn check(k: usize, steps: &[AbsStep]) -> Result<bool, Outcome> {
     Ok(st.is_final())
 }
 
+/// The most reduction dims whose every order synthesis tries as a relayout
+/// ([`AbsGoal::layouts`]): 4, so at most 4! = 24 goals per sharded request and shape.
+pub const MAX_LAYOUT_DIMS: usize = 4;
+
 /// What a request asks of the abstract program (docs/design.md, §3.3.1), over the
 /// abstract reduction dims `0..k` (0 the most significant).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -250,6 +254,49 @@ impl AbsGoal {
             AbsGoal::AllReduce => None,
             AbsGoal::ReduceScatter(o) | AbsGoal::AllGather(o) => Some(o),
         }
+    }
+
+    /// The goal a `layout(L):` program's steps must meet: the same kind with the
+    /// shards numbered in `order` (all_reduce and an empty order: unchanged).
+    pub fn with_order(&self, order: &[u8]) -> AbsGoal {
+        match self {
+            _ if order.is_empty() => self.clone(),
+            AbsGoal::AllReduce => AbsGoal::AllReduce,
+            AbsGoal::ReduceScatter(_) => AbsGoal::ReduceScatter(order.to_vec()),
+            AbsGoal::AllGather(_) => AbsGoal::AllGather(order.to_vec()),
+        }
+    }
+
+    /// The numbering orders a synthesis tries for this goal, each with its relayout
+    /// (empty for the goal's own order, which comes first): for a sharded goal over
+    /// at most [`MAX_LAYOUT_DIMS`] dims every order of the dims (at most 24), in
+    /// lexicographic order after the goal's own; otherwise only the goal's own.
+    pub fn layouts(&self) -> Vec<Vec<u8>> {
+        let mut out = vec![Vec::new()];
+        let Some(own) = self.order() else {
+            return out;
+        };
+        if own.len() > MAX_LAYOUT_DIMS {
+            return out;
+        }
+        let mut all: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..own.len() {
+            all = all
+                .into_iter()
+                .flat_map(|p| {
+                    (0..own.len() as u8)
+                        .filter(|d| !p.contains(d))
+                        .map(|d| {
+                            let mut q = p.clone();
+                            q.push(d);
+                            q
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+        }
+        out.extend(all.into_iter().filter(|o| o.as_slice() != own));
+        out
     }
 }
 

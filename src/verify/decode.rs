@@ -231,7 +231,12 @@ impl Reading<'_> {
                     x,
                     Some(part(lo.min(l), hi.min(l))),
                     None,
-                    format!("{} ends holding {held}, wants {}", rank(x), self.shard_text(c)),
+                    format!(
+                        "{} ends holding {held}, wants {}{}",
+                        rank(x),
+                        self.shard_text(c),
+                        self.enc.goal.numbering_note(self.spec)
+                    ),
                 )
             }
             FaultKind::EndMissing if self.enc.goal.kind == RequestKind::AllGather => {

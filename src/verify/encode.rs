@@ -113,6 +113,9 @@ pub enum EncodeError {
         /// The estimated count.
         terms: u128,
     },
+    /// The `layout(...)` clause is not the request's dims on the placement, each once.
+    #[error("the layout is not an order of the request's dims on the placement")]
+    BadLayout,
 }
 
 /// The most terms a query may expand to when z3 reads it (estimated in Rust before
@@ -350,6 +353,10 @@ pub(crate) fn encode(
     goal: &Goal,
     program: &Program,
 ) -> Result<Encoding, EncodeError> {
+    let goal = &goal.relaid(&program.layout);
+    if !goal.layout_fits(placement) {
+        return Err(EncodeError::BadLayout);
+    }
     let request_axes = &goal.axes[..];
     for (t, s) in program.steps.iter().enumerate() {
         if s.dims
@@ -422,17 +429,18 @@ pub(crate) fn encode(
     })
 }
 
-/// The digits of the shard number (empty for all_reduce): for each requested axis in
-/// the goal's order, its encoded dims in significance order (outer level first), with
-/// the mixed-radix stride of each, the first most significant.
+/// The digits of the shard number (empty for all_reduce): the encoded dims in the
+/// goal's digit order ([`Goal::digit_order`]: the layout's, or each requested axis in
+/// the goal's order with its dims outer level first), with the mixed-radix stride of
+/// each, the first most significant.
 fn shard_digits(placement: &Placement, dims: &[EDim], goal: &Goal) -> Vec<(usize, u128)> {
     if !goal.is_sharded() {
         return Vec::new();
     }
     let order: Vec<usize> = goal
-        .axes
-        .iter()
-        .flat_map(|&a| (0..dims.len()).filter(move |&d| placement.dims[dims[d].index].axis == a))
+        .digit_order(placement)
+        .into_iter()
+        .filter_map(|i| (0..dims.len()).find(|&d| dims[d].index == i))
         .collect();
     let mut stride: u128 = 1;
     let mut out: Vec<(usize, u128)> = order

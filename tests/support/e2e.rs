@@ -291,15 +291,29 @@ pub fn sharded_units(spec: &Spec, pr: &synth::PlacementResult, r: usize) -> Vec<
         per_dim.reverse();
     }
     let mut candidates = vec![collsynth::cost::flat_program(p, req)];
-    candidates.push(Program { steps: per_dim });
+    candidates.push(Program::new(per_dim));
     if req.collective == RequestKind::ReduceScatter && dims.len() >= 2 {
         let rest: Vec<DimRef> = dims[1..].iter().map(|(_, d)| *d).collect();
         candidates.push(Program {
+            layout: Vec::new(),
             steps: vec![
                 Step::new(op, vec![dims[0].1]),
                 Step::new(Collective::AllReduce, rest),
             ],
         });
+    }
+    // The request's dims one step each in the reverse of the numbering order, made
+    // right by a relayout to that order (docs/design.md, §3.7): the inner dim
+    // first on the whole buffer for reduce_scatter, undone in reverse for
+    // all_gather. It must be proved on every placement with two dims or more.
+    let relaid_at = candidates.len();
+    if dims.len() >= 2 {
+        let reversed: Vec<DimRef> = dims.iter().rev().map(|(_, d)| *d).collect();
+        let mut steps: Vec<Step> = reversed.iter().map(|d| Step::new(op, vec![*d])).collect();
+        if req.collective == RequestKind::AllGather {
+            steps.reverse();
+        }
+        candidates.push(Program::new(steps).with_layout(reversed));
     }
     let goal = semantics::Goal::of(req);
     let mut units = Vec::new();
@@ -321,6 +335,13 @@ pub fn sharded_units(spec: &Spec, pr: &synth::PlacementResult, r: usize) -> Vec<
                 program.text(spec)
             ),
             1 => assert!(
+                proved,
+                "{}: placement {} request {r}: {} is not proved",
+                spec.source,
+                pr.index,
+                program.text(spec)
+            ),
+            i if i == relaid_at => assert!(
                 proved,
                 "{}: placement {} request {r}: {} is not proved",
                 spec.source,

@@ -22,6 +22,7 @@ use super::spec::SpecText;
 /// The concrete program of abstract steps on a shape.
 pub fn program(shape: &Shape, steps: &[AbsStep]) -> Program {
     Program {
+        layout: Vec::new(),
         steps: steps.iter().map(|s| shape.step(s)).collect(),
     }
 }
