@@ -7,6 +7,8 @@
 //! are outer-most-significant, **a rank is the mixed-radix number of its dim digits in
 //! dim order**. Every other convention follows from that one fact.
 
+pub mod tree;
+
 use std::fmt;
 
 use crate::number::gcd;

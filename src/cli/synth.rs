@@ -173,7 +173,7 @@ pub(super) fn synth(a: SynthArgs) -> Result {
     opts.limits.node_budget = a.enum_budget;
     opts.budgets.node_limit = a.egraph_nodes;
     // A bar when there are many placements to search and stderr is a terminal.
-    let count = crate::placement::checked_count(&spec).unwrap_or(0);
+    let count = u64::try_from(crate::placement::tree::Tree::new(&spec).count()).unwrap_or(u64::MAX);
     let bar = (count >= PROGRESS_PLACEMENTS).then(|| super::progress::bar("placements"));
     if let Some((_, p)) = &bar {
         opts.progress = p.clone();
