@@ -102,7 +102,7 @@ pub enum Command {
     /// --allow-run-as-root); exit 0 when every rank holds the right sums, 1 when not.
     RunMpi(run_mpi::RunMpiArgs),
     /// Run the performance suite: both engines side by side on the example specs and
-    /// generated hierarchies up to 32,768 devices, with proof times, bounds, speedups
+    /// generated hierarchies up to 2^20 devices, with proof times, bounds, speedups
     /// over the flat all_reduce and peak memory.
     ///
     /// Every printed program is proven; exit 4 if any synthesized program is refuted
