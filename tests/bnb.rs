@@ -154,8 +154,9 @@ fn branch_and_bound_answers_beyond_the_placement_cap() {
     assert_eq!(t.index_of(&best.placement.matrix), best.index as u128);
 }
 
-/// The binary prints the same bytes with 1 and 4 threads (text and JSON), on the
-/// suite's largest problem and on a spec of several requests.
+/// The binary prints the same bytes with 1 and 4 threads (text and JSON, both
+/// engines, the best placement and every placement), on the suite's largest
+/// problem within the cap and on a spec of several requests.
 #[test]
 fn output_is_the_same_on_one_and_four_threads() {
     let dir = tempdir();
@@ -164,8 +165,17 @@ fn output_is_the_same_on_one_and_four_threads() {
         "gen.toml",
         &suite::generated_toml("gen-5l-32768-4ax").expect("a suite problem"),
     );
-    for spec in [gen.as_str(), "specs/dgx-h100-x4-training-step.toml"] {
-        for args in [vec!["synth", spec], vec!["synth", "--json", spec]] {
+    let step = "specs/dgx-h100-x4-training-step.toml";
+    let mut runs: Vec<Vec<&str>> = Vec::new();
+    for spec in [gen.as_str(), step] {
+        runs.push(vec!["synth", spec]);
+        runs.push(vec!["synth", "--json", spec]);
+        runs.push(vec!["synth", "--engine", "enumerate", spec]);
+    }
+    // Every placement's problems are solved at once on every core.
+    runs.push(vec!["synth", "--placement", "all", "--json", step]);
+    {
+        for args in runs {
             let outs: Vec<Vec<u8>> = ["1", "4"]
                 .iter()
                 .map(|n| {
