@@ -125,8 +125,8 @@ fn branch_and_bound_equals_the_enumeration_on_every_spec_and_suite_problem() {
 }
 
 /// A 2^20-device, 8-level, 6-axis system (about 4 x 10^8 placements): answered by
-/// the branch and bound, which visits few nodes; and a spec where every placement
-/// ties (one axis over one level): the lowest index wins.
+/// the branch and bound, which visits few nodes, with the best placement's index in
+/// the enumeration order.
 #[test]
 fn branch_and_bound_answers_beyond_the_placement_cap() {
     let mut t = String::from(

@@ -134,7 +134,7 @@ pub fn divide(col_rem: &[u64], row: &[u64]) -> Vec<u64> {
     col_rem.iter().zip(row).map(|(c, x)| c / x).collect()
 }
 
-fn row_rec(l: usize, rem: u64, col_rem: &[u64], row: &mut Vec<u64>, out: &mut Vec<Vec<u64>>) {
+fn row_rec(l: usize, rem: u64, col_rem: &[u64], row: &mut [u64], out: &mut Vec<Vec<u64>>) {
     if col_rem.is_empty() {
         if rem == 1 {
             out.push(Vec::new());
@@ -144,7 +144,7 @@ fn row_rec(l: usize, rem: u64, col_rem: &[u64], row: &mut Vec<u64>, out: &mut Ve
     if l + 1 == col_rem.len() {
         if col_rem[l].is_multiple_of(rem) {
             row[l] = rem;
-            out.push(row.clone());
+            out.push(row.to_vec());
         }
         return;
     }

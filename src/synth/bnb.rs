@@ -18,7 +18,7 @@
 //! enumeration prunes its placements. The counts (`synthesized`, `pruned`,
 //! `shapes`) and the answer are therefore the enumeration's.
 //!
-//! Leaves are synthesized in batches on every core ([`super::EngineRun::solve`]):
+//! Leaves are synthesized in batches on every core (`EngineRun::solve`):
 //! the exact nodes that the search reaches before the batch holds `n` problems not
 //! solved yet (`n` = 1, 2, 4, … up to [`MAX_BATCH`], whatever the thread count),
 //! then committed one by one in order, each pruned again against the best score of

@@ -688,6 +688,9 @@ impl Checking<'_> {
     }
 }
 
+/// A placement to show: its index, the placement, its problem per request, its score.
+type Shown = (usize, Placement, Vec<usize>, f64);
+
 /// Runs the pipeline.
 pub fn synthesize(
     spec: &Spec,
@@ -715,59 +718,58 @@ pub fn synthesize(
         time: Duration::ZERO,
     };
     // The placements to show, with their problems and scores, and the best index.
-    let (shown, best_index): (Vec<(usize, Placement, Vec<usize>, f64)>, Option<usize>) =
-        if opts.selection == Selection::Best
-            && opts.search == Search::BranchAndBound
-            && bnb::applies(spec)
-        {
-            let found = bnb::search(&mut engine, &mut problems, &mut stats)?;
-            let best = found.best.as_ref().map(|b| b.index);
-            (
-                found
-                    .best
-                    .map(|b| (b.index, b.placement, b.row, b.score))
-                    .into_iter()
-                    .collect(),
-                best,
-            )
-        } else {
-            placement::checked_count(spec).map_err(|e| SynthError::TooManyPlacements(e.0))?;
-            let matrices = placement::enumerate(spec);
-            if let Selection::One(index) = opts.selection {
-                if index >= matrices.len() {
-                    return Err(SynthError::NoSuchPlacement {
-                        index,
-                        count: matrices.len(),
-                    });
-                }
+    let (shown, best_index): (Vec<Shown>, Option<usize>) = if opts.selection == Selection::Best
+        && opts.search == Search::BranchAndBound
+        && bnb::applies(spec)
+    {
+        let found = bnb::search(&mut engine, &mut problems, &mut stats)?;
+        let best = found.best.as_ref().map(|b| b.index);
+        (
+            found
+                .best
+                .map(|b| (b.index, b.placement, b.row, b.score))
+                .into_iter()
+                .collect(),
+            best,
+        )
+    } else {
+        placement::checked_count(spec).map_err(|e| SynthError::TooManyPlacements(e.0))?;
+        let matrices = placement::enumerate(spec);
+        if let Selection::One(index) = opts.selection {
+            if index >= matrices.len() {
+                return Err(SynthError::NoSuchPlacement {
+                    index,
+                    count: matrices.len(),
+                });
             }
-            let placements: Vec<Placement> = matrices
-                .into_iter()
-                .map(Placement::from_valid_matrix)
-                .collect();
-            stats.placements = placements.len();
-            let of = problems.of_all(spec, backend, &placements)?;
-            let Searched { scores, best } = search(&mut engine, &of, &mut problems, &mut stats)?;
-            stats.synthesized = scores.len();
-            // Every placement is either synthesized or pruned (a placement asked for
-            // by index is synthesized even when its bound would prune it).
-            stats.pruned = stats.placements - stats.synthesized;
-            let best_index = best.map(|(_, i)| i);
-            let ids: Vec<usize> = match opts.selection {
-                Selection::Best => best_index.into_iter().collect(),
-                Selection::All => scores.keys().copied().collect(),
-                Selection::One(i) => vec![i],
-            };
-            let mut placements: Vec<Option<Placement>> = placements.into_iter().map(Some).collect();
-            let shown = ids
-                .into_iter()
-                .map(|pi| {
-                    let p = placements[pi].take().expect("each placement is shown once");
-                    (pi, p, of[pi].clone(), scores[&pi])
-                })
-                .collect();
-            (shown, best_index)
+        }
+        let placements: Vec<Placement> = matrices
+            .into_iter()
+            .map(Placement::from_valid_matrix)
+            .collect();
+        stats.placements = placements.len();
+        let of = problems.of_all(spec, backend, &placements)?;
+        let Searched { scores, best } = search(&mut engine, &of, &mut problems, &mut stats)?;
+        stats.synthesized = scores.len();
+        // Every placement is either synthesized or pruned (a placement asked for
+        // by index is synthesized even when its bound would prune it).
+        stats.pruned = stats.placements - stats.synthesized;
+        let best_index = best.map(|(_, i)| i);
+        let ids: Vec<usize> = match opts.selection {
+            Selection::Best => best_index.into_iter().collect(),
+            Selection::All => scores.keys().copied().collect(),
+            Selection::One(i) => vec![i],
         };
+        let mut placements: Vec<Option<Placement>> = placements.into_iter().map(Some).collect();
+        let shown = ids
+            .into_iter()
+            .map(|pi| {
+                let p = placements[pi].take().expect("each placement is shown once");
+                (pi, p, of[pi].clone(), scores[&pi])
+            })
+            .collect();
+        (shown, best_index)
+    };
     stats.shapes = problems.solved.iter().filter(|s| s.used).count();
     let mut shown = shown;
     shown.sort_by(|a, b| a.3.total_cmp(&b.3).then(a.0.cmp(&b.0)));
