@@ -6,7 +6,10 @@
 //!    placements with the same shape for a request share all the work for it;
 //! 2. a lower bound per placement (Σ count × the cost model's bound); placements are
 //!    synthesized in ascending order of it, and once a placement's bound exceeds the
-//!    best score found, it and all after it are pruned (they cannot win);
+//!    best score found, it and all after it are pruned (they cannot win). For the
+//!    best placement this runs as a branch and bound over partial matrices
+//!    ([`bnb`]), which lists no placements; the problems of the placements to
+//!    synthesize are solved on every core;
 //! 3. per shape, an engine finds the `top` best programs: equality saturation
 //!    ([`egraph`], one e-graph per dim count, shared by every shape) with k-best
 //!    extraction ([`extract`]), or the enumeration baseline ([`enumerate`]);
