@@ -7,6 +7,8 @@
 //! are outer-most-significant, **a rank is the mixed-radix number of its dim digits in
 //! dim order**. Every other convention follows from that one fact.
 
+pub mod tree;
+
 use std::fmt;
 
 use crate::number::gcd;
@@ -326,7 +328,8 @@ pub fn parse_matrix(text: &str) -> Result<Vec<Vec<u64>>, MatrixError> {
         .collect()
 }
 
-/// The most placements collsynth lists, ranks or searches: 100,000. Real systems
+/// The most placements collsynth lists or ranks: 100,000 (`synth`'s search for the
+/// best placement lists none and has no such cap: [`tree`], `synth::bnb`). Real systems
 /// (up to 5 levels, 6 axes) have at most a few thousand; a generated hierarchy of
 /// 9 levels × 4 axes has millions, and listing them took gigabytes. Counted with an
 /// early stop ([`count_up_to`]) before any work.

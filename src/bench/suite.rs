@@ -1,7 +1,9 @@
 //! The fixed problems of `collsynth bench`: the example specs (`specs/*.toml`,
 //! `specs/e2e/*.toml`, and the embedded default) and hierarchies generated in code,
 //! deterministically, from 2 levels × 64 devices up to 5 levels × 32,768 devices, with
-//! 1–4 axes and requests over 1–2 axes.
+//! 1–4 axes and requests over 1–2 axes, and one of 8 levels × 2^20 devices with 6
+//! axes (4 × 10^8 placements, searched by the branch and bound of docs/design.md,
+//! §9.1).
 
 use std::path::{Path, PathBuf};
 
@@ -48,7 +50,10 @@ struct Generated {
 /// Level names, links and latencies, outermost first; a hierarchy of `n` levels takes
 /// the innermost `n` (figures in the range of the example specs' systems: NVLink-class
 /// inside a board, NIC-class between nodes, thinner uplinks above).
-const LEVELS: [(&str, &str, &str); 5] = [
+const LEVELS: [(&str, &str, &str); 8] = [
+    ("region", "6.25 GB/s", "40 us"),
+    ("zone", "12.5 GB/s", "20 us"),
+    ("hall", "25 GB/s", "15 us"),
     ("pod", "25 GB/s", "10 us"),
     ("rack", "50 GB/s", "5 us"),
     ("node", "100 GB/s", "5 us"),
@@ -108,6 +113,21 @@ const FULL_GENERATED: &[Generated] = &[
         arities: &[2, 4, 8, 64, 8],
         axes: &[("data", 128), ("model", 8), ("pipe", 8), ("expert", 4)],
         requests: &[(&["data"], "1 GB"), (&["data", "expert"], "256 MB")],
+    },
+    // Beyond the placement cap: 406,857,860 placements, searched by the branch and
+    // bound (docs/design.md, §9.1).
+    Generated {
+        name: "gen-8l-1048576-6ax",
+        arities: &[8, 8, 8, 8, 4, 4, 4, 4],
+        axes: &[
+            ("data", 64),
+            ("tensor", 8),
+            ("pipe", 8),
+            ("expert", 4),
+            ("context", 4),
+            ("seq", 16),
+        ],
+        requests: &[(&["data"], "64 MB"), (&["tensor"], "64 MB")],
     },
 ];
 
@@ -248,14 +268,14 @@ mod tests {
             .collect();
         let devices: Vec<u64> = all.iter().map(|p| p.spec.devices()).collect();
         assert_eq!(devices.iter().min(), Some(&64));
-        assert_eq!(devices.iter().max(), Some(&32_768));
+        assert_eq!(devices.iter().max(), Some(&(1 << 20)));
         let levels: Vec<usize> = all.iter().map(|p| p.spec.system.levels.len()).collect();
         assert_eq!(
             (levels.iter().min(), levels.iter().max()),
-            (Some(&2), Some(&5))
+            (Some(&2), Some(&8))
         );
         let axes: Vec<usize> = all.iter().map(|p| p.spec.axes.len()).collect();
-        assert_eq!((axes.iter().min(), axes.iter().max()), (Some(&1), Some(&4)));
+        assert_eq!((axes.iter().min(), axes.iter().max()), (Some(&1), Some(&6)));
         for p in &all {
             for r in &p.spec.requests {
                 assert!((1..=2).contains(&r.axes.len()), "{}", p.name);

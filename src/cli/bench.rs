@@ -16,7 +16,7 @@ use crate::synth::backend::Standard;
 pub enum SuiteArg {
     /// A few small problems (seconds; the CI smoke test).
     Quick,
-    /// Every example spec and every generated hierarchy up to 32,768 devices.
+    /// Every example spec and every generated hierarchy up to 2^20 devices.
     Full,
 }
 

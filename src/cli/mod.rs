@@ -102,7 +102,7 @@ pub enum Command {
     /// --allow-run-as-root); exit 0 when every rank holds the right sums, 1 when not.
     RunMpi(run_mpi::RunMpiArgs),
     /// Run the performance suite: both engines side by side on the example specs and
-    /// generated hierarchies up to 32,768 devices, with proof times, bounds, speedups
+    /// generated hierarchies up to 2^20 devices, with proof times, bounds, speedups
     /// over the flat all_reduce and peak memory.
     ///
     /// Every printed program is proven; exit 4 if any synthesized program is refuted
@@ -507,6 +507,16 @@ pub fn run(cli: Cli) -> Result {
 /// --collective), or the embedded default (saying so on stderr); prints the
 /// plausibility warnings about its figures on stderr.
 pub fn load_spec(positional: Option<PathBuf>, flag: &SpecArg) -> Result<Spec> {
+    let spec = load_spec_uncapped(positional, flag)?;
+    // Every subcommand may enumerate placements (to list, rank, index or infer one):
+    // refuse a spec with too many before any of that work.
+    crate::placement::checked_count(&spec).map_err(|e| usage(e.0))?;
+    Ok(spec)
+}
+
+/// [`load_spec`] without the placement cap, for `synth`'s search of the best
+/// placement (a branch and bound that lists no placements).
+pub fn load_spec_uncapped(positional: Option<PathBuf>, flag: &SpecArg) -> Result<Spec> {
     let file = positional.or_else(|| flag.spec.clone());
     let spec = if flag.is_spec_free() {
         if let Some(f) = file {
@@ -528,9 +538,6 @@ pub fn load_spec(positional: Option<PathBuf>, flag: &SpecArg) -> Result<Spec> {
     for w in crate::catalog::warnings(&spec) {
         eprintln!("warning: {}: {w}", spec.source);
     }
-    // Every subcommand may enumerate placements (to list, rank, index or infer one):
-    // refuse a spec with too many before any of that work.
-    crate::placement::checked_count(&spec).map_err(|e| usage(e.0))?;
     Ok(spec)
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::outcome::{usage, Error, Outcome, Result};
-use super::{load_spec, print, SmtArgs, SpecArg};
+use super::{load_spec_uncapped, print, SmtArgs, SpecArg};
 use crate::problem::{chosen_placement, PlacementChoice};
 use crate::report::synth as report;
 use crate::rules::{read_rules, RuleSet};
@@ -113,7 +113,12 @@ pub(super) fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet> {
 }
 
 pub(super) fn synth(a: SynthArgs) -> Result {
-    let spec = load_spec(a.positional.clone(), &a.spec)?;
+    let spec = load_spec_uncapped(a.positional.clone(), &a.spec)?;
+    // Only the search for the best placement lists no placements.
+    let best = a.matrix.is_none() && a.placement.as_deref().is_none_or(|p| p == "best");
+    if !best {
+        crate::placement::checked_count(&spec).map_err(|e| usage(e.0))?;
+    }
     if a.top == 0 || a.top > MAX_TOP {
         return Err(usage(format!(
             "--top must be from 1 to {MAX_TOP}, not {}",
@@ -173,7 +178,7 @@ pub(super) fn synth(a: SynthArgs) -> Result {
     opts.limits.node_budget = a.enum_budget;
     opts.budgets.node_limit = a.egraph_nodes;
     // A bar when there are many placements to search and stderr is a terminal.
-    let count = crate::placement::checked_count(&spec).unwrap_or(0);
+    let count = u64::try_from(crate::placement::tree::Tree::new(&spec).count()).unwrap_or(u64::MAX);
     let bar = (count >= PROGRESS_PLACEMENTS).then(|| super::progress::bar("placements"));
     if let Some((_, p)) = &bar {
         opts.progress = p.clone();

@@ -82,3 +82,83 @@ pub fn latency_bound(spec: &Spec, placement: &Placement, request: &Request) -> f
         .fold(f64::INFINITY, f64::min);
     p.log2().ceil() * alpha + spec.system.launch_s
 }
+
+/// Seconds: a lower bound on [`lower_bound`] over every placement whose first rows
+/// (axes `0..known.len()`) are `known`, when the columns' remaining products (level
+/// arities divided by the known rows' entries) are `col_rem` (docs/cost-model.md,
+/// §4.2, derives it). With every requested row known it is the bound of §4 up to
+/// rounding.
+pub fn prefix_lower_bound(
+    spec: &Spec,
+    request: &Request,
+    known: &[Vec<u64>],
+    col_rem: &[u64],
+) -> f64 {
+    let levels = &spec.system.levels;
+    let nl = levels.len();
+    let axes = &request.axes;
+    // The requested rows not fixed yet multiply to `free`.
+    let free: f64 = axes
+        .iter()
+        .filter(|&&a| a >= known.len())
+        .map(|&a| spec.axes[a].size as f64)
+        .product();
+    if !request.collective.takes_programs() {
+        // A send_recv pays at least its outermost level's latency and one launch,
+        // unless its axis has size 1 (then it costs nothing).
+        let size: f64 = axes.iter().map(|&a| spec.axes[a].size as f64).product();
+        if size <= 1.0 {
+            return 0.0;
+        }
+        let alpha = levels
+            .iter()
+            .map(|x| x.latency_s)
+            .fold(f64::INFINITY, f64::min);
+        return alpha + spec.system.launch_s;
+    }
+    let m = request.bytes as f64;
+    let factor = if request.collective.is_sharded() {
+        1.0
+    } else {
+        2.0
+    };
+    let mut p_low = vec![1.0f64; nl];
+    let mut bandwidth = 0.0f64;
+    for l in 0..nl {
+        // Known requested entries at levels <= l and > l.
+        let (mut le, mut gt) = (1.0f64, 1.0f64);
+        for &a in axes.iter().filter(|&&a| a < known.len()) {
+            for (j, &x) in known[a].iter().enumerate() {
+                if j <= l {
+                    le *= x as f64;
+                } else {
+                    gt *= x as f64;
+                }
+            }
+        }
+        // The free requested rows put at most this much above level l.
+        let room: f64 = col_rem[l + 1..].iter().map(|&c| c as f64).product();
+        let free_gt = free.min(room);
+        let p = le * free / free_gt;
+        let above: f64 = levels[l + 1..].iter().map(|x| x.arity as f64).product();
+        let g = above / (gt * free_gt);
+        p_low[l] = p;
+        let capacity = match levels[l].device_bandwidth_bps {
+            Some(d) => levels[l].bandwidth_bps.min(above * d),
+            None => levels[l].bandwidth_bps,
+        };
+        bandwidth = bandwidth.max(factor * (p - 1.0) / p * m * g / capacity);
+    }
+    // The outermost level a group spans is at most the first where `p_low > 1`
+    // (one exists: at the innermost level `p_low` is the whole group).
+    let Some(last) = p_low.iter().position(|&p| p > 1.0) else {
+        return 0.0;
+    };
+    let mut alpha = f64::INFINITY;
+    let mut latency = f64::INFINITY;
+    for l in 0..=last {
+        alpha = alpha.min(levels[l].latency_s);
+        latency = latency.min(p_low[l].max(2.0).log2().ceil() * alpha);
+    }
+    (bandwidth + latency + spec.system.launch_s) * BOUND_SLACK
+}

@@ -52,7 +52,7 @@ mod nccl;
 mod pipeline;
 mod send_recv;
 
-pub use bound::{bandwidth_bound, latency_bound, lower_bound, BOUND_SLACK};
+pub use bound::{bandwidth_bound, latency_bound, lower_bound, prefix_lower_bound, BOUND_SLACK};
 pub use general::{lowered_cost, lowered_send_recv_cost};
 pub use model::{program_cost, step_cost};
 pub use nccl::{nccl_cost, NcclAlgorithm, NcclCost};

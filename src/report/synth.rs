@@ -94,6 +94,12 @@ pub fn synth_text(spec: &Spec, s: &Synthesis, backend: &dyn Backend) -> String {
             ""
         }
     ));
+    if let Some(t) = st.tree {
+        out.push_str(&format!(
+            "# branch and bound over placements: {} node(s) visited, {} subtree(s) pruned\n",
+            t.visited, t.pruned
+        ));
+    }
     for l in engine_lines(s) {
         out.push_str(&format!("# {l}\n"));
     }
@@ -329,6 +335,13 @@ struct StatsDoc<'a> {
     pruned: usize,
     /// Why placements are pruned.
     pruned_because: &'static str,
+    /// How the placements were searched: `branch_and_bound` (the best placement,
+    /// docs/design.md §9) or `every_placement` (listed, then pruned by bound).
+    search: &'static str,
+    /// Nodes of the branch and bound taken from its queue (0 for `every_placement`).
+    nodes_visited: u64,
+    /// Subtrees the branch and bound cut (0 for `every_placement`).
+    subtrees_pruned: u64,
     /// Distinct request × reduction-dim problems solved.
     shapes: usize,
     /// What checked the programs (`smt`).
@@ -443,6 +456,13 @@ pub fn synth_json_with(spec: &Spec, s: &Synthesis, coords: bool, groups: bool) -
             synthesized: st.synthesized,
             pruned: st.pruned,
             pruned_because: "lower bound exceeds the best score",
+            search: if st.tree.is_some() {
+                "branch_and_bound"
+            } else {
+                "every_placement"
+            },
+            nodes_visited: st.tree.map_or(0, |t| t.visited),
+            subtrees_pruned: st.tree.map_or(0, |t| t.pruned),
             shapes: st.shapes,
             checker: st.checker.name(),
             proved: st.proved,

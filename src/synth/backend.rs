@@ -38,8 +38,8 @@ fn interpret(
     Some((v, Checker::Interpreter))
 }
 
-/// Cost model and checker.
-pub trait Backend {
+/// Cost model and checker. `Sync`: placements are synthesized on several threads.
+pub trait Backend: Sync {
     /// Time of one step when every participant holds `bytes_in` bytes at its start.
     fn step_time_s(&self, spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64) -> f64;
     /// Time of a local relayout of a whole buffer of `bytes` (docs/cost-model.md,
@@ -49,6 +49,18 @@ pub trait Backend {
     }
     /// Lower bound of any all-reduce program for the request on the placement.
     fn lower_bound_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64;
+    /// A lower bound on [`Backend::lower_bound_s`] over every placement whose first
+    /// rows are `known`, the columns' remaining products being `col_rem` (the
+    /// branch and bound over placements; docs/cost-model.md, §4.2).
+    fn prefix_lower_bound_s(
+        &self,
+        spec: &Spec,
+        request: &Request,
+        known: &[Vec<u64>],
+        col_rem: &[u64],
+    ) -> f64 {
+        cost::prefix_lower_bound(spec, request, known, col_rem)
+    }
     /// Time of the flat single-step all_reduce over every reduction dim.
     fn flat_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64;
     /// Time of what NCCL would run by itself for the request's flat group.

@@ -310,4 +310,17 @@ impl<'r> SaturationCache<'r> {
     pub fn reports(&self) -> Vec<SaturationReport> {
         self.graphs.values().map(|s| s.report.clone()).collect()
     }
+
+    /// Reports of the saturation runs of the given (dim count, goal) keys, by dim
+    /// count.
+    pub fn reports_of(
+        &self,
+        keys: &std::collections::BTreeSet<(usize, AbsGoal)>,
+    ) -> Vec<SaturationReport> {
+        self.graphs
+            .iter()
+            .filter(|(k, _)| keys.contains(k))
+            .map(|(_, s)| s.report.clone())
+            .collect()
+    }
 }

@@ -6,7 +6,10 @@
 //!    placements with the same shape for a request share all the work for it;
 //! 2. a lower bound per placement (Σ count × the cost model's bound); placements are
 //!    synthesized in ascending order of it, and once a placement's bound exceeds the
-//!    best score found, it and all after it are pruned (they cannot win);
+//!    best score found, it and all after it are pruned (they cannot win). For the
+//!    best placement this runs as a branch and bound over partial matrices
+//!    ([`bnb`]), which lists no placements; the problems of the placements to
+//!    synthesize are solved on every core;
 //! 3. per shape, an engine finds the `top` best programs: equality saturation
 //!    ([`egraph`], one e-graph per dim count, shared by every shape) with k-best
 //!    extraction ([`extract`]), or the enumeration baseline ([`enumerate`]);
@@ -17,6 +20,7 @@
 //!    ties broken by index.
 
 pub mod backend;
+pub mod bnb;
 pub mod egraph;
 pub mod enumerate;
 pub mod extract;
@@ -31,6 +35,7 @@ use backend::Backend;
 use egraph::{Budgets, SaturationCache, SaturationReport};
 use enumerate::{EnumLimits, EnumReport};
 use extract::{Candidate, StepOracle};
+use rayon::prelude::*;
 use shape::Shape;
 use stop::StopReason;
 
@@ -88,6 +93,20 @@ pub struct Options {
     pub check: bool,
     /// Told how many placements are searched (pruned ones count as done).
     pub progress: crate::progress::Progress,
+    /// How the best placement is searched for ([`Selection::Best`] only).
+    pub search: Search,
+}
+
+/// How [`Selection::Best`] searches the placements. Both find the same best
+/// placement and programs (`tests/bnb.rs` compares them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Search {
+    /// Branch and bound over partial matrices ([`bnb`]): no placement cap.
+    #[default]
+    BranchAndBound,
+    /// Every placement listed, then pruned by its bound (at most
+    /// [`placement::MAX_PLACEMENTS`]).
+    Every,
 }
 
 impl Default for Options {
@@ -100,6 +119,7 @@ impl Default for Options {
             selection: Selection::Best,
             check: true,
             progress: crate::progress::Progress::default(),
+            search: Search::default(),
         }
     }
 }
@@ -194,6 +214,8 @@ pub struct Stats {
     pub synthesized: usize,
     /// Placements skipped because their lower bound exceeds the best score.
     pub pruned: usize,
+    /// The branch and bound's counts, when it searched ([`Search::BranchAndBound`]).
+    pub tree: Option<bnb::TreeStats>,
     /// Distinct (request, shape) problems solved.
     pub shapes: usize,
     /// E-graph runs, by dim count.
@@ -344,8 +366,14 @@ struct Solved {
     group_size: u64,
     /// `None` until synthesized.
     candidates: Option<Vec<Candidate>>,
+    /// The enumeration engine's reports of its runs (one per layout), when it ran.
+    report: Vec<EnumReport>,
+    /// Whether a placement the search counts as synthesized needs it (the branch
+    /// and bound may solve a problem ahead and then prune every placement needing
+    /// it; such a problem is not reported).
+    used: bool,
     /// A placement with this shape (costs depend on the shape only).
-    representative: usize,
+    representative: Placement,
 }
 
 fn seconds(fs: extract::Fs) -> f64 {
@@ -353,58 +381,95 @@ fn seconds(fs: extract::Fs) -> f64 {
 }
 
 /// Step 1: the distinct (request, shape) problems, shared by placements.
+#[derive(Default)]
 struct Problems {
     /// Problem `k` is request `keys[k].0` over shape `keys[k].1`.
     keys: Vec<(usize, Shape)>,
     solved: Vec<Solved>,
-    /// `of[pi][ri]`: the problem of request `ri` on placement `pi`.
-    of: Vec<Vec<usize>>,
+    key_of: BTreeMap<(usize, Shape), usize>,
 }
 
 impl Problems {
-    fn new(
+    /// Every placement's problems: `of[pi][ri]` is the problem of request `ri` on
+    /// placement `pi`.
+    fn of_all(
+        &mut self,
         spec: &Spec,
         backend: &dyn Backend,
         placements: &[Placement],
-    ) -> Result<Self, SynthError> {
-        let mut key_of: BTreeMap<(usize, Shape), usize> = BTreeMap::new();
-        let mut keys: Vec<(usize, Shape)> = Vec::new();
-        let mut solved: Vec<Solved> = Vec::new();
+    ) -> Result<Vec<Vec<usize>>, SynthError> {
         let mut of: Vec<Vec<usize>> = Vec::with_capacity(placements.len());
-        for (pi, p) in placements.iter().enumerate() {
+        for p in placements {
             let mut row = Vec::with_capacity(spec.requests.len());
             for (ri, r) in spec.requests.iter().enumerate() {
-                let shape = Shape::of(p, &r.axes);
-                if shape.len() > DimSet::CAPACITY {
-                    return Err(SynthError::TooManyDims(shape.len()));
-                }
-                let k = *key_of.entry((ri, shape.clone())).or_insert_with(|| {
-                    keys.push((ri, shape.clone()));
-                    solved.push(Solved {
-                        lower_bound_s: backend.lower_bound_s(spec, p, r),
-                        flat_s: backend.flat_s(spec, p, r),
-                        nccl_s: backend.nccl_s(spec, p, r),
-                        priced_s: backend.priced_s(spec, p, r),
-                        group_size: shape.sizes.iter().product(),
-                        candidates: None,
-                        representative: pi,
-                    });
-                    keys.len() - 1
-                });
-                row.push(k);
+                row.push(self.key(spec, backend, ri, Shape::of(p, &r.axes), || p.clone())?);
             }
             of.push(row);
         }
-        Ok(Problems { keys, solved, of })
+        Ok(of)
     }
 
-    /// A placement's lower bound: Σ over requests of count × exposed × the bound.
-    fn bound(&self, spec: &Spec, pi: usize) -> f64 {
-        self.of[pi]
-            .iter()
+    /// The problem of request `ri` over `shape`, added (with `representative()`, a
+    /// placement with that shape) when new.
+    fn key(
+        &mut self,
+        spec: &Spec,
+        backend: &dyn Backend,
+        ri: usize,
+        shape: Shape,
+        representative: impl FnOnce() -> Placement,
+    ) -> Result<usize, SynthError> {
+        if shape.len() > DimSet::CAPACITY {
+            return Err(SynthError::TooManyDims(shape.len()));
+        }
+        if let Some(&k) = self.key_of.get(&(ri, shape.clone())) {
+            return Ok(k);
+        }
+        let (p, r) = (representative(), &spec.requests[ri]);
+        self.solved.push(Solved {
+            lower_bound_s: backend.lower_bound_s(spec, &p, r),
+            flat_s: backend.flat_s(spec, &p, r),
+            nccl_s: backend.nccl_s(spec, &p, r),
+            priced_s: backend.priced_s(spec, &p, r),
+            group_size: shape.sizes.iter().product(),
+            candidates: None,
+            report: Vec::new(),
+            used: false,
+            representative: p,
+        });
+        self.keys.push((ri, shape.clone()));
+        self.key_of.insert((ri, shape), self.keys.len() - 1);
+        Ok(self.keys.len() - 1)
+    }
+
+    /// A placement's lower bound from its problems: Σ over requests of count ×
+    /// exposed × the bound.
+    fn bound(&self, spec: &Spec, row: &[usize]) -> f64 {
+        row.iter()
             .zip(&spec.requests)
             .map(|(&k, r)| r.weight() * self.solved[k].lower_bound_s)
             .sum()
+    }
+
+    /// A placement's score from its solved problems (infinite when a request has no
+    /// program), marking them used (an enumeration's report is kept from then, in
+    /// the order the problems are first used).
+    fn score(&mut self, spec: &Spec, row: &[usize], reports: &mut Vec<EnumReport>) -> f64 {
+        let mut score = 0.0;
+        for &k in row {
+            let weight = spec.requests[self.keys[k].0].weight();
+            let s = &mut self.solved[k];
+            if !s.used {
+                s.used = true;
+                reports.append(&mut s.report);
+            }
+            score += match (s.priced_s, s.candidates.as_deref().and_then(|c| c.first())) {
+                (Some(t), _) => weight * t,
+                (None, Some(c)) => weight * seconds(c.cost_fs),
+                (None, None) => f64::INFINITY,
+            };
+        }
+        score
     }
 }
 
@@ -419,15 +484,19 @@ struct Searched {
 /// the bound exceeds the best score (unless every placement is asked for).
 fn search(
     engine: &mut EngineRun,
-    placements: &[Placement],
+    of: &[Vec<usize>],
     problems: &mut Problems,
     stats: &mut Stats,
 ) -> Result<Searched, SynthError> {
     let (spec, selection) = (engine.spec, engine.opts.selection);
-    let bounds: Vec<f64> = (0..placements.len())
-        .map(|i| problems.bound(spec, i))
-        .collect();
-    let mut order: Vec<usize> = (0..placements.len()).collect();
+    let bounds: Vec<f64> = of.iter().map(|row| problems.bound(spec, row)).collect();
+    // Every placement is synthesized when all are asked for: solve their problems
+    // at once, on every core.
+    if selection == Selection::All {
+        let all: Vec<usize> = of.iter().flatten().copied().collect();
+        engine.solve(problems, &all);
+    }
+    let mut order: Vec<usize> = (0..of.len()).collect();
     order.sort_by(|&a, &b| bounds[a].total_cmp(&bounds[b]).then(a.cmp(&b)));
     let mut scores: BTreeMap<usize, f64> = BTreeMap::new();
     let mut best: Option<(f64, usize)> = None;
@@ -443,7 +512,7 @@ fn search(
             }
         }
         progress.report(n as u64, total);
-        let score = engine.score(pi, placements, problems)?;
+        let score = engine.score(pi, &of[pi], problems);
         scores.insert(pi, score);
         if best.is_none_or(|(bs, bi)| score < bs || (score == bs && pi < bi)) {
             best = Some((score, pi));
@@ -451,7 +520,7 @@ fn search(
     }
     if let Selection::One(i) = selection {
         if let std::collections::btree_map::Entry::Vacant(e) = scores.entry(i) {
-            e.insert(engine.score(i, placements, problems)?);
+            e.insert(engine.score(i, &of[i], problems));
         }
     }
     progress.report(total, total);
@@ -622,6 +691,9 @@ impl Checking<'_> {
     }
 }
 
+/// A placement to show: its index, the placement, its problem per request, its score.
+type Shown = (usize, Placement, Vec<usize>, f64);
+
 /// Runs the pipeline.
 pub fn synthesize(
     spec: &Spec,
@@ -633,28 +705,12 @@ pub fn synthesize(
     if spec.requests.is_empty() {
         return Err(SynthError::NoRequests(spec.source.clone()));
     }
-    placement::checked_count(spec).map_err(|e| SynthError::TooManyPlacements(e.0))?;
-    let matrices = placement::enumerate(spec);
-    if let Selection::One(index) = opts.selection {
-        if index >= matrices.len() {
-            return Err(SynthError::NoSuchPlacement {
-                index,
-                count: matrices.len(),
-            });
-        }
-    }
-    let placements: Vec<Placement> = matrices
-        .into_iter()
-        .map(Placement::from_valid_matrix)
-        .collect();
     let mut stats = Stats {
         engine: Some(opts.engine),
-        placements: placements.len(),
         checker: backend.checker(),
         ..Stats::default()
     };
-
-    let mut problems = Problems::new(spec, backend, &placements)?;
+    let mut problems = Problems::default();
     let mut engine = EngineRun {
         spec,
         backend,
@@ -664,25 +720,64 @@ pub fn synthesize(
         enumerations: Vec::new(),
         time: Duration::ZERO,
     };
-    let Searched { scores, best } = search(&mut engine, &placements, &mut problems, &mut stats)?;
-    stats.synthesized = scores.len();
-    // Every placement is either synthesized or pruned (a placement asked for by index
-    // is synthesized even when its bound would prune it).
-    stats.pruned = stats.placements - stats.synthesized;
-    stats.shapes = problems
-        .solved
-        .iter()
-        .filter(|s| s.candidates.is_some())
-        .count();
-    let best_index = best.map(|(_, i)| i);
+    // The placements to show, with their problems and scores, and the best index.
+    let (shown, best_index): (Vec<Shown>, Option<usize>) = if opts.selection == Selection::Best
+        && opts.search == Search::BranchAndBound
+        && bnb::applies(spec)
+    {
+        let found = bnb::search(&mut engine, &mut problems, &mut stats)?;
+        let best = found.best.as_ref().map(|b| b.index);
+        (
+            found
+                .best
+                .map(|b| (b.index, b.placement, b.row, b.score))
+                .into_iter()
+                .collect(),
+            best,
+        )
+    } else {
+        placement::checked_count(spec).map_err(|e| SynthError::TooManyPlacements(e.0))?;
+        let matrices = placement::enumerate(spec);
+        if let Selection::One(index) = opts.selection {
+            if index >= matrices.len() {
+                return Err(SynthError::NoSuchPlacement {
+                    index,
+                    count: matrices.len(),
+                });
+            }
+        }
+        let placements: Vec<Placement> = matrices
+            .into_iter()
+            .map(Placement::from_valid_matrix)
+            .collect();
+        stats.placements = placements.len();
+        let of = problems.of_all(spec, backend, &placements)?;
+        let Searched { scores, best } = search(&mut engine, &of, &mut problems, &mut stats)?;
+        stats.synthesized = scores.len();
+        // Every placement is either synthesized or pruned (a placement asked for
+        // by index is synthesized even when its bound would prune it).
+        stats.pruned = stats.placements - stats.synthesized;
+        let best_index = best.map(|(_, i)| i);
+        let ids: Vec<usize> = match opts.selection {
+            Selection::Best => best_index.into_iter().collect(),
+            Selection::All => scores.keys().copied().collect(),
+            Selection::One(i) => vec![i],
+        };
+        let mut placements: Vec<Option<Placement>> = placements.into_iter().map(Some).collect();
+        let shown = ids
+            .into_iter()
+            .map(|pi| {
+                let p = placements[pi].take().expect("each placement is shown once");
+                (pi, p, of[pi].clone(), scores[&pi])
+            })
+            .collect();
+        (shown, best_index)
+    };
+    stats.shapes = problems.solved.iter().filter(|s| s.used).count();
+    let mut shown = shown;
+    shown.sort_by(|a, b| a.3.total_cmp(&b.3).then(a.0.cmp(&b.0)));
 
     // 4–5. Check and assemble the placements to print.
-    let mut shown: Vec<usize> = match opts.selection {
-        Selection::Best => best_index.into_iter().collect(),
-        Selection::All => scores.keys().copied().collect(),
-        Selection::One(i) => vec![i],
-    };
-    shown.sort_by(|a, b| scores[a].total_cmp(&scores[b]).then(a.cmp(b)));
     let check_start = Instant::now();
     let mut checking = Checking {
         spec,
@@ -693,9 +788,9 @@ pub fn synthesize(
         stats: &mut stats,
     };
     let mut out = Vec::new();
-    for pi in shown {
-        let p = &placements[pi];
-        let results: Vec<RequestResult> = problems.of[pi]
+    for (pi, p, row, _) in shown {
+        let p = &p;
+        let results: Vec<RequestResult> = row
             .iter()
             .enumerate()
             .map(|(ri, &k)| {
@@ -738,7 +833,17 @@ pub fn synthesize(
         });
     }
     stats.check_time = check_start.elapsed();
-    stats.saturations = engine.cache.reports();
+    // The e-graphs of the problems reported (the branch and bound may saturate ahead).
+    let used: std::collections::BTreeSet<(usize, state::AbsGoal)> = problems
+        .solved
+        .iter()
+        .zip(&problems.keys)
+        .filter(|(s, (ri, shape))| {
+            s.used && spec.requests[*ri].collective.takes_programs() && !shape.is_empty()
+        })
+        .map(|(_, (ri, shape))| (shape.len(), shape.goal(&spec.requests[*ri])))
+        .collect();
+    stats.saturations = engine.cache.reports_of(&used);
     stats.enumerations = engine.enumerations;
     stats.engine_time = engine.time;
     stats.total_time = start.elapsed();
@@ -749,6 +854,8 @@ pub fn synthesize(
         synthesized = stats.synthesized,
         pruned = stats.pruned,
         shapes = stats.shapes,
+        nodes_visited = stats.tree.map(|t| t.visited),
+        subtrees_pruned = stats.tree.map(|t| t.pruned),
         "synthesis finished"
     );
     Ok(Synthesis {
@@ -771,127 +878,153 @@ struct EngineRun<'a, 'r> {
 }
 
 impl EngineRun<'_, '_> {
-    /// A placement's score, synthesizing the shapes it needs.
-    fn score(
-        &mut self,
-        pi: usize,
-        placements: &[Placement],
-        problems: &mut Problems,
-    ) -> Result<f64, SynthError> {
-        let mut score = 0.0;
-        for &k in &problems.of[pi] {
-            if problems.solved[k].candidates.is_none() {
-                let (ri, shape) = &problems.keys[k];
-                let rep = &placements[problems.solved[k].representative];
-                let c = self.candidates(rep, *ri, shape);
-                problems.solved[k].candidates = Some(c);
-            }
-            let weight = self.spec.requests[problems.keys[k].0].weight();
-            let s = &problems.solved[k];
-            score += match (s.priced_s, s.candidates.as_deref().and_then(|c| c.first())) {
-                (Some(t), _) => weight * t,
-                (None, Some(c)) => weight * seconds(c.cost_fs),
-                (None, None) => f64::INFINITY,
-            };
-        }
+    /// A placement's score, synthesizing the problems it needs.
+    fn score(&mut self, pi: usize, row: &[usize], problems: &mut Problems) -> f64 {
+        self.solve(problems, row);
+        let score = problems.score(self.spec, row, &mut self.enumerations);
         tracing::debug!(placement = pi, score, "placement synthesized");
-        Ok(score)
+        score
     }
 
-    fn candidates(&mut self, p: &Placement, ri: usize, shape: &Shape) -> Vec<Candidate> {
-        let t = Instant::now();
-        let request = &self.spec.requests[ri];
-        if !request.collective.takes_programs() {
-            return vec![];
-        }
-        let goal = shape.goal(request);
-        if shape.is_empty() {
-            return vec![Candidate::plain(0, vec![])];
-        }
-        let oracle = PlacementOracle {
-            spec: self.spec,
-            placement: p,
-            shape,
-            bytes: request.bytes,
-            backend: self.backend,
-        };
-        // A sharded goal is also synthesized under every relayout of its dims
-        // (docs/design.md, §3.7): each order is its own goal, its programs pay the
-        // copy of the whole buffer, and all are ranked together (a stable sort: ties
-        // keep the request's own order first, then the layouts in order).
-        let copy_fs = extract::to_fs(self.backend.relayout_s(self.spec, request.bytes));
-        let mut out = Vec::new();
-        for layout in goal.layouts() {
-            let goal = goal.with_order(&layout);
-            let mut found = match self.opts.engine {
-                Engine::Egraph => {
-                    let cache = &mut self.cache;
-                    let plan = self
-                        .plans
-                        .entry((shape.len(), goal.clone()))
-                        .or_insert_with(|| extract::Plan::new(cache.get_goal(shape.len(), &goal)));
-                    plan.k_best(self.opts.top, &oracle)
-                }
-                Engine::Enumerate => {
-                    let (c, report) = enumerate::k_best_for(
-                        &goal,
-                        shape.len(),
-                        self.opts.top,
-                        self.opts.limits,
-                        &oracle,
-                    );
-                    self.enumerations.push(report);
-                    c
-                }
-            };
-            if !layout.is_empty() {
-                for c in &mut found {
-                    c.cost_fs = c.cost_fs.saturating_add(copy_fs);
-                    c.plain_fs = c.plain_fs.saturating_add(copy_fs);
-                    c.layout = layout.clone();
-                }
-            }
-            out.extend(found);
-        }
-        out.sort_by_key(|c| c.cost_fs);
-        // The same steps under two layouts (one ending with every shard, say) show
-        // once, at their cheapest.
+    /// Finds the candidates of every problem of `ks` not solved yet: the e-graphs
+    /// one after another, then the problems on every core (rayon). Each problem's
+    /// answer depends on it alone, so the thread count changes nothing.
+    fn solve(&mut self, problems: &mut Problems, ks: &[usize]) {
         let mut seen = std::collections::BTreeSet::new();
-        out.retain(|c| seen.insert(c.steps.clone()));
-        out.truncate(self.opts.top);
-        let out = self.pipelined(p, request, shape, out);
-        self.time += t.elapsed();
-        out
-    }
-
-    /// Every candidate priced at its best chunk count (docs/cost-model.md, §14), then
-    /// ranked again: a pipelined time replaces the plain one only when strictly
-    /// faster, and the sort is stable, so ties keep the engine's order and the plain
-    /// program. The engines rank by plain cost, so only their `top` are pipelined.
-    fn pipelined(
-        &self,
-        p: &Placement,
-        request: &Request,
-        shape: &Shape,
-        mut out: Vec<Candidate>,
-    ) -> Vec<Candidate> {
-        // Sharded requests are not pipelined yet: their chunks are parts of every
-        // shard, which `best_chunks` does not price.
-        if request.collective.is_sharded() {
-            return out;
+        let todo: Vec<usize> = ks
+            .iter()
+            .copied()
+            .filter(|&k| problems.solved[k].candidates.is_none() && seen.insert(k))
+            .collect();
+        if todo.is_empty() {
+            return;
         }
-        for c in &mut out {
-            let program = Program::new(c.steps.iter().map(|st| shape.step(st)).collect());
-            let best = self
-                .backend
-                .best_chunks(self.spec, p, &program, request.bytes);
-            let fs = extract::to_fs(best.total_s);
-            if best.chunks > 1 && fs < c.cost_fs {
-                c.chunks = best.chunks;
-                c.cost_fs = fs;
+        let t = Instant::now();
+        if self.opts.engine == Engine::Egraph {
+            for &k in &todo {
+                let (ri, shape) = &problems.keys[k];
+                let request = &self.spec.requests[*ri];
+                if !request.collective.takes_programs() || shape.is_empty() {
+                    continue;
+                }
+                let goal = shape.goal(request);
+                for layout in goal.layouts() {
+                    let goal = goal.with_order(&layout);
+                    let cache = &mut self.cache;
+                    self.plans
+                        .entry((shape.len(), goal.clone()))
+                        .or_insert_with(|| {
+                            extract::Plan::new(cache.get_goal(shape.len(), &goal))
+                        });
+                }
             }
         }
-        out.sort_by_key(|c| c.cost_fs);
-        out
+        let (spec, backend, opts, plans) = (self.spec, self.backend, self.opts, &self.plans);
+        let shared: &Problems = problems;
+        let found: Vec<(Vec<Candidate>, Vec<EnumReport>)> = todo
+            .par_iter()
+            .map(|&k| {
+                let (ri, shape) = &shared.keys[k];
+                let p = &shared.solved[k].representative;
+                candidates(spec, backend, opts, plans, p, *ri, shape)
+            })
+            .collect();
+        for (k, (c, report)) in todo.into_iter().zip(found) {
+            problems.solved[k].candidates = Some(c);
+            problems.solved[k].report = report;
+        }
+        self.time += t.elapsed();
     }
+}
+
+/// The `top` best candidates of request `ri` over `shape` on placement `p` (its
+/// e-graphs planned in `plans`), with the enumeration's reports when it ran.
+fn candidates(
+    spec: &Spec,
+    backend: &dyn Backend,
+    opts: &Options,
+    plans: &BTreeMap<(usize, state::AbsGoal), extract::Plan>,
+    p: &Placement,
+    ri: usize,
+    shape: &Shape,
+) -> (Vec<Candidate>, Vec<EnumReport>) {
+    let request = &spec.requests[ri];
+    if !request.collective.takes_programs() {
+        return (vec![], vec![]);
+    }
+    let goal = shape.goal(request);
+    if shape.is_empty() {
+        return (vec![Candidate::plain(0, vec![])], vec![]);
+    }
+    let oracle = PlacementOracle {
+        spec,
+        placement: p,
+        shape,
+        bytes: request.bytes,
+        backend,
+    };
+    // A sharded goal is also synthesized under every relayout of its dims
+    // (docs/design.md, §3.7): each order is its own goal, its programs pay the
+    // copy of the whole buffer, and all are ranked together (a stable sort: ties
+    // keep the request's own order first, then the layouts in order).
+    let copy_fs = extract::to_fs(backend.relayout_s(spec, request.bytes));
+    let mut out = Vec::new();
+    let mut reports = Vec::new();
+    for layout in goal.layouts() {
+        let goal = goal.with_order(&layout);
+        let mut found = match opts.engine {
+            Engine::Egraph => plans[&(shape.len(), goal)].k_best(opts.top, &oracle),
+            Engine::Enumerate => {
+                let (c, report) =
+                    enumerate::k_best_for(&goal, shape.len(), opts.top, opts.limits, &oracle);
+                reports.push(report);
+                c
+            }
+        };
+        if !layout.is_empty() {
+            for c in &mut found {
+                c.cost_fs = c.cost_fs.saturating_add(copy_fs);
+                c.plain_fs = c.plain_fs.saturating_add(copy_fs);
+                c.layout = layout.clone();
+            }
+        }
+        out.extend(found);
+    }
+    out.sort_by_key(|c| c.cost_fs);
+    // The same steps under two layouts (one ending with every shard, say) show
+    // once, at their cheapest.
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|c| seen.insert(c.steps.clone()));
+    out.truncate(opts.top);
+    (pipelined(spec, backend, p, request, shape, out), reports)
+}
+
+/// Every candidate priced at its best chunk count (docs/cost-model.md, §14), then
+/// ranked again: a pipelined time replaces the plain one only when strictly
+/// faster, and the sort is stable, so ties keep the engine's order and the plain
+/// program. The engines rank by plain cost, so only their `top` are pipelined.
+fn pipelined(
+    spec: &Spec,
+    backend: &dyn Backend,
+    p: &Placement,
+    request: &Request,
+    shape: &Shape,
+    mut out: Vec<Candidate>,
+) -> Vec<Candidate> {
+    // Sharded requests are not pipelined yet: their chunks are parts of every
+    // shard, which `best_chunks` does not price.
+    if request.collective.is_sharded() {
+        return out;
+    }
+    for c in &mut out {
+        let program = Program::new(c.steps.iter().map(|st| shape.step(st)).collect());
+        let best = backend.best_chunks(spec, p, &program, request.bytes);
+        let fs = extract::to_fs(best.total_s);
+        if best.chunks > 1 && fs < c.cost_fs {
+            c.chunks = best.chunks;
+            c.cost_fs = fs;
+        }
+    }
+    out.sort_by_key(|c| c.cost_fs);
+    out
 }
