@@ -913,9 +913,7 @@ impl EngineRun<'_, '_> {
                     let cache = &mut self.cache;
                     self.plans
                         .entry((shape.len(), goal.clone()))
-                        .or_insert_with(|| {
-                            extract::Plan::new(cache.get_goal(shape.len(), &goal))
-                        });
+                        .or_insert_with(|| extract::Plan::new(cache.get_goal(shape.len(), &goal)));
                 }
             }
         }
