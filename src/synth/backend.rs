@@ -83,18 +83,25 @@ pub trait Backend: Sync {
     ) -> Result<(Verdict, Checker), Inconsistency>;
     /// What decides programs, for reports.
     fn checker(&self) -> Checker;
-    /// The program at its fastest chunk count for a buffer of `bytes`
-    /// (docs/cost-model.md, §14; chunks of whole atoms, ties keep one chunk).
+    /// The program at its fastest chunk count for `request` (docs/cost-model.md,
+    /// §14; chunks of whole atoms, ties keep one chunk). An all_gather program is
+    /// priced from its shard; for reduce_scatter and all_gather chunk `k` is the
+    /// `k`-th `1/C` of every shard (docs/design.md, §3.6), so the chunk count must
+    /// cut every shard into whole atoms: `C × lcm(atoms, shards)` divides the bytes.
     fn best_chunks(
         &self,
         spec: &Spec,
         placement: &Placement,
         program: &Program,
-        bytes: u64,
+        request: &Request,
     ) -> cost::PipelineCost {
-        let plain = cost::program_cost(spec, placement, program, bytes);
-        let atoms = crate::lowered::program_atoms(placement, program);
-        cost::best_chunks(spec, &plain, bytes, atoms)
+        let start = cost::program_bytes(spec, request, request.bytes);
+        let plain = cost::program_cost(spec, placement, program, start);
+        let mut atoms = crate::lowered::program_atoms(placement, program);
+        if request.collective.is_sharded() {
+            atoms = crate::number::lcm(atoms, request.shards(spec));
+        }
+        cost::best_chunks(spec, &plain, request.bytes, atoms)
     }
 }
 

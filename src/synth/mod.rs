@@ -1009,15 +1009,14 @@ fn pipelined(
     shape: &Shape,
     mut out: Vec<Candidate>,
 ) -> Vec<Candidate> {
-    // Sharded requests are not pipelined yet: their chunks are parts of every
-    // shard, which `best_chunks` does not price.
-    if request.collective.is_sharded() {
-        return out;
-    }
+    // A relayout (docs/design.md, §3.7) is one local copy before or after the
+    // steps, not overlapped with them.
+    let copy_fs = extract::to_fs(backend.relayout_s(spec, request.bytes));
     for c in &mut out {
         let program = Program::new(c.steps.iter().map(|st| shape.step(st)).collect());
-        let best = backend.best_chunks(spec, p, &program, request.bytes);
-        let fs = extract::to_fs(best.total_s);
+        let best = backend.best_chunks(spec, p, &program, request);
+        let copy = if c.layout.is_empty() { 0 } else { copy_fs };
+        let fs = extract::to_fs(best.total_s).saturating_add(copy);
         if best.chunks > 1 && fs < c.cost_fs {
             c.chunks = best.chunks;
             c.cost_fs = fs;
