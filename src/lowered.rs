@@ -272,16 +272,7 @@ impl Lowered {
             }),
             steps: self.steps.clone(),
             chunks: 1,
-            layout: self
-                .layout
-                .iter()
-                .map(|d| {
-                    format!(
-                        "{}:{}",
-                        spec.system.levels[d.level].name, spec.axes[d.axis].name
-                    )
-                })
-                .collect(),
+            layout: self.layout.iter().map(|d| d.name(spec)).collect(),
         }
     }
 }

@@ -192,7 +192,7 @@ pub fn resolve_problem(
                                 resolved
                                     .named_dims()
                                     .iter()
-                                    .map(|d| format!("{}:{}", spec.system.levels[d.level].name, spec.axes[d.axis].name))
+                                    .map(|d| d.name(&spec))
                                     .collect::<Vec<_>>()
                                     .join(", ")
                             )))

@@ -79,6 +79,16 @@ pub struct DimRef {
     pub axis: usize,
 }
 
+impl DimRef {
+    /// `level:axis`, as programs write it (`gpu:data`).
+    pub fn name(&self, spec: &Spec) -> String {
+        format!(
+            "{}:{}",
+            spec.system.levels[self.level].name, spec.axes[self.axis].name
+        )
+    }
+}
+
 /// One step: a collective over a group form.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Step {
@@ -163,11 +173,7 @@ fn write_dims(f: &mut fmt::Formatter<'_>, spec: &Spec, dims: &[DimRef]) -> fmt::
         if i > 0 {
             f.write_str(", ")?;
         }
-        write!(
-            f,
-            "{}:{}",
-            spec.system.levels[d.level].name, spec.axes[d.axis].name
-        )?;
+        f.write_str(&d.name(spec))?;
     }
     Ok(())
 }
@@ -758,12 +764,7 @@ pub fn checked_layout(
     }
     let shown = |dims: &[DimRef]| {
         dims.iter()
-            .map(|d| {
-                format!(
-                    "{}:{}",
-                    spec.system.levels[d.level].name, spec.axes[d.axis].name
-                )
-            })
+            .map(|d| d.name(spec))
             .collect::<Vec<_>>()
             .join(", ")
     };

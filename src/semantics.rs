@@ -81,16 +81,7 @@ impl Goal {
         if self.layout.is_empty() {
             return String::new();
         }
-        let dims: Vec<String> = self
-            .layout
-            .iter()
-            .map(|d| {
-                format!(
-                    "{}:{}",
-                    spec.system.levels[d.level].name, spec.axes[d.axis].name
-                )
-            })
-            .collect();
+        let dims: Vec<String> = self.layout.iter().map(|d| d.name(spec)).collect();
         format!(" (shards numbered in layout({})'s order)", dims.join(", "))
     }
 

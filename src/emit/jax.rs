@@ -188,15 +188,7 @@ fn axis_tuple(placement: &Placement, mesh_names: &[String], dims: &[DimRef]) -> 
 
 /// `layout(gpu:data, node:data)`, for comments.
 fn layout_text(spec: &Spec, layout: &[DimRef]) -> String {
-    let dims: Vec<String> = layout
-        .iter()
-        .map(|d| {
-            format!(
-                "{}:{}",
-                spec.system.levels[d.level].name, spec.axes[d.axis].name
-            )
-        })
-        .collect();
+    let dims: Vec<String> = layout.iter().map(|d| d.name(spec)).collect();
     format!("layout({})", dims.join(", "))
 }
 

@@ -423,17 +423,7 @@ pub fn synth_json_with(spec: &Spec, s: &Synthesis, coords: bool, groups: bool) -
                             text: pr.program.pipelined_text(spec, pr.chunks),
                             chunks: pr.chunks,
                             plain_s: pr.plain_s,
-                            layout: pr
-                                .program
-                                .layout
-                                .iter()
-                                .map(|d| {
-                                    format!(
-                                        "{}:{}",
-                                        spec.system.levels[d.level].name, spec.axes[d.axis].name
-                                    )
-                                })
-                                .collect(),
+                            layout: pr.program.layout.iter().map(|d| d.name(spec)).collect(),
                             steps: with_groups
                                 .then(|| lowered::lower(&p.placement, &pr.program).steps),
                             cost_s: pr.cost_s,
