@@ -265,25 +265,7 @@ fn cost_prices_the_relayout_as_a_copy_of_the_whole_buffer() {
         "p.txt",
         &format!("layout(gpu:data, node:data): {RS_GPU_FIRST}\n"),
     );
-    let out = support::cli::run(
-        &[
-            "cost",
-            "-s",
-            FSDP,
-            "--request",
-            "0",
-            "--json",
-            prog.as_str(),
-        ],
-        None,
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = cost_json(FSDP, &prog);
     let relayout = doc["relayout_s"].as_f64().unwrap();
     // 2 GB at the default 1 TB/s.
     assert!((relayout - 2e-3).abs() < 1e-12, "{relayout}");
@@ -301,19 +283,7 @@ fn cost_prices_the_relayout_as_a_copy_of_the_whole_buffer() {
     assert!((total - (gf + 2e-3)).abs() < 1e-12, "{total}");
     // The bound is unchanged by a relayout.
     let plain = support::write(dir.path(), "q.txt", RS_GPU_FIRST);
-    let out = support::cli::run(
-        &[
-            "cost",
-            "-s",
-            FSDP,
-            "--request",
-            "0",
-            "--json",
-            plain.as_str(),
-        ],
-        None,
-    );
-    let plain_doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plain_doc = cost_json(FSDP, &plain);
     assert_eq!(plain_doc["lower_bound_s"], doc["lower_bound_s"]);
     assert_eq!(plain_doc["relayout_s"].as_f64(), Some(0.0));
     // The text shows the copy as its own row, before the steps of a reduce_scatter.
@@ -333,25 +303,7 @@ fn cost_prices_the_relayout_as_a_copy_of_the_whole_buffer() {
     support::write(dir.path(), "dgx-h100-x4.toml", &sys);
     let spec = std::fs::read_to_string(support::root().join(FSDP)).unwrap();
     let spec = support::write(dir.path(), "fsdp.toml", &spec.replace("systems/", ""));
-    let out = support::cli::run(
-        &[
-            "cost",
-            "-s",
-            spec.as_str(),
-            "--request",
-            "0",
-            "--json",
-            prog.as_str(),
-        ],
-        None,
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = cost_json(spec.as_str(), &prog);
     assert!((doc["relayout_s"].as_f64().unwrap() - 4e-3).abs() < 1e-12);
 }
 
@@ -374,4 +326,14 @@ fn counterexamples_say_the_shards_are_numbered_in_the_layout_order() {
     let plain = parse_program(&s, RS_GPU_FIRST).unwrap();
     let c = semantics::run_goal(&s, &p, &goal, &lowered::lower(&p, &plain)).unwrap_err();
     assert!(!c.message.contains("layout"), "{}", c.message);
+}
+
+/// `collsynth cost --json` of request 0 of `spec` for the program file `program`,
+/// which must succeed.
+fn cost_json(spec: &str, program: &str) -> serde_json::Value {
+    let out = support::cli::run(
+        &["cost", "-s", spec, "--request", "0", "--json", program],
+        None,
+    );
+    serde_json::from_str(&support::cli::success(&out)).unwrap()
 }
