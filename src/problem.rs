@@ -145,14 +145,23 @@ impl Problem {
     /// Refuses a chunk count that does not cut the request's buffer into equal
     /// chunks of whole atoms.
     fn check_chunks(self, file: &str) -> Result<Problem, ProblemError> {
-        let atoms = self.atoms();
+        let program_atoms = self.atoms();
+        let atoms = crate::cost::chunk_atoms(&self.spec, &self.request, program_atoms);
         if crate::cost::chunks_fit(self.request.bytes, atoms, self.chunks) {
             return Ok(self);
         }
+        let why = if atoms == program_atoms {
+            String::new()
+        } else {
+            format!(
+                " (every chunk cuts each of the request's {} shards, so it holds the lcm of the program's {program_atoms} atoms and the shard count)",
+                self.request.shards(&self.spec)
+            )
+        };
         Err(ProblemError::from(InputError::file(
             file,
             format!(
-                "pipeline({c}) cuts the request's {b} bytes into {c} chunks of {atoms} atoms each, but {b} is not a multiple of {c} x {atoms}: choose a chunk count C with C x {atoms} dividing {b}",
+                "pipeline({c}) cuts the request's {b} bytes into {c} chunks of {atoms} atoms each{why}, but {b} is not a multiple of {c} x {atoms}: choose a chunk count C with C x {atoms} dividing {b}",
                 c = self.chunks,
                 b = self.request.bytes,
             ),
@@ -368,18 +377,7 @@ impl Problem {
             ));
         };
         let goal = semantics::Goal::of(&self.request);
-        let cells = semantics::goal_cells(&self.spec, &self.placement, &goal, lowered);
-        if cells > semantics::MAX_INTERPRETER_CELLS {
-            return Verdict::Unknown(format!(
-                "the reference interpreter would track {cells} counters for this placement ({} devices), more than its limit of {}",
-                self.placement.devices(),
-                semantics::MAX_INTERPRETER_CELLS
-            ));
-        }
-        match semantics::run_goal(&self.spec, &self.placement, &goal, lowered) {
-            Ok(()) => Verdict::Proved,
-            Err(c) => Verdict::Refuted(c),
-        }
+        verify::interpret_goal(&self.spec, &self.placement, &goal, lowered)
     }
 
     /// Proves the program with z3; `None` when it has no group form (only the

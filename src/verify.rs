@@ -102,12 +102,12 @@ mod encode;
 mod probe;
 pub mod smt;
 
-use crate::lowered;
+use crate::lowered::{self, Lowered};
 use crate::placement::Placement;
 use crate::program::Program;
 use crate::semantics::{self, Goal, Kind};
 use crate::spec::Spec;
-use crate::verdict::{Inconsistency, Verdict};
+use crate::verdict::{Checker, Inconsistency, Verdict};
 
 pub use encode::{EncodeError, MAX_QUERY_TERMS};
 pub use smt::SmtOptions;
@@ -159,6 +159,56 @@ pub fn prove(
         program,
         opts,
     )
+}
+
+/// Decides `program` for `goal` as synthesis and `emit` do: z3 ([`prove_goal`]),
+/// and where z3 answers Unknown for a sharded goal (reduce_scatter, all_gather: its
+/// largest queries, the holder of a position nests through every step,
+/// docs/design.md §3.3.1) the reference interpreter on the program's explicit rank
+/// groups, within the interpreter's limits ([`lowered::MAX_LOWERED_DEVICES`],
+/// [`semantics::MAX_INTERPRETER_CELLS`]); beyond them z3's Unknown stands. Returns
+/// the verdict and which checker gave it.
+pub fn prove_or_interpret(
+    spec: &Spec,
+    placement: &Placement,
+    goal: &Goal,
+    program: &Program,
+    opts: &SmtOptions,
+) -> Result<(Verdict, Checker), Inconsistency> {
+    let smt = prove_goal(spec, placement, goal, program, opts)?;
+    if !(matches!(smt, Verdict::Unknown(_)) && goal.is_sharded())
+        || placement.devices() > lowered::MAX_LOWERED_DEVICES
+    {
+        return Ok((smt, Checker::Smt));
+    }
+    let low = lowered::lower(placement, program);
+    match interpret_goal(spec, placement, goal, &low) {
+        Verdict::Unknown(_) => Ok((smt, Checker::Smt)),
+        v => Ok((v, Checker::Interpreter)),
+    }
+}
+
+/// The interpreter's verdict on `program` for `goal`, or Unknown (saying why) when
+/// it would track more than [`semantics::MAX_INTERPRETER_CELLS`] counters. The one entry that
+/// applies the interpreter's size limit before it allocates.
+pub fn interpret_goal(
+    spec: &Spec,
+    placement: &Placement,
+    goal: &Goal,
+    program: &Lowered,
+) -> Verdict {
+    let cells = semantics::goal_cells(spec, placement, goal, program);
+    if cells > semantics::MAX_INTERPRETER_CELLS {
+        return Verdict::Unknown(format!(
+            "the reference interpreter would track {cells} counters for this placement ({} devices), more than its limit of {}",
+            placement.devices(),
+            semantics::MAX_INTERPRETER_CELLS,
+        ));
+    }
+    match semantics::run_goal(spec, placement, goal, program) {
+        Ok(()) => Verdict::Proved,
+        Err(c) => Verdict::Refuted(c),
+    }
 }
 
 /// Proves `program` correct for `goal` on `placement` (see [`prove`]).

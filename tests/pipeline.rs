@@ -116,3 +116,26 @@ fn cost_prices_the_overlap_and_suggests_a_chunk_count() {
     ));
     assert_eq!(json(&out)["best_chunks"], 1);
 }
+
+#[test]
+fn a_sharded_request_needs_chunks_that_cut_every_shard() {
+    // 12 bytes in 4 shards of 3: two chunks of the program's 1 atom fit the buffer,
+    // but a chunk is half of every shard, and a 3-byte shard has no whole half.
+    let dir = support::tempdir();
+    let spec = std::fs::read_to_string("specs/e2e/two-node-dp4-mp2-fsdp.toml")
+        .unwrap()
+        .replace("bytes = \"4 MB\"", "bytes = \"12 B\"");
+    let spec = support::write(dir.path(), "fsdp12.toml", &spec);
+    let program = "pipeline(2): all_gather(gpu:data) ; all_gather(node:data)";
+    let args = ["verify", "-", "--spec", &spec, "--request", "1"];
+    let (code, _, err) = parts(&run(&args, Some(program)));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("pipeline(2)") && err.contains("4 atoms") && err.contains("4 shards"),
+        "{err}"
+    );
+    // The plain program is decided (whichever verdict): the chunk rule only refuses C.
+    let plain = program.trim_start_matches("pipeline(2): ");
+    let (code, out, err) = parts(&run(&args, Some(plain)));
+    assert!(code == 0 || code == 1, "{out}{err}");
+}

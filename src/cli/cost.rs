@@ -86,7 +86,8 @@ pub(super) fn cost(a: CostArgs) -> Result {
             let mut request = problem.request.clone();
             request.bytes = bytes;
             let pipelined = cost::pipelined_cost(&problem.spec, &program, problem.chunks);
-            let best = cost::best_chunks(&problem.spec, &program, start, problem.atoms());
+            let atoms = cost::chunk_atoms(&problem.spec, &request, problem.atoms());
+            let best = cost::best_chunks(&problem.spec, &program, bytes, atoms);
             CostRow {
                 bytes,
                 algbw_gbs: cost::algbw_gbs(bytes, pipelined.total_s),

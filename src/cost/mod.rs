@@ -56,7 +56,9 @@ pub use bound::{bandwidth_bound, latency_bound, lower_bound, prefix_lower_bound,
 pub use general::{lowered_cost, lowered_send_recv_cost};
 pub use model::{program_cost, step_cost};
 pub use nccl::{nccl_cost, NcclAlgorithm, NcclCost};
-pub use pipeline::{best_chunks, chunks_fit, pipelined_cost, PipelineCost, MAX_CHUNKS};
+pub use pipeline::{
+    best_chunks, chunk_atoms, chunks_fit, pipelined_cost, PipelineCost, MAX_CHUNKS,
+};
 pub use send_recv::{send_recv_cost, SendRecvCost};
 
 use crate::placement::Placement;

@@ -24,7 +24,7 @@
 //! the memory traffic of the reductions themselves.
 
 use super::{bottleneck, ProgramCost};
-use crate::spec::Spec;
+use crate::spec::{Request, Spec};
 
 /// The largest chunk count [`best_chunks`] tries.
 pub const MAX_CHUNKS: u64 = 1024;
@@ -105,6 +105,21 @@ pub fn pipelined_cost(spec: &Spec, cost: &ProgramCost, chunks: u64) -> PipelineC
         latency_s: sum(1),
         launch_s: sum(2),
         relayout_s: super::RelayoutCost::time(&cost.relayout),
+    }
+}
+
+/// The atoms each chunk of a pipelined program for `request` must cut whole, for a
+/// program of `program_atoms` atoms ([`crate::lowered::program_atoms`]). For
+/// reduce_scatter and all_gather chunk `k` is the `k`-th `1/C` of every shard
+/// (docs/design.md, §3.6), so the chunk must also cut every one of the `G` shards:
+/// `lcm(program_atoms, G)`; for all_reduce the program's atoms. The one rule that
+/// synthesis, `verify` and `cost` apply to a chunk count, with [`chunks_fit`] on the
+/// whole buffer's bytes.
+pub fn chunk_atoms(spec: &Spec, request: &Request, program_atoms: u64) -> u64 {
+    if request.collective.is_sharded() {
+        crate::number::lcm(program_atoms, request.shards(spec))
+    } else {
+        program_atoms
     }
 }
 

@@ -24,7 +24,7 @@ use std::process::Command;
 use crate::cost;
 use crate::lowered;
 use crate::placement::Placement;
-use crate::program::{Collective, Program};
+use crate::program::Program;
 use crate::spec::Spec;
 use cprog::CStep;
 
@@ -132,32 +132,12 @@ pub fn agreement(predicted: &[f64], simulated: &[f64]) -> Agreement {
     }
 }
 
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
-}
-
 /// The simulated size: `bytes` rounded down to whole floats that every reduce_scatter
 /// of every program divides evenly (at least one such unit).
 pub fn simulated_bytes(placement: &Placement, programs: &[Program], bytes: u64) -> u64 {
-    let mut unit = 1u64;
-    for p in programs {
-        let mut per = 1u64;
-        for s in &p.steps {
-            if s.op == Collective::ReduceScatter {
-                let k: u64 = s
-                    .dims
-                    .iter()
-                    .map(|d| placement.matrix[d.axis][d.level])
-                    .product();
-                per = per.saturating_mul(k);
-            }
-        }
-        unit = unit / gcd(unit, per) * per;
-    }
+    let unit = programs.iter().fold(1u64, |u, p| {
+        crate::number::lcm(u, crate::lowered::program_atoms(placement, p))
+    });
     let floats = (bytes / 4 / unit).max(1) * unit;
     floats * 4
 }

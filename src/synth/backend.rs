@@ -8,35 +8,12 @@
 //! the CLI uses: the `cost` model and the SMT verifier ([`crate::verify::prove`]).
 
 use crate::cost;
-use crate::lowered;
 use crate::placement::Placement;
 use crate::program::{Collective, Program, Step};
-use crate::semantics::{self, Goal};
+use crate::semantics::Goal;
 use crate::spec::{Request, RequestKind, Spec};
 use crate::verdict::{Checker, Inconsistency, Verdict};
 use crate::verify::{self, SmtOptions};
-
-/// The reference interpreter's verdict on a program, `None` when the placement is
-/// beyond its limits (then the program stays undecided).
-fn interpret(
-    spec: &Spec,
-    placement: &Placement,
-    goal: &Goal,
-    program: &Program,
-) -> Option<(Verdict, Checker)> {
-    if placement.devices() > lowered::MAX_LOWERED_DEVICES {
-        return None;
-    }
-    let low = lowered::lower(placement, program);
-    if semantics::goal_cells(spec, placement, goal, &low) > semantics::MAX_INTERPRETER_CELLS {
-        return None;
-    }
-    let v = match semantics::run_goal(spec, placement, goal, &low) {
-        Ok(()) => Verdict::Proved,
-        Err(c) => Verdict::Refuted(c),
-    };
-    Some((v, Checker::Interpreter))
-}
 
 /// Cost model and checker. `Sync`: placements are synthesized on several threads.
 pub trait Backend: Sync {
@@ -85,9 +62,8 @@ pub trait Backend: Sync {
     fn checker(&self) -> Checker;
     /// The program at its fastest chunk count for `request` (docs/cost-model.md,
     /// §14; chunks of whole atoms, ties keep one chunk). An all_gather program is
-    /// priced from its shard; for reduce_scatter and all_gather chunk `k` is the
-    /// `k`-th `1/C` of every shard (docs/design.md, §3.6), so the chunk count must
-    /// cut every shard into whole atoms: `C × lcm(atoms, shards)` divides the bytes.
+    /// priced from its shard; the chunk count cuts whole atoms as
+    /// [`cost::chunk_atoms`] says.
     fn best_chunks(
         &self,
         spec: &Spec,
@@ -97,11 +73,13 @@ pub trait Backend: Sync {
     ) -> cost::PipelineCost {
         let start = cost::program_bytes(spec, request, request.bytes);
         let plain = cost::program_cost(spec, placement, program, start);
-        let mut atoms = crate::lowered::program_atoms(placement, program);
-        if request.collective.is_sharded() {
-            atoms = crate::number::lcm(atoms, request.shards(spec));
-        }
-        cost::best_chunks(spec, &plain, request.bytes, atoms)
+        let atoms = crate::lowered::program_atoms(placement, program);
+        cost::best_chunks(
+            spec,
+            &plain,
+            request.bytes,
+            cost::chunk_atoms(spec, request, atoms),
+        )
     }
 }
 
@@ -148,18 +126,9 @@ impl Backend for Standard {
         request: &Request,
         program: &Program,
     ) -> Result<(Verdict, Checker), Inconsistency> {
-        let goal = Goal::of(request);
-        let smt = verify::prove_goal(spec, placement, &goal, program, &self.smt)?;
-        // Sharded goals make z3's largest queries (the holder of a position nests
-        // through every step, docs/design.md §3.3.1): where z3 answers Unknown for
-        // one within its budget, the reference interpreter decides the program on
-        // its explicit rank groups. This is the only place synthesis falls back to
-        // it, and the output counts those (`stats.interpreted`).
-        if let (Verdict::Unknown(why), true) = (&smt, goal.is_sharded()) {
-            return Ok(interpret(spec, placement, &goal, program)
-                .unwrap_or_else(|| (Verdict::Unknown(why.clone()), Checker::Smt)));
-        }
-        Ok((smt, Checker::Smt))
+        // Where z3 leaves a sharded goal undecided the interpreter decides it; the
+        // output counts those (`stats.interpreted`).
+        verify::prove_or_interpret(spec, placement, &Goal::of(request), program, &self.smt)
     }
 
     fn checker(&self) -> Checker {
