@@ -376,18 +376,30 @@ pub fn count(spec: &Spec) -> u64 {
 }
 
 /// The placement index of a matrix that fits the spec (its position in [`enumerate`]'s
-/// order), found without keeping the list.
+/// order), counted through the placement [`tree`] without listing placements, so
+/// for a spec of any placement count; `None` for a matrix that does not fit.
 pub fn index_of(spec: &Spec, matrix: &[Vec<u64>]) -> Option<usize> {
-    let (mut i, mut found) = (0usize, None);
-    for_each_matrix(spec, |m| {
-        if found.is_none() {
-            if m == matrix {
-                found = Some(i);
-            }
-            i += 1;
-        }
+    Placement::new(spec, matrix.to_vec()).ok()?;
+    usize::try_from(tree::Tree::new(spec).index_of(matrix)).ok()
+}
+
+/// The matrix of placement `index`, found through the placement [`tree`] without
+/// listing placements; `Err(count)` (the spec's placement count) when there is no
+/// such placement.
+pub fn nth(spec: &Spec, index: usize) -> Result<Vec<Vec<u64>>, u128> {
+    let mut tree = tree::Tree::new(spec);
+    tree.nth(index as u128).ok_or_else(|| tree.count())
+}
+
+/// The first `n` placements' matrices, with their indices (the list behind a
+/// "choose one with --placement N" message), without listing the rest.
+pub fn first(spec: &Spec, n: usize) -> Vec<(usize, Vec<Vec<u64>>)> {
+    let mut out = Vec::new();
+    for_each_matrix_while(spec, |m| {
+        out.push((out.len(), m.to_vec()));
+        out.len() < n
     });
-    found
+    out
 }
 
 /// Calls `f` on every matrix, in placement order.

@@ -53,24 +53,31 @@ pub fn chosen_placement(
             let matrix = placement::parse_matrix(m).map_err(|e| usage(format!("--matrix: {e}")))?;
             let p = Placement::new(spec, matrix)
                 .map_err(|e| usage(format!("--matrix \"{m}\": {e}")))?;
-            let index = placement::index_of(spec, &p.matrix).expect("a valid matrix is enumerated");
+            let index = placement::index_of(spec, &p.matrix).expect("a valid matrix has an index");
             Ok(Some((index, p)))
         }
-        PlacementChoice::Index(index) => {
-            let all = placement::enumerate(spec);
-            let Some(m) = all.get(*index) else {
-                return Err(usage(format!(
-                    "--placement {index}: the spec has {} placements (0..{})",
-                    all.len(),
-                    all.len().saturating_sub(1)
-                )));
-            };
-            Ok(Some((*index, Placement::from_valid_matrix(m.clone()))))
-        }
+        PlacementChoice::Index(index) => match placement::nth(spec, *index) {
+            Ok(m) => Ok(Some((*index, Placement::from_valid_matrix(m)))),
+            Err(count) => Err(usage(format!(
+                "--placement {index}: the spec has {count} placements (0..{})",
+                count.saturating_sub(1)
+            ))),
+        },
     }
 }
 
-fn list_placements(spec: &Spec, indices: &[(usize, Vec<Vec<u64>>)]) -> String {
+/// Why a program's placement cannot be inferred on a spec with more placements
+/// than are listed ([`placement::MAX_PLACEMENTS`]), and what to give instead.
+fn too_many_to_infer(spec: &Spec) -> String {
+    format!(
+        "{}: the spec has more than {} placements, too many to search for the ones the program fits: choose one with --placement N or --matrix ROWS (`collsynth synth` prints the best placement's index and matrix)",
+        spec.source,
+        placement::MAX_PLACEMENTS
+    )
+}
+
+/// The first 20 of `indices` as --placement/--matrix lines, of `total` in all.
+fn list_placements(spec: &Spec, indices: &[(usize, Vec<Vec<u64>>)], total: u128) -> String {
     let mut s = String::new();
     for (i, m) in indices.iter().take(20) {
         let p = Placement::from_valid_matrix(m.clone());
@@ -80,8 +87,9 @@ fn list_placements(spec: &Spec, indices: &[(usize, Vec<Vec<u64>>)]) -> String {
             p.dim_names(spec).join(", ")
         ));
     }
-    if indices.len() > 20 {
-        s.push_str(&format!("\n    ... and {} more", indices.len() - 20));
+    let shown = indices.len().min(20) as u128;
+    if total > shown {
+        s.push_str(&format!("\n    ... and {} more", total - shown));
     }
     s
 }
@@ -185,6 +193,7 @@ pub fn resolve_problem(
             let (index, placement) = match chosen {
                 Some(c) => c,
                 None => {
+                    placement::checked_count(&spec).map_err(|_| usage(too_many_to_infer(&spec)))?;
                     let fits: Vec<(usize, Vec<Vec<u64>>)> = placement::enumerate(&spec)
                         .into_iter()
                         .enumerate()
@@ -209,7 +218,7 @@ pub fn resolve_problem(
                         n => {
                             return Err(usage(format!(
                                 "the program fits {n} placements; choose one with --placement N or --matrix ROWS:{}",
-                                list_placements(&spec, &fits)
+                                list_placements(&spec, &fits, n as u128)
                             )))
                         }
                     }
@@ -245,22 +254,19 @@ pub fn resolve_problem(
                             ))
                         })?;
                         let i = placement::index_of(&spec, &p.matrix)
-                            .expect("valid matrices are enumerated");
+                            .expect("a valid matrix has an index");
                         (i, p)
                     }
                     None => {
-                        let all: Vec<(usize, Vec<Vec<u64>>)> = placement::enumerate(&spec)
-                            .into_iter()
-                            .enumerate()
-                            .collect();
-                        if all.len() == 1 {
-                            let (i, m) = all.into_iter().next().expect("one");
+                        let first = placement::first(&spec, 2);
+                        if first.len() == 1 {
+                            let (i, m) = first.into_iter().next().expect("one");
                             (i, Placement::from_valid_matrix(m))
                         } else {
+                            let total = placement::tree::Tree::new(&spec).count();
                             return Err(usage(format!(
-                                "the lowered program has no `matrix`, and the spec has {} placements; choose one with --placement N or --matrix ROWS:{}",
-                                all.len(),
-                                list_placements(&spec, &all)
+                                "the lowered program has no `matrix`, and the spec has {total} placements; choose one with --placement N or --matrix ROWS:{}",
+                                list_placements(&spec, &placement::first(&spec, 20), total)
                             )));
                         }
                     }

@@ -162,7 +162,68 @@ fn large_systems_stay_under_a_gibibyte() {
             "{name}: {}",
             v["stats"]["placements"]
         );
-        assert!(v["placements"][0]["index"].as_u64().is_some(), "{name}");
+        let index = v["placements"][0]["index"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{name}: no index"));
+        // The best placement, chosen by index or by matrix, is synthesized, proved
+        // and priced without listing placements; a program whose placement would
+        // have to be inferred is refused, saying how to choose one.
+        let index = index.to_string();
+        let matrix = v["placements"][0]["matrix"]
+            .as_array()
+            .expect("a matrix")
+            .iter()
+            .map(|row| {
+                let row: Vec<String> = row
+                    .as_array()
+                    .expect("a row")
+                    .iter()
+                    .map(|x| x.to_string())
+                    .collect();
+                row.join(",")
+            })
+            .collect::<Vec<_>>()
+            .join(";");
+        let best = v["placements"][0]["results"][0]["programs"][0]["text"]
+            .as_str()
+            .expect("a program")
+            .to_string();
+        let prog = write(dir.path(), &format!("{name}.txt"), &best);
+        let again = json(
+            &format!("{name}: synth --placement {index}"),
+            &check(
+                &format!("{name}: synth --placement {index}"),
+                &["synth", "--json", "--placement", &index, &p],
+                0,
+                "",
+            ),
+        );
+        assert_eq!(
+            again["placements"][0]["results"][0]["programs"][0]["text"],
+            best.as_str(),
+            "{name}"
+        );
+        check(
+            &format!("{name}: verify --matrix"),
+            &["verify", &prog, "-s", &p, "--matrix", &matrix],
+            0,
+            "",
+        );
+        json(
+            &format!("{name}: cost --json --placement"),
+            &check(
+                &format!("{name}: cost --json --placement"),
+                &["cost", "--json", &prog, "-s", &p, "--placement", &index],
+                0,
+                "",
+            ),
+        );
+        check(
+            &format!("{name}: verify, placement not given"),
+            &["verify", &prog, "-s", &p],
+            2,
+            "--placement N or --matrix ROWS",
+        );
         check(
             &format!("{name}: synth --placement all"),
             &["synth", "--placement", "all", &p],

@@ -506,17 +506,12 @@ pub fn run(cli: Cli) -> Result {
 /// Loads the spec a command names (a file, or the problem of --system, --axes and
 /// --collective), or the embedded default (saying so on stderr); prints the
 /// plausibility warnings about its figures on stderr.
+///
+/// A spec of any placement count loads: what lists placements (`placements`,
+/// `synth --placement all`, inferring the placement a program fits) refuses one with
+/// more than [`crate::placement::MAX_PLACEMENTS`] before that work, while the best
+/// placement's search and a placement chosen by index or matrix list none.
 pub fn load_spec(positional: Option<PathBuf>, flag: &SpecArg) -> Result<Spec> {
-    let spec = load_spec_uncapped(positional, flag)?;
-    // Every subcommand may enumerate placements (to list, rank, index or infer one):
-    // refuse a spec with too many before any of that work.
-    crate::placement::checked_count(&spec).map_err(|e| usage(e.0))?;
-    Ok(spec)
-}
-
-/// [`load_spec`] without the placement cap, for `synth`'s search of the best
-/// placement (a branch and bound that lists no placements).
-pub fn load_spec_uncapped(positional: Option<PathBuf>, flag: &SpecArg) -> Result<Spec> {
     let file = positional.or_else(|| flag.spec.clone());
     let spec = if flag.is_spec_free() {
         if let Some(f) = file {

@@ -6,6 +6,7 @@ use crate::report;
 
 pub(super) fn placements(a: PlacementsArgs) -> Result {
     let spec = load_spec(a.positional, &a.spec)?;
+    crate::placement::checked_count(&spec).map_err(|e| super::outcome::usage(e.0))?;
     if a.coords && spec.devices() > crate::lowered::MAX_LOWERED_DEVICES {
         return Err(super::outcome::usage(format!(
             "--coords gives per-rank data for at most 2^20 devices; this system has {}",

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::outcome::{usage, Error, Outcome, Result};
-use super::{load_spec_uncapped, print, SmtArgs, SpecArg};
+use super::{load_spec, print, SmtArgs, SpecArg};
 use crate::problem::{chosen_placement, PlacementChoice};
 use crate::report::synth as report;
 use crate::rules::{read_rules, RuleSet};
@@ -113,10 +113,9 @@ pub(super) fn load_rules(path: &Option<PathBuf>) -> Result<RuleSet> {
 }
 
 pub(super) fn synth(a: SynthArgs) -> Result {
-    let spec = load_spec_uncapped(a.positional.clone(), &a.spec)?;
-    // Only the search for the best placement lists no placements.
-    let best = a.matrix.is_none() && a.placement.as_deref().is_none_or(|p| p == "best");
-    if !best {
+    let spec = load_spec(a.positional.clone(), &a.spec)?;
+    // Only `--placement all` lists every placement.
+    if a.matrix.is_none() && a.placement.as_deref() == Some("all") {
         crate::placement::checked_count(&spec).map_err(|e| usage(e.0))?;
     }
     if a.top == 0 || a.top > MAX_TOP {

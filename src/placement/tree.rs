@@ -129,6 +129,33 @@ impl Tree {
     }
 }
 
+impl Tree {
+    /// The matrix of placement `index` (in index order), `None` when the spec has
+    /// no more than `index` placements. Walks down the tree, skipping whole
+    /// subtrees by their completion counts: no placement is listed.
+    pub fn nth(&mut self, index: u128) -> Option<Vec<Vec<u64>>> {
+        let mut left = index;
+        let mut m = Vec::with_capacity(self.rows.len());
+        let mut rem = self.cols.clone();
+        while m.len() < self.rows.len() {
+            let a = m.len();
+            let mut chosen = None;
+            for (row, rest) in self.children(a, &rem) {
+                let n = self.completions(a + 1, &rest);
+                if left < n {
+                    chosen = Some((row, rest));
+                    break;
+                }
+                left -= n;
+            }
+            let (row, rest) = chosen?;
+            m.push(row);
+            rem = rest;
+        }
+        (left == 0 && rem.iter().all(|&c| c == 1)).then_some(m)
+    }
+}
+
 /// `col_rem / row`, entry by entry.
 pub fn divide(col_rem: &[u64], row: &[u64]) -> Vec<u64> {
     col_rem.iter().zip(row).map(|(c, x)| c / x).collect()
@@ -184,6 +211,10 @@ mod tests {
             for (i, m) in all.iter().enumerate() {
                 assert_eq!(tree.index_of(m), i as u128, "{m:?}");
             }
+            for (i, m) in all.iter().enumerate() {
+                assert_eq!(tree.nth(i as u128).as_ref(), Some(m), "placement {i}");
+            }
+            assert_eq!(tree.nth(all.len() as u128), None);
             let cols = tree.cols.clone();
             assert_eq!(tree.first_completion(&[], &cols).as_ref(), all.first());
             // The first completion of every depth-1 prefix is the first matrix with

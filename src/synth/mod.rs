@@ -721,20 +721,44 @@ pub fn synthesize(
         time: Duration::ZERO,
     };
     // The placements to show, with their problems and scores, and the best index.
-    let (shown, best_index): (Vec<Shown>, Option<usize>) = if opts.selection == Selection::Best
-        && opts.search == Search::BranchAndBound
-        && bnb::applies(spec)
-    {
+    // The branch and bound finds the best placement without listing any: for
+    // `Best` wherever it answers as the enumeration would, and for one placement
+    // asked for by index where the placements are too many to list (that placement
+    // is then synthesized by itself, and the best is found to mark it).
+    let listed = || placement::count_up_to(spec, placement::MAX_PLACEMENTS).is_some();
+    let by_bnb = opts.search == Search::BranchAndBound
+        && match opts.selection {
+            Selection::Best => bnb::applies(spec),
+            Selection::One(_) => !listed(),
+            Selection::All => false,
+        };
+    let (shown, best_index): (Vec<Shown>, Option<usize>) = if by_bnb {
         let found = bnb::search(&mut engine, &mut problems, &mut stats)?;
         let best = found.best.as_ref().map(|b| b.index);
-        (
-            found
+        let shown = match opts.selection {
+            Selection::One(index) if best != Some(index) => {
+                let m =
+                    placement::nth(spec, index).map_err(|count| SynthError::NoSuchPlacement {
+                        index,
+                        count: usize::try_from(count).unwrap_or(usize::MAX),
+                    })?;
+                let p = Placement::from_valid_matrix(m);
+                let row = problems
+                    .of_all(spec, backend, std::slice::from_ref(&p))?
+                    .remove(0);
+                let score = engine.score(index, &row, &mut problems);
+                // Counted as synthesized, not among the pruned.
+                stats.synthesized += 1;
+                stats.pruned = stats.pruned.saturating_sub(1);
+                vec![(index, p, row, score)]
+            }
+            _ => found
                 .best
                 .map(|b| (b.index, b.placement, b.row, b.score))
                 .into_iter()
                 .collect(),
-            best,
-        )
+        };
+        (shown, best)
     } else {
         placement::checked_count(spec).map_err(|e| SynthError::TooManyPlacements(e.0))?;
         let matrices = placement::enumerate(spec);
