@@ -258,7 +258,7 @@ pub fn resolve_problem(
                         (i, p)
                     }
                     None => {
-                        let first = placement::first(&spec, 2);
+                        let first = placement::first(&spec, 20);
                         if first.len() == 1 {
                             let (i, m) = first.into_iter().next().expect("one");
                             (i, Placement::from_valid_matrix(m))
@@ -266,7 +266,7 @@ pub fn resolve_problem(
                             let total = placement::tree::Tree::new(&spec).count();
                             return Err(usage(format!(
                                 "the lowered program has no `matrix`, and the spec has {total} placements; choose one with --placement N or --matrix ROWS:{}",
-                                list_placements(&spec, &placement::first(&spec, 20), total)
+                                list_placements(&spec, &first, total)
                             )));
                         }
                     }
