@@ -90,18 +90,7 @@ pub struct StepTable {
 impl StepTable {
     /// Prices and ranks `steps` with `oracle`.
     pub fn new(steps: Vec<AbsStep>, oracle: &dyn StepOracle) -> StepTable {
-        let cost = steps.iter().map(|s| oracle.cost_fs(s)).collect();
-        let texts: Vec<String> = steps.iter().map(|s| oracle.text(s)).collect();
-        let mut order: Vec<usize> = (0..steps.len()).collect();
-        order.sort_by(|&a, &b| texts[a].cmp(&texts[b]));
-        let mut rank = vec![0u32; steps.len()];
-        let mut r = 0u32;
-        for (i, &s) in order.iter().enumerate() {
-            if i > 0 && texts[order[i - 1]] != texts[s] {
-                r += 1;
-            }
-            rank[s] = r;
-        }
+        let (cost, rank) = price(&steps, oracle);
         StepTable { steps, cost, rank }
     }
 
@@ -126,6 +115,7 @@ impl StepTable {
 }
 
 /// A candidate as step indices.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Cand {
     cost: Fs,
@@ -245,40 +235,64 @@ impl Plan {
 
     /// The `k` best distinct programs of the request class, best first, for one
     /// placement's step costs.
+    ///
+    /// Each class's list is built by offering its candidates one by one, in node
+    /// order (a `seq` node's pairs left-major), to a sorted list of at most `k`
+    /// distinct texts ([`Best`]); a candidate is only a cost and where it comes
+    /// from, and its steps are copied once it is kept. The children's lists are
+    /// sorted by cost, so a `seq` node stops at the first pair costlier than a full
+    /// list's last: most candidates are dropped on one comparison. The result is
+    /// that of sorting every candidate by (cost, text, offer order), dropping
+    /// repeated texts and keeping `k` (the reference in this module's tests).
     pub fn k_best(&self, k: usize, oracle: &dyn StepOracle) -> Vec<Candidate> {
-        let table = StepTable::new(self.steps.clone(), oracle);
+        let (cost, rank) = price(&self.steps, oracle);
         let n = self.nodes.len();
-        let mut lists: Vec<Vec<Cand>> = vec![Vec::new(); n];
-        let mut cands: Vec<Cand> = Vec::new();
+        let mut store = Store {
+            arena: Vec::new(),
+            entries: Vec::new(),
+        };
+        // Per class, its list: a range of `store.entries`.
+        let mut lists: Vec<(usize, usize)> = vec![(0, 0); n];
+        let mut best = Best::new(k);
         let passes = if self.topological { 1 } else { MAX_PASSES };
         for pass in 0..passes {
             let mut changed = false;
             for c in 0..n {
-                cands.clear();
+                best.clear();
                 for node in &self.nodes[c] {
                     match *node {
-                        Node::Step(i) => cands.push(Cand {
-                            cost: table.cost[i as usize],
-                            steps: vec![i],
-                        }),
+                        Node::Step(i) => {
+                            best.offer(&store, &rank, cost[i as usize], Origin::Step(i));
+                        }
                         Node::Seq(a, b) => {
-                            for x in &lists[a] {
-                                for y in &lists[b] {
-                                    let mut s = Vec::with_capacity(x.steps.len() + y.steps.len());
-                                    s.extend_from_slice(&x.steps);
-                                    s.extend_from_slice(&y.steps);
-                                    cands.push(Cand {
-                                        cost: x.cost.saturating_add(y.cost),
-                                        steps: s,
-                                    });
+                            let (la, lb) = (lists[a], lists[b]);
+                            let ys = &store.entries[lb.0..lb.0 + lb.1];
+                            for x in &store.entries[la.0..la.0 + la.1] {
+                                match ys.first() {
+                                    Some(y) if !best.beyond(x.cost.saturating_add(y.cost)) => {}
+                                    _ => break,
+                                }
+                                for y in ys {
+                                    let sum = x.cost.saturating_add(y.cost);
+                                    if best.beyond(sum) {
+                                        break;
+                                    }
+                                    best.offer(&store, &rank, sum, Origin::Pair(*x, *y));
                                 }
                             }
                         }
                     }
                 }
-                let best = keep_best(&table, &mut cands, k);
-                if best != lists[c] {
-                    lists[c] = best;
+                let mark = (store.arena.len(), store.entries.len());
+                best.keep(&mut store);
+                let new = (mark.1, store.entries.len() - mark.1);
+                if self.topological {
+                    lists[c] = new;
+                } else if store.same(lists[c], new) {
+                    store.arena.truncate(mark.0);
+                    store.entries.truncate(mark.1);
+                } else {
+                    lists[c] = new;
                     changed = true;
                 }
             }
@@ -298,6 +312,69 @@ impl Plan {
             }
         }
         // The best over every seed: programs that meet the goal in different ways.
+        best.clear();
+        for &r in &self.roots {
+            if let Some(&(s, len)) = lists.get(r) {
+                for x in &store.entries[s..s + len] {
+                    best.offer(&store, &rank, x.cost, Origin::Pair(*x, Entry::EMPTY));
+                }
+            }
+        }
+        best.picks
+            .iter()
+            .map(|p| {
+                let (a, b) = p.origin.slices(&store.arena);
+                Candidate::plain(
+                    p.cost,
+                    a.iter().chain(b).map(|&i| self.steps[i as usize]).collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// [`Plan::k_best`] as first written: every candidate materialized, sorted, and
+    /// cut to `k` (the reference the tests compare it with).
+    #[cfg(test)]
+    fn k_best_reference(&self, k: usize, oracle: &dyn StepOracle) -> Vec<Candidate> {
+        let table = StepTable::new(self.steps.clone(), oracle);
+        let n = self.nodes.len();
+        let mut lists: Vec<Vec<Cand>> = vec![Vec::new(); n];
+        let mut cands: Vec<Cand> = Vec::new();
+        let passes = if self.topological { 1 } else { MAX_PASSES };
+        for _ in 0..passes {
+            let mut changed = false;
+            for c in 0..n {
+                cands.clear();
+                for node in &self.nodes[c] {
+                    match *node {
+                        Node::Step(i) => cands.push(Cand {
+                            cost: table.cost[i as usize],
+                            steps: vec![i],
+                        }),
+                        Node::Seq(a, b) => {
+                            for x in &lists[a] {
+                                for y in &lists[b] {
+                                    let mut s = x.steps.clone();
+                                    s.extend_from_slice(&y.steps);
+                                    cands.push(Cand {
+                                        cost: x.cost.saturating_add(y.cost),
+                                        steps: s,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+                let best = keep_best(&table, &mut cands, k);
+                if best != lists[c] {
+                    lists[c] = best;
+                    changed = true;
+                }
+            }
+            if !changed || self.topological {
+                break;
+            }
+        }
         let mut all: Vec<Cand> = self
             .roots
             .iter()
@@ -317,6 +394,179 @@ impl Plan {
     }
 }
 
+/// Every step's cost and text rank ([`StepTable`]'s `cost` and `rank`).
+fn price(steps: &[AbsStep], oracle: &dyn StepOracle) -> (Vec<Fs>, Vec<u32>) {
+    let cost = steps.iter().map(|s| oracle.cost_fs(s)).collect();
+    let texts: Vec<String> = steps.iter().map(|s| oracle.text(s)).collect();
+    let mut order: Vec<usize> = (0..steps.len()).collect();
+    order.sort_by(|&a, &b| texts[a].cmp(&texts[b]));
+    let mut rank = vec![0u32; steps.len()];
+    let mut r = 0u32;
+    for (i, &s) in order.iter().enumerate() {
+        if i > 0 && texts[order[i - 1]] != texts[s] {
+            r += 1;
+        }
+        rank[s] = r;
+    }
+    (cost, rank)
+}
+
+/// A kept program: its cost and its steps, `arena[start..start + len]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    cost: Fs,
+    start: usize,
+    len: usize,
+}
+
+impl Entry {
+    /// No steps.
+    const EMPTY: Entry = Entry {
+        cost: 0,
+        start: 0,
+        len: 0,
+    };
+}
+
+/// Every list of one extraction: the steps of all kept programs end to end, and
+/// the programs. Append-only, so an offered candidate's steps stay where they are.
+struct Store {
+    arena: Vec<u32>,
+    entries: Vec<Entry>,
+}
+
+impl Store {
+    /// Whether two lists (ranges of `entries`) hold the same programs.
+    fn same(&self, a: (usize, usize), b: (usize, usize)) -> bool {
+        let steps = |e: &Entry| &self.arena[e.start..e.start + e.len];
+        a.1 == b.1
+            && self.entries[a.0..a.0 + a.1]
+                .iter()
+                .zip(&self.entries[b.0..b.0 + b.1])
+                .all(|(x, y)| x.cost == y.cost && steps(x) == steps(y))
+    }
+}
+
+/// Where a candidate's steps are: one step, or two kept programs end to end.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    Step(u32),
+    Pair(Entry, Entry),
+}
+
+impl Origin {
+    /// Its steps, as two slices to read one after the other.
+    fn slices<'a>(&'a self, arena: &'a [u32]) -> (&'a [u32], &'a [u32]) {
+        match self {
+            Origin::Step(i) => (std::slice::from_ref(i), &[]),
+            Origin::Pair(x, y) => (
+                &arena[x.start..x.start + x.len],
+                &arena[y.start..y.start + y.len],
+            ),
+        }
+    }
+}
+
+/// The length of a candidate's text, in steps, and its steps' text ranks in order.
+fn ranks<'a>(
+    origin: &'a Origin,
+    arena: &'a [u32],
+    rank: &'a [u32],
+) -> (usize, impl Iterator<Item = u32> + 'a) {
+    let (a, b) = origin.slices(arena);
+    (
+        a.len() + b.len(),
+        a.iter().chain(b).map(|&i| rank[i as usize]),
+    )
+}
+
+/// A candidate offered to a [`Best`].
+#[derive(Debug, Clone, Copy)]
+struct Pick {
+    cost: Fs,
+    origin: Origin,
+}
+
+/// The best distinct texts offered so far, at most `k`, sorted by (cost, text),
+/// each with its first-offered cheapest candidate.
+struct Best {
+    k: usize,
+    picks: Vec<Pick>,
+}
+
+impl Best {
+    fn new(k: usize) -> Best {
+        Best {
+            k,
+            picks: Vec::with_capacity(k + 1),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.picks.clear();
+    }
+
+    /// Whether a candidate costing `cost` (or more) cannot be kept: the list is
+    /// full and its last costs less.
+    fn beyond(&self, cost: Fs) -> bool {
+        self.k == 0 || (self.picks.len() == self.k && cost > self.picks[self.k - 1].cost)
+    }
+
+    /// Keeps the candidate if it is among the `k` best distinct texts so far. A
+    /// text already kept keeps its candidate unless this one is cheaper (equal
+    /// cost: the first offered stays, as a stable sort would have it). A text
+    /// dropped earlier may come back: `k` texts better than it were kept then and
+    /// stay better, so it comes back only if cheaper than it was.
+    fn offer(&mut self, store: &Store, rank: &[u32], cost: Fs, origin: Origin) {
+        if self.beyond(cost) {
+            return;
+        }
+        let (len, _) = ranks(&origin, &store.arena, rank);
+        let mine = || ranks(&origin, &store.arena, rank).1;
+        if let Some(j) = self.picks.iter().position(|p| {
+            let (n, t) = ranks(&p.origin, &store.arena, rank);
+            n == len && t.eq(mine())
+        }) {
+            if cost >= self.picks[j].cost {
+                return;
+            }
+            self.picks.remove(j);
+        }
+        let at = self
+            .picks
+            .iter()
+            .position(|p| {
+                cost.cmp(&p.cost)
+                    .then_with(|| mine().cmp(ranks(&p.origin, &store.arena, rank).1))
+                    .is_lt()
+            })
+            .unwrap_or(self.picks.len());
+        if at < self.k {
+            self.picks.insert(at, Pick { cost, origin });
+            self.picks.truncate(self.k);
+        }
+    }
+
+    /// Appends the kept candidates' steps and entries to `store`.
+    fn keep(&self, store: &mut Store) {
+        for p in &self.picks {
+            let start = store.arena.len();
+            match p.origin {
+                Origin::Step(i) => store.arena.push(i),
+                Origin::Pair(x, y) => {
+                    store.arena.extend_from_within(x.start..x.start + x.len);
+                    store.arena.extend_from_within(y.start..y.start + y.len);
+                }
+            }
+            store.entries.push(Entry {
+                cost: p.cost,
+                start,
+                len: store.arena.len() - start,
+            });
+        }
+    }
+}
+
 /// The `k` best distinct programs of the request class of `sat`, best first
 /// ([`Plan::new`] then [`Plan::k_best`]; build the plan once to extract for many
 /// placements).
@@ -325,6 +575,7 @@ pub fn k_best(sat: &Saturated, k: usize, oracle: &dyn StepOracle) -> Vec<Candida
 }
 
 /// Sorts by (cost, text), drops repeated texts, keeps `k` (drains `cands`).
+#[cfg(test)]
 fn keep_best(table: &StepTable, cands: &mut Vec<Cand>, k: usize) -> Vec<Cand> {
     cands.sort_by(|a, b| table.compare((a.cost, &a.steps), (b.cost, &b.steps)));
     let mut out: Vec<Cand> = Vec::with_capacity(k.min(cands.len()));
@@ -337,4 +588,58 @@ fn keep_best(table: &StepTable, cands: &mut Vec<Cand>, k: usize) -> Vec<Cand> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleSet;
+    use crate::synth::egraph::{saturate_goal, Budgets};
+    use crate::synth::state::AbsGoal;
+
+    /// Costs from a few values, so that ties are common; texts that hide the shard,
+    /// so that one text has several costs (even seeds) or several step lists of
+    /// one cost (odd seeds: the cost ignores the shard too).
+    struct Hashed(u64);
+
+    impl StepOracle for Hashed {
+        fn cost_fs(&self, s: &AbsStep) -> Fs {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            if self.0 % 2 == 0 {
+                (self.0, s).hash(&mut h);
+            } else {
+                (self.0, s.op, s.dims, s.roots).hash(&mut h);
+            }
+            Fs::from(h.finish() % 4 + 1)
+        }
+        fn text(&self, s: &AbsStep) -> String {
+            format!("{:?} {:?} {:?}", s.op, s.dims, s.roots)
+        }
+    }
+
+    #[test]
+    fn k_best_is_the_sorted_cut_of_every_candidate() {
+        let rules = RuleSet::builtin().rewrites();
+        let goals = [
+            (3, AbsGoal::AllReduce),
+            (4, AbsGoal::AllReduce),
+            (3, AbsGoal::ReduceScatter(vec![0, 1, 2])),
+            (3, AbsGoal::AllGather(vec![2, 0, 1])),
+        ];
+        let mut compared = 0;
+        for (dims, goal) in goals {
+            let sat = saturate_goal(&rules, dims, &goal, Budgets::default());
+            let plan = Plan::new(&sat);
+            for seed in 0..4 {
+                for k in [1, 2, 3, 5, 17] {
+                    let got = plan.k_best(k, &Hashed(seed));
+                    let want = plan.k_best_reference(k, &Hashed(seed));
+                    assert_eq!(got, want, "{dims} dims, {goal:?}, seed {seed}, k {k}");
+                    compared += usize::from(got.len() == k);
+                }
+            }
+        }
+        assert!(compared > 60, "{compared} full lists compared");
+    }
 }
