@@ -606,7 +606,7 @@ mod tests {
         fn cost_fs(&self, s: &AbsStep) -> Fs {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
-            if self.0 % 2 == 0 {
+            if self.0.is_multiple_of(2) {
                 (self.0, s).hash(&mut h);
             } else {
                 (self.0, s.op, s.dims, s.roots).hash(&mut h);
