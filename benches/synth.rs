@@ -59,11 +59,11 @@ fn bench(c: &mut Criterion) {
     );
 
     let rules = RuleSet::builtin();
-    let rewrites = rules.rewrites();
+    let rewrites = rules.compiled();
     let mut g = c.benchmark_group("saturate");
     for dims in 1..=4 {
         g.bench_function(format!("{dims} dims"), |b| {
-            b.iter(|| egraph::saturate_with(&rewrites, black_box(dims), Budgets::default()))
+            b.iter(|| egraph::saturate_with(rewrites, black_box(dims), Budgets::default()))
         });
     }
     g.finish();

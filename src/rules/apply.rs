@@ -19,6 +19,31 @@ impl RuleSet {
     }
 }
 
+/// A rule ready for saturation: its name, its left-hand side (egg compiles the
+/// pattern when it is parsed) with the variables it binds, and its applier.
+pub struct Compiled {
+    /// The rule's name.
+    pub name: Symbol,
+    /// What it matches.
+    pub lhs: Pattern<Prog>,
+    /// The variables `lhs` binds, in a fixed order.
+    pub vars: Vec<egg::Var>,
+    /// What it adds per match.
+    pub applier: RuleApplier,
+}
+
+impl Compiled {
+    /// A rule, compiled.
+    pub fn of(rule: &Rule) -> Compiled {
+        Compiled {
+            name: Symbol::from(rule.name.as_str()),
+            lhs: rule.lhs.clone(),
+            vars: rule.lhs.vars(),
+            applier: RuleApplier::of(rule),
+        }
+    }
+}
+
 /// A rule's right-hand side with its relations: extends each match, then adds and
 /// unions the right-hand side once per extension.
 pub struct RuleApplier {
@@ -63,6 +88,89 @@ impl RuleApplier {
     }
 }
 
+impl RuleApplier {
+    /// [`Applier::apply_one`] without its allocations: extends the match through the
+    /// conditions, adds the dim-set leaves they bind (every extension's, in order),
+    /// then adds and unions the right-hand side once per extension, in the same
+    /// order as [`RuleApplier::extensions`] followed by egg's pattern application,
+    /// so the e-graph (its ids too) is the same. Returns whether a union changed
+    /// the e-graph. `scratch` holds buffers reused between calls.
+    pub fn apply_match(
+        &self,
+        egraph: &mut ProgGraph,
+        eclass: Id,
+        subst: &Subst,
+        scratch: &mut Scratch,
+    ) -> bool {
+        let Scratch {
+            binding,
+            bound,
+            ids,
+        } = scratch;
+        bound.clear();
+        // The extensions' new variables, as (variable, leaf) runs of `width` each.
+        let mut width = 0;
+        let mut count = 0;
+        if self.conditions.is_empty() {
+            count = 1;
+        } else {
+            binding.clear();
+            for v in self.conditions.iter().flat_map(|c| &c.args) {
+                if let (Some(id), None) = (subst.get(*v), relation::lookup(binding, *v)) {
+                    binding.push((*v, egraph[*id].data));
+                }
+            }
+            relation::for_each_extension(&self.conditions, binding, &mut |b| {
+                let before = bound.len();
+                for &(v, set) in b {
+                    if subst.get(v).is_none() {
+                        let set = set.expect("relations bind dim sets");
+                        bound.push((v, egraph.add(Prog::Set(set))));
+                    }
+                }
+                width = bound.len() - before;
+                count += 1;
+            });
+        }
+        let ast = self.rhs.ast.as_ref();
+        let mut changed = false;
+        for e in 0..count {
+            let extra = &bound[e * width..(e + 1) * width];
+            ids.clear();
+            for n in ast {
+                let id = match n {
+                    egg::ENodeOrVar::Var(v) => match subst.get(*v) {
+                        Some(id) => *id,
+                        None => {
+                            extra
+                                .iter()
+                                .find(|(w, _)| w == v)
+                                .expect("rule variables are checked when the file is read")
+                                .1
+                        }
+                    },
+                    egg::ENodeOrVar::ENode(node) => {
+                        let node = node.clone().map_children(|c| ids[usize::from(c)]);
+                        egraph.add(node)
+                    }
+                };
+                ids.push(id);
+            }
+            let top = *ids.last().expect("patterns are non-empty");
+            changed |= egraph.union(eclass, top);
+        }
+        changed
+    }
+}
+
+/// Buffers [`RuleApplier::apply_match`] reuses between calls.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    binding: Binding,
+    bound: Vec<(egg::Var, Id)>,
+    ids: Vec<Id>,
+}
+
 impl Applier<Prog, Sets> for RuleApplier {
     fn apply_one(
         &self,
@@ -70,13 +178,13 @@ impl Applier<Prog, Sets> for RuleApplier {
         eclass: Id,
         subst: &Subst,
         _searcher_ast: Option<&PatternAst<Prog>>,
-        rule_name: Symbol,
+        _rule_name: Symbol,
     ) -> Vec<Id> {
-        let mut changed = Vec::new();
-        for s in self.extensions(egraph, subst) {
-            changed.extend(self.rhs.apply_one(egraph, eclass, &s, None, rule_name));
+        if self.apply_match(egraph, eclass, subst, &mut Scratch::default()) {
+            vec![eclass]
+        } else {
+            vec![]
         }
-        changed
     }
 }
 

@@ -9,6 +9,7 @@ use std::fmt;
 
 use egg::{Pattern, Var};
 
+use super::apply::Compiled;
 use super::{Condition, Prog, Relation};
 use crate::source::{InputError, Source};
 
@@ -43,13 +44,33 @@ pub enum Line {
     Rule(Box<Rule>),
 }
 
-/// A rules file: its lines, so that writing it back gives the same text.
+/// A rules file: its lines, so that writing it back gives the same text. Read-only
+/// once read, so its rules compile once ([`RuleSet::compiled`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleSet {
     /// Where it came from.
     pub source: String,
     /// Every line.
-    pub lines: Vec<Line>,
+    lines: Vec<Line>,
+    /// The rules compiled for saturation, on first use.
+    compiled: CompiledOnce,
+}
+
+/// The compiled rules of a [`RuleSet`], built on first use. They follow from the
+/// lines, so they take no part in equality and print as nothing.
+#[derive(Clone, Default)]
+struct CompiledOnce(std::sync::OnceLock<std::sync::Arc<[Compiled]>>);
+
+impl PartialEq for CompiledOnce {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for CompiledOnce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("..")
+    }
 }
 
 impl fmt::Display for Rule {
@@ -125,6 +146,7 @@ pub fn read_rules(source: &Source) -> Result<RuleSet, InputError> {
     Ok(RuleSet {
         source: source.name.clone(),
         lines,
+        compiled: CompiledOnce::default(),
     })
 }
 
@@ -277,6 +299,19 @@ impl RuleSet {
         self.rules()
             .map(|r| r.to_string())
             .eq(other.rules().map(|r| r.to_string()))
+    }
+
+    /// Every line, in file order.
+    pub fn lines(&self) -> &[Line] {
+        &self.lines
+    }
+
+    /// The rules compiled for saturation (in file order), compiled on the first
+    /// call and shared by every later one and every clone.
+    pub fn compiled(&self) -> &[Compiled] {
+        self.compiled
+            .0
+            .get_or_init(|| self.rules().map(Compiled::of).collect())
     }
 
     /// The rules, in file order.

@@ -18,7 +18,7 @@ pub mod file;
 pub mod lang;
 pub mod relation;
 
-pub use apply::{instances, RuleApplier};
+pub use apply::{instances, Compiled, RuleApplier, Scratch};
 pub use dims::{DimSet, DimSetError};
 pub use file::{read_rules, write_rules, Line, Rule, RuleSet, DEFAULT_RULES, DEFAULT_RULES_NAME};
 pub use lang::{add_step, request_term, AbsStep, Prog, ProgGraph, Sets};

@@ -76,37 +76,39 @@ impl Relation {
 
     /// Every tuple of outputs for the inputs, in a fixed order.
     pub fn eval(self, inputs: &[DimSet]) -> Vec<Vec<DimSet>> {
+        let mut out = Vec::new();
+        self.each(inputs, |o| out.push(o.to_vec()));
+        out
+    }
+
+    /// Calls `f` on every tuple of outputs for the inputs, in [`Relation::eval`]'s
+    /// order, without collecting them (the rule applier runs this once per match).
+    pub fn each(self, inputs: &[DimSet], mut f: impl FnMut(&[DimSet])) {
         match self {
             Relation::Split | Relation::SplitOrdered => {
                 let g = inputs[0];
-                g.subsets()
-                    .filter(|a| !a.is_empty() && *a != g)
-                    .map(|a| (a, g.minus(a)))
-                    .filter(|(a, b)| self == Relation::Split || a.all_before(*b))
-                    .map(|(a, b)| vec![a, b])
-                    .collect()
+                for a in g.subsets() {
+                    let b = g.minus(a);
+                    if !a.is_empty() && a != g && (self == Relation::Split || a.all_before(b)) {
+                        f(&[a, b]);
+                    }
+                }
             }
             Relation::Union => {
                 let (x, y) = (inputs[0], inputs[1]);
                 if x.disjoint(y) {
-                    vec![vec![x.union(y)]]
-                } else {
-                    vec![]
+                    f(&[x.union(y)]);
                 }
             }
             Relation::Diff => {
                 let (x, y) = (inputs[0], inputs[1]);
                 if y.subset_of(x) {
-                    vec![vec![x.minus(y)]]
-                } else {
-                    vec![]
+                    f(&[x.minus(y)]);
                 }
             }
             Relation::Disjoint => {
                 if inputs[0].disjoint(inputs[1]) {
-                    vec![vec![]]
-                } else {
-                    vec![]
+                    f(&[]);
                 }
             }
         }
@@ -144,34 +146,48 @@ pub fn lookup(b: &Binding, v: Var) -> Option<Option<DimSet>> {
 
 /// Every extension of `binding` that satisfies `conditions`, in a fixed order (the
 /// lexicographic order of each relation's outputs, condition by condition).
-pub fn extend(conditions: &[Condition], binding: Binding) -> Vec<Binding> {
+pub fn extend(conditions: &[Condition], mut binding: Binding) -> Vec<Binding> {
     let mut out = Vec::new();
-    extend_from(conditions, binding, &mut out);
+    for_each_extension(conditions, &mut binding, &mut |b| out.push(b.to_vec()));
     out
 }
 
-fn extend_from(conditions: &[Condition], b: Binding, out: &mut Vec<Binding>) {
+/// Calls `f` on every extension of `binding` that satisfies `conditions`, in
+/// [`extend`]'s order, growing and shrinking `binding` in place instead of copying
+/// it per extension; `binding` is as given when this returns.
+pub fn for_each_extension(
+    conditions: &[Condition],
+    binding: &mut Binding,
+    f: &mut dyn FnMut(&Binding),
+) {
     let Some((c, rest)) = conditions.split_first() else {
-        out.push(b);
+        f(binding);
         return;
     };
     let (ins, _) = c.relation.arity();
-    let Some(inputs) = c.args[..ins]
-        .iter()
-        .map(|v| lookup(&b, *v).flatten())
-        .collect::<Option<Vec<DimSet>>>()
-    else {
-        return;
-    };
-    'outs: for outs in c.relation.eval(&inputs) {
-        let mut b2 = b.clone();
-        for (v, val) in c.args[ins..].iter().zip(outs) {
-            match lookup(&b2, *v) {
-                Some(x) if x != Some(val) => continue 'outs,
-                Some(_) => {}
-                None => b2.push((*v, Some(val))),
-            }
+    // Relations take at most two inputs.
+    let mut inputs = [DimSet::EMPTY; 2];
+    for (slot, v) in inputs.iter_mut().zip(&c.args[..ins]) {
+        match lookup(binding, *v).flatten() {
+            Some(set) => *slot = set,
+            None => return,
         }
-        extend_from(rest, b2, out);
     }
+    let base = binding.len();
+    c.relation.each(&inputs[..ins], |outs| {
+        let fits = c.args[ins..]
+            .iter()
+            .zip(outs)
+            .all(|(v, &val)| match lookup(binding, *v) {
+                Some(x) => x == Some(val),
+                None => {
+                    binding.push((*v, Some(val)));
+                    true
+                }
+            });
+        if fits {
+            for_each_extension(rest, binding, f);
+        }
+        binding.truncate(base);
+    });
 }

@@ -12,15 +12,15 @@
 //! costs or the placement, so one saturation serves every placement and request with
 //! that many dims ([`SaturationCache`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-use egg::{Id, RecExpr, Rewrite, Runner, SimpleScheduler};
+use egg::{Id, RecExpr, Searcher};
 
 use super::state::AbsGoal;
 use super::stop::StopReason;
 use crate::program::Collective;
-use crate::rules::{request_term, DimSet, Prog, ProgGraph, RuleSet, Sets};
+use crate::rules::{request_term, Compiled, DimSet, Prog, ProgGraph, RuleSet, Scratch, Sets};
 
 /// Saturation budgets (egg's `Runner` limits, named the same way). Results never
 /// depend on the time limit in practice: it is a safety net set far above the node
@@ -97,7 +97,7 @@ pub struct Saturated {
 
 /// Saturates the request over `dims` reduction dims under the rules and budgets.
 pub fn saturate(rules: &RuleSet, dims: usize, budgets: Budgets) -> Saturated {
-    saturate_with(&rules.rewrites(), dims, budgets)
+    saturate_with(rules.compiled(), dims, budgets)
 }
 
 /// The seeds of a goal over `dims` abstract dims. Rewrite rules are equalities, and
@@ -178,67 +178,152 @@ fn chain(steps: &[(Collective, DimSet, DimSet)]) -> RecExpr<Prog> {
     e
 }
 
-/// [`saturate`] with the rules already compiled to egg rewrites
-/// ([`RuleSet::rewrites`]), for callers that saturate more than once.
-///
-/// egg times its iterations with `quanta`, whose first clock calibrates the TSC in a
-/// busy loop (about 0.6 ms, more on a loaded machine) — longer than saturating one or
-/// two dims. Nothing here reads egg's timings, so the run uses a mock quanta clock and
-/// enforces the wall-clock safety net itself, with `std::time::Instant`, in a hook.
-pub fn saturate_with(rewrites: &[Rewrite<Prog, Sets>], dims: usize, budgets: Budgets) -> Saturated {
-    saturate_goal(rewrites, dims, &AbsGoal::AllReduce, budgets)
+/// [`saturate`] with the rules already compiled ([`RuleSet::compiled`]).
+pub fn saturate_with(rules: &[Compiled], dims: usize, budgets: Budgets) -> Saturated {
+    saturate_goal(rules, dims, &AbsGoal::AllReduce, budgets)
 }
 
+/// A match already applied: the rule's index, the matched class, and each variable
+/// of the left-hand side with its class and that class's dim set (what the
+/// applier reads), all as found by a search.
+type Applied = Vec<u32>;
+
+/// Hashes the words of an [`Applied`] key (std's SipHash was a tenth of a 2-dim
+/// saturation): FxHash's multiply-rotate, which is enough for keys that are ids.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+}
+
+type KeySet = HashSet<Applied, std::hash::BuildHasherDefault<KeyHasher>>;
+
 /// [`saturate_with`] from the seeds of a goal ([`goal_terms`]).
+///
+/// This is egg's `Runner` with its `SimpleScheduler`, written out (egg 0.11,
+/// `Runner::run_one`) so that it can skip work and allocates less; it builds the
+/// same e-graph, ids included, and stops at the same point of the same iteration
+/// for the same reason:
+/// - an iteration checks the limits, searches every rule, then applies every
+///   rule's matches, checking the node and iteration limits after each rule, and
+///   rebuilds; it saturates when nothing was unioned and the sizes did not change;
+///   after it, the limits are checked again;
+/// - the wall-clock safety net is checked at the start of each iteration, after
+///   the node and iteration limits (where the previous version's hook checked it;
+///   egg's own clock costs a TSC calibration, ~0.6 ms, on its first use);
+/// - a match that was already applied in an earlier iteration, with the same
+///   classes and dim sets, is not applied again while no union is pending since
+///   the last rebuild: then every node it would add is already in the hash-cons
+///   and its union is already made, so applying it would change nothing (with a
+///   union pending, egg would add not-yet-canonical duplicates, which count
+///   towards the node limit, so it is applied as egg would).
 pub fn saturate_goal(
-    rewrites: &[Rewrite<Prog, Sets>],
+    rules: &[Compiled],
     dims: usize,
     goal: &AbsGoal,
     budgets: Budgets,
 ) -> Saturated {
     let start = Instant::now();
-    let exprs = goal_terms(dims, goal);
-    let time_limit = budgets.time_limit;
-    let (clock, _mock) = quanta::Clock::mock();
-    let runner: Runner<Prog, Sets> = quanta::with_clock(&clock, || {
-        let mut runner = Runner::new(Sets)
-            .with_scheduler(SimpleScheduler)
-            .with_iter_limit(budgets.iter_limit)
-            .with_node_limit(budgets.node_limit)
-            .with_time_limit(time_limit)
-            .with_hook(move |_| {
-                if start.elapsed() > time_limit {
-                    Err(TIME_LIMIT.to_string())
-                } else {
-                    Ok(())
-                }
-            });
-        for expr in &exprs {
-            runner = runner.with_expr(expr);
-        }
-        runner.run(rewrites)
-    });
-    let stop_reason = match &runner.stop_reason {
-        Some(egg::StopReason::Saturated) => StopReason::Saturated,
-        Some(egg::StopReason::IterationLimit(_)) => StopReason::IterationLimit,
-        Some(egg::StopReason::NodeLimit(_)) => StopReason::NodeLimit,
-        Some(egg::StopReason::TimeLimit(_)) => StopReason::TimeLimit,
-        Some(egg::StopReason::Other(s)) if s == TIME_LIMIT => StopReason::TimeLimit,
-        Some(egg::StopReason::Other(s)) => StopReason::Other(s.clone()),
-        None => StopReason::NotRun,
-    };
-    let roots: Vec<Id> = runner
-        .roots
+    let mut egraph = ProgGraph::new(Sets);
+    let roots: Vec<Id> = goal_terms(dims, goal)
         .iter()
-        .map(|&r| runner.egraph.find(r))
+        .map(|e| egraph.add_expr(e))
         .collect();
+    egraph.rebuild();
+    let limits = |iteration: usize, egraph: &ProgGraph| {
+        if egraph.total_size() > budgets.node_limit {
+            Some(StopReason::NodeLimit)
+        } else if iteration >= budgets.iter_limit {
+            Some(StopReason::IterationLimit)
+        } else {
+            None
+        }
+    };
+    let mut applied = KeySet::default();
+    let mut key: Applied = Vec::new();
+    let mut scratch = Scratch::default();
+    let mut iterations = 0;
+    let stop_reason = loop {
+        let mut stop = limits(iterations, &egraph)
+            .or_else(|| (start.elapsed() > budgets.time_limit).then_some(StopReason::TimeLimit));
+        let nodes = egraph.total_size();
+        let classes = egraph.number_of_classes();
+        let mut matches = Vec::with_capacity(rules.len());
+        if stop.is_none() {
+            // Searching changes nothing egg's limits read until the next rule.
+            matches.extend(rules.iter().map(|r| r.lhs.search(&egraph)));
+        }
+        let mut unioned = false;
+        if stop.is_none() {
+            for (i, (rule, found)) in rules.iter().zip(matches).enumerate() {
+                for m in &found {
+                    for subst in &m.substs {
+                        key.clear();
+                        key.push(i as u32);
+                        key.push(usize::from(m.eclass) as u32);
+                        for v in &rule.vars {
+                            let id = subst[*v];
+                            key.push(usize::from(id) as u32);
+                            key.push(egraph[id].data.map_or(u32::MAX, |d| d.0));
+                        }
+                        let seen = applied.contains(key.as_slice());
+                        if seen && !unioned {
+                            continue;
+                        }
+                        unioned |=
+                            rule.applier
+                                .apply_match(&mut egraph, m.eclass, subst, &mut scratch);
+                        if !seen {
+                            applied.insert(key.clone());
+                        }
+                    }
+                }
+                stop = limits(iterations, &egraph);
+                if stop.is_some() {
+                    break;
+                }
+            }
+        }
+        egraph.rebuild();
+        iterations += 1;
+        if stop.is_none()
+            && !unioned
+            && nodes == egraph.total_size()
+            && classes == egraph.number_of_classes()
+        {
+            stop = Some(StopReason::Saturated);
+        }
+        if let Some(stop) = stop.or_else(|| limits(iterations, &egraph)) {
+            break stop;
+        }
+    };
+    let roots: Vec<Id> = roots.iter().map(|&r| egraph.find(r)).collect();
     let root = roots[0];
     let report = SaturationReport {
         dims,
         stop_reason,
-        iterations: runner.iterations.len(),
-        nodes: runner.egraph.total_size(),
-        classes: runner.egraph.number_of_classes(),
+        iterations,
+        nodes: egraph.total_size(),
+        classes: egraph.number_of_classes(),
         time: start.elapsed(),
     };
     tracing::info!(
@@ -257,22 +342,17 @@ pub fn saturate_goal(
         );
     }
     Saturated {
-        egraph: runner.egraph,
+        egraph,
         root,
         roots,
         report,
     }
 }
 
-/// What the time-limit hook reports when it stops a run.
-const TIME_LIMIT: &str = "time limit";
-
 /// One saturation per dim count, shared by every placement and request.
 pub struct SaturationCache<'r> {
     rules: &'r RuleSet,
     budgets: Budgets,
-    /// The rules as egg rewrites, compiled on first use.
-    rewrites: Option<Vec<Rewrite<Prog, Sets>>>,
     graphs: BTreeMap<(usize, AbsGoal), Saturated>,
 }
 
@@ -282,7 +362,6 @@ impl<'r> SaturationCache<'r> {
         SaturationCache {
             rules,
             budgets,
-            rewrites: None,
             graphs: BTreeMap::new(),
         }
     }
@@ -295,15 +374,9 @@ impl<'r> SaturationCache<'r> {
     /// The saturated e-graph of a goal over `dims` reduction dims (built on first use).
     pub fn get_goal(&mut self, dims: usize, goal: &AbsGoal) -> &Saturated {
         let (rules, budgets) = (self.rules, self.budgets);
-        let rewrites = &mut self.rewrites;
-        self.graphs.entry((dims, goal.clone())).or_insert_with(|| {
-            saturate_goal(
-                rewrites.get_or_insert_with(|| rules.rewrites()),
-                dims,
-                goal,
-                budgets,
-            )
-        })
+        self.graphs
+            .entry((dims, goal.clone()))
+            .or_insert_with(|| saturate_goal(rules.compiled(), dims, goal, budgets))
     }
 
     /// Reports of every saturation run, by dim count.
@@ -322,5 +395,100 @@ impl<'r> SaturationCache<'r> {
             .filter(|(k, _)| keys.contains(k))
             .map(|(_, s)| s.report.clone())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use egg::{Runner, SimpleScheduler};
+
+    /// egg's own `Runner` on the same seeds and rules, as `saturate_goal` ran it
+    /// before it was written out.
+    fn egg_run(rules: &RuleSet, dims: usize, goal: &AbsGoal, b: Budgets) -> Runner<Prog, Sets> {
+        let mut runner = Runner::new(Sets)
+            .with_scheduler(SimpleScheduler)
+            .with_iter_limit(b.iter_limit)
+            .with_node_limit(b.node_limit)
+            .with_time_limit(b.time_limit);
+        for e in goal_terms(dims, goal) {
+            runner = runner.with_expr(&e);
+        }
+        runner.run(&rules.rewrites())
+    }
+
+    fn stop_of(r: &Option<egg::StopReason>) -> StopReason {
+        match r {
+            Some(egg::StopReason::Saturated) => StopReason::Saturated,
+            Some(egg::StopReason::IterationLimit(_)) => StopReason::IterationLimit,
+            Some(egg::StopReason::NodeLimit(_)) => StopReason::NodeLimit,
+            other => panic!("unexpected stop {other:?}"),
+        }
+    }
+
+    /// The written-out loop builds egg's e-graph exactly: the same classes under
+    /// the same ids with the same nodes, the same roots, stop and iteration
+    /// count, whether it saturates or stops at a node or iteration budget
+    /// mid-iteration (where skipping a re-application would show first).
+    #[test]
+    fn same_egraph_as_eggs_runner() {
+        let rules = RuleSet::builtin();
+        let goals = [
+            AbsGoal::AllReduce,
+            AbsGoal::ReduceScatter(vec![0, 1, 2]),
+            AbsGoal::ReduceScatter(vec![2, 0, 1]),
+            AbsGoal::AllGather(vec![1, 0, 2]),
+        ];
+        let mut cases = Vec::new();
+        for dims in 1..=4 {
+            cases.push((dims, AbsGoal::AllReduce, Budgets::default()));
+        }
+        for node_limit in [40, 300, 1_000, 2_000, 5_000] {
+            for dims in [3, 4, 5] {
+                let b = Budgets {
+                    node_limit,
+                    ..Budgets::default()
+                };
+                cases.push((dims, AbsGoal::AllReduce, b));
+            }
+        }
+        for iter_limit in [0, 1, 2] {
+            let b = Budgets {
+                iter_limit,
+                ..Budgets::default()
+            };
+            cases.push((3, AbsGoal::AllReduce, b));
+        }
+        for g in &goals[1..] {
+            cases.push((3, g.clone(), Budgets::default()));
+            let b = Budgets {
+                node_limit: 500,
+                ..Budgets::default()
+            };
+            cases.push((3, g.clone(), b));
+        }
+        let mut stops = std::collections::BTreeSet::new();
+        for (dims, goal, b) in cases {
+            let ours = saturate_goal(rules.compiled(), dims, &goal, b);
+            let egg = egg_run(&rules, dims, &goal, b);
+            let what = format!("{dims} dims, {goal:?}, {b:?}");
+            assert_eq!(ours.report.stop_reason, stop_of(&egg.stop_reason), "{what}");
+            assert_eq!(ours.report.iterations, egg.iterations.len(), "{what}");
+            assert_eq!(ours.egraph.total_size(), egg.egraph.total_size(), "{what}");
+            assert_eq!(
+                ours.egraph.number_of_classes(),
+                egg.egraph.number_of_classes(),
+                "{what}"
+            );
+            let roots: Vec<Id> = egg.roots.iter().map(|&r| egg.egraph.find(r)).collect();
+            assert_eq!(ours.roots, roots, "{what}");
+            for class in egg.egraph.classes() {
+                assert_eq!(ours.egraph[class.id].nodes, class.nodes, "{what}");
+                assert_eq!(ours.egraph.find(class.id), class.id, "{what}");
+            }
+            stops.insert(ours.report.stop_reason.to_string());
+        }
+        // Every kind of stop was compared.
+        assert_eq!(stops.len(), 3, "{stops:?}");
     }
 }
