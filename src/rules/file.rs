@@ -289,16 +289,26 @@ fn parse_rule(t: &str, line: usize) -> Result<Rule, String> {
 impl RuleSet {
     /// The compiled-in rules.
     pub fn builtin() -> RuleSet {
-        read_rules(&Source::new(DEFAULT_RULES_NAME, DEFAULT_RULES))
-            .expect("grammar/rules is valid (tested)")
+        RuleSet::shipped().clone()
+    }
+
+    /// The compiled-in rules, parsed once per process.
+    pub fn shipped() -> &'static RuleSet {
+        static SHIPPED: std::sync::OnceLock<RuleSet> = std::sync::OnceLock::new();
+        SHIPPED.get_or_init(|| {
+            read_rules(&Source::new(DEFAULT_RULES_NAME, DEFAULT_RULES))
+                .expect("grammar/rules is valid (tested)")
+        })
     }
 
     /// Whether the two sets hold the same rules in the same order (comments, blank
-    /// lines and the file name aside).
+    /// lines, line numbers and the file name aside).
     pub fn same_rules(&self, other: &RuleSet) -> bool {
-        self.rules()
-            .map(|r| r.to_string())
-            .eq(other.rules().map(|r| r.to_string()))
+        let same = |a: &Rule, b: &Rule| {
+            a.name == b.name && a.lhs == b.lhs && a.rhs == b.rhs && a.conditions == b.conditions
+        };
+        self.rules().count() == other.rules().count()
+            && self.rules().zip(other.rules()).all(|(a, b)| same(a, b))
     }
 
     /// Every line, in file order.
@@ -342,5 +352,31 @@ impl RuleSet {
             out.push_str(&format!("  {:<14} {}\n", rel.name(), rel.doc()));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> RuleSet {
+        read_rules(&Source::new("test-rules", text)).expect("valid rules")
+    }
+
+    #[test]
+    fn same_rules_ignores_comments_and_lines_only() {
+        let shipped = RuleSet::shipped();
+        let bare: String = DEFAULT_RULES
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(parse(&bare).same_rules(shipped));
+        let dropped: String = bare.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        assert!(!parse(&dropped).same_rules(shipped));
+        let renamed = bare.replacen("all-reduce-split:", "all-reduce-split-2:", 1);
+        assert!(!parse(&renamed).same_rules(shipped));
+        let reordered = bare.replacen("if split ?g ?a ?b", "if split ?g ?b ?a", 1);
+        assert!(!parse(&reordered).same_rules(shipped));
     }
 }

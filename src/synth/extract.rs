@@ -620,7 +620,7 @@ mod tests {
 
     #[test]
     fn k_best_is_the_sorted_cut_of_every_candidate() {
-        let rules = RuleSet::builtin().rewrites();
+        let rules = RuleSet::shipped();
         let goals = [
             (3, AbsGoal::AllReduce),
             (4, AbsGoal::AllReduce),
@@ -629,7 +629,7 @@ mod tests {
         ];
         let mut compared = 0;
         for (dims, goal) in goals {
-            let sat = saturate_goal(&rules, dims, &goal, Budgets::default());
+            let sat = saturate_goal(rules.compiled(), dims, &goal, Budgets::default());
             let plan = Plan::new(&sat);
             for seed in 0..4 {
                 for k in [1, 2, 3, 5, 17] {
