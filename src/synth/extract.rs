@@ -17,6 +17,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use egg::Id;
 
@@ -43,8 +44,14 @@ pub fn to_fs(seconds: f64) -> Fs {
 pub trait StepOracle {
     /// The step's time in femtoseconds, run on the shard its `shard` names.
     fn cost_fs(&self, step: &AbsStep) -> Fs;
-    /// The step's canonical text (its shard does not show).
+    /// The step's canonical text: a function of its op, dims and roots, one text
+    /// for each (its shard does not show).
     fn text(&self, step: &AbsStep) -> String;
+    /// A key for the texts: two oracles with the same key write every step alike,
+    /// so an extraction plan ranks the texts once per key. `None`: no reuse.
+    fn naming(&self) -> Option<Vec<u64>> {
+        None
+    }
 }
 
 /// A program found by an engine.
@@ -90,7 +97,8 @@ pub struct StepTable {
 impl StepTable {
     /// Prices and ranks `steps` with `oracle`.
     pub fn new(steps: Vec<AbsStep>, oracle: &dyn StepOracle) -> StepTable {
-        let (cost, rank) = price(&steps, oracle);
+        let cost = steps.iter().map(|s| oracle.cost_fs(s)).collect();
+        let rank = text_ranks(&steps, oracle);
         StepTable { steps, cost, rank }
     }
 
@@ -137,10 +145,14 @@ const MAX_PASSES: usize = 256;
 /// `seq` nodes, and the distinct steps. Built once per e-graph, it serves every
 /// placement and request with that many dims; [`Plan::k_best`] then only prices steps
 /// and combines lists.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Plan {
     /// Distinct steps of the reachable classes.
     steps: Vec<AbsStep>,
+    /// `ident[i]`: which text `steps[i]` has, as the index of its (op, dims, roots)
+    /// among the steps (a step's text is one per such triple, [`StepOracle::text`]),
+    /// so that equal texts are found without writing any.
+    ident: Vec<u32>,
     /// Per class (in post-order), its nodes.
     nodes: Vec<Vec<Node>>,
     /// Indices of the goal's seed classes (the request's class for all_reduce).
@@ -148,6 +160,8 @@ pub struct Plan {
     /// Whether every `seq` node's children come before its class: one pass in this
     /// order is then the fixpoint.
     topological: bool,
+    /// The steps' text ranks by [`StepOracle::naming`], written when first needed.
+    ranks: Mutex<HashMap<Vec<u64>, Arc<Vec<u32>>>>,
 }
 
 impl Plan {
@@ -220,11 +234,25 @@ impl Plan {
                 Node::Seq(a, b) => a < c && b < c,
             })
         });
+        let mut texts: HashMap<AbsStep, u32> = HashMap::new();
+        let ident = steps
+            .iter()
+            .map(|s| {
+                let next = texts.len() as u32;
+                let shown = AbsStep {
+                    shard: DimSet::EMPTY,
+                    ..*s
+                };
+                *texts.entry(shown).or_insert(next)
+            })
+            .collect();
         Plan {
             steps,
+            ident,
             nodes,
             roots: sat.roots.iter().map(|&r| index[&eg.find(r)]).collect(),
             topological,
+            ranks: Mutex::new(HashMap::new()),
         }
     }
 
@@ -241,11 +269,18 @@ impl Plan {
     /// distinct texts ([`Best`]); a candidate is only a cost and where it comes
     /// from, and its steps are copied once it is kept. The children's lists are
     /// sorted by cost, so a `seq` node stops at the first pair costlier than a full
-    /// list's last: most candidates are dropped on one comparison. The result is
+    /// list's last: most candidates are dropped on one comparison. Texts are
+    /// written only when two candidates of equal cost are ordered. The result is
     /// that of sorting every candidate by (cost, text, offer order), dropping
     /// repeated texts and keeping `k` (the reference in this module's tests).
     pub fn k_best(&self, k: usize, oracle: &dyn StepOracle) -> Vec<Candidate> {
-        let (cost, rank) = price(&self.steps, oracle);
+        let cost: Vec<Fs> = self.steps.iter().map(|s| oracle.cost_fs(s)).collect();
+        let rank = Texts {
+            ident: &self.ident,
+            rank: std::cell::OnceCell::new(),
+            plan: self,
+            oracle,
+        };
         let n = self.nodes.len();
         let mut store = Store {
             arena: Vec::new(),
@@ -394,9 +429,8 @@ impl Plan {
     }
 }
 
-/// Every step's cost and text rank ([`StepTable`]'s `cost` and `rank`).
-fn price(steps: &[AbsStep], oracle: &dyn StepOracle) -> (Vec<Fs>, Vec<u32>) {
-    let cost = steps.iter().map(|s| oracle.cost_fs(s)).collect();
+/// Every step's text rank ([`StepTable`]'s `rank`).
+fn text_ranks(steps: &[AbsStep], oracle: &dyn StepOracle) -> Vec<u32> {
     let texts: Vec<String> = steps.iter().map(|s| oracle.text(s)).collect();
     let mut order: Vec<usize> = (0..steps.len()).collect();
     order.sort_by(|&a, &b| texts[a].cmp(&texts[b]));
@@ -408,7 +442,7 @@ fn price(steps: &[AbsStep], oracle: &dyn StepOracle) -> (Vec<Fs>, Vec<u32>) {
         }
         rank[s] = r;
     }
-    (cost, rank)
+    rank
 }
 
 /// A kept program: its cost and its steps, `arena[start..start + len]`.
@@ -467,17 +501,60 @@ impl Origin {
     }
 }
 
-/// The length of a candidate's text, in steps, and its steps' text ranks in order.
-fn ranks<'a>(
-    origin: &'a Origin,
-    arena: &'a [u32],
-    rank: &'a [u32],
-) -> (usize, impl Iterator<Item = u32> + 'a) {
-    let (a, b) = origin.slices(arena);
-    (
-        a.len() + b.len(),
-        a.iter().chain(b).map(|&i| rank[i as usize]),
-    )
+/// One extraction's view of the steps' texts: which are equal (known without
+/// writing them) and their order (written, sorted and ranked the first time two
+/// candidates of equal cost are compared).
+struct Texts<'a> {
+    ident: &'a [u32],
+    rank: std::cell::OnceCell<Arc<Vec<u32>>>,
+    plan: &'a Plan,
+    oracle: &'a dyn StepOracle,
+}
+
+impl Texts<'_> {
+    /// `rank[i]`: position of step `i`'s text in text order.
+    fn rank(&self) -> &[u32] {
+        self.rank.get_or_init(|| {
+            let write = || Arc::new(text_ranks(&self.plan.steps, self.oracle));
+            let Some(key) = self.oracle.naming() else {
+                return write();
+            };
+            let known = self
+                .plan
+                .ranks
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&key).cloned());
+            known.unwrap_or_else(|| {
+                let rank = write();
+                if let Ok(mut m) = self.plan.ranks.lock() {
+                    m.entry(key).or_insert_with(|| rank.clone());
+                }
+                rank
+            })
+        })
+    }
+
+    /// Whether two candidates have the same text.
+    fn same(&self, arena: &[u32], a: &Origin, b: &Origin) -> bool {
+        let ((a0, a1), (b0, b1)) = (a.slices(arena), b.slices(arena));
+        a0.len() + a1.len() == b0.len() + b1.len()
+            && a0
+                .iter()
+                .chain(a1)
+                .zip(b0.iter().chain(b1))
+                .all(|(&x, &y)| self.ident[x as usize] == self.ident[y as usize])
+    }
+
+    /// Orders two candidates of equal cost by text.
+    fn cmp(&self, arena: &[u32], a: &Origin, b: &Origin) -> Ordering {
+        let rank = self.rank();
+        let ((a0, a1), (b0, b1)) = (a.slices(arena), b.slices(arena));
+        a0.iter()
+            .chain(a1)
+            .map(|&i| rank[i as usize])
+            .cmp(b0.iter().chain(b1).map(|&i| rank[i as usize]))
+    }
 }
 
 /// A candidate offered to a [`Best`].
@@ -517,16 +594,15 @@ impl Best {
     /// cost: the first offered stays, as a stable sort would have it). A text
     /// dropped earlier may come back: `k` texts better than it were kept then and
     /// stay better, so it comes back only if cheaper than it was.
-    fn offer(&mut self, store: &Store, rank: &[u32], cost: Fs, origin: Origin) {
+    fn offer(&mut self, store: &Store, texts: &Texts, cost: Fs, origin: Origin) {
         if self.beyond(cost) {
             return;
         }
-        let (len, _) = ranks(&origin, &store.arena, rank);
-        let mine = || ranks(&origin, &store.arena, rank).1;
-        if let Some(j) = self.picks.iter().position(|p| {
-            let (n, t) = ranks(&p.origin, &store.arena, rank);
-            n == len && t.eq(mine())
-        }) {
+        if let Some(j) = self
+            .picks
+            .iter()
+            .position(|p| texts.same(&store.arena, &p.origin, &origin))
+        {
             if cost >= self.picks[j].cost {
                 return;
             }
@@ -537,7 +613,7 @@ impl Best {
             .iter()
             .position(|p| {
                 cost.cmp(&p.cost)
-                    .then_with(|| mine().cmp(ranks(&p.origin, &store.arena, rank).1))
+                    .then_with(|| texts.cmp(&store.arena, &origin, &p.origin))
                     .is_lt()
             })
             .unwrap_or(self.picks.len());

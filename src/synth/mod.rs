@@ -354,6 +354,17 @@ impl StepOracle for PlacementOracle<'_> {
     fn text(&self, s: &AbsStep) -> String {
         Text(self.spec, &self.shape.step(s)).to_string()
     }
+
+    /// Texts name the shape's dims, `level:axis`, and nothing else of the placement.
+    fn naming(&self) -> Option<Vec<u64>> {
+        Some(
+            self.shape
+                .dims
+                .iter()
+                .map(|d| ((d.level as u64) << 32) | d.axis as u64)
+                .collect(),
+        )
+    }
 }
 
 /// What one (request, shape) problem came to.
