@@ -578,10 +578,75 @@ struct Checking<'a> {
     /// Whether proofs carry across sizes ([`carries_proofs`]).
     carry: bool,
     proofs: ProofCache,
+    /// Verdicts decided ahead, on every core ([`Checking::decide_ahead`]), by the
+    /// query they answer; each is taken where the walk would have decided it.
+    ahead: BTreeMap<ProofKey, (Checked, usize, Duration)>,
     stats: &'a mut Stats,
 }
 
+/// What a verdict answers: the goal, the sizes (`None`: every size) and the steps
+/// ([`ProofCache`]).
+type ProofKey = (state::AbsGoal, ProofSizes, Vec<AbsStep>);
+
+/// A candidate as the checker sees it: its program, and the keys of its proof for
+/// its sizes and for every size.
+fn proof_query(shape: &Shape, request: &Request, c: &Candidate) -> (Program, ProofKey, ProofKey) {
+    let program = Program::new(c.steps.iter().map(|st| shape.step(st)).collect())
+        .with_layout(shape.ordered_refs(&c.layout));
+    let structure: Vec<AbsStep> = c
+        .steps
+        .iter()
+        .map(|st| AbsStep {
+            shard: DimSet::EMPTY,
+            ..*st
+        })
+        .collect();
+    // A relayout's steps are keyed by the goal they meet: its order.
+    let goal = shape.goal(request).with_order(&c.layout);
+    let same_sizes = (goal.clone(), Some(shape.sizes.clone()), structure.clone());
+    (program, same_sizes, (goal, None, structure))
+}
+
 impl Checking<'_> {
+    /// Decides, on every core, each query the walk over `shown` (in its order) will
+    /// decide unless an earlier verdict fails to carry: the first placement of each
+    /// query, sizes included, whose query for every size has not come before. The
+    /// walk then takes these verdicts as its own, so the output is what one thread
+    /// deciding in walk order prints.
+    fn decide_ahead(&mut self, shown: &[Shown], problems: &Problems) {
+        if !self.check {
+            return;
+        }
+        let (spec, backend) = (self.spec, self.backend);
+        let mut seen = std::collections::BTreeSet::new();
+        let mut seen_any = std::collections::BTreeSet::new();
+        let mut jobs = Vec::new();
+        for (pi, p, row, _) in shown {
+            for (ri, &k) in row.iter().enumerate() {
+                let shape = &problems.keys[k].1;
+                let request = &spec.requests[ri];
+                for c in problems.solved[k].candidates.as_deref().unwrap_or_default() {
+                    let (program, same_sizes, any_size) = proof_query(shape, request, c);
+                    let carried = self.carry && seen_any.contains(&any_size);
+                    if !seen.contains(&same_sizes) && !carried {
+                        seen.insert(same_sizes.clone());
+                        seen_any.insert(any_size);
+                        jobs.push((same_sizes, *pi, p, request, program));
+                    }
+                }
+            }
+        }
+        let decided: Vec<(ProofKey, (Checked, usize, Duration))> = jobs
+            .into_par_iter()
+            .map(|(key, pi, p, request, program)| {
+                let t = Instant::now();
+                let v = backend.check(spec, p, request, &program);
+                (key, (v, pi, t.elapsed()))
+            })
+            .collect();
+        self.ahead.extend(decided);
+    }
+
     /// The candidates of request `ri` on placement `pi` as programs, each checked
     /// (refuted ones, and ones the cost model predicts below `lower_bound_s`, recorded
     /// in the stats and left out: either is a bug).
@@ -596,43 +661,33 @@ impl Checking<'_> {
         let (spec, backend, check) = (self.spec, self.backend, self.check);
         let (proofs, stats) = (&mut self.proofs, &mut *self.stats);
         let request = &spec.requests[ri];
+        let ahead = &mut self.ahead;
         let mut programs = Vec::new();
         for c in candidates {
-            let program = Program::new(c.steps.iter().map(|st| shape.step(st)).collect())
-                .with_layout(shape.ordered_refs(&c.layout));
+            let (program, same_sizes, any_size) = proof_query(shape, request, c);
             let text = program.text(spec);
-            let structure: Vec<AbsStep> = c
-                .steps
-                .iter()
-                .map(|st| AbsStep {
-                    shard: DimSet::EMPTY,
-                    ..*st
-                })
-                .collect();
-            let mut decide = || {
-                let t = Instant::now();
-                let v = backend.check(spec, p, request, &program);
-                stats.proof_times.push(t.elapsed());
+            let mut decide = |key: &ProofKey| {
+                let (v, on, took) = ahead.remove(key).unwrap_or_else(|| {
+                    let t = Instant::now();
+                    (backend.check(spec, p, request, &program), pi, t.elapsed())
+                });
+                stats.proof_times.push(took);
                 tracing::debug!(
-                    placement = pi,
+                    placement = on,
                     program = %text,
-                    ms = t.elapsed().as_secs_f64() * 1e3,
+                    ms = took.as_secs_f64() * 1e3,
                     "checked"
                 );
-                (v, pi)
+                (v, on)
             };
             let mut proved_on = None;
             let verdict = check.then(|| {
-                // A relayout's steps are keyed by the goal they meet: its order.
-                let goal = shape.goal(request).with_order(&c.layout);
-                let same_sizes = (goal.clone(), Some(shape.sizes.clone()), structure.clone());
                 if let Some((v, _)) = proofs.get(&same_sizes) {
                     stats.proofs_reused += 1;
                     return v.clone();
                 }
                 // Only a proof carries to other sizes; a refutation or an undecided
                 // answer there is decided again here.
-                let any_size = (goal, None, structure);
                 if self.carry {
                     if let Some((Ok((Verdict::Proved, checker)), q)) = proofs.get(&any_size) {
                         stats.proofs_carried += 1;
@@ -640,7 +695,7 @@ impl Checking<'_> {
                         return Ok((Verdict::Proved, *checker));
                     }
                 }
-                let (v, q) = decide();
+                let (v, q) = decide(&same_sizes);
                 if self.carry && matches!(v, Ok((Verdict::Proved, _))) {
                     proofs.entry(any_size).or_insert((v.clone(), q));
                 }
@@ -820,8 +875,10 @@ pub fn synthesize(
         check: opts.check,
         carry: carries_proofs(opts.engine, rules),
         proofs: ProofCache::new(),
+        ahead: BTreeMap::new(),
         stats: &mut stats,
     };
+    checking.decide_ahead(&shown, &problems);
     let mut out = Vec::new();
     for (pi, p, row, _) in shown {
         let p = &p;
