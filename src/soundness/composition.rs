@@ -59,12 +59,21 @@ const COMPOSED: &[Composition] = &[
 /// extends it to every size when the rules it uses are in `rules` with their exact
 /// texts and are themselves covered for every size.
 pub fn extend(rules: &RuleSet, obligations: &mut [RuleObligation]) {
+    let mut coverage: Vec<Coverage> = obligations.iter().map(|o| o.coverage).collect();
+    compose(rules, &mut coverage);
+    for (o, c) in obligations.iter_mut().zip(coverage) {
+        o.coverage = c;
+    }
+}
+
+/// [`extend`] on the rules' coverages alone (`coverage[i]` of the `i`-th rule).
+pub fn compose(rules: &RuleSet, coverage: &mut [Coverage]) {
     let texts: Vec<String> = rules.rules().map(|r| r.to_string()).collect();
-    let all_sizes = |text: &str, obligations: &[RuleObligation]| {
+    let all_sizes = |text: &str, coverage: &[Coverage]| {
         texts
             .iter()
-            .zip(obligations)
-            .any(|(t, o)| t == text && o.coverage == Coverage::AllSizes)
+            .zip(coverage)
+            .any(|(t, &c)| t == text && c == Coverage::AllSizes)
     };
     let upgrades: Vec<(usize, &'static str)> = texts
         .iter()
@@ -73,12 +82,12 @@ pub fn extend(rules: &RuleSet, obligations: &mut [RuleObligation]) {
             let c = COMPOSED.iter().find(|c| c.rule == t)?;
             c.uses
                 .iter()
-                .all(|u| all_sizes(u, obligations))
+                .all(|u| all_sizes(u, coverage))
                 .then_some((i, c.argument))
         })
         .collect();
     for (i, argument) in upgrades {
-        obligations[i].coverage = Coverage::Composed(argument);
+        coverage[i] = Coverage::Composed(argument);
     }
 }
 

@@ -34,7 +34,18 @@ pub fn derive(rules: &RuleSet) -> Result<Vec<RuleObligation>, InstanceError> {
 /// prove *if* z3 answers `unsat` to them; `collsynth prove --check` (run by the tests
 /// for `grammar/rules`) is what discharges them.
 pub fn covers_every_size(rules: &RuleSet) -> bool {
-    derive(rules).is_ok_and(|obs| obs.iter().all(|o| o.coverage != Coverage::Checked))
+    coverages(rules).is_ok_and(|c| c.iter().all(|&c| c != Coverage::Checked))
+}
+
+/// Every rule's [`RuleObligation::coverage`], in file order, without writing the
+/// queries ([`derive()`] writes them; both agree, as a test checks).
+pub fn coverages(rules: &RuleSet) -> Result<Vec<Coverage>, InstanceError> {
+    let mut out = rules
+        .rules()
+        .map(|r| Ok(obligation::coverage_of(&instances::instances(r)?)))
+        .collect::<Result<Vec<_>, InstanceError>>()?;
+    composition::compose(rules, &mut out);
+    Ok(out)
 }
 
 /// [`derive()`], with the queries of sizes up to `max_size` beyond the files appended
@@ -56,4 +67,22 @@ pub fn derive_upto(rules: &RuleSet, max_size: u64) -> Result<Vec<RuleObligation>
     }
     composition::extend(rules, &mut out);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coverages_are_the_obligations_coverages() {
+        let rules = RuleSet::shipped();
+        let derived: Vec<Coverage> = derive(rules)
+            .expect("the shipped rules derive")
+            .iter()
+            .map(|o| o.coverage)
+            .collect();
+        assert_eq!(coverages(rules).expect("instances"), derived);
+        assert!(derived.iter().any(|c| matches!(c, Coverage::Composed(_))));
+        assert!(covers_every_size(rules));
+    }
 }

@@ -234,6 +234,16 @@ impl Coverage {
     }
 }
 
+/// What the checked sizes prove about a rule of these instances: every size only if
+/// they do for every instance (before composition, [`super::composition`]).
+pub fn coverage_of(instances: &[Instance]) -> Coverage {
+    if instances.iter().all(|i| coverage(i) == Coverage::AllSizes) {
+        Coverage::AllSizes
+    } else {
+        Coverage::Checked
+    }
+}
+
 /// What the checked sizes prove about `inst`.
 pub fn coverage(inst: &Instance) -> Coverage {
     let positional = inst
@@ -840,11 +850,7 @@ pub fn rule_obligation(name: &str, rule_text: &str, instances: &[Instance]) -> R
         file: format!("{name}.smt2"),
         text: t,
         instances: instances.len(),
-        coverage: if instances.iter().all(|i| coverage(i) == Coverage::AllSizes) {
-            Coverage::AllSizes
-        } else {
-            Coverage::Checked
-        },
+        coverage: coverage_of(instances),
         deeper: 0,
         queries,
     }
