@@ -379,6 +379,31 @@ impl<'r> SaturationCache<'r> {
             .or_insert_with(|| saturate_goal(rules.compiled(), dims, goal, budgets))
     }
 
+    /// Saturates every goal of `keys` not saturated yet, on every core (rayon); each
+    /// saturation depends on its key alone, so the thread count changes nothing.
+    pub fn prepare(&mut self, keys: &[(usize, AbsGoal)]) {
+        use rayon::prelude::*;
+        let todo: std::collections::BTreeSet<&(usize, AbsGoal)> = keys
+            .iter()
+            .filter(|k| !self.graphs.contains_key(*k))
+            .collect();
+        let (rules, budgets) = (self.rules, self.budgets);
+        let done: Vec<((usize, AbsGoal), Saturated)> = todo
+            .into_par_iter()
+            .map(|(dims, goal)| {
+                let sat = saturate_goal(rules.compiled(), *dims, goal, budgets);
+                ((*dims, goal.clone()), sat)
+            })
+            .collect();
+        self.graphs.extend(done);
+    }
+
+    /// The saturated e-graph of a goal, if [`SaturationCache::get_goal`] or
+    /// [`SaturationCache::prepare`] built it.
+    pub fn saturated(&self, dims: usize, goal: &AbsGoal) -> Option<&Saturated> {
+        self.graphs.get(&(dims, goal.clone()))
+    }
+
     /// Reports of every saturation run, by dim count.
     pub fn reports(&self) -> Vec<SaturationReport> {
         self.graphs.values().map(|s| s.report.clone()).collect()

@@ -993,6 +993,8 @@ impl EngineRun<'_, '_> {
         }
         let t = Instant::now();
         if self.opts.engine == Engine::Egraph {
+            // The e-graphs and plans these problems need, built on every core.
+            let mut keys = std::collections::BTreeSet::new();
             for &k in &todo {
                 let (ri, shape) = &problems.keys[k];
                 let request = &self.spec.requests[*ri];
@@ -1001,13 +1003,22 @@ impl EngineRun<'_, '_> {
                 }
                 let goal = shape.goal(request);
                 for layout in goal.layouts() {
-                    let goal = goal.with_order(&layout);
-                    let cache = &mut self.cache;
-                    self.plans
-                        .entry((shape.len(), goal.clone()))
-                        .or_insert_with(|| extract::Plan::new(cache.get_goal(shape.len(), &goal)));
+                    let key = (shape.len(), goal.with_order(&layout));
+                    if !self.plans.contains_key(&key) {
+                        keys.insert(key);
+                    }
                 }
             }
+            let keys: Vec<(usize, state::AbsGoal)> = keys.into_iter().collect();
+            self.cache.prepare(&keys);
+            let cache = &self.cache;
+            let plans: Vec<extract::Plan> = keys
+                .par_iter()
+                .map(|(dims, goal)| {
+                    extract::Plan::new(cache.saturated(*dims, goal).expect("prepared above"))
+                })
+                .collect();
+            self.plans.extend(keys.into_iter().zip(plans));
         }
         let (spec, backend, opts, plans) = (self.spec, self.backend, self.opts, &self.plans);
         let shared: &Problems = problems;
