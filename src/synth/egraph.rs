@@ -382,20 +382,17 @@ impl<'r> SaturationCache<'r> {
     /// Saturates every goal of `keys` not saturated yet, on every core (rayon); each
     /// saturation depends on its key alone, so the thread count changes nothing.
     pub fn prepare(&mut self, keys: &[(usize, AbsGoal)]) {
-        use rayon::prelude::*;
-        let todo: std::collections::BTreeSet<&(usize, AbsGoal)> = keys
+        let todo: Vec<&(usize, AbsGoal)> = keys
             .iter()
             .filter(|k| !self.graphs.contains_key(*k))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect();
         let (rules, budgets) = (self.rules, self.budgets);
-        let done: Vec<((usize, AbsGoal), Saturated)> = todo
-            .into_par_iter()
-            .map(|(dims, goal)| {
-                let sat = saturate_goal(rules.compiled(), *dims, goal, budgets);
-                ((*dims, goal.clone()), sat)
-            })
-            .collect();
-        self.graphs.extend(done);
+        let done = super::on_every_core(&todo, |(dims, goal)| {
+            saturate_goal(rules.compiled(), *dims, goal, budgets)
+        });
+        self.graphs.extend(todo.into_iter().cloned().zip(done));
     }
 
     /// The saturated e-graph of a goal, if [`SaturationCache::get_goal`] or

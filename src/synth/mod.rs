@@ -636,15 +636,13 @@ impl Checking<'_> {
                 }
             }
         }
-        let decided: Vec<(ProofKey, (Checked, usize, Duration))> = jobs
-            .into_par_iter()
-            .map(|(key, pi, p, request, program)| {
-                let t = Instant::now();
-                let v = backend.check(spec, p, request, &program);
-                (key, (v, pi, t.elapsed()))
-            })
-            .collect();
-        self.ahead.extend(decided);
+        let decided = on_every_core(&jobs, |(_, pi, p, request, program)| {
+            let t = Instant::now();
+            let v = backend.check(spec, p, request, program);
+            (v, *pi, t.elapsed())
+        });
+        self.ahead
+            .extend(jobs.into_iter().map(|j| j.0).zip(decided));
     }
 
     /// The candidates of request `ri` on placement `pi` as programs, each checked
@@ -957,6 +955,19 @@ pub fn synthesize(
     })
 }
 
+/// `f` of every item, in order, on every core (rayon); one item runs on the calling
+/// thread, which spares a small problem the pool's hand-off (tens of µs).
+pub(crate) fn on_every_core<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync + Send,
+) -> Vec<R> {
+    if items.len() < 2 {
+        items.iter().map(f).collect()
+    } else {
+        items.par_iter().map(f).collect()
+    }
+}
+
 /// The engine and its caches during one synthesis.
 struct EngineRun<'a, 'r> {
     spec: &'a Spec,
@@ -1012,24 +1023,18 @@ impl EngineRun<'_, '_> {
             let keys: Vec<(usize, state::AbsGoal)> = keys.into_iter().collect();
             self.cache.prepare(&keys);
             let cache = &self.cache;
-            let plans: Vec<extract::Plan> = keys
-                .par_iter()
-                .map(|(dims, goal)| {
-                    extract::Plan::new(cache.saturated(*dims, goal).expect("prepared above"))
-                })
-                .collect();
+            let plans = on_every_core(&keys, |(dims, goal)| {
+                extract::Plan::new(cache.saturated(*dims, goal).expect("prepared above"))
+            });
             self.plans.extend(keys.into_iter().zip(plans));
         }
         let (spec, backend, opts, plans) = (self.spec, self.backend, self.opts, &self.plans);
         let shared: &Problems = problems;
-        let found: Vec<(Vec<Candidate>, Vec<EnumReport>)> = todo
-            .par_iter()
-            .map(|&k| {
-                let (ri, shape) = &shared.keys[k];
-                let p = &shared.solved[k].representative;
-                candidates(spec, backend, opts, plans, p, *ri, shape)
-            })
-            .collect();
+        let found = on_every_core(&todo, |&k| {
+            let (ri, shape) = &shared.keys[k];
+            let p = &shared.solved[k].representative;
+            candidates(spec, backend, opts, plans, p, *ri, shape)
+        });
         for (k, (c, report)) in todo.into_iter().zip(found) {
             problems.solved[k].candidates = Some(c);
             problems.solved[k].report = report;
