@@ -307,6 +307,39 @@ fn cost_prices_the_relayout_as_a_copy_of_the_whole_buffer() {
     assert!((doc["relayout_s"].as_f64().unwrap() - 4e-3).abs() < 1e-12);
 }
 
+/// Pipelined, a relayout is one more stage: each chunk's blocks are copied as it is
+/// packed while other chunks' steps run, so the program costs less than its
+/// pipelined steps plus the whole copy, more than the steps alone, and with one
+/// chunk exactly the steps plus the copy.
+#[test]
+fn a_pipelined_relayout_copies_each_chunk_beside_the_steps() {
+    let dir = support::tempdir();
+    let file = |name: &str, text: String| support::write(dir.path(), name, &text);
+    let relaid = file(
+        "r.txt",
+        format!("pipeline(16): layout(gpu:data, node:data): {RS_GPU_FIRST}\n"),
+    );
+    let steps = file("s.txt", format!("pipeline(16): {RS_GPU_FIRST}\n"));
+    let one = file(
+        "o.txt",
+        format!("pipeline(1): layout(gpu:data, node:data): {RS_GPU_FIRST}\n"),
+    );
+    let total = |p: &str| cost_json(FSDP, p)["total_s"].as_f64().unwrap();
+    let (with, without) = (total(&relaid), total(&steps));
+    let copy = cost_json(FSDP, &relaid)["relayout_s"].as_f64().unwrap();
+    assert!((copy - 2e-3).abs() < 1e-12, "{copy}");
+    assert!(with > without, "{with} vs {without}");
+    assert!(with < without + copy / 2.0, "{with} vs {without} + {copy}");
+    let plain = cost_json(FSDP, &one);
+    let steps_s: f64 = plain["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["time_s"].as_f64().unwrap())
+        .sum();
+    assert_eq!(plain["total_s"].as_f64(), Some(steps_s + copy));
+}
+
 /// A refutation of a relaid program names the numbering its shard numbers are in,
 /// for both checkers.
 #[test]

@@ -42,19 +42,36 @@ pub struct PipelineCost {
     pub latency_s: f64,
     /// Σ over the windows of their launches (`C × S` calls in all).
     pub launch_s: f64,
-    /// The program's local relayout, on the whole buffer and not overlapped (0
-    /// without one).
+    /// The copy of the program's relayout on the whole buffer (0 without one); with
+    /// `C > 1` it is spread over the windows, `1/C` per chunk.
     pub relayout_s: f64,
 }
 
-/// The time of one window running the steps `first..=last`, each on `1/chunks` of
-/// its bytes: (bandwidth, latency, launch).
-fn window(spec: &Spec, cost: &ProgramCost, first: usize, last: usize, chunks: f64) -> [f64; 3] {
+/// The time of one window running the stages `first..=last`, each on `1/chunks` of
+/// its bytes: (bandwidth, latency, launch). Stage `i` is step `i − lead`; with a
+/// relayout (`lead` = 1) stage 0 is its copy, which uses no link: the window's
+/// bandwidth term is the slower of its links and the copy's share.
+fn window(
+    spec: &Spec,
+    cost: &ProgramCost,
+    lead: usize,
+    (first, last): (usize, usize),
+    chunks: f64,
+) -> [f64; 3] {
     let levels = &spec.system.levels;
     let mut loads = vec![0.0; levels.len()];
     let mut device = vec![0.0; levels.len()];
     let (mut latency, mut launch) = (0.0f64, 0.0);
-    for step in &cost.steps[first..=last] {
+    let copy = match &cost.relayout {
+        Some(r) if lead == 1 && first == 0 => r.time_s / chunks,
+        _ => 0.0,
+    };
+    let steps: &[super::StepCost] = if last < lead {
+        &[]
+    } else {
+        &cost.steps[first.max(lead) - lead..=last - lead]
+    };
+    for step in steps {
         for (l, (load, dev)) in loads.iter_mut().zip(device.iter_mut()).enumerate() {
             *load += step.bytes_per_level[l] / chunks;
             *dev += step.device_bytes_per_level[l] / chunks;
@@ -63,14 +80,22 @@ fn window(spec: &Spec, cost: &ProgramCost, first: usize, last: usize, chunks: f6
         launch += step.launch_s;
     }
     let (_, bandwidth) = bottleneck(&loads, &device, levels);
-    [bandwidth, latency, launch]
+    [bandwidth.max(copy), latency, launch]
 }
 
 /// The cost of `cost`'s program (the plain program's step costs on the whole buffer)
-/// run as `chunks ≥ 1` pipelined chunks.
+/// run as `chunks ≥ 1` pipelined chunks. A relayout is one more stage, the copy of
+/// each chunk's blocks as it is packed (before the steps of a reduce_scatter
+/// program, after those of an all_gather one: the windows' total is the same
+/// either way, since reversing the stages reverses the windows), overlapping other
+/// chunks' steps; with `C = 1` it runs alone, as in the plain program.
 pub fn pipelined_cost(spec: &Spec, cost: &ProgramCost, chunks: u64) -> PipelineCost {
     let chunks = chunks.max(1);
-    let s = cost.steps.len() as u64;
+    if chunks == 1 {
+        return plain_cost(cost);
+    }
+    let lead = usize::from(cost.relayout.is_some());
+    let s = (cost.steps.len() + lead) as u64;
     let c = chunks as f64;
     let mut parts: Vec<([f64; 3], u64)> = Vec::new();
     if s > 0 {
@@ -85,25 +110,36 @@ pub fn pipelined_cost(spec: &Spec, cost: &ProgramCost, chunks: u64) -> PipelineC
             } else {
                 1
             };
-            parts.push((window(spec, cost, first as usize, last as usize, c), same));
+            let stages = (first as usize, last as usize);
+            parts.push((window(spec, cost, lead, stages, c), same));
             w += same;
         }
     }
     let sum = |i: usize| -> f64 { parts.iter().map(|(t, n)| t[i] * *n as f64).sum() };
-    let windows_s: f64 = parts
+    let total_s: f64 = parts
         .iter()
         .map(|(t, n)| (t[0] + t[1] + t[2]) * *n as f64)
         .sum();
-    let total_s = match &cost.relayout {
-        Some(r) => windows_s + r.time_s,
-        None => windows_s,
-    };
     PipelineCost {
         chunks,
         total_s,
         bandwidth_s: sum(0),
         latency_s: sum(1),
         launch_s: sum(2),
+        relayout_s: super::RelayoutCost::time(&cost.relayout),
+    }
+}
+
+/// The plain program as a pipeline of one chunk: its steps one after another, then
+/// its relayout, added in the order [`ProgramCost`] adds them (bit for bit).
+fn plain_cost(cost: &ProgramCost) -> PipelineCost {
+    let sum = |f: fn(&super::StepCost) -> f64| cost.steps.iter().map(f).sum::<f64>();
+    PipelineCost {
+        chunks: 1,
+        total_s: cost.total_s,
+        bandwidth_s: sum(|s| s.bandwidth_s),
+        latency_s: sum(|s| s.latency_s),
+        launch_s: sum(|s| s.launch_s),
         relayout_s: super::RelayoutCost::time(&cost.relayout),
     }
 }
@@ -238,7 +274,7 @@ bytes = "1 GB"
             for w in 0..c + s - 1 {
                 let first = w.saturating_sub(c - 1) as usize;
                 let last = w.min(s - 1) as usize;
-                let t = window(&spec, &cost, first, last, c as f64);
+                let t = window(&spec, &cost, 0, (first, last), c as f64);
                 total += t[0] + t[1] + t[2];
             }
             assert!((p.total_s - total).abs() <= 1e-12 * total, "C = {c}");

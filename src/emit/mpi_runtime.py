@@ -93,28 +93,41 @@ def start_step(op, comm, pos, group, states, si, buf):
     return req, done
 
 
-def chunk_views(buf, chunks, shards=1):
+def chunk_views(buf, chunks, shards=1, packed=True):
     """The chunks of a pipelined program's buffer, chunk k being the k-th 1/chunks
     of every shard (docs/design.md, 3.6), each one contiguous array; and a function
     that writes them back into `buf`. With one shard (all_reduce) they are views of
-    the buffer itself (writing a view writes the buffer); otherwise packed copies."""
+    the buffer itself (writing a view writes the buffer); otherwise packed copies,
+    left unfilled with packed=False (the caller fills each chunk itself)."""
     if shards == 1:
         n = len(buf) // chunks
         return [buf[k * n:(k + 1) * n] for k in range(chunks)], lambda: None
-    packed = buf.reshape(shards, chunks, -1).transpose(1, 0, 2).copy()
+    parts = buf.reshape(shards, chunks, -1)
+    if packed:
+        packs = parts.transpose(1, 0, 2).copy()
+    else:
+        packs = np.empty((chunks, shards, parts.shape[2]), dtype=buf.dtype)
 
     def back():
-        buf.reshape(shards, chunks, -1)[...] = packed.transpose(1, 0, 2)
-    return [packed[k].reshape(-1) for k in range(chunks)], back
+        parts[...] = packs.transpose(1, 0, 2)
+    return [packs[k].reshape(-1) for k in range(chunks)], back
 
 
 def run_pipelined(prog, comms, states, mine, buf):
     """Runs the program on every chunk of `buf`, step s of chunk k started once step
     s - 1 of chunk k is done, in wavefront order (window w starts step s of chunk
     w - s for every s), so steps of different chunks are in flight together on
-    their own communicators. `states` are the regions of one chunk."""
-    steps = prog["steps"]
-    views, back = chunk_views(buf, prog["chunks"], prog["shards"])
+    their own communicators. `states` are the regions of one chunk. A relayout is
+    one more stage, per chunk: chunk k's blocks are permuted as it is packed, before
+    its first step (reduce_scatter), or once its last step is done (all_gather),
+    while the other chunks' steps are in flight (docs/cost-model.md, 15)."""
+    steps, relayout, chunks = prog["steps"], prog["relayout"], prog["chunks"]
+    before = relayout is not None and prog["collective"] == "reduce_scatter"
+    after = relayout is not None and prog["collective"] == "all_gather"
+    views, back = chunk_views(buf, chunks, prog["shards"], packed=not before)
+    parts = buf.reshape(prog["shards"], chunks, -1)
+    lead = 1 if before else 0
+    stages = lead + len(steps) + (1 if after else 0)
     pending = {}
 
     def wait(key):
@@ -123,12 +136,21 @@ def run_pipelined(prog, comms, states, mine, buf):
             started[0].Wait()
             started[1]()
 
-    for w in range(len(views) + len(steps) - 1):
-        for si, (op, _groups) in enumerate(steps):
-            k = w - si
-            if not 0 <= k < len(views):
+    for w in range(chunks + stages - 1):
+        for st in range(stages):
+            k = w - st
+            if not 0 <= k < chunks:
+                continue
+            si = st - lead
+            if before and st == 0:
+                views[k][...] = relaid(parts[:, k, :].reshape(-1), relayout)
+                continue
+            if after and si == len(steps):
+                wait((k, si - 1))
+                views[k][...] = relaid(views[k], relayout, inverse=True)
                 continue
             wait((k, si - 1))
+            op = steps[si][0]
             pos, group = mine[si] if mine[si] is not None else (None, None)
             started = start_step(op, comms[si], pos, group, states, si, views[k])
             if started is not None:
@@ -150,13 +172,21 @@ def step_comms(prog, cache):
 
 
 def run_program(prog, comms, states, mine, buf):
-    """The whole program on `buf`: step by step, or pipelined over its chunks."""
+    """The whole program on `buf`, in place, its relayout included: step by step, or
+    pipelined over its chunks. With a relayout, a reduce_scatter program's `buf`
+    enters in the request's numbering and leaves in the layout's; an all_gather
+    one's enters in the layout's and leaves in the request's."""
     if prog["chunks"] > 1:
         run_pipelined(prog, comms, states, mine, buf)
         return
+    relayout, kind = prog["relayout"], prog["collective"]
+    if relayout is not None and kind == "reduce_scatter":
+        buf[...] = relaid(buf, relayout)
     for si, (op, _groups) in enumerate(prog["steps"]):
         pos, group = mine[si] if mine[si] is not None else (None, None)
         run_step(op, comms[si], pos, group, states, si, buf)
+    if relayout is not None and kind == "all_gather":
+        buf[...] = relaid(buf, relayout, inverse=True)
 
 
 def unit_length(prog):
@@ -254,21 +284,17 @@ def run(name, data):
     prog, comms, states, mine = plan(name, length)
     s = length // g
     # The steps number the shards as the program's layout does (program_shard_of);
-    # a relayout permutes the whole buffer before (reduce_scatter) or after
+    # run_program's relayout permutes the blocks before (reduce_scatter) or after
     # (all_gather) them, so the caller sees the request's numbering (shard_of).
     c = prog["program_shard_of"][WORLD.Get_rank()]
     if kind == "all_gather":
         buf = np.zeros(length, dtype=data.dtype)
         buf[c * s:(c + 1) * s] = data
-    elif prog["relayout"] is not None:
-        buf = np.ascontiguousarray(relaid(data, prog["relayout"]))
     else:
         buf = data
     run_program(prog, comms, states, mine, buf)
     if kind == "reduce_scatter":
         return buf[c * s:(c + 1) * s].copy()
-    if kind == "all_gather" and prog["relayout"] is not None:
-        return np.ascontiguousarray(relaid(buf, prog["relayout"], inverse=True))
     return buf
 
 

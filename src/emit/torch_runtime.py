@@ -198,14 +198,26 @@ def _flat(name, tensor):
 def _pipelined(name, buf, steps):
     """Runs a pipelined program's chunks through its steps: window w launches step
     s of chunk w - s (asynchronously, on that step's own process group) once the
-    chunk's previous step is done; every rank launches in the same order."""
+    chunk's previous step is done; every rank launches in the same order. A
+    relayout (RELAYOUT) is one more stage, per chunk: chunk k's blocks are permuted
+    as it is packed, before its first step (reduce_scatter: `buf` enters in the
+    request's numbering), or once its last step is done (all_gather: `buf` leaves
+    in the request's numbering), while other chunks' steps are in flight."""
     chunks, shards = CHUNKS[name], SHARDS[name]
+    relayout, kind = RELAYOUT[name], PROGRAM_COLLECTIVE[name]
+    before = relayout is not None and kind == "reduce_scatter"
+    after = relayout is not None and kind == "all_gather"
     packed = None
     if shards == 1:
         views = buf.view(chunks, -1)
     else:
         # Chunk k is the k-th 1/chunks of every shard, packed contiguous.
-        packed = buf.view(shards, chunks, -1).transpose(0, 1).contiguous()
+        parts = buf.view(shards, chunks, -1)
+        if before:
+            packed = torch.empty((chunks, shards, parts.shape[2]), dtype=buf.dtype,
+                                 device=buf.device)
+        else:
+            packed = parts.transpose(0, 1).contiguous()
         views = packed.view(chunks, -1)
     mine = {st[0]: st for st in steps}
     pending = {}
@@ -218,10 +230,19 @@ def _pipelined(name, buf, steps):
                 started[1]()
 
     total = len(GROUPS[name])
-    for w in range(chunks + total - 1):
-        for si in range(total):
-            k = w - si
-            if 0 <= k < chunks and si in mine:
+    lead = 1 if before else 0
+    stages = lead + total + (1 if after else 0)
+    for w in range(chunks + stages - 1):
+        for st in range(stages):
+            k, si = w - st, st - lead
+            if not 0 <= k < chunks:
+                continue
+            if before and st == 0:
+                views[k].copy_(relaid(parts[:, k, :].reshape(-1), relayout))
+            elif after and si == total:
+                wait(k)
+                views[k].copy_(relaid(views[k].clone(), relayout, inverse=True))
+            elif si in mine:
                 wait(k)
                 pending[k] = _step(views[k], mine[si], True)
     for k in range(chunks):
@@ -263,8 +284,8 @@ def run(name, tensor, async_op=False):
         # A layout(L): program's relayout (RELAYOUT) permutes the copy first; its
         # steps leave this rank's shard at its number in L (PROGRAM_SHARD_OF).
         flat = _flat(name, tensor.reshape(-1))
-        if RELAYOUT[name] is None:
-            buf = flat.clone()
+        if RELAYOUT[name] is None or CHUNKS[name] > 1:
+            buf = flat.clone()  # a pipelined program relays each chunk itself
         else:
             buf = relaid(flat, RELAYOUT[name]).contiguous()
         s, c = buf.numel() // SHARDS[name], PROGRAM_SHARD_OF[name][dist.get_rank()]
@@ -283,7 +304,8 @@ def _gather_into(name, whole, shard, async_op):
         raise ValueError("%s gathers %d shards: the output needs %d elements, not %d"
                          % (name, SHARDS[name], s * SHARDS[name], buf.numel()))
     buf[c * s:(c + 1) * s].copy_(shard.reshape(-1))
-    if RELAYOUT[name] is None:
+    if RELAYOUT[name] is None or CHUNKS[name] > 1:
+        # A pipelined program relays each chunk itself (_pipelined).
         return _execute(name, buf, async_op, lambda: whole)
 
     def back():

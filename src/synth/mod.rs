@@ -1117,14 +1117,13 @@ fn pipelined(
     shape: &Shape,
     mut out: Vec<Candidate>,
 ) -> Vec<Candidate> {
-    // A relayout (docs/design.md, §3.7) is one local copy before or after the
-    // steps, not overlapped with them.
-    let copy_fs = extract::to_fs(backend.relayout_s(spec, request.bytes));
     for c in &mut out {
-        let program = Program::new(c.steps.iter().map(|st| shape.step(st)).collect());
+        // A relayout (docs/design.md, §3.7) is priced with the steps: one copy of
+        // the whole buffer plain, a copy per chunk pipelined (docs/cost-model.md, §15).
+        let program = Program::new(c.steps.iter().map(|st| shape.step(st)).collect())
+            .with_layout(shape.ordered_refs(&c.layout));
         let best = backend.best_chunks(spec, p, &program, request);
-        let copy = if c.layout.is_empty() { 0 } else { copy_fs };
-        let fs = extract::to_fs(best.total_s).saturating_add(copy);
+        let fs = extract::to_fs(best.total_s);
         if best.chunks > 1 && fs < c.cost_fs {
             c.chunks = best.chunks;
             c.cost_fs = fs;
