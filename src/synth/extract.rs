@@ -266,7 +266,7 @@ impl Plan {
     ///
     /// Each class's list is built by offering its candidates one by one, in node
     /// order (a `seq` node's pairs left-major), to a sorted list of at most `k`
-    /// distinct texts ([`Best`]); a candidate is only a cost and where it comes
+    /// distinct texts (`Best`); a candidate is only a cost and where it comes
     /// from, and its steps are copied once it is kept. The children's lists are
     /// sorted by cost, so a `seq` node stops at the first pair costlier than a full
     /// list's last: most candidates are dropped on one comparison. Texts are
