@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::collections::BTreeMap;
+
 use collsynth::rules::RuleSet;
 use collsynth::spec::Spec;
 use collsynth::synth::backend::Standard;
@@ -144,8 +146,16 @@ fn pruning_keeps_the_best_placement() {
     }
 }
 
+/// The engines search different programs: the e-graph every program its rules
+/// derive (of any length), the enumeration every correct program of up to 6 steps.
+/// Each prices its plain best (`synth::pipeline_pool`) at their best chunk counts
+/// before ranking, so their answers agree where those pools hold the same best;
+/// on the example specs the e-graph's is never worse (its longer programs pipeline
+/// better; the programs only enumeration finds, an all_reduce followed by a rooted
+/// one, say, never win), and most agree exactly.
 #[test]
-fn both_engines_agree_on_the_best_cost_for_every_example_spec() {
+fn the_egraph_is_never_worse_than_enumeration_on_the_example_specs() {
+    let (mut same, mut compared) = (0, 0);
     for file in support::example_spec_files() {
         let path = support::path(&file);
         let spec = support::load(path);
@@ -165,20 +175,33 @@ fn both_engines_agree_on_the_best_cost_for_every_example_spec() {
         let e = run(&spec, &opts(Engine::Egraph));
         let n = run(&spec, &opts(Engine::Enumerate));
         assert_eq!(e.placements.len(), n.placements.len());
-        for (a, b) in e.placements.iter().zip(&n.placements) {
-            assert_eq!(a.index, b.index, "{path}: ranking differs");
-            for (ra, rb) in a.results.iter().zip(&b.results) {
-                // A send_recv request is priced, not synthesized: no programs.
-                assert_eq!(ra.priced_s, rb.priced_s, "{path}: priced requests differ");
-                if ra.priced_s.is_some() {
-                    continue;
-                }
-                let (ca, cb) = (ra.programs[0].cost_s, rb.programs[0].cost_s);
-                assert_eq!(
-                    ca, cb,
-                    "{path}, placement {}: egraph {ca} vs enumerate {cb}",
-                    a.index
+        let by_index = |s: &Synthesis| -> BTreeMap<usize, Vec<f64>> {
+            s.placements
+                .iter()
+                .map(|p| {
+                    let costs = p
+                        .results
+                        .iter()
+                        .map(|r| {
+                            // A send_recv request is priced, not synthesized.
+                            r.priced_s
+                                .or(r.programs.first().map(|b| b.cost_s))
+                                .expect("a program or a price")
+                        })
+                        .collect();
+                    (p.index, costs)
+                })
+                .collect()
+        };
+        let (be, bn) = (by_index(&e), by_index(&n));
+        for (index, ce) in &be {
+            for (ri, (a, b)) in ce.iter().zip(&bn[index]).enumerate() {
+                assert!(
+                    a <= b,
+                    "{path}, placement {index}, request {ri}: egraph {a} vs enumerate {b}"
                 );
+                compared += 1;
+                same += usize::from(a == b);
             }
         }
         assert!(n
@@ -187,6 +210,10 @@ fn both_engines_agree_on_the_best_cost_for_every_example_spec() {
             .iter()
             .all(|r| r.stop_reason.exhaustive()));
     }
+    assert!(
+        10 * same >= 9 * compared,
+        "{same} of {compared} agree exactly"
+    );
 }
 
 #[test]
@@ -245,7 +272,6 @@ fn placements_with_one_shape_have_one_cost_per_step() {
     use collsynth::rules::{AbsStep, DimSet};
     use collsynth::synth::enumerate::alphabet;
     use collsynth::synth::shape::Shape;
-    use std::collections::BTreeMap;
     let mut compared = 0;
     for file in support::example_spec_files() {
         let path = support::path(&file);
@@ -279,4 +305,34 @@ fn placements_with_one_shape_have_one_cost_per_step() {
         }
     }
     assert!(compared > 10, "{compared}");
+}
+
+/// The engines pipeline a pool of at least `synth::PIPELINE_POOL` candidates, so
+/// `--top` up to it changes only how many programs are shown, never which placement
+/// is best or what its best programs are. On this spec a pool of `top` alone made
+/// `--top 1` pick placement 10 (98.74 ms) where `--top 5` found placement 6
+/// (97.17 ms): a program worse plain that pipelines better.
+#[test]
+fn the_best_answer_does_not_depend_on_top() {
+    let spec = support::load("specs/cluster-3level-dp64-mp16.toml");
+    let answer = |top: usize| {
+        let s = run(
+            &spec,
+            &Options {
+                top,
+                check: false,
+                ..Options::default()
+            },
+        );
+        let p = &s.placements[0];
+        let firsts: Vec<(String, f64)> = p
+            .results
+            .iter()
+            .map(|r| (r.programs[0].program.text(&spec), r.programs[0].cost_s))
+            .collect();
+        (p.index, firsts)
+    };
+    let all: Vec<_> = (1..=collsynth::synth::PIPELINE_POOL).map(answer).collect();
+    assert_eq!(all[0].0, 6, "{:?}", all[0]);
+    assert!(all.iter().all(|a| *a == all[0]), "{all:?}");
 }

@@ -54,7 +54,7 @@ mod send_recv;
 
 pub use bound::{bandwidth_bound, latency_bound, lower_bound, prefix_lower_bound, BOUND_SLACK};
 pub use general::{lowered_cost, lowered_send_recv_cost};
-pub use model::{program_cost, step_cost};
+pub use model::{program_cost, step_cost, step_time};
 pub use nccl::{nccl_cost, NcclAlgorithm, NcclCost};
 pub use pipeline::{
     best_chunks, chunk_atoms, chunks_fit, pipelined_cost, PipelineCost, MAX_CHUNKS,

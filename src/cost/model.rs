@@ -30,6 +30,58 @@ fn group_members(placement: &Placement, step: &Step) -> f64 {
 /// nor in its roots at levels `> l` (the groups sharing one level-`l` subtree);
 /// `load_l = edge_bytes · G_l` if `p_l > 1`, else 0. Costs `O(levels × dims)`.
 pub fn step_cost(spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64) -> StepCost {
+    let n = spec.system.levels.len();
+    let (mut loads, mut device_loads) = (vec![0.0; n], vec![0.0; n]);
+    let (neck, bandwidth_s, latency_s) = step_terms(
+        spec,
+        placement,
+        step,
+        bytes_in,
+        &mut loads,
+        &mut device_loads,
+    );
+    let launch_s = spec.system.launch_s;
+    StepCost {
+        collective: step.op,
+        time_s: bandwidth_s + latency_s + launch_s,
+        bandwidth_s,
+        latency_s,
+        launch_s,
+        bytes_per_level: loads,
+        device_bytes_per_level: device_loads,
+        bottleneck: neck,
+        bytes_in,
+    }
+}
+
+/// [`step_cost`]'s `time_s` alone, without its per-level vectors (what synthesis
+/// prices every step of every problem with).
+pub fn step_time(spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64) -> f64 {
+    let mut loads = [0.0; crate::spec::MAX_LEVELS];
+    let mut device_loads = [0.0; crate::spec::MAX_LEVELS];
+    let n = spec.system.levels.len().min(crate::spec::MAX_LEVELS);
+    let (_, bandwidth_s, latency_s) = step_terms(
+        spec,
+        placement,
+        step,
+        bytes_in,
+        &mut loads[..n],
+        &mut device_loads[..n],
+    );
+    bandwidth_s + latency_s + spec.system.launch_s
+}
+
+/// A step's per-level loads (written into `loads` and `device_loads`, one per
+/// level, zero where it does not cross), its bottleneck level and bandwidth term,
+/// and its latency term ([`step_cost`]).
+fn step_terms(
+    spec: &Spec,
+    placement: &Placement,
+    step: &Step,
+    bytes_in: f64,
+    loads: &mut [f64],
+    device_loads: &mut [f64],
+) -> (Option<usize>, f64, f64) {
     let levels = &spec.system.levels;
     let k = group_members(placement, step);
     let edge = edge_bytes(step.op, k, bytes_in);
@@ -39,10 +91,8 @@ pub fn step_cost(spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64)
             .chain(&step.roots)
             .any(|d| d.level == l && d.axis == a)
     };
-    let mut loads = vec![0.0; levels.len()];
     // Every participant sends and receives one edge: a device's own load at a level
     // is one edge where the step crosses that level.
-    let mut device_loads = vec![0.0; levels.len()];
     for (l, load) in loads.iter_mut().enumerate() {
         let p: f64 = step
             .dims
@@ -62,7 +112,7 @@ pub fn step_cost(spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64)
         *load = edge * g;
         device_loads[l] = edge;
     }
-    let (neck, bandwidth_s) = bottleneck(&loads, &device_loads, levels);
+    let (neck, bandwidth_s) = bottleneck(loads, device_loads, levels);
     let outer = step
         .dims
         .iter()
@@ -73,18 +123,7 @@ pub fn step_cost(spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64)
         Some(level) if k > 1.0 => hops(step.op, k) * level.latency_s,
         _ => 0.0,
     };
-    let launch_s = spec.system.launch_s;
-    StepCost {
-        collective: step.op,
-        time_s: bandwidth_s + latency_s + launch_s,
-        bandwidth_s,
-        latency_s,
-        launch_s,
-        bytes_per_level: loads,
-        device_bytes_per_level: device_loads,
-        bottleneck: neck,
-        bytes_in,
-    }
+    (neck, bandwidth_s, latency_s)
 }
 
 /// Cost of a dim-structured program for a buffer of `bytes` per device (an

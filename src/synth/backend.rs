@@ -92,7 +92,7 @@ pub struct Standard {
 
 impl Backend for Standard {
     fn step_time_s(&self, spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64) -> f64 {
-        cost::step_cost(spec, placement, step, bytes_in).time_s
+        cost::step_time(spec, placement, step, bytes_in)
     }
 
     fn lower_bound_s(&self, spec: &Spec, placement: &Placement, request: &Request) -> f64 {

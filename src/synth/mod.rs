@@ -1044,7 +1044,9 @@ impl EngineRun<'_, '_> {
 }
 
 /// The `top` best candidates of request `ri` over `shape` on placement `p` (its
-/// e-graphs planned in `plans`), with the enumeration's reports when it ran.
+/// e-graphs planned in `plans`), with the enumeration's reports when it ran: the
+/// engines' [`pipeline_pool`] best by plain cost, each priced at its best chunk
+/// count, ranked, cut to `top`.
 fn candidates(
     spec: &Spec,
     backend: &dyn Backend,
@@ -1074,15 +1076,16 @@ fn candidates(
     // copy of the whole buffer, and all are ranked together (a stable sort: ties
     // keep the request's own order first, then the layouts in order).
     let copy_fs = extract::to_fs(backend.relayout_s(spec, request.bytes));
+    let pool = pipeline_pool(opts.top);
     let mut out = Vec::new();
     let mut reports = Vec::new();
     for layout in goal.layouts() {
         let goal = goal.with_order(&layout);
         let mut found = match opts.engine {
-            Engine::Egraph => plans[&(shape.len(), goal)].k_best(opts.top, &oracle),
+            Engine::Egraph => plans[&(shape.len(), goal)].k_best(pool, &oracle),
             Engine::Enumerate => {
                 let (c, report) =
-                    enumerate::k_best_for(&goal, shape.len(), opts.top, opts.limits, &oracle);
+                    enumerate::k_best_for(&goal, shape.len(), pool, opts.limits, &oracle);
                 reports.push(report);
                 c
             }
@@ -1101,14 +1104,29 @@ fn candidates(
     // once, at their cheapest.
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|c| seen.insert(c.steps.clone()));
+    out.truncate(pool);
+    let mut out = pipelined(spec, backend, p, request, shape, out);
     out.truncate(opts.top);
-    (pipelined(spec, backend, p, request, shape, out), reports)
+    (out, reports)
+}
+
+/// The fewest candidates per problem priced at their best chunk count before the
+/// `top` are kept ([`pipeline_pool`]): `synth`'s default `--top`, so that every
+/// `--top` up to it gives the same best programs and placements.
+pub const PIPELINE_POOL: usize = 5;
+
+/// How many candidates the engines return, by plain cost, to be pipelined and
+/// ranked before the `top` are kept: at least [`PIPELINE_POOL`]. A program worse
+/// plain than the pool's last is never pipelined (docs/cost-model.md, §14).
+pub fn pipeline_pool(top: usize) -> usize {
+    top.max(PIPELINE_POOL)
 }
 
 /// Every candidate priced at its best chunk count (docs/cost-model.md, §14), then
 /// ranked again: a pipelined time replaces the plain one only when strictly
 /// faster, and the sort is stable, so ties keep the engine's order and the plain
-/// program. The engines rank by plain cost, so only their `top` are pipelined.
+/// program. The engines rank by plain cost, so only their [`pipeline_pool`] best
+/// are pipelined.
 fn pipelined(
     spec: &Spec,
     backend: &dyn Backend,
