@@ -371,21 +371,33 @@ fn megatron_on_16_dgx_h100_keeps_tensor_inside_the_node() {
         &collsynth::RuleSet::builtin(),
         &Options {
             selection: Selection::All,
-            top: 1,
+            top: 2,
             ..Options::default()
         },
     )
     .unwrap();
-    let score = |m: &str| {
+    let placement = |m: &str| {
         result
             .placements
             .iter()
             .find(|p| p.placement.matrix_text() == m)
-            .map(|p| p.score_s)
             .unwrap_or_else(|| panic!("placement {m}"))
     };
+    let score = |m: &str| placement(m).score_s;
     assert_close(score("1,8;4,1;4,1"), inside, "tensor inside the node");
-    assert_close(score("4,2;4,1;1,4"), spread, "tensor across nodes");
+    // Across nodes the hierarchical tensor program is one of the two shown; the
+    // best is `pipeline(2): reduce_scatter(gpu:tensor) ; reduce_scatter(node:tensor)
+    // ; all_gather(node:tensor) ; all_gather(gpu:tensor)`, worse plain and 3 us
+    // faster pipelined, which the score counts.
+    let tensor = &placement("4,2;4,1;1,4").results[1].programs;
+    assert!(
+        tensor.iter().any(|p| (p.cost_s - tensor_out).abs() <= 1e-9 * tensor_out),
+        "{tensor_out}"
+    );
+    assert!(tensor[0].chunks == 2 && tensor[0].cost_s < tensor_out);
+    let pipelined = 0.25 * data_in + 96.0 * tensor[0].cost_s + 32.0 * pipe_out;
+    assert_close(score("4,2;4,1;1,4"), pipelined, "tensor across nodes");
+    assert!(pipelined < spread && pipelined > 0.99 * spread);
     // 76.21 ms against 107.76 ms: tensor inside the node wins (its 96 all_reduces
     // cost 96 × 170 us instead of 96 × 644 us), and it is the best of all eight.
     assert!((inside - 76.21e-3).abs() < 0.01e-3, "{inside}");
