@@ -391,7 +391,9 @@ fn megatron_on_16_dgx_h100_keeps_tensor_inside_the_node() {
     // faster pipelined, which the score counts.
     let tensor = &placement("4,2;4,1;1,4").results[1].programs;
     assert!(
-        tensor.iter().any(|p| (p.cost_s - tensor_out).abs() <= 1e-9 * tensor_out),
+        tensor
+            .iter()
+            .any(|p| (p.cost_s - tensor_out).abs() <= 1e-9 * tensor_out),
         "{tensor_out}"
     );
     assert!(tensor[0].chunks == 2 && tensor[0].cost_s < tensor_out);
