@@ -129,19 +129,15 @@ fn lowered_step_cost(
     }
     let loads = links.heaviest();
     let device_loads = links.heaviest_device();
-    let (neck, bandwidth_s) = bottleneck(&loads, &device_loads, levels);
-    let launch_s = spec.system.launch_s;
-    StepCost {
-        collective: step.collective,
-        time_s: bandwidth_s + latency_s + launch_s,
-        bandwidth_s,
-        latency_s,
-        launch_s,
-        bytes_per_level: loads,
-        device_bytes_per_level: device_loads,
-        bottleneck: neck,
+    let neck = bottleneck(&loads, &device_loads, levels);
+    StepCost::assemble(
+        spec,
+        step.collective,
         bytes_in,
-    }
+        (loads, device_loads),
+        neck,
+        latency_s,
+    )
 }
 
 /// Cost of a program of explicit groups for a buffer of `bytes` per device. A group's

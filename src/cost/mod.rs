@@ -129,6 +129,32 @@ impl RelayoutCost {
     }
 }
 
+impl StepCost {
+    /// A step's cost from its per-level loads, its bottleneck `(level, bandwidth
+    /// term)` and its latency term; the system's launch is added.
+    pub(crate) fn assemble(
+        spec: &Spec,
+        collective: Collective,
+        bytes_in: f64,
+        (bytes_per_level, device_bytes_per_level): (Vec<f64>, Vec<f64>),
+        (bottleneck, bandwidth_s): (Option<usize>, f64),
+        latency_s: f64,
+    ) -> StepCost {
+        let launch_s = spec.system.launch_s;
+        StepCost {
+            collective,
+            time_s: bandwidth_s + latency_s + launch_s,
+            bandwidth_s,
+            latency_s,
+            launch_s,
+            bytes_per_level,
+            device_bytes_per_level,
+            bottleneck,
+            bytes_in,
+        }
+    }
+}
+
 impl ProgramCost {
     /// Adds up the steps and the relayout.
     fn from_steps(steps: Vec<StepCost>, relayout: Option<RelayoutCost>) -> ProgramCost {

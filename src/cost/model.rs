@@ -40,18 +40,14 @@ pub fn step_cost(spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64)
         &mut loads,
         &mut device_loads,
     );
-    let launch_s = spec.system.launch_s;
-    StepCost {
-        collective: step.op,
-        time_s: bandwidth_s + latency_s + launch_s,
-        bandwidth_s,
-        latency_s,
-        launch_s,
-        bytes_per_level: loads,
-        device_bytes_per_level: device_loads,
-        bottleneck: neck,
+    StepCost::assemble(
+        spec,
+        step.op,
         bytes_in,
-    }
+        (loads, device_loads),
+        (neck, bandwidth_s),
+        latency_s,
+    )
 }
 
 /// [`step_cost`]'s `time_s` alone, without its per-level vectors (what synthesis

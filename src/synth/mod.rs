@@ -588,11 +588,14 @@ struct Checking<'a> {
 /// ([`ProofCache`]).
 type ProofKey = (state::AbsGoal, ProofSizes, Vec<AbsStep>);
 
-/// A candidate as the checker sees it: its program, and the keys of its proof for
-/// its sizes and for every size.
-fn proof_query(shape: &Shape, request: &Request, c: &Candidate) -> (Program, ProofKey, ProofKey) {
-    let program = Program::new(c.steps.iter().map(|st| shape.step(st)).collect())
-        .with_layout(shape.ordered_refs(&c.layout));
+/// A candidate's concrete program on `shape` (its relayout included, not its chunks).
+fn candidate_program(shape: &Shape, c: &Candidate) -> Program {
+    Program::new(c.steps.iter().map(|st| shape.step(st)).collect())
+        .with_layout(shape.ordered_refs(&c.layout))
+}
+
+/// The keys of a candidate's proof: for its sizes, and for every size.
+fn proof_keys(shape: &Shape, request: &Request, c: &Candidate) -> (ProofKey, ProofKey) {
     let structure: Vec<AbsStep> = c
         .steps
         .iter()
@@ -604,7 +607,7 @@ fn proof_query(shape: &Shape, request: &Request, c: &Candidate) -> (Program, Pro
     // A relayout's steps are keyed by the goal they meet: its order.
     let goal = shape.goal(request).with_order(&c.layout);
     let same_sizes = (goal.clone(), Some(shape.sizes.clone()), structure.clone());
-    (program, same_sizes, (goal, None, structure))
+    (same_sizes, (goal, None, structure))
 }
 
 impl Checking<'_> {
@@ -626,11 +629,12 @@ impl Checking<'_> {
                 let shape = &problems.keys[k].1;
                 let request = &spec.requests[ri];
                 for c in problems.solved[k].candidates.as_deref().unwrap_or_default() {
-                    let (program, same_sizes, any_size) = proof_query(shape, request, c);
+                    let (same_sizes, any_size) = proof_keys(shape, request, c);
                     let carried = self.carry && seen_any.contains(&any_size);
                     if !seen.contains(&same_sizes) && !carried {
                         seen.insert(same_sizes.clone());
                         seen_any.insert(any_size);
+                        let program = candidate_program(shape, c);
                         jobs.push((same_sizes, *pi, p, request, program));
                     }
                 }
@@ -662,7 +666,8 @@ impl Checking<'_> {
         let ahead = &mut self.ahead;
         let mut programs = Vec::new();
         for c in candidates {
-            let (program, same_sizes, any_size) = proof_query(shape, request, c);
+            let program = candidate_program(shape, c);
+            let (same_sizes, any_size) = proof_keys(shape, request, c);
             let text = program.text(spec);
             let mut decide = |key: &ProofKey| {
                 let (v, on, took) = ahead.remove(key).unwrap_or_else(|| {
@@ -1138,8 +1143,7 @@ fn pipelined(
     for c in &mut out {
         // A relayout (docs/design.md, §3.7) is priced with the steps: one copy of
         // the whole buffer plain, a copy per chunk pipelined (docs/cost-model.md, §15).
-        let program = Program::new(c.steps.iter().map(|st| shape.step(st)).collect())
-            .with_layout(shape.ordered_refs(&c.layout));
+        let program = candidate_program(shape, c);
         let best = backend.best_chunks(spec, p, &program, request);
         let fs = extract::to_fs(best.total_s);
         if best.chunks > 1 && fs < c.cost_fs {
