@@ -17,7 +17,6 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use egg::Id;
 
@@ -47,11 +46,6 @@ pub trait StepOracle {
     /// The step's canonical text: a function of its op, dims and roots, one text
     /// for each (its shard does not show).
     fn text(&self, step: &AbsStep) -> String;
-    /// A key for the texts: two oracles with the same key write every step alike,
-    /// so an extraction plan ranks the texts once per key. `None`: no reuse.
-    fn naming(&self) -> Option<Vec<u64>> {
-        None
-    }
 }
 
 /// A program found by an engine.
@@ -160,8 +154,6 @@ pub struct Plan {
     /// Whether every `seq` node's children come before its class: one pass in this
     /// order is then the fixpoint.
     topological: bool,
-    /// The steps' text ranks by [`StepOracle::naming`], written when first needed.
-    ranks: Mutex<HashMap<Vec<u64>, Arc<Vec<u32>>>>,
 }
 
 impl Plan {
@@ -252,7 +244,6 @@ impl Plan {
             nodes,
             roots: sat.roots.iter().map(|&r| index[&eg.find(r)]).collect(),
             topological,
-            ranks: Mutex::new(HashMap::new()),
         }
     }
 
@@ -273,14 +264,51 @@ impl Plan {
     /// written only when two candidates of equal cost are ordered. The result is
     /// that of sorting every candidate by (cost, text, offer order), dropping
     /// repeated texts and keeping `k` (the reference in this module's tests).
+    ///
+    /// On an acyclic e-graph the lists are first built under a cap (`Caps`): a
+    /// candidate of class `c` is kept only if it can still end in a program of the
+    /// request costing at most `T`, which leaves most classes of a large e-graph
+    /// empty. If `k` programs come out, they are the `k` best (every program
+    /// costing at most `T` is still built, and the `k`-th costs at most `T`);
+    /// otherwise `T` grows, up to no cap at all.
     pub fn k_best(&self, k: usize, oracle: &dyn StepOracle) -> Vec<Candidate> {
+        self.k_best_tries(k, oracle).0
+    }
+
+    /// [`Plan::k_best`], and how many extractions it took (1 or 2: under a cap; 3:
+    /// the last without one; 0: no cap tried).
+    fn k_best_tries(&self, k: usize, oracle: &dyn StepOracle) -> (Vec<Candidate>, usize) {
         let cost: Vec<Fs> = self.steps.iter().map(|s| oracle.cost_fs(s)).collect();
-        let rank = Texts {
-            ident: &self.ident,
-            rank: std::cell::OnceCell::new(),
-            plan: self,
-            oracle,
+        let texts = Texts::new(self, oracle);
+        let Some(caps) = self.topological.then(|| Caps::new(self, &cost)) else {
+            return (self.extract(k, &cost, &texts, None), 0);
         };
+        // The cheapest program costs `best`; try T = 1.0625 × and 2 × that first.
+        let best = caps.best;
+        for (tries, t) in [best.saturating_add(best / 16), best.saturating_mul(2)]
+            .into_iter()
+            .enumerate()
+        {
+            if t == Fs::MAX {
+                break;
+            }
+            let found = self.extract(k, &cost, &texts, Some((&caps.outside, t)));
+            if found.len() == k {
+                return (found, tries + 1);
+            }
+        }
+        (self.extract(k, &cost, &texts, None), 3)
+    }
+
+    /// [`Plan::k_best`]'s lists, each class's candidates capped at `T − outside[c]`
+    /// when `cap` is `Some((outside, T))`.
+    fn extract(
+        &self,
+        k: usize,
+        cost: &[Fs],
+        texts: &Texts,
+        cap: Option<(&[Fs], Fs)>,
+    ) -> Vec<Candidate> {
         let n = self.nodes.len();
         let mut store = Store {
             arena: Vec::new(),
@@ -293,11 +321,16 @@ impl Plan {
         for pass in 0..passes {
             let mut changed = false;
             for c in 0..n {
-                best.clear();
+                let limit = match cap {
+                    Some((outside, t)) if outside[c] > t => continue,
+                    Some((outside, t)) => t - outside[c],
+                    None => Fs::MAX,
+                };
+                best.clear(limit);
                 for node in &self.nodes[c] {
                     match *node {
                         Node::Step(i) => {
-                            best.offer(&store, &rank, cost[i as usize], Origin::Step(i));
+                            best.offer(&store, texts, cost[i as usize], Origin::Step(i));
                         }
                         Node::Seq(a, b) => {
                             let (la, lb) = (lists[a], lists[b]);
@@ -312,7 +345,7 @@ impl Plan {
                                     if best.beyond(sum) {
                                         break;
                                     }
-                                    best.offer(&store, &rank, sum, Origin::Pair(*x, *y));
+                                    best.offer(&store, texts, sum, Origin::Pair(*x, *y));
                                 }
                             }
                         }
@@ -347,11 +380,11 @@ impl Plan {
             }
         }
         // The best over every seed: programs that meet the goal in different ways.
-        best.clear();
+        best.clear(cap.map_or(Fs::MAX, |(_, t)| t));
         for &r in &self.roots {
             if let Some(&(s, len)) = lists.get(r) {
                 for x in &store.entries[s..s + len] {
-                    best.offer(&store, &rank, x.cost, Origin::Pair(*x, Entry::EMPTY));
+                    best.offer(&store, texts, x.cost, Origin::Pair(*x, Entry::EMPTY));
                 }
             }
         }
@@ -451,6 +484,7 @@ struct Entry {
     cost: Fs,
     start: usize,
     len: usize,
+    print: Print,
 }
 
 impl Entry {
@@ -459,6 +493,7 @@ impl Entry {
         cost: 0,
         start: 0,
         len: 0,
+        print: Print::EMPTY,
     };
 }
 
@@ -502,37 +537,40 @@ impl Origin {
 }
 
 /// One extraction's view of the steps' texts: which are equal (known without
-/// writing them) and their order (written, sorted and ranked the first time two
-/// candidates of equal cost are compared).
+/// writing them) and their order (each text written the first time two candidates
+/// of equal cost differ at it).
 struct Texts<'a> {
     ident: &'a [u32],
-    rank: std::cell::OnceCell<Arc<Vec<u32>>>,
+    /// `written[t]`: text `t` (an `ident` value), once written.
+    written: Vec<std::cell::OnceCell<String>>,
     plan: &'a Plan,
     oracle: &'a dyn StepOracle,
 }
 
-impl Texts<'_> {
-    /// `rank[i]`: position of step `i`'s text in text order.
-    fn rank(&self) -> &[u32] {
-        self.rank.get_or_init(|| {
-            let write = || Arc::new(text_ranks(&self.plan.steps, self.oracle));
-            let Some(key) = self.oracle.naming() else {
-                return write();
-            };
-            let known = self
-                .plan
-                .ranks
-                .lock()
-                .ok()
-                .and_then(|m| m.get(&key).cloned());
-            known.unwrap_or_else(|| {
-                let rank = write();
-                if let Ok(mut m) = self.plan.ranks.lock() {
-                    m.entry(key).or_insert_with(|| rank.clone());
-                }
-                rank
-            })
-        })
+impl<'a> Texts<'a> {
+    fn new(plan: &'a Plan, oracle: &'a dyn StepOracle) -> Texts<'a> {
+        let texts = plan.ident.iter().max().map_or(0, |&m| m as usize + 1);
+        Texts {
+            ident: &plan.ident,
+            written: (0..texts).map(|_| std::cell::OnceCell::new()).collect(),
+            plan,
+            oracle,
+        }
+    }
+
+    /// Step `i`'s text.
+    fn text(&self, i: u32) -> &str {
+        self.written[self.ident[i as usize] as usize]
+            .get_or_init(|| self.oracle.text(&self.plan.steps[i as usize]))
+    }
+
+    /// A candidate's fingerprint: its step count and a polynomial hash of its
+    /// texts (equal texts, equal fingerprints), with the base's power to extend it.
+    fn print(&self, origin: &Origin) -> Print {
+        match *origin {
+            Origin::Step(i) => Print::one(self.ident[i as usize]),
+            Origin::Pair(x, y) => x.print.then(y.print),
+        }
     }
 
     /// Whether two candidates have the same text.
@@ -546,14 +584,114 @@ impl Texts<'_> {
                 .all(|(&x, &y)| self.ident[x as usize] == self.ident[y as usize])
     }
 
-    /// Orders two candidates of equal cost by text.
+    /// Orders two candidates of equal cost by text: step texts one by one
+    /// ([`StepTable::compare`]).
     fn cmp(&self, arena: &[u32], a: &Origin, b: &Origin) -> Ordering {
-        let rank = self.rank();
         let ((a0, a1), (b0, b1)) = (a.slices(arena), b.slices(arena));
-        a0.iter()
-            .chain(a1)
-            .map(|&i| rank[i as usize])
-            .cmp(b0.iter().chain(b1).map(|&i| rank[i as usize]))
+        let (mut xs, mut ys) = (a0.iter().chain(a1), b0.iter().chain(b1));
+        loop {
+            match (xs.next(), ys.next()) {
+                (None, None) => return Ordering::Equal,
+                (None, Some(_)) => return Ordering::Less,
+                (Some(_), None) => return Ordering::Greater,
+                (Some(&x), Some(&y)) => {
+                    if self.ident[x as usize] != self.ident[y as usize] {
+                        return self.text(x).cmp(self.text(y));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A candidate's fingerprint ([`Texts::print`]): `hash` = Σ text hashes × `BASE`^(steps
+/// after), wrapping; `power` = `BASE`^steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Print {
+    steps: usize,
+    hash: u64,
+    power: u64,
+}
+
+impl Print {
+    const BASE: u64 = 0x9e37_79b9_7f4a_7c15;
+    const EMPTY: Print = Print {
+        steps: 0,
+        hash: 0,
+        power: 1,
+    };
+
+    /// One step of text `t` (splitmix64 of it, so nearby texts spread).
+    fn one(t: u32) -> Print {
+        let mut z = (t as u64).wrapping_add(Print::BASE);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Print {
+            steps: 1,
+            hash: z ^ (z >> 31),
+            power: Print::BASE,
+        }
+    }
+
+    /// This candidate's steps, then `next`'s.
+    fn then(self, next: Print) -> Print {
+        Print {
+            steps: self.steps + next.steps,
+            hash: self.hash.wrapping_mul(next.power).wrapping_add(next.hash),
+            power: self.power.wrapping_mul(next.power),
+        }
+    }
+}
+
+/// What caps [`Plan::k_best`]'s lists on an acyclic e-graph: per class, the cost of
+/// its cheapest program (`inside`) and the least any program of the request adds
+/// around one of the class's (`outside`: 0 at a seed; for `seq(a, b)` in class `c`,
+/// `outside[a] ≤ outside[c] + inside[b]` and `outside[b] ≤ outside[c] + inside[a]`).
+/// A candidate of class `c` costing `x` can only end in programs costing at least
+/// `x + outside[c]`.
+struct Caps {
+    outside: Vec<Fs>,
+    /// The cheapest program of the request.
+    best: Fs,
+}
+
+impl Caps {
+    /// Children come before parents in `plan`'s order (it is acyclic).
+    fn new(plan: &Plan, cost: &[Fs]) -> Caps {
+        let n = plan.nodes.len();
+        let mut inside = vec![Fs::MAX; n];
+        for (c, nodes) in plan.nodes.iter().enumerate() {
+            for node in nodes {
+                let x = match *node {
+                    Node::Step(i) => cost[i as usize],
+                    Node::Seq(a, b) => inside[a].saturating_add(inside[b]),
+                };
+                inside[c] = inside[c].min(x);
+            }
+        }
+        let mut outside = vec![Fs::MAX; n];
+        for &r in &plan.roots {
+            outside[r] = 0;
+        }
+        for c in (0..n).rev() {
+            let around = outside[c];
+            if around == Fs::MAX {
+                continue;
+            }
+            for node in &plan.nodes[c] {
+                if let Node::Seq(a, b) = *node {
+                    outside[a] = outside[a].min(around.saturating_add(inside[b]));
+                    outside[b] = outside[b].min(around.saturating_add(inside[a]));
+                }
+            }
+        }
+        let best = plan
+            .roots
+            .iter()
+            .map(|&r| inside[r])
+            .min()
+            .unwrap_or(Fs::MAX);
+        Caps { outside, best }
     }
 }
 
@@ -562,12 +700,15 @@ impl Texts<'_> {
 struct Pick {
     cost: Fs,
     origin: Origin,
+    print: Print,
 }
 
 /// The best distinct texts offered so far, at most `k`, sorted by (cost, text),
 /// each with its first-offered cheapest candidate.
 struct Best {
     k: usize,
+    /// Candidates costing more are not kept.
+    limit: Fs,
     picks: Vec<Pick>,
 }
 
@@ -575,18 +716,23 @@ impl Best {
     fn new(k: usize) -> Best {
         Best {
             k,
+            limit: Fs::MAX,
             picks: Vec::with_capacity(k + 1),
         }
     }
 
-    fn clear(&mut self) {
+    /// Empties the list for a class whose candidates may cost at most `limit`.
+    fn clear(&mut self, limit: Fs) {
         self.picks.clear();
+        self.limit = limit;
     }
 
-    /// Whether a candidate costing `cost` (or more) cannot be kept: the list is
-    /// full and its last costs less.
+    /// Whether a candidate costing `cost` (or more) cannot be kept: it costs more
+    /// than the limit, or the list is full and its last costs less.
     fn beyond(&self, cost: Fs) -> bool {
-        self.k == 0 || (self.picks.len() == self.k && cost > self.picks[self.k - 1].cost)
+        self.k == 0
+            || cost > self.limit
+            || (self.picks.len() == self.k && cost > self.picks[self.k - 1].cost)
     }
 
     /// Keeps the candidate if it is among the `k` best distinct texts so far. A
@@ -598,10 +744,11 @@ impl Best {
         if self.beyond(cost) {
             return;
         }
+        let print = texts.print(&origin);
         if let Some(j) = self
             .picks
             .iter()
-            .position(|p| texts.same(&store.arena, &p.origin, &origin))
+            .position(|p| p.print == print && texts.same(&store.arena, &p.origin, &origin))
         {
             if cost >= self.picks[j].cost {
                 return;
@@ -618,7 +765,14 @@ impl Best {
             })
             .unwrap_or(self.picks.len());
         if at < self.k {
-            self.picks.insert(at, Pick { cost, origin });
+            self.picks.insert(
+                at,
+                Pick {
+                    cost,
+                    origin,
+                    print,
+                },
+            );
             self.picks.truncate(self.k);
         }
     }
@@ -638,6 +792,7 @@ impl Best {
                 cost: p.cost,
                 start,
                 len: store.arena.len() - start,
+                print: p.print,
             });
         }
     }
@@ -673,7 +828,8 @@ mod tests {
     use crate::synth::egraph::{saturate_goal, Budgets};
     use crate::synth::state::AbsGoal;
 
-    /// Costs from a few values, so that ties are common; texts that hide the shard,
+    /// Costs from a few values (seeds below 4), so that ties are common, or from a
+    /// thousand (the caps of `k_best` then mostly hold); texts that hide the shard,
     /// so that one text has several costs (even seeds) or several step lists of
     /// one cost (odd seeds: the cost ignores the shard too).
     struct Hashed(u64);
@@ -687,7 +843,8 @@ mod tests {
             } else {
                 (self.0, s.op, s.dims, s.roots).hash(&mut h);
             }
-            Fs::from(h.finish() % 4 + 1)
+            let spread = if self.0 < 4 { 4 } else { 1000 };
+            Fs::from(h.finish() % spread + 1)
         }
         fn text(&self, s: &AbsStep) -> String {
             format!("{:?} {:?} {:?}", s.op, s.dims, s.roots)
@@ -704,18 +861,23 @@ mod tests {
             (3, AbsGoal::AllGather(vec![2, 0, 1])),
         ];
         let mut compared = 0;
+        // How many extractions took 0 (uncapped), 1, 2 or 3 tries.
+        let mut tries = [0; 4];
         for (dims, goal) in goals {
             let sat = saturate_goal(rules.compiled(), dims, &goal, Budgets::default());
             let plan = Plan::new(&sat);
-            for seed in 0..4 {
+            for seed in 0..8 {
                 for k in [1, 2, 3, 5, 17] {
-                    let got = plan.k_best(k, &Hashed(seed));
+                    let (got, took) = plan.k_best_tries(k, &Hashed(seed));
                     let want = plan.k_best_reference(k, &Hashed(seed));
                     assert_eq!(got, want, "{dims} dims, {goal:?}, seed {seed}, k {k}");
                     compared += usize::from(got.len() == k);
+                    tries[took] += 1;
                 }
             }
         }
-        assert!(compared > 60, "{compared} full lists compared");
+        assert!(compared > 120, "{compared} full lists compared");
+        // Every way out of the caps is compared.
+        assert!(tries[1..].iter().all(|&n| n > 0), "tries: {tries:?}");
     }
 }

@@ -40,7 +40,7 @@ use shape::Shape;
 use stop::StopReason;
 
 use crate::placement::{self, Placement};
-use crate::program::{Program, Text};
+use crate::program::{Collective, Program, Step, Text};
 use crate::rules::{AbsStep, DimSet, RuleSet};
 use crate::spec::{Request, Spec};
 use crate::verdict::{Checker, Inconsistency, Verdict};
@@ -338,32 +338,23 @@ struct PlacementOracle<'a> {
     shape: &'a Shape,
     bytes: u64,
     backend: &'a dyn Backend,
+    /// The concrete step being priced, reused so that pricing allocates nothing.
+    scratch: std::cell::RefCell<Step>,
 }
 
 impl StepOracle for PlacementOracle<'_> {
     fn cost_fs(&self, s: &AbsStep) -> extract::Fs {
         let bytes_in = self.bytes as f64 / self.shape.product(s.shard) as f64;
-        extract::to_fs(self.backend.step_time_s(
-            self.spec,
-            self.placement,
-            &self.shape.step(s),
-            bytes_in,
-        ))
+        let mut step = self.scratch.borrow_mut();
+        self.shape.step_into(s, &mut step);
+        extract::to_fs(
+            self.backend
+                .step_time_s(self.spec, self.placement, &step, bytes_in),
+        )
     }
 
     fn text(&self, s: &AbsStep) -> String {
         Text(self.spec, &self.shape.step(s)).to_string()
-    }
-
-    /// Texts name the shape's dims, `level:axis`, and nothing else of the placement.
-    fn naming(&self) -> Option<Vec<u64>> {
-        Some(
-            self.shape
-                .dims
-                .iter()
-                .map(|d| ((d.level as u64) << 32) | d.axis as u64)
-                .collect(),
-        )
     }
 }
 
@@ -1075,6 +1066,7 @@ fn candidates(
         shape,
         bytes: request.bytes,
         backend,
+        scratch: std::cell::RefCell::new(Step::new(Collective::AllReduce, Vec::new())),
     };
     // A sharded goal is also synthesized under every relayout of its dims
     // (docs/design.md, §3.7): each order is its own goal, its programs pay the

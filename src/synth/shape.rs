@@ -79,6 +79,19 @@ impl Shape {
         Step::new(s.op, self.refs(s.dims)).at_roots(self.refs(s.roots))
     }
 
+    /// [`Shape::step`] written into `out`, reusing its buffers (dims sorted as
+    /// [`Step::new`] sorts them).
+    pub fn step_into(&self, s: &AbsStep, out: &mut Step) {
+        let refs = |set: DimSet| set.iter().filter_map(|i| self.dims.get(i).copied());
+        out.op = s.op;
+        out.dims.clear();
+        out.dims.extend(refs(s.dims));
+        out.dims.sort();
+        out.roots.clear();
+        out.roots.extend(refs(s.roots));
+        out.roots.sort();
+    }
+
     /// The abstract goal of a request over this shape: for reduce_scatter and
     /// all_gather, the numbering order of the abstract dims — by the position of
     /// their axis in the request (which numbers the shards, first most significant),
