@@ -92,13 +92,18 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("plan {dims} dims"), |b| {
             b.iter(|| Plan::new(black_box(&sat)))
         });
-        g.bench_function(format!("k_best 5, {dims} dims"), |b| {
-            b.iter(|| plan.k_best(5, &oracle))
-        });
-        if dims <= 2 {
-            g.bench_function(format!("enumerate k_best 5, {dims} dims (baseline)"), |b| {
-                b.iter(|| enumerate::k_best(dims, 5, EnumLimits::default(), &oracle))
+        for k in [5, synth::PIPELINE_POOL] {
+            g.bench_function(format!("k_best {k}, {dims} dims"), |b| {
+                b.iter(|| plan.k_best(k, &oracle))
             });
+        }
+        if dims <= 2 {
+            for k in [5, synth::PIPELINE_POOL] {
+                g.bench_function(
+                    format!("enumerate k_best {k}, {dims} dims (baseline)"),
+                    |b| b.iter(|| enumerate::k_best(dims, k, EnumLimits::default(), &oracle)),
+                );
+            }
         }
     }
     g.finish();

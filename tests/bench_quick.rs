@@ -50,6 +50,12 @@ fn quick_suite_json_holds_its_invariants() {
         assert_eq!(eg["finished"], true, "{name}: the e-graph saturates");
         for e in [eg, en] {
             assert!(num(&e["wall_s"], "wall") > 0.0 && num(&e["engine_s"], "engine") > 0.0);
+            // Pricing at the best chunk count is timed apart from the engine.
+            let pipeline = num(&e["pipeline_s"], "pipeline");
+            assert!(
+                pipeline >= 0.0 && pipeline < num(&e["wall_s"], "wall"),
+                "{name}"
+            );
             assert!(count(&e["reps"], "reps") >= 1);
             assert!(!e["stops"].as_array().expect("stops").is_empty(), "{name}");
         }

@@ -18,6 +18,8 @@
 //!   repetitions stay under [`REPEAT_BUDGET`]) so that microsecond figures are not one
 //!   noisy sample. Both engines synthesize the same set of shapes (their best programs
 //!   agree, so pruning stops at the same placement), so the ratio compares like work.
+//! * `pipeline_s`: the same runs' median time pricing the candidates found at their
+//!   best chunk count — the same code for both engines, so not in `engine_s`.
 //! * Enumeration has a node budget per shape; a run that hits it is reported as not
 //!   finished, never as a time.
 
@@ -90,6 +92,9 @@ pub struct EngineResult {
     pub wall: Duration,
     /// Median time finding candidates.
     pub engine_time: Duration,
+    /// Median time pricing them at their best chunk count (the same code for both
+    /// engines; not in `engine_time`).
+    pub pipeline_time: Duration,
     /// Timing repetitions behind the median.
     pub reps: usize,
     /// Whether every saturation saturated / every enumeration completed.
@@ -271,6 +276,7 @@ fn engine_result(
 ) -> Result<(EngineResult, Synthesis), SynthError> {
     let first = run(spec, backend, rules, opts)?;
     let mut times = vec![first.stats.engine_time];
+    let mut pipeline_times = vec![first.stats.pipeline_time];
     let unchecked = Options {
         check: false,
         ..opts.clone()
@@ -280,8 +286,10 @@ fn engine_result(
         let again = run(spec, backend, rules, &unchecked)?;
         spent += again.stats.total_time;
         times.push(again.stats.engine_time);
+        pipeline_times.push(again.stats.pipeline_time);
     }
     times.sort();
+    pipeline_times.sort();
     let s = &first.stats;
     let (finished, stops) = match opts.engine {
         Engine::Egraph => (
@@ -305,6 +313,7 @@ fn engine_result(
         ran: true,
         wall: s.total_time,
         engine_time: times[times.len() / 2],
+        pipeline_time: pipeline_times[pipeline_times.len() / 2],
         reps: times.len(),
         finished,
         stops,
@@ -394,6 +403,7 @@ pub fn run_problem(
             ran: false,
             wall: Duration::ZERO,
             engine_time: Duration::ZERO,
+            pipeline_time: Duration::ZERO,
             reps: 0,
             finished: false,
             stops: vec![format!(

@@ -255,6 +255,8 @@ struct EngineDoc<'a> {
     wall_s: f64,
     /// Median time finding candidates.
     engine_s: f64,
+    /// Median time pricing them at their best chunk count (not in `engine_s`).
+    pipeline_s: f64,
     /// Timing repetitions behind the median.
     reps: usize,
     /// Whether every saturation saturated / every enumeration completed.
@@ -421,6 +423,7 @@ fn engine_doc(e: &super::EngineResult) -> EngineDoc<'_> {
         ran: e.ran,
         wall_s: secs(e.wall),
         engine_s: secs(e.engine_time),
+        pipeline_s: secs(e.pipeline_time),
         reps: e.reps,
         finished: e.finished,
         stops: &e.stops,

@@ -197,6 +197,7 @@ pub(super) fn synth(a: SynthArgs) -> Result {
     }
     tracing::info!(
         engine_ms = result.stats.engine_time.as_secs_f64() * 1e3,
+        pipeline_ms = result.stats.pipeline_time.as_secs_f64() * 1e3,
         check_ms = result.stats.check_time.as_secs_f64() * 1e3,
         total_ms = result.stats.total_time.as_secs_f64() * 1e3,
         checker_runs = result.stats.proof_times.len(),

@@ -234,8 +234,11 @@ pub struct Stats {
     /// Printed programs the reference interpreter decided because the SMT verifier
     /// answered Unknown (sharded goals; [`backend::Backend::check`]).
     pub interpreted: usize,
-    /// Time spent finding candidates.
+    /// Time spent finding candidates: saturation and extraction, or enumeration.
     pub engine_time: Duration,
+    /// Time spent pricing the candidates found at their best chunk count (the same
+    /// work for both engines, after [`Stats::engine_time`]).
+    pub pipeline_time: Duration,
     /// Time spent checking.
     pub check_time: Duration,
     /// Wall time of every checker run (one per distinct query; programs whose query
@@ -779,6 +782,7 @@ pub fn synthesize(
         plans: BTreeMap::new(),
         enumerations: Vec::new(),
         time: Duration::ZERO,
+        pipeline_time: Duration::ZERO,
     };
     // The placements to show, with their problems and scores, and the best index.
     // The branch and bound finds the best placement without listing any: for
@@ -932,6 +936,7 @@ pub fn synthesize(
     stats.saturations = engine.cache.reports_of(&used);
     stats.enumerations = engine.enumerations;
     stats.engine_time = engine.time;
+    stats.pipeline_time = engine.pipeline_time;
     stats.total_time = start.elapsed();
     stats.budgets = opts.budgets;
     stats.limits = opts.limits;
@@ -974,6 +979,7 @@ struct EngineRun<'a, 'r> {
     plans: BTreeMap<(usize, state::AbsGoal), extract::Plan>,
     enumerations: Vec<EnumReport>,
     time: Duration,
+    pipeline_time: Duration,
 }
 
 impl EngineRun<'_, '_> {
@@ -1031,18 +1037,32 @@ impl EngineRun<'_, '_> {
             let p = &shared.solved[k].representative;
             candidates(spec, backend, opts, plans, p, *ri, shape)
         });
-        for (k, (c, report)) in todo.into_iter().zip(found) {
+        self.time += t.elapsed();
+        let t = Instant::now();
+        let found: Vec<(usize, Vec<Candidate>, Vec<EnumReport>)> = todo
+            .into_iter()
+            .zip(found)
+            .map(|(k, (c, report))| (k, c, report))
+            .collect();
+        let priced = on_every_core(&found, |(k, c, _)| {
+            let (ri, shape) = &shared.keys[*k];
+            let p = &shared.solved[*k].representative;
+            let mut out = pipelined(spec, backend, p, &spec.requests[*ri], shape, c.clone());
+            out.truncate(opts.top);
+            out
+        });
+        for ((k, _, report), c) in found.into_iter().zip(priced) {
             problems.solved[k].candidates = Some(c);
             problems.solved[k].report = report;
         }
-        self.time += t.elapsed();
+        self.pipeline_time += t.elapsed();
     }
 }
 
-/// The `top` best candidates of request `ri` over `shape` on placement `p` (its
-/// e-graphs planned in `plans`), with the enumeration's reports when it ran: the
-/// engines' [`pipeline_pool`] best by plain cost, each priced at its best chunk
-/// count, ranked, cut to `top`.
+/// The engines' [`pipeline_pool`] best candidates by plain cost of request `ri` over
+/// `shape` on placement `p` (its e-graphs planned in `plans`), with the
+/// enumeration's reports when it ran; [`pipelined`] then prices them at their best
+/// chunk count, ranks them and the caller cuts them to `top`.
 fn candidates(
     spec: &Spec,
     backend: &dyn Backend,
@@ -1102,8 +1122,6 @@ fn candidates(
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|c| seen.insert(c.steps.clone()));
     out.truncate(pool);
-    let mut out = pipelined(spec, backend, p, request, shape, out);
-    out.truncate(opts.top);
     (out, reports)
 }
 
