@@ -9,7 +9,7 @@ use super::{
     COORDS_BY_DEFAULT_UP_TO,
 };
 use crate::lowered::{self, LoweredStep, RequestJson};
-use crate::spec::Spec;
+use crate::spec::{RequestKind, Spec};
 use crate::synth::backend::Backend;
 use crate::synth::stop::StopReason;
 use crate::synth::{Engine, PlacementResult, ProgramResult, Synthesis};
@@ -207,6 +207,22 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
                 } else {
                     pr.program.pipelined_text(spec, pr.chunks)
                 }
+            ));
+        }
+        // The programs' steps are priced as rings and chains in rank order; one
+        // call over the whole group on NCCL runs NCCL's own algorithm (`nccl_s`).
+        // Equal figures (to rounding: a one-level group's ring is the flat ring)
+        // say nothing.
+        if r.nccl_s < r.programs[0].cost_s * (1.0 - 1e-6) {
+            let algorithm = if req.collective == RequestKind::AllReduce {
+                "ring or tree"
+            } else {
+                "ring"
+            };
+            out.push_str(&format!(
+                "    on NCCL, one {} over the whole group, with NCCL's own {algorithm} ({}), beats these programs (priced as rank-order rings and chains): issue that single call\n",
+                req.collective,
+                format_seconds(r.nccl_s)
             ));
         }
     }
