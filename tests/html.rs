@@ -349,3 +349,25 @@ fn a_page_of_2_to_the_40_devices_stays_small_and_says_what_it_left_out() {
     );
     assert!(html.matches("<rect").count() < 3 * 2048);
 }
+
+/// Where NCCL's own collective over the whole group beats every program shown, the
+/// page says so under the request's table, as the text table does (on the
+/// three-level spec's worse placements); where it only ties (the default spec's
+/// one-level rings), neither says anything.
+#[test]
+fn the_page_and_the_table_say_when_nccl_alone_is_faster() {
+    let dir = support::tempdir();
+    let note = "beats these programs";
+    for (spec, expect) in [
+        ("specs/e2e/three-level-dp4-mp2x2.toml", true),
+        ("specs/default.toml", false),
+    ] {
+        let page = dir.path().join("p.html");
+        let args = ["synth", spec, "--placement", "all", "--html"];
+        let o = run(&[&args[..], &[support::path(&page)]].concat(), None);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert_eq!(html.contains(note), expect, "{spec}: page");
+        assert_eq!(stdout(&o).contains(note), expect, "{spec}: table");
+    }
+}

@@ -16,7 +16,7 @@
 use std::fmt::Write as _;
 
 use super::framework_lines;
-use super::synth::{ratio, request_line, verdict};
+use super::synth::{nccl_note, ratio, request_line, verdict};
 use crate::cost;
 use crate::placement::{self, Placement};
 use crate::program::Step;
@@ -862,6 +862,9 @@ fn results_html(
             );
         }
         out.push_str("</table>");
+        if let Some(note) = nccl_note(req.collective, r) {
+            let _ = write!(out, "<p class=\"note\">{}</p>", escape(&note));
+        }
         // The best program step by step.
         let best = &r.programs[0];
         let c = &costs[0];

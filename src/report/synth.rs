@@ -12,7 +12,7 @@ use crate::lowered::{self, LoweredStep, RequestJson};
 use crate::spec::{RequestKind, Spec};
 use crate::synth::backend::Backend;
 use crate::synth::stop::StopReason;
-use crate::synth::{Engine, PlacementResult, ProgramResult, Synthesis};
+use crate::synth::{Engine, PlacementResult, ProgramResult, RequestResult, Synthesis};
 use crate::units::{format_bytes, format_seconds};
 use crate::verdict::Verdict;
 
@@ -209,24 +209,32 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
                 }
             ));
         }
-        // The programs' steps are priced as rings and chains in rank order; one
-        // call over the whole group on NCCL runs NCCL's own algorithm (`nccl_s`).
-        // Equal figures (to rounding: a one-level group's ring is the flat ring)
-        // say nothing.
-        if r.nccl_s < r.programs[0].cost_s * (1.0 - 1e-6) {
-            let algorithm = if req.collective == RequestKind::AllReduce {
-                "ring or tree"
-            } else {
-                "ring"
-            };
-            out.push_str(&format!(
-                "    on NCCL, one {} over the whole group, with NCCL's own {algorithm} ({}), beats these programs (priced as rank-order rings and chains): issue that single call\n",
-                req.collective,
-                format_seconds(r.nccl_s)
-            ));
+        if let Some(note) = nccl_note(req.collective, r) {
+            out.push_str(&format!("    {note}\n"));
         }
     }
     out
+}
+
+/// The line under a request's programs when NCCL's own collective over the whole
+/// group (`nccl_s`) beats every one of them. The programs' steps are priced as
+/// rings and chains in rank order; one call over the group on NCCL runs NCCL's own
+/// algorithm. Equal figures (to rounding: a one-level group's ring is the flat
+/// ring) say nothing.
+pub(crate) fn nccl_note(collective: RequestKind, r: &RequestResult) -> Option<String> {
+    let best = r.programs.first()?;
+    if r.nccl_s >= best.cost_s * (1.0 - 1e-6) {
+        return None;
+    }
+    let algorithm = if collective == RequestKind::AllReduce {
+        "ring or tree"
+    } else {
+        "ring"
+    };
+    Some(format!(
+        "on NCCL, one {collective} over the whole group, with NCCL's own {algorithm} ({}), beats these programs (priced as rank-order rings and chains): issue that single call",
+        format_seconds(r.nccl_s)
+    ))
 }
 
 /// `a / b` as the table prints it (`1.234x`), `-` when `b` is not positive.
