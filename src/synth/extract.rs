@@ -540,7 +540,6 @@ impl Origin {
 /// writing them) and their order (each text written the first time two candidates
 /// of equal cost differ at it).
 struct Texts<'a> {
-    ident: &'a [u32],
     /// `written[t]`: text `t` (an `ident` value), once written.
     written: Vec<std::cell::OnceCell<String>>,
     plan: &'a Plan,
@@ -551,7 +550,6 @@ impl<'a> Texts<'a> {
     fn new(plan: &'a Plan, oracle: &'a dyn StepOracle) -> Texts<'a> {
         let texts = plan.ident.iter().max().map_or(0, |&m| m as usize + 1);
         Texts {
-            ident: &plan.ident,
             written: (0..texts).map(|_| std::cell::OnceCell::new()).collect(),
             plan,
             oracle,
@@ -560,7 +558,7 @@ impl<'a> Texts<'a> {
 
     /// Step `i`'s text.
     fn text(&self, i: u32) -> &str {
-        self.written[self.ident[i as usize] as usize]
+        self.written[self.plan.ident[i as usize] as usize]
             .get_or_init(|| self.oracle.text(&self.plan.steps[i as usize]))
     }
 
@@ -568,7 +566,7 @@ impl<'a> Texts<'a> {
     /// texts (equal texts, equal fingerprints), with the base's power to extend it.
     fn print(&self, origin: &Origin) -> Print {
         match *origin {
-            Origin::Step(i) => Print::one(self.ident[i as usize]),
+            Origin::Step(i) => Print::one(self.plan.ident[i as usize]),
             Origin::Pair(x, y) => x.print.then(y.print),
         }
     }
@@ -581,7 +579,7 @@ impl<'a> Texts<'a> {
                 .iter()
                 .chain(a1)
                 .zip(b0.iter().chain(b1))
-                .all(|(&x, &y)| self.ident[x as usize] == self.ident[y as usize])
+                .all(|(&x, &y)| self.plan.ident[x as usize] == self.plan.ident[y as usize])
     }
 
     /// Orders two candidates of equal cost by text: step texts one by one
@@ -595,7 +593,7 @@ impl<'a> Texts<'a> {
                 (None, Some(_)) => return Ordering::Less,
                 (Some(_), None) => return Ordering::Greater,
                 (Some(&x), Some(&y)) => {
-                    if self.ident[x as usize] != self.ident[y as usize] {
+                    if self.plan.ident[x as usize] != self.plan.ident[y as usize] {
                         return self.text(x).cmp(self.text(y));
                     }
                 }

@@ -341,7 +341,7 @@ struct PlacementOracle<'a> {
     shape: &'a Shape,
     bytes: u64,
     backend: &'a dyn Backend,
-    /// The concrete step being priced, reused so that pricing allocates nothing.
+    /// The concrete step being priced, reused ([`Shape::step_into`]).
     scratch: std::cell::RefCell<Step>,
 }
 
@@ -1039,19 +1039,15 @@ impl EngineRun<'_, '_> {
         });
         self.time += t.elapsed();
         let t = Instant::now();
-        let found: Vec<(usize, Vec<Candidate>, Vec<EnumReport>)> = todo
-            .into_iter()
-            .zip(found)
-            .map(|(k, (c, report))| (k, c, report))
-            .collect();
-        let priced = on_every_core(&found, |(k, c, _)| {
+        let found: Vec<_> = todo.into_iter().zip(found).collect();
+        let priced = on_every_core(&found, |(k, (c, _))| {
             let (ri, shape) = &shared.keys[*k];
             let p = &shared.solved[*k].representative;
             let mut out = pipelined(spec, backend, p, &spec.requests[*ri], shape, c.clone());
             out.truncate(opts.top);
             out
         });
-        for ((k, _, report), c) in found.into_iter().zip(priced) {
+        for ((k, (_, report)), c) in found.into_iter().zip(priced) {
             problems.solved[k].candidates = Some(c);
             problems.solved[k].report = report;
         }

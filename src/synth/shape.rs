@@ -76,11 +76,14 @@ impl Shape {
 
     /// The concrete step of an abstract one.
     pub fn step(&self, s: &AbsStep) -> Step {
-        Step::new(s.op, self.refs(s.dims)).at_roots(self.refs(s.roots))
+        let mut out = Step::new(s.op, Vec::new());
+        self.step_into(s, &mut out);
+        out
     }
 
-    /// [`Shape::step`] written into `out`, reusing its buffers (dims sorted as
-    /// [`Step::new`] sorts them).
+    /// [`Shape::step`] written into `out`, reusing its buffers (dims and roots
+    /// sorted, as [`Step::new`] and [`Step::at_roots`] keep them); pricing every
+    /// step of a plan this way allocates nothing.
     pub fn step_into(&self, s: &AbsStep, out: &mut Step) {
         let refs = |set: DimSet| set.iter().filter_map(|i| self.dims.get(i).copied());
         out.op = s.op;
