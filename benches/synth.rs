@@ -108,9 +108,38 @@ fn bench(c: &mut Criterion) {
     }
     g.finish();
 
+    // The engines as `collsynth bench` times them (`engine_s`: saturation and
+    // extraction, or the search; no proofs, no pipelining) on a 2-dim problem.
+    let backend = Standard::default();
+    let two = Spec::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/specs/dgx-a100-x2-dp16.toml"
+    )))
+    .expect("the example spec");
+    let mut g = c.benchmark_group("engine");
+    for engine in [synth::Engine::Egraph, synth::Engine::Enumerate] {
+        let opts = Options {
+            engine,
+            check: false,
+            ..Options::default()
+        };
+        g.bench_function(format!("{engine:?}, 2 dims: dgx-a100-x2-dp16"), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        synth::synthesize(&two, &backend, &rules, &opts)
+                            .expect("synthesizes")
+                            .stats
+                            .engine_time
+                    })
+                    .sum()
+            })
+        });
+    }
+    g.finish();
+
     let mut g = c.benchmark_group("synthesize");
     g.sample_size(10);
-    let backend = Standard::default();
     for (name, spec) in [
         ("embedded default", Spec::embedded_default()),
         ("gen-2l-64-2ax", generated("gen-2l-64-2ax")),
