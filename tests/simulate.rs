@@ -129,3 +129,100 @@ fn simulate_refuses_bad_input() {
     );
     assert_eq!(support::cli::code(&out), 2);
 }
+
+/// Pipelined programs in SimGrid: the generated program runs every (chunk, step)
+/// task as soon as its inputs are ready, with no window boundaries, so this checks
+/// the synchronous windows of docs/cost-model.md, §14 against an asynchronous
+/// schedule under max-min link sharing. Measured on `specs/e2e/two-node-dp8.toml` at
+/// 64 MB (docs/cost-model.md, §13): the four-stage program agrees to 1e-4 at every
+/// chunk count; with the all_reduce in the middle SimGrid is up to 6% faster (its
+/// latencies interleave where the windows wait for the longest) and 0.5% slower at
+/// C = 32; both put the fastest chunk count at 4.
+#[test]
+fn simgrid_runs_pipelined_programs_as_the_windows_price_them() {
+    use collsynth::placement::{self, Placement};
+    use collsynth::program::parse_program;
+    use collsynth::simulate;
+    use collsynth::spec::Spec;
+    if support::e2e::require(
+        "simgrid_runs_pipelined_programs_as_the_windows_price_them",
+        support::e2e::simgrid(),
+    )
+    .is_none()
+    {
+        return;
+    }
+    let spec = Spec::load(&support::root().join("specs/e2e/two-node-dp8.toml")).unwrap();
+    let p = Placement::from_valid_matrix(placement::enumerate(&spec)[0].clone());
+    let chunks = [1u64, 2, 4, 8, 16, 32];
+    for (text, lo, hi) in [
+        (
+            "reduce_scatter(gpu:data) ; reduce_scatter(node:data) ; all_gather(node:data) ; all_gather(gpu:data)",
+            0.9999,
+            1.0001,
+        ),
+        (
+            "reduce_scatter(gpu:data) ; all_reduce(node:data) ; all_gather(gpu:data)",
+            0.93,
+            1.01,
+        ),
+    ] {
+        let prog = parse_program(&spec, text).unwrap();
+        let runs: Vec<_> = chunks.iter().map(|&c| (prog.clone(), c, None)).collect();
+        let sized: Vec<_> = runs.iter().map(|(x, c, _)| (x.clone(), *c)).collect();
+        let bytes = simulate::simulated_bytes(&p, &sized, 64_000_000);
+        let (sims, _) = simulate::compare(&spec, &p, &runs, bytes, None).unwrap();
+        for s in &sims {
+            let ratio = s.simulated_s / s.predicted_s;
+            eprintln!("C = {:2}: {ratio:.4}  {}", s.chunks, s.text);
+            assert!(s.text.starts_with("pipeline(") == (s.chunks > 1), "{}", s.text);
+            assert!(
+                (lo..=hi).contains(&ratio),
+                "`{}`: SimGrid over the windows {ratio}, measured within [{lo}, {hi}]",
+                s.text
+            );
+        }
+        assert!((sims[0].simulated_s / sims[0].predicted_s - 1.0).abs() < 1e-3);
+        let fastest = |f: fn(&simulate::ProgramSim) -> f64| {
+            sims.iter().min_by(|a, b| f(a).total_cmp(&f(b))).unwrap().chunks
+        };
+        assert_eq!(fastest(|s| s.predicted_s), 4, "{text}");
+        assert_eq!(fastest(|s| s.simulated_s), 4, "{text}");
+    }
+}
+
+/// A spec whose best program is pipelined: `simulate` runs it pipelined, and says so.
+#[test]
+fn simulate_runs_the_synthesized_chunk_count() {
+    if support::e2e::require(
+        "simulate_runs_the_synthesized_chunk_count",
+        support::e2e::simgrid(),
+    )
+    .is_none()
+    {
+        return;
+    }
+    let text = std::fs::read_to_string(support::root().join("specs/e2e/two-node-dp8.toml"))
+        .unwrap()
+        .replace("bytes = \"4 MB\"", "bytes = \"64 MB\"");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two-node-dp8-64mb.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = support::cli::run(&["simulate", path.to_str().unwrap(), "--json"], None);
+    let doc: Value = serde_json::from_str(&support::cli::success(&out)).unwrap();
+    let programs = doc["requests"][0]["programs"].as_array().unwrap();
+    let best = &programs[0];
+    assert!(best["chunks"].as_u64().unwrap() > 1, "{best}");
+    assert!(
+        best["text"].as_str().unwrap().starts_with("pipeline("),
+        "{best}"
+    );
+    let ratio = best["ratio"].as_f64().unwrap();
+    assert!((0.93..=1.01).contains(&ratio), "{best}");
+    for p in programs {
+        let text = p["text"].as_str().unwrap();
+        if has_chain(text) {
+            assert_eq!(p["chunks"], 1, "chains are simulated plain: {text}");
+        }
+    }
+}

@@ -57,10 +57,14 @@ device_bandwidth; a transfer between two devices crosses, at every level from th
 where they differ inwards, the sender's subtree link up and the receiver's down, exactly the
 links the cost model charges. Link latencies are set so that a route's latency is the latency of
 the outermost level it crosses, the model's per-hop latency. Each program becomes MPI calls on
-sub-communicators (members in rank order): MPI_Allreduce (SMPI's ring, `lr`),
-MPI_Reduce_scatter (ring), MPI_Allgather (ring), MPI_Reduce and MPI_Bcast (segmented pipeline
-chains), steps back to back; the time is from the first rank starting to the last finishing,
-plus the spec's launch once per step. SimGrid's own calibration factors are off (flow model
+sub-communicators, one per step (members in rank order): rings (all_reduce, reduce_scatter,
+all_gather) as rounds of nonblocking point-to-point messages to the next member, the model's
+rings; reduce and broadcast as SMPI's MPI_Reduce and MPI_Bcast (segmented pipeline chains). A
+pipelined program (pipeline(C)) runs each step on each chunk as soon as that chunk's previous
+step is done on the rank and the step's previous chunk is too: asynchronous, where the model
+prices synchronous windows; a program with a chain is simulated plain (SMPI's chains block the
+rank). The time is from the first rank starting to the last finishing, plus the spec's launch
+once per step and chunk. SimGrid's own calibration factors are off (flow model
 CM02, no TCP window, no cross traffic, SMPI factors 1), so differences come from the model's
 simplifications, not from SimGrid's empirical corrections.
 
@@ -69,8 +73,9 @@ rankings agree: Kendall's tau over all pairs, pairs agreeing/disagreeing/tied (w
 whether the model's best program is SimGrid's best. Exit 0 whatever the agreement (it is a
 measurement, not a check); 2 for bad input; 1 if SMPI is missing or fails.
 
-Needs smpicc and smpirun (Debian: libsimgrid-dev; scripts/setup installs it). Keep --bytes
-moderate: SMPI moves the real buffers (a few MB per device simulate in about a second).
+Needs smpicc and smpirun (Debian: libsimgrid-dev; scripts/setup installs it). The ranks share
+one buffer, so --bytes costs little memory; the simulation's time grows with the messages (a
+pipelined program sends C times as many): a few MB on 8 devices simulate in about a second.
 
 Example:
   collsynth simulate specs/e2e/two-node-dp8.toml --top 4 --bytes 4MB";
@@ -128,18 +133,21 @@ pub(super) fn simulate(a: SimulateArgs) -> Result {
             .programs
             .iter()
             .enumerate()
-            .map(|(i, x)| (x.program.clone(), Some(i)))
+            .map(|(i, x)| {
+                let chunks = simulate::simulated_chunks(&x.program, x.chunks);
+                (x.program.clone(), chunks, Some(i))
+            })
             .collect();
         let flat = cost::flat_program(&p.placement, req);
-        if !flat.steps.is_empty() && !programs.iter().any(|(x, _)| *x == flat) {
-            programs.push((flat, None));
+        if !flat.steps.is_empty() && !programs.iter().any(|(x, c, _)| *x == flat && *c == 1) {
+            programs.push((flat, 1, None));
         }
         if programs.is_empty() {
             continue;
         }
-        let plain: Vec<_> = programs.iter().map(|(x, _)| x.clone()).collect();
+        let sized: Vec<_> = programs.iter().map(|(x, c, _)| (x.clone(), *c)).collect();
         let bytes =
-            simulate::simulated_bytes(&p.placement, &plain, bytes_override.unwrap_or(req.bytes));
+            simulate::simulated_bytes(&p.placement, &sized, bytes_override.unwrap_or(req.bytes));
         let keep = a
             .keep
             .as_ref()

@@ -1,9 +1,23 @@
-//! The C program SMPI runs: every candidate program's steps as MPI collectives on
-//! sub-communicators (one per step, `MPI_Comm_split` with the step's group as color and
-//! the rank as key, so members are in rank order as in the model), each program's steps
-//! back to back, timed from the last rank entering (a barrier releases ranks a few
-//! latencies apart, and nothing can finish before every member has started) to the
-//! last rank leaving.
+//! The C program SMPI runs: every candidate program's steps on sub-communicators (one
+//! per step, `MPI_Comm_split` with the step's group as color and the rank as key, so
+//! members are in rank order as in the model), each program timed from the last rank
+//! entering (a barrier releases ranks a few latencies apart, and nothing can finish
+//! before every member has started) to the last rank leaving.
+//!
+//! A program of `C` chunks runs `C × S` tasks, task `(k, s)` being step `s` on chunk
+//! `k`, started on a rank as soon as the rank has finished `(k, s − 1)` (its data) and
+//! `(k − 1, s)` (the step's communicator runs chunks in order, as one stream would):
+//! an asynchronous schedule, with no window boundaries, that one progress loop per
+//! rank drives (`MPI_Waitany` over every running task's requests). The ring steps
+//! (all_reduce, reduce_scatter, all_gather) are rings of nonblocking point-to-point
+//! rounds written here, the model's rings: round `r` sends one block to the next
+//! member and receives one from the previous, and the next round starts when both are
+//! done (its block depends on the one received); an all_reduce is a reduce_scatter's
+//! `m − 1` rounds then an all_gather's. Chains (reduce, broadcast) are SMPI's own
+//! segmented pipelines (`MPI_Reduce`, `MPI_Bcast`), called when the task starts; they
+//! block the rank, so only plain programs (`C = 1`) may hold them. Values are not
+//! reduced, and every rank's buffers are one shared allocation
+//! (`SMPI_SHARED_MALLOC`): SMPI times messages, not arithmetic or memory.
 
 use std::fmt::Write as _;
 
@@ -22,6 +36,15 @@ pub struct CStep {
     pub color: Vec<i64>,
 }
 
+/// One program as the C program runs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CProgram {
+    /// Chunks (1: plain); every step's `count` divides into them.
+    pub chunks: u64,
+    /// The steps, in order.
+    pub steps: Vec<CStep>,
+}
+
 /// The line rank 0 prints per program: `collsynth-sim program P SECONDS`.
 pub const RESULT_TAG: &str = "collsynth-sim program";
 
@@ -35,12 +58,43 @@ fn op_code(op: Collective) -> u8 {
     }
 }
 
+/// Whether the C program can run `program`: chains only in plain programs, and every
+/// chunk of every ring step cut into whole blocks.
+pub fn runnable(program: &CProgram) -> Result<(), String> {
+    for (i, st) in program.steps.iter().enumerate() {
+        let chain = matches!(st.op, Collective::Reduce | Collective::Broadcast);
+        if chain && program.chunks > 1 {
+            return Err(format!(
+                "step {i} is a chain ({:?}): SMPI's chains block the rank, so only plain programs with chains are simulated",
+                st.op
+            ));
+        }
+        let per_chunk = st.count / program.chunks;
+        let blocks = match st.op {
+            Collective::AllReduce | Collective::ReduceScatter => st.members,
+            _ => 1,
+        };
+        if !st.count.is_multiple_of(program.chunks) || !per_chunk.is_multiple_of(blocks) {
+            return Err(format!(
+                "step {i}: {} floats do not cut into {} chunks of {} blocks",
+                st.count, program.chunks, blocks
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The C source for these programs on `devices` ranks.
-pub fn c_source(devices: u64, programs: &[Vec<CStep>]) -> String {
-    let maxsteps = programs.iter().map(Vec::len).max().unwrap_or(0).max(1);
+pub fn c_source(devices: u64, programs: &[CProgram]) -> String {
+    let maxsteps = programs
+        .iter()
+        .map(|p| p.steps.len())
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let maxcount = programs
         .iter()
-        .flatten()
+        .flat_map(|p| &p.steps)
         .map(|s| match s.op {
             Collective::AllGather => s.count * s.members,
             _ => s.count,
@@ -61,7 +115,7 @@ pub fn c_source(devices: u64, programs: &[Vec<CStep>]) -> String {
         programs
             .iter()
             .map(|p| {
-                let mut row: Vec<String> = p.iter().map(f).collect();
+                let mut row: Vec<String> = p.steps.iter().map(f).collect();
                 while row.len() < maxsteps {
                     row.push(pad.to_string());
                 }
@@ -70,11 +124,18 @@ pub fn c_source(devices: u64, programs: &[Vec<CStep>]) -> String {
             .collect::<Vec<_>>()
             .join(",\n")
     };
-    let nsteps: Vec<String> = programs.iter().map(|p| p.len().to_string()).collect();
+    let list = |f: &dyn Fn(&CProgram) -> String| -> String {
+        programs.iter().map(f).collect::<Vec<_>>().join(", ")
+    };
     let _ = writeln!(
         s,
         "static const int NSTEPS[PROGRAMS] = {{{}}};",
-        nsteps.join(", ")
+        list(&|p| p.steps.len().to_string())
+    );
+    let _ = writeln!(
+        s,
+        "static const long CHUNKS[PROGRAMS] = {{{}}};",
+        list(&|p| format!("{}L", p.chunks))
     );
     let _ = writeln!(
         s,
@@ -111,18 +172,98 @@ pub fn c_source(devices: u64, programs: &[Vec<CStep>]) -> String {
             &pad
         )
     );
-    s.push_str(
-        r#"
-static void run_step(int op, int count, int members, MPI_Comm c, float *a, float *b, int *counts) {
+    s.push_str(RUNNER);
+    s
+}
+
+/// The runner: tasks, rings and the progress loop (see the module documentation).
+const RUNNER: &str = r#"
+/* One step's task on this rank: the chunk it runs, its ring round, its requests. */
+typedef struct {
+  int member;       /* this rank takes part in the step */
+  int me, m;        /* its index in the group, the group's size */
+  long chunk;       /* the chunk running (or next to run) */
+  long done;        /* chunks finished */
+  int running, round, rounds;
+  long block;       /* floats per round */
+  MPI_Comm comm;
+  MPI_Request req[2];
+} Task;
+
+static float *sbuf, *rbuf;
+
+static void post_round(Task *t) {
+  int next = (t->me + 1) % t->m, prev = (t->me + t->m - 1) % t->m;
+  int tag = (int)(t->chunk % 32768);
+  MPI_Irecv(rbuf, (int)t->block, MPI_FLOAT, prev, tag, t->comm, &t->req[0]);
+  MPI_Isend(sbuf, (int)t->block, MPI_FLOAT, next, tag, t->comm, &t->req[1]);
+}
+
+/* Starts chunk t->chunk of a step: a ring's first round, or a whole chain. Returns 1
+   when the task finished at once (a chain, or a group of one). */
+static int start(Task *t, int op, long count) {
+  t->running = 1;
+  t->round = 0;
   switch (op) {
-  case 0: MPI_Allreduce(a, b, count, MPI_FLOAT, MPI_SUM, c); break;
-  case 1:
-    for (int i = 0; i < members; i++) counts[i] = count / members;
-    MPI_Reduce_scatter(a, b, counts, MPI_FLOAT, MPI_SUM, c);
-    break;
-  case 2: MPI_Allgather(a, count, MPI_FLOAT, b, count, MPI_FLOAT, c); break;
-  case 3: MPI_Reduce(a, b, count, MPI_FLOAT, MPI_SUM, 0, c); break;
-  default: MPI_Bcast(a, count, MPI_FLOAT, 0, c); break;
+  case 0: t->rounds = 2 * (t->m - 1); t->block = count / t->m; break;
+  case 1: t->rounds = t->m - 1; t->block = count / t->m; break;
+  case 2: t->rounds = t->m - 1; t->block = count; break;
+  case 3: MPI_Reduce(sbuf, rbuf, (int)count, MPI_FLOAT, MPI_SUM, 0, t->comm); t->rounds = 0; break;
+  default: MPI_Bcast(sbuf, (int)count, MPI_FLOAT, 0, t->comm); t->rounds = 0; break;
+  }
+  if (t->rounds == 0) return 1;
+  post_round(t);
+  return 0;
+}
+
+/* Chunks this rank's data has finished before step s (steps it takes no part in pass
+   their input through). */
+static long ready(const Task *tasks, int s, long chunks) {
+  for (int j = s - 1; j >= 0; j--)
+    if (tasks[j].member) return tasks[j].done;
+  return chunks;
+}
+
+static void run_program(int p, Task *tasks) {
+  int n = NSTEPS[p];
+  long chunks = CHUNKS[p];
+  for (;;) {
+    /* Start every task whose chunk is ready; finishing one may ready the next. */
+    int progressed = 1;
+    while (progressed) {
+      progressed = 0;
+      for (int s = 0; s < n; s++) {
+        Task *t = &tasks[s];
+        if (!t->member || t->running || t->chunk >= chunks || ready(tasks, s, chunks) <= t->chunk)
+          continue;
+        if (start(t, OP[p][s], COUNT[p][s] / chunks)) {
+          t->running = 0;
+          t->done++;
+          t->chunk++;
+        }
+        progressed = 1;
+      }
+    }
+    MPI_Request reqs[2 * MAXSTEPS];
+    int active = 0;
+    for (int s = 0; s < n; s++) {
+      reqs[2 * s] = tasks[s].running ? tasks[s].req[0] : MPI_REQUEST_NULL;
+      reqs[2 * s + 1] = tasks[s].running ? tasks[s].req[1] : MPI_REQUEST_NULL;
+      active += tasks[s].running;
+    }
+    if (!active) break;
+    int idx;
+    MPI_Waitany(2 * n, reqs, &idx, MPI_STATUS_IGNORE);
+    Task *t = &tasks[idx / 2];
+    t->req[idx % 2] = MPI_REQUEST_NULL;
+    if (t->req[0] != MPI_REQUEST_NULL || t->req[1] != MPI_REQUEST_NULL) continue;
+    if (++t->round < t->rounds) {
+      post_round(t);
+    } else {
+      t->running = 0;
+      t->done++;
+      t->chunk++;
+    }
   }
 }
 
@@ -135,31 +276,76 @@ int main(int argc, char **argv) {
     if (rank == 0) fprintf(stderr, "expected %d ranks, got %d\n", DEVICES, size);
     MPI_Abort(MPI_COMM_WORLD, 2);
   }
-  float *a = malloc(MAXCOUNT * sizeof(float)), *b = malloc(MAXCOUNT * sizeof(float));
-  int *counts = malloc(DEVICES * sizeof(int));
-  for (long i = 0; i < MAXCOUNT; i++) { a[i] = 1.0f; b[i] = 0.0f; }
+  /* One buffer pair shared by every rank (SMPI maps it once): only sizes matter. */
+  sbuf = SMPI_SHARED_MALLOC(MAXCOUNT * sizeof(float));
+  rbuf = SMPI_SHARED_MALLOC(MAXCOUNT * sizeof(float));
   for (int p = 0; p < PROGRAMS; p++) {
-    MPI_Comm comms[MAXSTEPS];
+    Task tasks[MAXSTEPS];
     for (int s = 0; s < NSTEPS[p]; s++) {
       int color = COLOR[p][s][rank];
-      MPI_Comm_split(MPI_COMM_WORLD, color < 0 ? MPI_UNDEFINED : color, rank, &comms[s]);
+      Task *t = &tasks[s];
+      MPI_Comm_split(MPI_COMM_WORLD, color < 0 ? MPI_UNDEFINED : color, rank, &t->comm);
+      t->member = t->comm != MPI_COMM_NULL;
+      t->me = 0;
+      t->m = 1;
+      if (t->member) { MPI_Comm_rank(t->comm, &t->me); MPI_Comm_size(t->comm, &t->m); }
+      t->chunk = t->done = 0;
+      t->running = 0;
+      t->req[0] = t->req[1] = MPI_REQUEST_NULL;
     }
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
-    for (int s = 0; s < NSTEPS[p]; s++)
-      if (comms[s] != MPI_COMM_NULL) run_step(OP[p][s], (int)COUNT[p][s], MEMBERS[p][s], comms[s], a, b, counts);
+    run_program(p, tasks);
     double t1 = MPI_Wtime(), lo, hi;
     MPI_Reduce(&t0, &lo, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
     MPI_Reduce(&t1, &hi, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
     if (rank == 0) printf("collsynth-sim program %d %.12e\n", p, hi - lo);
     for (int s = 0; s < NSTEPS[p]; s++)
-      if (comms[s] != MPI_COMM_NULL) MPI_Comm_free(&comms[s]);
+      if (tasks[s].member) MPI_Comm_free(&tasks[s].comm);
   }
-  free(a); free(b); free(counts);
+  SMPI_SHARED_FREE(sbuf);
+  SMPI_SHARED_FREE(rbuf);
   MPI_Finalize();
   return 0;
 }
-"#,
-    );
-    s
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(op: Collective, count: u64, members: u64) -> CStep {
+        CStep {
+            op,
+            count,
+            members,
+            color: vec![0; members as usize],
+        }
+    }
+
+    #[test]
+    fn chains_run_plain_and_chunks_cut_whole_blocks() {
+        let ring = |chunks| CProgram {
+            chunks,
+            steps: vec![step(Collective::AllReduce, 64, 4)],
+        };
+        assert!(runnable(&ring(1)).is_ok());
+        assert!(runnable(&ring(16)).is_ok());
+        // 64 floats in 32 chunks of 2 cannot cut into 4 blocks.
+        assert!(runnable(&ring(32)).unwrap_err().contains("do not cut"));
+        let chain = |chunks| CProgram {
+            chunks,
+            steps: vec![step(Collective::Reduce, 64, 4)],
+        };
+        assert!(runnable(&chain(1)).is_ok());
+        assert!(runnable(&chain(2)).unwrap_err().contains("chain"));
+        // An all_gather's count is each member's own part: no blocks to cut.
+        let gather = CProgram {
+            chunks: 8,
+            steps: vec![step(Collective::AllGather, 8, 4)],
+        };
+        assert!(runnable(&gather).is_ok());
+        let source = c_source(4, &[ring(4), chain(1)]);
+        assert!(source.contains("static const long CHUNKS[PROGRAMS] = {4L, 1L};"));
+    }
 }

@@ -6,13 +6,15 @@
 //! The model and SimGrid share the links (one full-duplex link per subtree per level,
 //! [`platform`]) and the algorithms' shape (rings in rank order, chains towards or
 //! away from the first member), but nothing else: SimGrid shares every link among the
-//! flows crossing it by max-min fairness over time, the collectives are SMPI's own
-//! implementations (ring all_reduce `lr`, ring reduce_scatter and all_gather,
-//! segmented pipelines for reduce and broadcast), and a program's steps run back to
-//! back, each rank starting its next step when its part of the last one is done.
-//! SMPI's own calibration factors are switched off ([`smpi_flags`]) so that a link
-//! delivers its bandwidth and latency as given. The model's per-call `launch` is added
-//! to the simulated time once per step (SMPI has no call cost).
+//! flows crossing it by max-min fairness over time, the rings are point-to-point
+//! rounds run by the generated program ([`cprog`]) and the chains SMPI's own
+//! segmented pipelines (reduce and broadcast), and a program's tasks (a step on a
+//! chunk) start as soon as their inputs are ready on each rank, with no window
+//! boundaries: plain programs run their steps back to back, each rank starting its
+//! next step when its part of the last one is done; pipelined ones overlap chunks
+//! asynchronously. SMPI's own calibration factors are switched off ([`smpi_flags`])
+//! so that a link delivers its bandwidth and latency as given. The model's per-call
+//! `launch` is added to the simulated time once per task (SMPI has no call cost).
 
 pub mod cprog;
 pub mod platform;
@@ -24,9 +26,9 @@ use std::process::Command;
 use crate::cost;
 use crate::lowered;
 use crate::placement::Placement;
-use crate::program::Program;
+use crate::program::{Collective, Program};
 use crate::spec::Spec;
-use cprog::CStep;
+use cprog::{CProgram, CStep};
 
 /// The largest system simulated (routes grow with the square of the devices).
 pub const MAX_DEVICES: u64 = 256;
@@ -36,8 +38,11 @@ pub const TIE: f64 = 1e-3;
 
 /// The SMPI configuration every run uses: the flow model without SimGrid's empirical
 /// factors (CM02: max-min sharing, no TCP window cap, no reverse-direction ACK
-/// traffic), SMPI's message-size factors off, computation not timed, and the
-/// collective algorithms closest to the model's (rings, pipelined chains).
+/// traffic), SMPI's message-size factors off, computation not timed, one buffer for
+/// every rank (`SMPI_SHARED_MALLOC` shared by call site: folding a gigabyte per rank
+/// would exceed the kernel's map count), and the chain
+/// algorithms closest to the model's (segmented pipelines; the rings are the
+/// generated program's own).
 pub fn smpi_flags() -> Vec<&'static str> {
     vec![
         "--cfg=network/model:CM02",
@@ -47,9 +52,7 @@ pub fn smpi_flags() -> Vec<&'static str> {
         "--cfg=smpi/lat-factor:0:1",
         "--cfg=smpi/simulate-computation:no",
         "--cfg=smpi/host-speed:1e9",
-        "--cfg=smpi/allreduce:lr",
-        "--cfg=smpi/reduce_scatter:ompi_ring",
-        "--cfg=smpi/allgather:ring",
+        "--cfg=smpi/shared-malloc:local",
         "--cfg=smpi/reduce:ompi_pipeline",
         "--cfg=smpi/bcast:ompi_pipeline",
         "--log=root.thres:critical",
@@ -79,9 +82,11 @@ pub struct ProgramSim {
     pub synth_rank: Option<usize>,
     /// Steps.
     pub steps: usize,
+    /// Chunks it ran over (1: plain).
+    pub chunks: u64,
     /// The model's time at the simulated size.
     pub predicted_s: f64,
-    /// SimGrid's time plus `launch` per step.
+    /// SimGrid's time plus `launch` per task (chunk × step).
     pub simulated_s: f64,
 }
 
@@ -132,11 +137,22 @@ pub fn agreement(predicted: &[f64], simulated: &[f64]) -> Agreement {
     }
 }
 
-/// The simulated size: `bytes` rounded down to whole floats that every reduce_scatter
-/// of every program divides evenly (at least one such unit).
-pub fn simulated_bytes(placement: &Placement, programs: &[Program], bytes: u64) -> u64 {
-    let unit = programs.iter().fold(1u64, |u, p| {
-        crate::number::lcm(u, crate::lowered::program_atoms(placement, p))
+/// The simulated size: `bytes` rounded down to whole floats that every chunk of every
+/// program cuts into whole atoms and whole ring blocks (at least one such unit).
+pub fn simulated_bytes(placement: &Placement, programs: &[(Program, u64)], bytes: u64) -> u64 {
+    let unit = programs.iter().fold(1u64, |u, (p, chunks)| {
+        let atoms = chunks * crate::lowered::program_atoms(placement, p);
+        p.steps.iter().fold(crate::number::lcm(u, atoms), |u, st| {
+            let members = match st.op {
+                Collective::AllReduce | Collective::ReduceScatter => {
+                    lowered::lower_step(placement, st)
+                        .first()
+                        .map_or(1, |g| g.len() as u64)
+                }
+                _ => 1,
+            };
+            crate::number::lcm(u, atoms * members)
+        })
     });
     let floats = (bytes / 4 / unit).max(1) * unit;
     floats * 4
@@ -166,12 +182,13 @@ fn c_steps(spec: &Spec, placement: &Placement, program: &Program, bytes: u64) ->
         .collect()
 }
 
-/// Compiles and runs the programs under SMPI; returns SimGrid's time of each (without
-/// launch). `keep` writes the C source, platform and host file there as well.
+/// Compiles and runs the programs, each over its chunk count, under SMPI; returns
+/// SimGrid's time of each (without launches). `keep` writes the C source, platform
+/// and host file there as well.
 pub fn run_smpi(
     spec: &Spec,
     placement: &Placement,
-    programs: &[Program],
+    programs: &[(Program, u64)],
     bytes: u64,
     keep: Option<&Path>,
 ) -> Result<Vec<f64>, SimError> {
@@ -181,14 +198,26 @@ pub fn run_smpi(
             "the system has {devices} devices; simulate handles at most {MAX_DEVICES} (its routes grow with the square of the devices)"
         )));
     }
-    let steps: Vec<Vec<CStep>> = programs
+    let steps: Vec<CProgram> = programs
         .iter()
-        .map(|p| c_steps(spec, placement, p, bytes))
+        .map(|(p, chunks)| CProgram {
+            chunks: *chunks,
+            steps: c_steps(spec, placement, p, bytes),
+        })
         .collect();
+    for (p, c) in programs.iter().zip(&steps) {
+        cprog::runnable(c).map_err(|e| {
+            SimError::Unsupported(format!(
+                "`{}` over {} chunks: {e}",
+                p.0.text(spec),
+                c.chunks
+            ))
+        })?;
+    }
     if steps
         .iter()
-        .flatten()
-        .any(|s| s.count > i32::MAX as u64 / 64)
+        .flat_map(|p| &p.steps)
+        .any(|s| s.count > i32::MAX as u64)
     {
         return Err(SimError::Unsupported(
             "the buffer is too large to simulate; give a smaller --bytes".into(),
@@ -288,26 +317,52 @@ pub fn run_smpi(
         .collect()
 }
 
-/// Predicts and simulates programs (already ranked by synthesis; `synth_rank` says
-/// which are) at `bytes`, and measures the rankings' agreement.
+/// The chunk count a program is simulated with: its own, unless it holds a chain,
+/// which SMPI's blocking chains cannot overlap ([`cprog::runnable`]): then plain.
+pub fn simulated_chunks(program: &Program, chunks: u64) -> u64 {
+    let chain = program
+        .steps
+        .iter()
+        .any(|s| matches!(s.op, Collective::Reduce | Collective::Broadcast));
+    if chain {
+        1
+    } else {
+        chunks.max(1)
+    }
+}
+
+/// Predicts and simulates programs, each over its chunk count (already ranked by
+/// synthesis; `synth_rank` says which are), at `bytes`, and measures the rankings'
+/// agreement. A pipelined program is predicted by the window model
+/// (docs/cost-model.md, §14) and simulated asynchronously ([`cprog`]); both add
+/// `launch` once per task, `C × S` in all.
 pub fn compare(
     spec: &Spec,
     placement: &Placement,
-    programs: &[(Program, Option<usize>)],
+    programs: &[(Program, u64, Option<usize>)],
     bytes: u64,
     keep: Option<&Path>,
 ) -> Result<(Vec<ProgramSim>, Agreement), SimError> {
-    let progs: Vec<Program> = programs.iter().map(|(p, _)| p.clone()).collect();
+    let progs: Vec<(Program, u64)> = programs.iter().map(|(p, c, _)| (p.clone(), *c)).collect();
     let network = run_smpi(spec, placement, &progs, bytes, keep)?;
     let sims: Vec<ProgramSim> = programs
         .iter()
         .zip(network)
-        .map(|((p, rank), net)| ProgramSim {
-            text: p.text(spec),
-            synth_rank: *rank,
-            steps: p.steps.len(),
-            predicted_s: cost::program_cost(spec, placement, p, bytes).total_s,
-            simulated_s: net + p.steps.len() as f64 * spec.system.launch_s,
+        .map(|((p, chunks, rank), net)| {
+            let plain = cost::program_cost(spec, placement, p, bytes);
+            let tasks = chunks * p.steps.len() as u64;
+            ProgramSim {
+                text: format!(
+                    "{}{}",
+                    crate::program::pipeline_prefix(*chunks),
+                    p.text(spec)
+                ),
+                synth_rank: *rank,
+                steps: p.steps.len(),
+                chunks: *chunks,
+                predicted_s: cost::pipelined_cost(spec, &plain, *chunks).total_s,
+                simulated_s: net + tasks as f64 * spec.system.launch_s,
+            }
         })
         .collect();
     let pred: Vec<f64> = sims.iter().map(|s| s.predicted_s).collect();

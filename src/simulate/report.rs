@@ -53,7 +53,7 @@ pub fn simulate_text(
 ) -> String {
     let mut s = format!("# {}\n", spec.header());
     s.push_str(&format!(
-        "# placement {index} (--matrix \"{}\": {}); SimGrid SMPI, flow model without factors, launch added per step\n",
+        "# placement {index} (--matrix \"{}\": {}); SimGrid SMPI, flow model without factors, launch added per step and chunk\n",
         MatrixText(&placement.matrix),
         placement.dim_names(spec).join(", ")
     ));
@@ -125,6 +125,7 @@ struct RequestJson<'a> {
 struct ProgramJson<'a> {
     text: &'a str,
     synth_rank: Option<usize>,
+    chunks: u64,
     predicted_s: f64,
     simulated_s: f64,
     ratio: f64,
@@ -173,6 +174,7 @@ pub fn simulate_json(
                     .map(|p| ProgramJson {
                         text: &p.text,
                         synth_rank: p.synth_rank,
+                        chunks: p.chunks,
                         predicted_s: p.predicted_s,
                         simulated_s: p.simulated_s,
                         ratio: p.simulated_s / p.predicted_s,
