@@ -375,7 +375,14 @@ const SIMULATE: &[Keys] = &[
     ("requests[]", &["request", "bytes", "programs", "agreement"]),
     (
         "requests[].programs[]",
-        &["text", "synth_rank", "predicted_s", "simulated_s", "ratio"],
+        &[
+            "text",
+            "synth_rank",
+            "chunks",
+            "predicted_s",
+            "simulated_s",
+            "ratio",
+        ],
     ),
     (
         "requests[].agreement",

@@ -123,10 +123,7 @@ pub(super) fn simulate(a: SimulateArgs) -> Result {
     let mut requests = Vec::new();
     for r in &p.results {
         let req = &spec.requests[r.request];
-        if !req.collective.takes_programs()
-            || req.collective.is_sharded()
-            || a.request.is_some_and(|x| x != r.request)
-        {
+        if !req.collective.takes_programs() || a.request.is_some_and(|x| x != r.request) {
             continue;
         }
         let mut programs: Vec<_> = r
@@ -146,19 +143,23 @@ pub(super) fn simulate(a: SimulateArgs) -> Result {
             continue;
         }
         let sized: Vec<_> = programs.iter().map(|(x, c, _)| (x.clone(), *c)).collect();
-        let bytes =
-            simulate::simulated_bytes(&p.placement, &sized, bytes_override.unwrap_or(req.bytes));
+        let bytes = simulate::simulated_bytes(
+            &spec,
+            req,
+            &p.placement,
+            &sized,
+            bytes_override.unwrap_or(req.bytes),
+        );
         let keep = a
             .keep
             .as_ref()
             .map(|k| k.join(format!("request-{}", r.request)));
         let (programs, agreement) =
-            simulate::compare(&spec, &p.placement, &programs, bytes, keep.as_deref()).map_err(
-                |e| match e {
+            simulate::compare(&spec, req, &p.placement, &programs, bytes, keep.as_deref())
+                .map_err(|e| match e {
                     SimError::Unsupported(m) => usage(m),
                     SimError::Tool(m) | SimError::Failed(m) => Error::Failed(format!("error: {m}")),
-                },
-            )?;
+                })?;
         requests.push(report::RequestReport {
             request: r.request,
             bytes,
@@ -168,7 +169,7 @@ pub(super) fn simulate(a: SimulateArgs) -> Result {
     }
     if requests.is_empty() {
         return Err(usage(
-            "no request to simulate: simulate runs all_reduce requests (send_recv requests are priced, not programs; reduce_scatter and all_gather programs are not simulated yet)",
+            "no request to simulate: send_recv requests are priced, not programs",
         ));
     }
     let out = if a.json {

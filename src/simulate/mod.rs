@@ -27,7 +27,7 @@ use crate::cost;
 use crate::lowered;
 use crate::placement::Placement;
 use crate::program::{Collective, Program};
-use crate::spec::Spec;
+use crate::spec::{Request, Spec};
 use cprog::{CProgram, CStep};
 
 /// The largest system simulated (routes grow with the square of the devices).
@@ -137,11 +137,19 @@ pub fn agreement(predicted: &[f64], simulated: &[f64]) -> Agreement {
     }
 }
 
-/// The simulated size: `bytes` rounded down to whole floats that every chunk of every
-/// program cuts into whole atoms and whole ring blocks (at least one such unit).
-pub fn simulated_bytes(placement: &Placement, programs: &[(Program, u64)], bytes: u64) -> u64 {
+/// The simulated size of `request`'s whole buffer: `bytes` rounded down to whole
+/// floats that every chunk of every program cuts into whole atoms (and shards:
+/// [`cost::chunk_atoms`]) and whole ring blocks (at least one such unit).
+pub fn simulated_bytes(
+    spec: &Spec,
+    request: &Request,
+    placement: &Placement,
+    programs: &[(Program, u64)],
+    bytes: u64,
+) -> u64 {
     let unit = programs.iter().fold(1u64, |u, (p, chunks)| {
-        let atoms = chunks * crate::lowered::program_atoms(placement, p);
+        let atoms =
+            chunks * cost::chunk_atoms(spec, request, crate::lowered::program_atoms(placement, p));
         p.steps.iter().fold(crate::number::lcm(u, atoms), |u, st| {
             let members = match st.op {
                 Collective::AllReduce | Collective::ReduceScatter => {
@@ -159,8 +167,19 @@ pub fn simulated_bytes(placement: &Placement, programs: &[(Program, u64)], bytes
 }
 
 /// The steps of a program as the C program runs them, for a buffer of `bytes`.
-fn c_steps(spec: &Spec, placement: &Placement, program: &Program, bytes: u64) -> Vec<CStep> {
-    let cost = cost::program_cost(spec, placement, program, bytes);
+fn c_steps(
+    spec: &Spec,
+    request: &Request,
+    placement: &Placement,
+    program: &Program,
+    bytes: u64,
+) -> Vec<CStep> {
+    let cost = cost::program_cost(
+        spec,
+        placement,
+        program,
+        cost::program_bytes(spec, request, bytes),
+    );
     let low = lowered::lower(placement, program);
     low.steps
         .iter()
@@ -182,11 +201,12 @@ fn c_steps(spec: &Spec, placement: &Placement, program: &Program, bytes: u64) ->
         .collect()
 }
 
-/// Compiles and runs the programs, each over its chunk count, under SMPI; returns
-/// SimGrid's time of each (without launches). `keep` writes the C source, platform
-/// and host file there as well.
+/// Compiles and runs `request`'s programs, each over its chunk count, under SMPI, for
+/// a whole buffer of `bytes`; returns SimGrid's time of each (without launches or
+/// relayouts). `keep` writes the C source, platform and host file there as well.
 pub fn run_smpi(
     spec: &Spec,
+    request: &Request,
     placement: &Placement,
     programs: &[(Program, u64)],
     bytes: u64,
@@ -202,7 +222,7 @@ pub fn run_smpi(
         .iter()
         .map(|(p, chunks)| CProgram {
             chunks: *chunks,
-            steps: c_steps(spec, placement, p, bytes),
+            steps: c_steps(spec, request, placement, p, bytes),
         })
         .collect();
     for (p, c) in programs.iter().zip(&steps) {
@@ -318,13 +338,15 @@ pub fn run_smpi(
 }
 
 /// The chunk count a program is simulated with: its own, unless it holds a chain,
-/// which SMPI's blocking chains cannot overlap ([`cprog::runnable`]): then plain.
+/// which SMPI's blocking chains cannot overlap ([`cprog::runnable`]), or a relayout,
+/// a local copy SimGrid does not run (the model's figure is added to both sides):
+/// then plain.
 pub fn simulated_chunks(program: &Program, chunks: u64) -> u64 {
     let chain = program
         .steps
         .iter()
         .any(|s| matches!(s.op, Collective::Reduce | Collective::Broadcast));
-    if chain {
+    if chain || !program.layout.is_empty() {
         1
     } else {
         chunks.max(1)
@@ -335,22 +357,30 @@ pub fn simulated_chunks(program: &Program, chunks: u64) -> u64 {
 /// synthesis; `synth_rank` says which are), at `bytes`, and measures the rankings'
 /// agreement. A pipelined program is predicted by the window model
 /// (docs/cost-model.md, §14) and simulated asynchronously ([`cprog`]); both add
-/// `launch` once per task, `C × S` in all.
+/// `launch` once per task, `C × S` in all, and a plain program's relayout adds the
+/// model's copy to the simulated time (docs/cost-model.md, §15).
 pub fn compare(
     spec: &Spec,
+    request: &Request,
     placement: &Placement,
     programs: &[(Program, u64, Option<usize>)],
     bytes: u64,
     keep: Option<&Path>,
 ) -> Result<(Vec<ProgramSim>, Agreement), SimError> {
     let progs: Vec<(Program, u64)> = programs.iter().map(|(p, c, _)| (p.clone(), *c)).collect();
-    let network = run_smpi(spec, placement, &progs, bytes, keep)?;
+    let network = run_smpi(spec, request, placement, &progs, bytes, keep)?;
     let sims: Vec<ProgramSim> = programs
         .iter()
         .zip(network)
         .map(|((p, chunks, rank), net)| {
-            let plain = cost::program_cost(spec, placement, p, bytes);
+            let plain = cost::program_cost(
+                spec,
+                placement,
+                p,
+                cost::program_bytes(spec, request, bytes),
+            );
             let tasks = chunks * p.steps.len() as u64;
+            let copy = cost::RelayoutCost::time(&plain.relayout);
             ProgramSim {
                 text: format!(
                     "{}{}",
@@ -361,7 +391,7 @@ pub fn compare(
                 steps: p.steps.len(),
                 chunks: *chunks,
                 predicted_s: cost::pipelined_cost(spec, &plain, *chunks).total_s,
-                simulated_s: net + tasks as f64 * spec.system.launch_s,
+                simulated_s: net + tasks as f64 * spec.system.launch_s + copy,
             }
         })
         .collect();
