@@ -12,7 +12,7 @@
 //! costs or the placement, so one saturation serves every placement and request with
 //! that many dims ([`SaturationCache`]).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use egg::{Id, RecExpr, Searcher};
@@ -188,34 +188,8 @@ pub fn saturate_with(rules: &[Compiled], dims: usize, budgets: Budgets) -> Satur
 /// applier reads), all as found by a search.
 type Applied = Vec<u32>;
 
-/// Hashes the words of an [`Applied`] key (std's SipHash was a tenth of a 2-dim
-/// saturation): FxHash's multiply-rotate, which is enough for keys that are ids.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u64(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_usize(&mut self, x: usize) {
-        self.write_u64(x as u64);
-    }
-}
-
-type KeySet = HashSet<Applied, std::hash::BuildHasherDefault<KeyHasher>>;
+/// The keys of matches already applied (ids only: [`super::fasthash`] suffices).
+type KeySet = super::fasthash::FastSet<Applied>;
 
 /// [`saturate_with`] from the seeds of a goal ([`goal_terms`]).
 ///

@@ -97,7 +97,7 @@ struct Search<'a> {
     /// The best programs so far: (cost, alphabet indices, steps).
     best: Vec<(Fs, Vec<u32>, Vec<AbsStep>)>,
     /// Step costs memoized by (alphabet index, shard).
-    costs: std::collections::HashMap<(u32, DimSet), Fs>,
+    costs: super::fasthash::FastMap<(u32, DimSet), Fs>,
 }
 
 impl Search<'_> {

@@ -16,11 +16,11 @@
 //! femtoseconds hold 10^23 s, so no accepted input saturates them.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use egg::Id;
 
 use super::egraph::Saturated;
+use super::fasthash::FastMap;
 use crate::rules::{AbsStep, DimSet, Prog};
 
 /// Whole femtoseconds.
@@ -161,7 +161,7 @@ impl Plan {
     pub fn new(sat: &Saturated) -> Plan {
         let eg = &sat.egraph;
         // Classes reachable from the root, children before parents where acyclic.
-        let mut index: HashMap<Id, usize> = HashMap::new();
+        let mut index: FastMap<Id, usize> = FastMap::default();
         let mut order: Vec<Id> = Vec::new();
         let mut stack: Vec<(Id, bool)> = sat.roots.iter().rev().map(|&r| (r, false)).collect();
         while let Some((id, done)) = stack.pop() {
@@ -189,7 +189,7 @@ impl Plan {
         }
         // Nodes of every class, steps interned.
         let mut steps: Vec<AbsStep> = Vec::new();
-        let mut step_ids: HashMap<AbsStep, u32> = HashMap::new();
+        let mut step_ids: FastMap<AbsStep, u32> = FastMap::default();
         let set = |id: Id| eg[id].data.unwrap_or(DimSet::EMPTY);
         let nodes: Vec<Vec<Node>> = order
             .iter()
@@ -226,7 +226,7 @@ impl Plan {
                 Node::Seq(a, b) => a < c && b < c,
             })
         });
-        let mut texts: HashMap<AbsStep, u32> = HashMap::new();
+        let mut texts: FastMap<AbsStep, u32> = FastMap::default();
         let ident = steps
             .iter()
             .map(|s| {

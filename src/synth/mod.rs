@@ -24,6 +24,7 @@ pub mod bnb;
 pub mod egraph;
 pub mod enumerate;
 pub mod extract;
+pub(crate) mod fasthash;
 pub mod shape;
 pub mod state;
 pub mod stop;
@@ -1092,7 +1093,9 @@ fn candidates(
     let pool = pipeline_pool(opts.top);
     let mut out = Vec::new();
     let mut reports = Vec::new();
-    for layout in goal.layouts() {
+    let layouts = goal.layouts();
+    let several = layouts.len() > 1;
+    for layout in layouts {
         let goal = goal.with_order(&layout);
         let mut found = match opts.engine {
             Engine::Egraph => plans[&(shape.len(), goal)].k_best(pool, &oracle),
@@ -1112,11 +1115,13 @@ fn candidates(
         }
         out.extend(found);
     }
-    out.sort_by_key(|c| c.cost_fs);
     // The same steps under two layouts (one ending with every shard, say) show
-    // once, at their cheapest.
-    let mut seen = std::collections::BTreeSet::new();
-    out.retain(|c| seen.insert(c.steps.clone()));
+    // once, at their cheapest; one layout's programs are distinct already.
+    if several {
+        out.sort_by_key(|c| c.cost_fs);
+        let mut seen = std::collections::BTreeSet::new();
+        out.retain(|c| seen.insert(c.steps.clone()));
+    }
     out.truncate(pool);
     (out, reports)
 }
