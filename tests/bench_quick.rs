@@ -144,3 +144,29 @@ fn quick_suite_json_holds_its_invariants() {
         "at least one problem where enumeration finishes"
     );
 }
+
+/// `bench --print-spec NAME` writes a generated problem's spec, which `synth` reads
+/// (how docs/benchmarks.md's figures are reproduced); an unknown name lists them.
+#[test]
+fn print_spec_gives_a_generated_problem_synth_reads() {
+    let out = support::cli::run(&["bench", "--print-spec", "gen-2l-64-2ax"], None);
+    let toml = support::cli::success(&out);
+    assert!(toml.contains("name = \"gen-2l-64-2ax\""), "{toml}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gen-2l-64-2ax.toml");
+    std::fs::write(&path, &toml).unwrap();
+    let out = support::cli::run(
+        &["synth", path.to_str().unwrap(), "--top", "1", "--json"],
+        None,
+    );
+    let doc: Value = serde_json::from_str(&support::cli::success(&out)).unwrap();
+    assert_eq!(doc["requests"].as_array().unwrap().len(), 2);
+
+    let out = support::cli::run(&["bench", "--print-spec", "gen-9l"], None);
+    assert_eq!(support::cli::code(&out), 2);
+    let err = support::cli::stderr(&out);
+    assert!(
+        err.contains("gen-9l") && err.contains("gen-5l-32768-4ax"),
+        "{err}"
+    );
+}

@@ -180,6 +180,15 @@ pub fn generated_toml(name: &str) -> Option<String> {
         .map(Generated::toml)
 }
 
+/// The names of the generated problems, smallest first.
+pub fn generated_names() -> Vec<&'static str> {
+    QUICK_GENERATED
+        .iter()
+        .chain(FULL_GENERATED)
+        .map(|g| g.name)
+        .collect()
+}
+
 /// The example specs folder: `dir` if given, else `./specs`, else the source tree's.
 pub fn specs_dir(dir: Option<&Path>) -> Result<PathBuf, InputError> {
     if let Some(d) = dir {
@@ -298,5 +307,8 @@ mod tests {
             .expect("known")
             .contains("{ name = \"board\", arity = 8, bandwidth = \"200 GB/s\""));
         assert_eq!(generated_toml("no-such"), None);
+        for name in generated_names() {
+            assert!(generated_toml(name).is_some(), "{name}");
+        }
     }
 }

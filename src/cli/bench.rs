@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::outcome::{Error, Outcome, Result};
+use super::outcome::{usage, Error, Outcome, Result};
 use super::{print, SmtArgs};
 use crate::bench::{self, report, Settings, Suite};
 use crate::rules::RuleSet;
@@ -46,12 +46,29 @@ pub struct BenchArgs {
     /// Only the problems whose name contains this text.
     #[arg(long, value_name = "TEXT")]
     pub only: Option<String>,
+    /// Print the spec (TOML) of a generated problem of the suite, e.g.
+    /// gen-5l-32768-4ax, and exit: save it to reproduce a figure with `collsynth
+    /// synth FILE`.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["positional", "spec", "json", "only"])]
+    pub print_spec: Option<String>,
     /// z3's budgets per proof.
     #[command(flatten)]
     pub smt: SmtArgs,
 }
 
 pub(super) fn bench(a: BenchArgs) -> Result {
+    if let Some(name) = &a.print_spec {
+        return match bench::suite::generated_toml(name) {
+            Some(text) => {
+                print(&text);
+                Ok(Outcome::Success)
+            }
+            None => Err(usage(format!(
+                "--print-spec {name}: no generated problem of that name; the suite generates {}",
+                bench::suite::generated_names().join(", ")
+            ))),
+        };
+    }
     let suite = match a.suite {
         SuiteArg::Quick => Suite::Quick,
         SuiteArg::Full => Suite::Full,
