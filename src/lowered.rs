@@ -23,6 +23,9 @@ pub struct LoweredStep {
     pub collective: Collective,
     /// Groups, each ascending; a rank is in at most one group.
     pub groups: Vec<Vec<u64>>,
+    /// An all_reduce run as a tree (`"tree": true`; absent: its ring).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tree: bool,
 }
 
 /// A program as explicit groups.
@@ -89,6 +92,10 @@ fn one() -> u64 {
 
 fn is_one(c: &u64) -> bool {
     *c == 1
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The atoms of a dim-structured program on a placement: what [`Lowered::atoms`]
@@ -159,6 +166,7 @@ pub fn lower(placement: &Placement, program: &Program) -> Lowered {
             .map(|s| LoweredStep {
                 collective: s.op,
                 groups: lower_step(placement, s),
+                tree: s.tree,
             })
             .collect(),
         layout: program.layout.clone(),
@@ -203,7 +211,9 @@ pub fn raise_step(placement: &Placement, step: &LoweredStep) -> Option<Step> {
         .filter(|&i| !varying[i] && zero_everywhere[i])
         .map(to_ref)
         .collect();
-    let candidate = Step::new(step.collective, dims).at_roots(roots);
+    let candidate = Step::new(step.collective, dims)
+        .at_roots(roots)
+        .as_tree(step.tree);
     (lower_step(placement, &candidate) == step.groups).then_some(candidate)
 }
 
@@ -295,6 +305,20 @@ pub fn parse_json(source: &Source) -> Result<LoweredJson, InputError> {
                 "`chunks` = {} is not a chunk count: give a whole number from 1 to {} (or leave it out for a plain program)",
                 doc.chunks,
                 crate::program::MAX_PROGRAM_CHUNKS
+            ),
+        ));
+    }
+    if let Some((i, s)) = doc
+        .steps
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.tree && s.collective != Collective::AllReduce)
+    {
+        return Err(InputError::file(
+            &source.name,
+            format!(
+                "step {i} is a {} with `\"tree\": true`: only an all_reduce runs as a tree; remove the key",
+                s.collective
             ),
         ));
     }
@@ -487,6 +511,7 @@ levels = [ { name = "node", arity = 2, bandwidth = "100 GB/s", latency = "5 us" 
         let s = LoweredStep {
             collective: Collective::AllReduce,
             groups: vec![vec![0, 1], vec![2, 5]],
+            tree: false,
         };
         assert_eq!(raise_step(&p, &s), None);
     }

@@ -98,6 +98,9 @@ pub struct Step {
     pub dims: Vec<DimRef>,
     /// Only devices whose digits on these dims are 0 take part (significance order).
     pub roots: Vec<DimRef>,
+    /// An all_reduce run as NCCL's double binary tree (`all_reduce[tree](…)`) rather
+    /// than a ring: the same collective, priced differently (docs/cost-model.md, §2).
+    pub tree: bool,
 }
 
 /// A sequence of steps (possibly empty).
@@ -156,7 +159,15 @@ impl Step {
             op,
             dims,
             roots: vec![],
+            tree: false,
         }
+    }
+
+    /// The same step run as a tree (`tree`) or as its collective's ring or chain;
+    /// only an all_reduce has a tree.
+    pub fn as_tree(mut self, tree: bool) -> Step {
+        self.tree = tree && self.op == Collective::AllReduce;
+        self
     }
 
     /// The same step restricted to devices with zero digits on `roots`.
@@ -184,7 +195,7 @@ pub struct Text<'a, T>(pub &'a Spec, pub &'a T);
 impl fmt::Display for Text<'_, Step> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Text(spec, s) = *self;
-        write!(f, "{}(", s.op)?;
+        write!(f, "{}{}(", s.op, if s.tree { "[tree]" } else { "" })?;
         write_dims(f, spec, &s.dims)?;
         f.write_str(")")?;
         if !s.roots.is_empty() {
@@ -260,6 +271,7 @@ struct SynDim {
 #[derive(Debug, Clone)]
 struct SynStep {
     op: Collective,
+    tree: bool,
     dims: Vec<SynDim>,
     roots: Vec<SynDim>,
 }
@@ -480,6 +492,31 @@ fn parse_step(lx: &mut Lexer) -> Result<SynStep, InputError> {
             ))
         }
     };
+    let mut tree = false;
+    if lx.peek().0 == Tok::Punct('[') {
+        lx.next();
+        match lx.next() {
+            (Tok::Ident(a), _) if a == "tree" && op == Collective::AllReduce => tree = true,
+            (Tok::Ident(a), span) if a == "tree" => {
+                return Err(lx.src.error(
+                    span,
+                    format!(
+                    "`{op}` has no tree: only all_reduce runs as a tree (`all_reduce[tree](…)`)"
+                ),
+                ))
+            }
+            (tok, span) => {
+                return Err(lx.src.error(
+                    span,
+                    format!(
+                        "expected `tree` in `{op}[…]` (the only algorithm a step names), found {}",
+                        describe(&tok)
+                    ),
+                ))
+            }
+        }
+        expect(lx, ']', "after `tree`")?;
+    }
     expect(lx, '(', &format!("after `{op}`"))?;
     let dims = parse_dims(lx)?;
     let mut roots = Vec::new();
@@ -497,7 +534,12 @@ fn parse_step(lx: &mut Lexer) -> Result<SynStep, InputError> {
         expect(lx, '(', "after `roots`")?;
         roots = parse_dims(lx)?;
     }
-    Ok(SynStep { op, dims, roots })
+    Ok(SynStep {
+        op,
+        tree,
+        dims,
+        roots,
+    })
 }
 
 /// Parses `dim ("," dim)* ")"`.
@@ -570,7 +612,7 @@ impl ParsedProgram {
         for s in &self.steps {
             let dims = self.resolve_dims(spec, &s.dims, &[])?;
             let roots = self.resolve_dims(spec, &s.roots, &s.dims)?;
-            steps.push(Step::new(s.op, dims).at_roots(roots));
+            steps.push(Step::new(s.op, dims).at_roots(roots).as_tree(s.tree));
         }
         let layout = match &self.layout {
             Some((dims, _)) => self.resolve_dims(spec, dims, &[])?,

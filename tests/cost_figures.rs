@@ -298,19 +298,27 @@ fn at_4_kb_latency_and_launch_decide_the_ranking() {
     assert!((two_ar - 34.35 * US).abs() < 0.01 * US);
     assert!((flat - 155.31 * US).abs() < 0.01 * US);
     // NCCL's tree at 4 KB: latency 2·(log2 2 · 5 + 7 · 1) = 24 us and a launch, and
-    // 2 · 4 KB per link (tiny): 29.1 us, faster than every program of the language
-    // (they pay 3 launches or 30 network hops); its ring pays 10 + 28 us.
+    // 2 · 4 KB per link (tiny): 29.1 us, faster than every ring or chain program
+    // (they pay 3 launches or 30 network hops); its ring pays 10 + 28 us. The tree
+    // step over the same group is that tree (docs/cost-model.md, §2).
     let n = nccl_cost(&spec, &p, &spec.requests[0], 4000);
     assert_eq!(n.algorithm, NcclAlgorithm::Tree);
     let tree = (2.0 * m / node).max(2.0 * m / 8.0 / nic).max(2.0 * m / gpu) + 29.0 * US;
     assert_close(n.best_s, tree, "NCCL tree at 4 KB");
     assert!(n.best_s < two_ar);
+    assert_close(
+        time(&spec, &p, "all_reduce[tree](node:data, gpu:data)", 4000),
+        tree,
+        "the tree step at 4 KB",
+    );
     // The latency part keeps best/bound meaningful at 4 KB: the bound is 10 us plus
-    // a negligible bandwidth part, so the best program is 3.4× its bound, not ~1,000×.
+    // a negligible bandwidth part, so the best ring program is 3.4× its bound and the
+    // tree 2.9×, not ~1,000×.
     let mut req = spec.requests[0].clone();
     req.bytes = 4000;
     let bound = lower_bound(&spec, &p, &req);
     assert!((two_ar / bound - 3.43).abs() < 0.01, "{}", two_ar / bound);
+    assert!((tree / bound - 2.90).abs() < 0.01, "{}", tree / bound);
 }
 
 #[test]

@@ -119,7 +119,7 @@ fn dref(p: &Placement, i: usize) -> DimRef {
 
 /// A correct program by construction: the request's dims cut into blocks (in an
 /// order and grouping the choices pick), each block reduced by one of the three
-/// classic patterns around the rest: `all_reduce(b) ; rest`,
+/// classic patterns around the rest: `all_reduce(b) ; rest` (as a ring or a tree),
 /// `reduce_scatter(b) ; rest ; all_gather(b)`, or
 /// `reduce(b) ; rest @ roots(b) ; broadcast(b)`.
 fn template_program(c: &Case, choices: &[u32]) -> Program {
@@ -149,9 +149,15 @@ fn template_program(c: &Case, choices: &[u32]) -> Program {
             return vec![];
         };
         let at = |op, d: &Vec<DimRef>, r: &[DimRef]| Step::new(op, d.clone()).at_roots(r.to_vec());
-        match it.next().unwrap_or(0) % 3 {
+        match it.next().unwrap_or(0) % 4 {
             0 => {
                 let mut v = vec![at(Collective::AllReduce, b, roots)];
+                v.extend(build(rest, roots, it));
+                v
+            }
+            // The same all_reduce as a tree (docs/cost-model.md, §2).
+            3 => {
+                let mut v = vec![at(Collective::AllReduce, b, roots).as_tree(true)];
                 v.extend(build(rest, roots, it));
                 v
             }
@@ -177,7 +183,7 @@ fn template_program(c: &Case, choices: &[u32]) -> Program {
 }
 
 /// Any program: 1 to 4 steps of random collectives over random dims, with random
-/// roots among the other dims.
+/// roots among the other dims; half the all_reduce steps are trees.
 fn random_program(c: &Case, choices: &[u32]) -> Program {
     let n = c.placement.dims.len();
     let mut it = choices.iter().copied().cycle();
@@ -199,7 +205,10 @@ fn random_program(c: &Case, choices: &[u32]) -> Program {
             dims.push(dref(&c.placement, next() as usize % n));
             roots.retain(|r| !dims.contains(r));
         }
-        program.steps.push(Step::new(op, dims).at_roots(roots));
+        let tree = next() % 2 == 0;
+        program
+            .steps
+            .push(Step::new(op, dims).at_roots(roots).as_tree(tree));
     }
     program
 }

@@ -231,6 +231,7 @@ fn verify_lowered_json_programs() {
     odd.steps.push(collsynth::lowered::LoweredStep {
         collective: collsynth::program::Collective::Broadcast,
         groups: vec![vec![0, 5]],
+        tree: false,
     });
     let file = write(
         dir.path(),

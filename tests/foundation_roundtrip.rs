@@ -182,7 +182,7 @@ proptest! {
             groups.pop();
         }
         groups.retain(|g| !g.is_empty());
-        let step = LoweredStep { collective: Collective::Reduce, groups: groups.clone() };
+        let step = LoweredStep { collective: Collective::Reduce, groups: groups.clone(), tree: false };
         // Brute force: every dims subset D and roots subset R of the rest.
         let mut form = None;
         let k = dims.len();
@@ -212,6 +212,7 @@ fn non_dim_structured_lowered_programs_are_detected() {
     let step = |groups: Vec<Vec<u64>>| LoweredStep {
         collective: Collective::AllReduce,
         groups,
+        tree: false,
     };
     let l = lowered::Lowered {
         layout: vec![],
@@ -267,7 +268,7 @@ fn grammar_keywords_are_the_collectives() {
         .map(String::as_str)
         .filter(|t| t.chars().all(|c| c.is_ascii_alphabetic() || c == '_'))
         .collect();
-    let mut want: Vec<&str> = vec!["roots", "pipeline", "layout"];
+    let mut want: Vec<&str> = vec!["roots", "pipeline", "layout", "tree"];
     want.extend(Collective::ALL.iter().map(|c| c.name()));
     let mut got = words.clone();
     got.sort();
@@ -278,7 +279,7 @@ fn grammar_keywords_are_the_collectives() {
     let collectives: Vec<&str> = words
         .iter()
         .copied()
-        .filter(|w| !["roots", "pipeline", "layout"].contains(w))
+        .filter(|w| !["roots", "pipeline", "layout", "tree"].contains(w))
         .collect();
     let names: Vec<&str> = Collective::ALL.iter().map(|c| c.name()).collect();
     assert_eq!(collectives, names);
@@ -296,7 +297,7 @@ fn grammar_punctuation_is_what_the_parser_accepts() {
     punct.dedup();
     // Every punctuation mark of the grammar is used by a program the parser accepts...
     let s = Spec::embedded_default();
-    let uses_all = "reduce(gpu:data, gpu:model) # comment\n ; all_reduce(node:data) @ roots(gpu:data, gpu:model)";
+    let uses_all = "reduce(gpu:data, gpu:model) # comment\n ; all_reduce[tree](node:data) @ roots(gpu:data, gpu:model)";
     assert!(parse_program(&s, uses_all).is_ok());
     let mut used: Vec<char> = uses_all
         .chars()

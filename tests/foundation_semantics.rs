@@ -269,6 +269,7 @@ fn twice_in_reduce_scatter_names_the_member_receiving_that_chunk() {
             .map(|(c, g)| collsynth::lowered::LoweredStep {
                 collective: *c,
                 groups: g.clone(),
+                tree: false,
             })
             .collect(),
     };

@@ -9,8 +9,9 @@
 //!   chains pay the hop latency per segment; the model charges it once per hop), and
 //!   every pair the two rankings order differently involves such a program;
 //! - the model's best program is SimGrid's best on every request; over the 13
-//!   requests of the 6 specs (reduce_scatter and all_gather requests included), 98 of
-//!   113 pairs agree, 10 disagree, 5 are tied (Kendall tau 0.78).
+//!   requests of the 6 specs (reduce_scatter and all_gather requests included;
+//!   programs with a tree step left out, which the generated program cannot run),
+//!   90 of 103 pairs agree, 8 disagree, 5 are tied (Kendall tau 0.80).
 
 mod support;
 
@@ -95,7 +96,7 @@ fn model_and_simgrid_rank_the_e2e_programs_alike() {
     // Every synthesized request of specs/e2e (all_reduce, reduce_scatter, all_gather).
     assert_eq!(requests, 13);
     assert!(
-        agree >= 98 && disagree <= 10,
+        agree >= 90 && disagree <= 8,
         "measured {agree} agree, {disagree} disagree"
     );
 }

@@ -126,10 +126,12 @@ pub(super) fn simulate(a: SimulateArgs) -> Result {
         if !req.collective.takes_programs() || a.request.is_some_and(|x| x != r.request) {
             continue;
         }
+        // Trees are not simulated (the generated program runs rings and chains).
         let mut programs: Vec<_> = r
             .programs
             .iter()
             .enumerate()
+            .filter(|(_, x)| !x.program.steps.iter().any(|s| s.tree))
             .map(|(i, x)| {
                 let chunks = simulate::simulated_chunks(&x.program, x.chunks);
                 (x.program.clone(), chunks, Some(i))

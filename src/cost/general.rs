@@ -73,6 +73,39 @@ impl Links {
         Some(f)
     }
 
+    /// Charges a tree over `members` (docs/cost-model.md, §2): at every level where
+    /// the group spans several subtrees, `bytes` out of and into each subtree it
+    /// touches, spread over its members there; returns the tree's latency.
+    fn charge_tree(&mut self, members: &[u64], bytes: f64, levels: &[crate::spec::Level]) -> f64 {
+        let mut spans = vec![1.0f64; self.inner.len()];
+        for (l, &w) in self.inner.iter().enumerate() {
+            let mut here: Vec<u64> = members.iter().map(|&m| m / w).collect();
+            here.sort_unstable();
+            let subtrees = {
+                let mut u = here.clone();
+                u.dedup();
+                u
+            };
+            spans[l] = subtrees.len() as f64;
+            if subtrees.len() < 2 {
+                continue;
+            }
+            for &t in &subtrees {
+                *self.out.entry((l, t)).or_insert(0.0) += bytes;
+                *self.inc.entry((l, t)).or_insert(0.0) += bytes;
+            }
+            for &m in members {
+                let there = here.iter().filter(|&&t| t == m / w).count() as f64;
+                *self.dev_out.entry((l, m)).or_insert(0.0) += bytes / there;
+                *self.dev_in.entry((l, m)).or_insert(0.0) += bytes / there;
+            }
+        }
+        if members.len() < 2 {
+            return 0.0;
+        }
+        super::tree_latency(levels, &spans)
+    }
+
     /// The heaviest link of each level, either direction.
     fn heaviest(&self) -> Vec<f64> {
         Self::max_per_level(self.inner.len(), self.out.iter().chain(&self.inc))
@@ -114,13 +147,17 @@ fn lowered_step_cost(
         let k = group.len() as f64;
         let b = held.get(&first).copied().unwrap_or(initial);
         bytes_in = bytes_in.max(b);
-        let e = edge_bytes(step.collective, k, b);
-        let outer = edges(step.collective, group)
-            .into_iter()
-            .filter_map(|(x, y)| links.charge(x, y, e))
-            .min();
-        if let Some(level) = outer.and_then(|l| levels.get(l)) {
-            latency_s = latency_s.max(hops(step.collective, k) * level.latency_s);
+        if step.tree {
+            latency_s = latency_s.max(links.charge_tree(group, 2.0 * b, levels));
+        } else {
+            let e = edge_bytes(step.collective, k, b);
+            let outer = edges(step.collective, group)
+                .into_iter()
+                .filter_map(|(x, y)| links.charge(x, y, e))
+                .min();
+            if let Some(level) = outer.and_then(|l| levels.get(l)) {
+                latency_s = latency_s.max(hops(step.collective, k) * level.latency_s);
+            }
         }
         let after = bytes_out(step.collective, k, b);
         for &m in group {
@@ -130,14 +167,17 @@ fn lowered_step_cost(
     let loads = links.heaviest();
     let device_loads = links.heaviest_device();
     let neck = bottleneck(&loads, &device_loads, levels);
-    StepCost::assemble(
-        spec,
-        step.collective,
-        bytes_in,
-        (loads, device_loads),
-        neck,
-        latency_s,
-    )
+    StepCost {
+        tree: step.tree,
+        ..StepCost::assemble(
+            spec,
+            step.collective,
+            bytes_in,
+            (loads, device_loads),
+            neck,
+            latency_s,
+        )
+    }
 }
 
 /// Cost of a program of explicit groups for a buffer of `bytes` per device. A group's

@@ -89,6 +89,8 @@ pub struct StepCost {
     /// The region each participant holds at the start of the step (bytes); on the
     /// general path, the largest region a group's first member holds.
     pub bytes_in: f64,
+    /// An all_reduce run as a tree (docs/cost-model.md, §2).
+    pub tree: bool,
 }
 
 /// The predicted cost of a program: its relayout (if any) and its steps one after
@@ -151,6 +153,16 @@ impl StepCost {
             device_bytes_per_level,
             bottleneck,
             bytes_in,
+            tree: false,
+        }
+    }
+
+    /// The step's name in tables: its collective, `all_reduce[tree]` for a tree.
+    pub fn name(&self) -> &'static str {
+        if self.tree {
+            "all_reduce[tree]"
+        } else {
+            self.collective.name()
         }
     }
 }
@@ -209,6 +221,27 @@ pub(crate) fn edge_bytes(op: Collective, k: f64, b: f64) -> f64 {
         Collective::AllGather => (k - 1.0) * b,
         Collective::Reduce | Collective::Broadcast => b,
     }
+}
+
+/// NCCL's tree latency for a group spanning `p[l]` level-`l` subtrees: up and down,
+/// a double binary tree of `⌈log2 q⌉` hops over the `q` subtrees of the outermost
+/// level the group spans, then a chain of `q_l − 1` hops over the `q_l` children
+/// spanned at each inner level (`q_l = p_l / p_{l−1}`), each hop at its level's
+/// latency (docs/cost-model.md, §5).
+pub(crate) fn tree_latency(levels: &[crate::spec::Level], p: &[f64]) -> f64 {
+    let mut outer_p = 1.0;
+    let mut t = 0.0;
+    let mut first = true;
+    for (level, &pl) in levels.iter().zip(p) {
+        let q = pl / outer_p;
+        if q > 1.0 {
+            let hops = if first { q.log2().ceil() } else { q - 1.0 };
+            t += hops * level.latency_s;
+            first = false;
+        }
+        outer_p = pl;
+    }
+    2.0 * t
 }
 
 /// Sequential hops of the algorithm over `k` members.

@@ -40,14 +40,17 @@ pub fn step_cost(spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64)
         &mut loads,
         &mut device_loads,
     );
-    StepCost::assemble(
-        spec,
-        step.op,
-        bytes_in,
-        (loads, device_loads),
-        (neck, bandwidth_s),
-        latency_s,
-    )
+    StepCost {
+        tree: step.tree,
+        ..StepCost::assemble(
+            spec,
+            step.op,
+            bytes_in,
+            (loads, device_loads),
+            (neck, bandwidth_s),
+            latency_s,
+        )
+    }
 }
 
 /// [`step_cost`]'s `time_s` alone, without its per-level vectors (what synthesis
@@ -87,6 +90,10 @@ fn step_terms(
             .chain(&step.roots)
             .any(|d| d.level == l && d.axis == a)
     };
+    // A tree (docs/cost-model.md, §2) moves `2b` over every crossing link, spread
+    // over the group's members in each subtree, with NCCL's tree latency.
+    let edge = if step.tree { 2.0 * bytes_in } else { edge };
+    let mut spans = [1.0f64; crate::spec::MAX_LEVELS];
     // Every participant sends and receives one edge: a device's own load at a level
     // is one edge where the step crosses that level.
     for (l, load) in loads.iter_mut().enumerate() {
@@ -96,6 +103,9 @@ fn step_terms(
             .filter(|d| d.level <= l)
             .map(|&d| size(placement, d))
             .product();
+        if l < spans.len() {
+            spans[l] = p;
+        }
         if p <= 1.0 {
             continue;
         }
@@ -106,9 +116,18 @@ fn step_terms(
             .map(|d| d.size as f64)
             .product();
         *load = edge * g;
-        device_loads[l] = edge;
+        device_loads[l] = if step.tree { edge * p / k } else { edge };
     }
     let (neck, bandwidth_s) = bottleneck(loads, device_loads, levels);
+    if step.tree {
+        let n = levels.len().min(spans.len());
+        let latency_s = if k > 1.0 {
+            super::tree_latency(&levels[..n], &spans[..n])
+        } else {
+            0.0
+        };
+        return (neck, bandwidth_s, latency_s);
+    }
     let outer = step
         .dims
         .iter()

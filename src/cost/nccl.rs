@@ -137,22 +137,8 @@ impl Spans {
         t
     }
 
-    /// NCCL's tree latency: up and down, a double binary tree of `⌈log2 q⌉` hops over
-    /// the `q` subtrees of the outermost level the group spans, then a chain of
-    /// `q_l − 1` hops over the `q_l` children spanned at each inner level.
+    /// NCCL's tree latency ([`super::tree_latency`]).
     fn tree_latency(&self, spec: &Spec) -> f64 {
-        let mut outer_p = 1.0;
-        let mut t = 0.0;
-        let mut first = true;
-        for (l, level) in spec.system.levels.iter().enumerate() {
-            let q = self.p[l] / outer_p;
-            if q > 1.0 {
-                let hops = if first { q.log2().ceil() } else { q - 1.0 };
-                t += hops * level.latency_s;
-                first = false;
-            }
-            outer_p = self.p[l];
-        }
-        2.0 * t
+        super::tree_latency(&spec.system.levels, &self.p)
     }
 }

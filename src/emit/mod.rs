@@ -294,6 +294,12 @@ pub fn header(spec: &Spec, units: &[Unit], target: &str) -> String {
         );
         let _ = writeln!(h, "# request:   {}", one_line(&request_text(spec, u)));
         let _ = writeln!(h, "# program:   {}", program_text(spec, u));
+        if u.lowered.steps.iter().any(|s| s.tree) {
+            let _ = writeln!(
+                h,
+                "# trees:     an all_reduce[tree] step is the same all_reduce call; it was priced as NCCL's double binary tree, which NCCL picks by its own tuning (NCCL_ALGO=Tree forces trees for every call of the process); other libraries run their own algorithm"
+            );
+        }
         let _ = writeln!(
             h,
             "# proof:     {}",
@@ -539,6 +545,7 @@ mod tests {
         let rs = |groups: Vec<Vec<u64>>| LoweredStep {
             collective: Collective::ReduceScatter,
             groups,
+            tree: false,
         };
         let l = Lowered {
             layout: vec![],
@@ -547,6 +554,7 @@ mod tests {
                 LoweredStep {
                     collective: Collective::AllReduce,
                     groups: vec![vec![0, 1, 2, 3, 4, 5, 6]],
+                    tree: false,
                 },
                 rs(vec![vec![0, 1, 2, 3]]),
             ],

@@ -161,6 +161,9 @@ struct RowDoc<'a> {
 struct StepDoc<'a> {
     /// The step's collective.
     collective: &'static str,
+    /// Run as a tree (absent: its ring or chain).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tree: bool,
     /// The step's time.
     time_s: f64,
     /// The level whose link decides `bandwidth_s`; `null` when nothing moves.
@@ -192,6 +195,7 @@ impl Serialize for PerLevel<'_> {
 fn step_doc<'a>(spec: &'a Spec, s: &StepCost) -> StepDoc<'a> {
     StepDoc {
         collective: s.collective.name(),
+        tree: s.tree,
         time_s: s.time_s,
         bottleneck: level_name(spec, s.bottleneck),
         bandwidth_s: s.bandwidth_s,
@@ -354,7 +358,7 @@ pub fn cost_text(p: &Problem, flat: &Program, busbw: (Collective, u64), row: &Co
         out.push_str(&format!(
             "{:>4}  {:<14}  {:>10}  {:>10}  {:>10}  {:>10}",
             i + 1,
-            s.collective.name(),
+            s.name(),
             format_seconds(s.time_s),
             format_seconds(s.bandwidth_s),
             format_seconds(s.latency_s),

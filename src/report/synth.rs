@@ -218,8 +218,9 @@ fn placement_text(spec: &Spec, p: &PlacementResult, backend: &dyn Backend) -> St
 
 /// The line under a request's programs when NCCL's own collective over the whole
 /// group (`nccl_s`) beats every one of them. The programs' steps are priced as
-/// rings and chains in rank order; one call over the group on NCCL runs NCCL's own
-/// algorithm. Equal figures (to rounding: a one-level group's ring is the flat
+/// rings and chains in rank order, or trees; one call over the group on NCCL runs
+/// NCCL's own algorithm over all channels (its ring spreads the traffic over the
+/// members' links and pays each hop at its own level). Equal figures (to rounding: a one-level group's ring is the flat
 /// ring) say nothing.
 pub(crate) fn nccl_note(collective: RequestKind, r: &RequestResult) -> Option<String> {
     let best = r.programs.first()?;
@@ -232,7 +233,7 @@ pub(crate) fn nccl_note(collective: RequestKind, r: &RequestResult) -> Option<St
         "ring"
     };
     Some(format!(
-        "on NCCL, one {collective} over the whole group, with NCCL's own {algorithm} ({}), beats these programs (priced as rank-order rings and chains): issue that single call",
+        "on NCCL, one {collective} over the whole group, with NCCL's own {algorithm} ({}), beats these programs (priced as rank-order rings, chains and trees): issue that single call",
         format_seconds(r.nccl_s)
     ))
 }

@@ -225,6 +225,15 @@ pub fn run_smpi(
             steps: c_steps(spec, request, placement, p, bytes),
         })
         .collect();
+    if let Some((p, _)) = programs
+        .iter()
+        .find(|(p, _)| p.steps.iter().any(|s| s.tree))
+    {
+        return Err(SimError::Unsupported(format!(
+            "`{}` has a tree step: the simulated program runs rings and chains only",
+            p.text(spec)
+        )));
+    }
     for (p, c) in programs.iter().zip(&steps) {
         cprog::runnable(c).map_err(|e| {
             SimError::Unsupported(format!(

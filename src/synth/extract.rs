@@ -63,6 +63,9 @@ pub struct Candidate {
     /// A sharded goal's relayout (docs/design.md, §3.7): the abstract dims in the
     /// order the steps number the shards; empty for none (the request's own order).
     pub layout: Vec<u8>,
+    /// Which steps run as a tree (docs/cost-model.md, §2), by position; empty or
+    /// shorter than `steps`: the rest are rings and chains.
+    pub trees: Vec<bool>,
 }
 
 impl Candidate {
@@ -74,6 +77,7 @@ impl Candidate {
             chunks: 1,
             plain_fs: cost_fs,
             layout: Vec::new(),
+            trees: Vec::new(),
         }
     }
 }

@@ -346,19 +346,42 @@ struct PlacementOracle<'a> {
     scratch: std::cell::RefCell<Step>,
 }
 
-impl StepOracle for PlacementOracle<'_> {
-    fn cost_fs(&self, s: &AbsStep) -> extract::Fs {
+impl PlacementOracle<'_> {
+    /// The step's time, and whether it runs as a tree: an all_reduce is priced as its
+    /// ring and as a tree (docs/cost-model.md, §2) and runs as the faster, the ring
+    /// on a tie.
+    fn priced(&self, s: &AbsStep) -> (f64, bool) {
         let bytes_in = self.bytes as f64 / self.shape.product(s.shard) as f64;
         let mut step = self.scratch.borrow_mut();
         self.shape.step_into(s, &mut step);
-        extract::to_fs(
-            self.backend
-                .step_time_s(self.spec, self.placement, &step, bytes_in),
-        )
+        step.tree = false;
+        let ring = self
+            .backend
+            .step_time_s(self.spec, self.placement, &step, bytes_in);
+        if step.op != Collective::AllReduce {
+            return (ring, false);
+        }
+        step.tree = true;
+        let tree = self
+            .backend
+            .step_time_s(self.spec, self.placement, &step, bytes_in);
+        step.tree = false;
+        if extract::to_fs(tree) < extract::to_fs(ring) {
+            (tree, true)
+        } else {
+            (ring, false)
+        }
+    }
+}
+
+impl StepOracle for PlacementOracle<'_> {
+    fn cost_fs(&self, s: &AbsStep) -> extract::Fs {
+        extract::to_fs(self.priced(s).0)
     }
 
     fn text(&self, s: &AbsStep) -> String {
-        Text(self.spec, &self.shape.step(s)).to_string()
+        let tree = self.priced(s).1;
+        Text(self.spec, &self.shape.step(s).as_tree(tree)).to_string()
     }
 }
 
@@ -585,8 +608,15 @@ type ProofKey = (state::AbsGoal, ProofSizes, Vec<AbsStep>);
 
 /// A candidate's concrete program on `shape` (its relayout included, not its chunks).
 fn candidate_program(shape: &Shape, c: &Candidate) -> Program {
-    Program::new(c.steps.iter().map(|st| shape.step(st)).collect())
-        .with_layout(shape.ordered_refs(&c.layout))
+    let tree = |i: usize| c.trees.get(i).copied().unwrap_or(false);
+    Program::new(
+        c.steps
+            .iter()
+            .enumerate()
+            .map(|(i, st)| shape.step(st).as_tree(tree(i)))
+            .collect(),
+    )
+    .with_layout(shape.ordered_refs(&c.layout))
 }
 
 /// The keys of a candidate's proof: for its sizes, and for every size.
@@ -1106,6 +1136,9 @@ fn candidates(
                 c
             }
         };
+        for c in &mut found {
+            c.trees = c.steps.iter().map(|st| oracle.priced(st).1).collect();
+        }
         if !layout.is_empty() {
             for c in &mut found {
                 c.cost_fs = c.cost_fs.saturating_add(copy_fs);
