@@ -127,3 +127,32 @@ fn lowered_json_carries_the_tree() {
     .unwrap_err();
     assert!(err.message.contains("step 0 is a broadcast"), "{err:?}");
 }
+
+/// Both checkers read a tree step as its all_reduce: the interpreter accepts the
+/// tree program and refutes a wrong one alike.
+#[test]
+fn the_interpreter_reads_a_tree_as_its_all_reduce() {
+    let s = Spec::embedded_default();
+    let p = Placement::from_valid_matrix(placement::enumerate(&s)[2].clone());
+    let axes = &s.requests[0].axes;
+    for (text, ok) in [
+        ("all_reduce[tree](node:data, gpu:data)", true),
+        ("all_reduce(node:data, gpu:data)", true),
+        (
+            "all_reduce[tree](node:data, gpu:data) ; all_reduce[tree](gpu:data)",
+            false,
+        ),
+        (
+            "all_reduce(node:data, gpu:data) ; all_reduce(gpu:data)",
+            false,
+        ),
+    ] {
+        let prog = parse_program(&s, text).unwrap();
+        let low = collsynth::lowered::lower(&p, &prog);
+        assert_eq!(
+            collsynth::semantics::run(&s, &p, axes, &low).is_ok(),
+            ok,
+            "{text}"
+        );
+    }
+}
