@@ -79,25 +79,23 @@ impl Links {
     fn charge_tree(&mut self, members: &[u64], bytes: f64, levels: &[crate::spec::Level]) -> f64 {
         let mut spans = vec![1.0f64; self.inner.len()];
         for (l, &w) in self.inner.iter().enumerate() {
-            let mut here: Vec<u64> = members.iter().map(|&m| m / w).collect();
-            here.sort_unstable();
-            let subtrees = {
-                let mut u = here.clone();
-                u.dedup();
-                u
-            };
-            spans[l] = subtrees.len() as f64;
-            if subtrees.len() < 2 {
+            // Members per level-`l` subtree the group touches.
+            let mut there: HashMap<u64, f64> = HashMap::new();
+            for &m in members {
+                *there.entry(m / w).or_insert(0.0) += 1.0;
+            }
+            spans[l] = there.len() as f64;
+            if there.len() < 2 {
                 continue;
             }
-            for &t in &subtrees {
+            for &t in there.keys() {
                 *self.out.entry((l, t)).or_insert(0.0) += bytes;
                 *self.inc.entry((l, t)).or_insert(0.0) += bytes;
             }
             for &m in members {
-                let there = here.iter().filter(|&&t| t == m / w).count() as f64;
-                *self.dev_out.entry((l, m)).or_insert(0.0) += bytes / there;
-                *self.dev_in.entry((l, m)).or_insert(0.0) += bytes / there;
+                let share = bytes / there[&(m / w)];
+                *self.dev_out.entry((l, m)).or_insert(0.0) += share;
+                *self.dev_in.entry((l, m)).or_insert(0.0) += share;
             }
         }
         if members.len() < 2 {
@@ -167,17 +165,14 @@ fn lowered_step_cost(
     let loads = links.heaviest();
     let device_loads = links.heaviest_device();
     let neck = bottleneck(&loads, &device_loads, levels);
-    StepCost {
-        tree: step.tree,
-        ..StepCost::assemble(
-            spec,
-            step.collective,
-            bytes_in,
-            (loads, device_loads),
-            neck,
-            latency_s,
-        )
-    }
+    StepCost::assemble(
+        spec,
+        (step.collective, step.tree),
+        bytes_in,
+        (loads, device_loads),
+        neck,
+        latency_s,
+    )
 }
 
 /// Cost of a program of explicit groups for a buffer of `bytes` per device. A group's

@@ -132,11 +132,12 @@ impl RelayoutCost {
 }
 
 impl StepCost {
-    /// A step's cost from its per-level loads, its bottleneck `(level, bandwidth
-    /// term)` and its latency term; the system's launch is added.
+    /// A step's cost from its collective (and whether it runs as a tree), its
+    /// per-level loads, its bottleneck `(level, bandwidth term)` and its latency
+    /// term; the system's launch is added.
     pub(crate) fn assemble(
         spec: &Spec,
-        collective: Collective,
+        (collective, tree): (Collective, bool),
         bytes_in: f64,
         (bytes_per_level, device_bytes_per_level): (Vec<f64>, Vec<f64>),
         (bottleneck, bandwidth_s): (Option<usize>, f64),
@@ -153,7 +154,7 @@ impl StepCost {
             device_bytes_per_level,
             bottleneck,
             bytes_in,
-            tree: false,
+            tree,
         }
     }
 

@@ -40,17 +40,14 @@ pub fn step_cost(spec: &Spec, placement: &Placement, step: &Step, bytes_in: f64)
         &mut loads,
         &mut device_loads,
     );
-    StepCost {
-        tree: step.tree,
-        ..StepCost::assemble(
-            spec,
-            step.op,
-            bytes_in,
-            (loads, device_loads),
-            (neck, bandwidth_s),
-            latency_s,
-        )
-    }
+    StepCost::assemble(
+        spec,
+        (step.op, step.tree),
+        bytes_in,
+        (loads, device_loads),
+        (neck, bandwidth_s),
+        latency_s,
+    )
 }
 
 /// [`step_cost`]'s `time_s` alone, without its per-level vectors (what synthesis

@@ -344,6 +344,9 @@ struct PlacementOracle<'a> {
     backend: &'a dyn Backend,
     /// The concrete step being priced, reused ([`Shape::step_into`]).
     scratch: std::cell::RefCell<Step>,
+    /// [`PlacementOracle::priced`]'s answers: extraction prices each step once, and
+    /// the kept candidates' trees and tie-breaking texts read them again.
+    priced: std::cell::RefCell<fasthash::FastMap<AbsStep, (f64, bool)>>,
 }
 
 impl PlacementOracle<'_> {
@@ -351,6 +354,16 @@ impl PlacementOracle<'_> {
     /// ring and as a tree (docs/cost-model.md, §2) and runs as the faster, the ring
     /// on a tie.
     fn priced(&self, s: &AbsStep) -> (f64, bool) {
+        if let Some(&known) = self.priced.borrow().get(s) {
+            return known;
+        }
+        let answer = self.price(s);
+        self.priced.borrow_mut().insert(*s, answer);
+        answer
+    }
+
+    /// [`PlacementOracle::priced`], computed.
+    fn price(&self, s: &AbsStep) -> (f64, bool) {
         let bytes_in = self.bytes as f64 / self.shape.product(s.shard) as f64;
         let mut step = self.scratch.borrow_mut();
         self.shape.step_into(s, &mut step);
@@ -1114,6 +1127,7 @@ fn candidates(
         bytes: request.bytes,
         backend,
         scratch: std::cell::RefCell::new(Step::new(Collective::AllReduce, Vec::new())),
+        priced: Default::default(),
     };
     // A sharded goal is also synthesized under every relayout of its dims
     // (docs/design.md, §3.7): each order is its own goal, its programs pay the
