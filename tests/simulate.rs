@@ -170,7 +170,7 @@ fn simgrid_runs_pipelined_programs_as_the_windows_price_them() {
     ] {
         let prog = parse_program(&spec, text).unwrap();
         let runs: Vec<_> = chunks.iter().map(|&c| (prog.clone(), c, None)).collect();
-        let sized: Vec<_> = runs.iter().map(|(x, c, _)| (x.clone(), *c)).collect();
+        let sized: Vec<_> = runs.iter().map(|(x, c, _)| (x, *c)).collect();
         let req = &spec.requests[0];
         let bytes = simulate::simulated_bytes(&spec, req, &p, &sized, 64_000_000);
         let (sims, _) = simulate::compare(&spec, req, &p, &runs, bytes, None).unwrap();

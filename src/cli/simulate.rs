@@ -144,7 +144,7 @@ pub(super) fn simulate(a: SimulateArgs) -> Result {
         if programs.is_empty() {
             continue;
         }
-        let sized: Vec<_> = programs.iter().map(|(x, c, _)| (x.clone(), *c)).collect();
+        let sized: Vec<_> = programs.iter().map(|(x, c, _)| (x, *c)).collect();
         let bytes = simulate::simulated_bytes(
             &spec,
             req,

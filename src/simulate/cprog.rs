@@ -58,12 +58,17 @@ fn op_code(op: Collective) -> u8 {
     }
 }
 
+/// Whether the C program runs `op` as SMPI's blocking chain (reduce, broadcast)
+/// rather than as its own nonblocking ring.
+pub fn is_chain(op: Collective) -> bool {
+    matches!(op, Collective::Reduce | Collective::Broadcast)
+}
+
 /// Whether the C program can run `program`: chains only in plain programs, and every
 /// chunk of every ring step cut into whole blocks.
 pub fn runnable(program: &CProgram) -> Result<(), String> {
     for (i, st) in program.steps.iter().enumerate() {
-        let chain = matches!(st.op, Collective::Reduce | Collective::Broadcast);
-        if chain && program.chunks > 1 {
+        if is_chain(st.op) && program.chunks > 1 {
             return Err(format!(
                 "step {i} is a chain ({:?}): SMPI's chains block the rank, so only plain programs with chains are simulated",
                 st.op

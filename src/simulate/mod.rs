@@ -144,10 +144,10 @@ pub fn simulated_bytes(
     spec: &Spec,
     request: &Request,
     placement: &Placement,
-    programs: &[(Program, u64)],
+    programs: &[(&Program, u64)],
     bytes: u64,
 ) -> u64 {
-    let unit = programs.iter().fold(1u64, |u, (p, chunks)| {
+    let unit = programs.iter().fold(1u64, |u, &(p, chunks)| {
         let atoms =
             chunks * cost::chunk_atoms(spec, request, crate::lowered::program_atoms(placement, p));
         p.steps.iter().fold(crate::number::lcm(u, atoms), |u, st| {
@@ -208,7 +208,7 @@ pub fn run_smpi(
     spec: &Spec,
     request: &Request,
     placement: &Placement,
-    programs: &[(Program, u64)],
+    programs: &[(&Program, u64)],
     bytes: u64,
     keep: Option<&Path>,
 ) -> Result<Vec<f64>, SimError> {
@@ -218,13 +218,6 @@ pub fn run_smpi(
             "the system has {devices} devices; simulate handles at most {MAX_DEVICES} (its routes grow with the square of the devices)"
         )));
     }
-    let steps: Vec<CProgram> = programs
-        .iter()
-        .map(|(p, chunks)| CProgram {
-            chunks: *chunks,
-            steps: c_steps(spec, request, placement, p, bytes),
-        })
-        .collect();
     if let Some((p, _)) = programs
         .iter()
         .find(|(p, _)| p.steps.iter().any(|s| s.tree))
@@ -234,13 +227,16 @@ pub fn run_smpi(
             p.text(spec)
         )));
     }
-    for (p, c) in programs.iter().zip(&steps) {
+    let steps: Vec<CProgram> = programs
+        .iter()
+        .map(|&(p, chunks)| CProgram {
+            chunks,
+            steps: c_steps(spec, request, placement, p, bytes),
+        })
+        .collect();
+    for ((p, _), c) in programs.iter().zip(&steps) {
         cprog::runnable(c).map_err(|e| {
-            SimError::Unsupported(format!(
-                "`{}` over {} chunks: {e}",
-                p.0.text(spec),
-                c.chunks
-            ))
+            SimError::Unsupported(format!("`{}` over {} chunks: {e}", p.text(spec), c.chunks))
         })?;
     }
     if steps
@@ -351,10 +347,7 @@ pub fn run_smpi(
 /// a local copy SimGrid does not run (the model's figure is added to both sides):
 /// then plain.
 pub fn simulated_chunks(program: &Program, chunks: u64) -> u64 {
-    let chain = program
-        .steps
-        .iter()
-        .any(|s| matches!(s.op, Collective::Reduce | Collective::Broadcast));
+    let chain = program.steps.iter().any(|s| cprog::is_chain(s.op));
     if chain || !program.layout.is_empty() {
         1
     } else {
@@ -376,7 +369,7 @@ pub fn compare(
     bytes: u64,
     keep: Option<&Path>,
 ) -> Result<(Vec<ProgramSim>, Agreement), SimError> {
-    let progs: Vec<(Program, u64)> = programs.iter().map(|(p, c, _)| (p.clone(), *c)).collect();
+    let progs: Vec<(&Program, u64)> = programs.iter().map(|(p, c, _)| (p, *c)).collect();
     let network = run_smpi(spec, request, placement, &progs, bytes, keep)?;
     let sims: Vec<ProgramSim> = programs
         .iter()
